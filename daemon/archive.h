@@ -1,0 +1,22 @@
+/* archive.h: raw report archive under the state dir, content-addressed, fsync'ed (no uv.h) */
+#ifndef JETSAMD_ARCHIVE_H
+#define JETSAMD_ARCHIVE_H
+
+#include <stddef.h>
+
+/* sha256 of buf as 64 lower-case hex chars + NUL. */
+void archive_sha256_hex(const void *buf, size_t len, char out[65]);
+
+/*
+ * Write buf to <state_dir>/archive/<hex[0..1]>/<hex>.ips durably (temp file, fsync,
+ * rename, fsync of the directory). An existing file with that name is kept as it is.
+ * *relpath_out (malloc'ed, "archive/ab/ab12....ips") names it relative to state_dir.
+ * Safe on any thread. Returns 0 or a negative errno.
+ */
+int archive_write(const char *state_dir, const void *buf, size_t len, const char hex[65],
+		  char **relpath_out);
+/* Read an archived file back (malloc'ed). Returns 0 or a negative errno. */
+int archive_read(const char *state_dir, const char *relpath, size_t max_size, void **buf_out,
+		 size_t *len_out);
+
+#endif

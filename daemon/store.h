@@ -1,0 +1,94 @@
+/* store.h: the SQLite (WAL) store of devices, reports, events and per-phone file indexes */
+#ifndef JETSAMD_STORE_H
+#define JETSAMD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/report.h"
+
+/*
+ * DESIGN
+ * One database, <state_dir>/jetsamd.db, opened in WAL mode with synchronous=FULL so that a
+ * committed report is durable before the phone copy may be removed. Only the loop thread
+ * touches a struct store. Functions return 0 or a negative errno (-EIO for SQLite errors,
+ * logged once here with SQLite's message).
+ *
+ * Exactly once: every report has a key, "incident:<id>" or "sha256:<hex>" when it has no
+ * incident id. The same report seen under another path (Retired/, ".synced") adds a file
+ * index entry pointing at the existing report and nothing else.
+ */
+
+struct store;
+
+int store_open(const char *state_dir, struct store **out);
+void store_close(struct store *s); /* NULL is a no-op */
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+
+/* ---- devices (written by the device side) ---- */
+
+/* Insert or update identity facts and last_seen (any argument but udid may be NULL = keep). */
+int store_device_upsert(struct store *s, const char *udid, const char *name, const char *product,
+			const char *os_version, const char *build, const char *connection);
+/* state: attached|syncing|idle|locked|untrusted|error|detached; error NULL clears it. */
+int store_device_set_state(struct store *s, const char *udid, const char *state, int attached,
+			   const char *error);
+int store_device_set_synced(struct store *s, const char *udid, int64_t when);
+/* At start-up: every device is detached until usbmuxd says otherwise. */
+int store_devices_mark_all_detached(struct store *s);
+
+/* ---- per-phone file index (path, size, mtime) ---- */
+
+struct store_file_entry {
+	char *path;       /* AFC path relative to the crash directory: "Retired/JetsamEvent-x.ips" */
+	int64_t size;
+	int64_t mtime_ns;
+	int64_t report_id; /* report this file turned out to be */
+	int removed;       /* removed from the phone by us */
+};
+
+struct store_file_index {
+	struct store_file_entry *v; /* sorted by path (strcmp) */
+	size_t n;
+};
+
+/* Deep copy of a phone's index, safe to hand to a worker thread by value. */
+int store_file_index_load(struct store *s, const char *udid, struct store_file_index *out);
+void store_file_index_release(struct store_file_index *idx);
+const struct store_file_entry *store_file_index_find(const struct store_file_index *idx,
+						     const char *path);
+
+/* ---- ingest ---- */
+
+struct store_ingest {
+	const char *udid;      /* NULL for an import */
+	const char *path;      /* path on the phone, or "import:<name>" */
+	int64_t size;
+	int64_t mtime_ns;      /* REPORT_NULL for an import */
+	const char *sha256;    /* hex of the raw bytes */
+	const char *archive;   /* archive path relative to the state dir */
+	const struct report *report;
+	/* the phone's own facts, used where the report does not state them */
+	const char *device_product, *device_os_version, *device_build;
+};
+
+struct store_ingest_result {
+	int64_t report_id;
+	int duplicate;   /* the key was known: only the file index entry was added */
+	size_t n_events; /* events added (0 for a duplicate) */
+};
+
+/* Record one report, its events and its file index entry (call inside begin/commit). */
+int store_ingest(struct store *s, const struct store_ingest *in, struct store_ingest_result *out);
+/* The phone file at path was removed from the phone by us. */
+int store_file_mark_removed(struct store *s, const char *udid, const char *path);
+
+/*
+ * The query side (status, devices, reports, events, limits, reparse) is declared below by
+ * the API implementation; it returns cJSON trees in the shapes of proto/PROTOCOL.md.
+ */
+
+#endif
