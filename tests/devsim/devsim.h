@@ -1,0 +1,215 @@
+/* devsim.h: shared types of devsim, the simulated usbmuxd with simulated iPhones */
+#ifndef DEVSIM_DEVSIM_H
+#define DEVSIM_DEVSIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct pairkeys;
+struct tls;
+struct lockdown;
+struct afc;
+
+#define DEVSIM_LOCKDOWN_PORT	  62078
+#define DEVSIM_FIRST_SERVICE_PORT 49200
+#define DEVSIM_MAX_PORTS	  16
+#define DEVSIM_UDID_MAX		  44
+
+enum trust {
+	TRUST_PAIRED,
+	TRUST_UNPAIRED,
+	TRUST_PENDING,
+	TRUST_DENIED,
+};
+
+enum service_kind {
+	SERVICE_NONE,
+	SERVICE_MOVER,
+	SERVICE_COPYMOBILE,
+};
+
+enum mover_fault {
+	MOVER_OK,
+	MOVER_NONE,
+	MOVER_CLOSE,
+	MOVER_SLOW,
+};
+
+struct service_port {
+	uint16_t port;
+	enum service_kind kind;
+};
+
+/* one simulated phone: a DEVICE_DIR with device.json, CrashReporter/ and pending/ */
+struct phone {
+	struct phone *prev, *next;
+	struct devsim *ds;
+	char udid[DEVSIM_UDID_MAX];
+	char *product_type;
+	char *product_version;
+	char *build_version;
+	char *device_name;
+	char *dir;	 /* DEVICE_DIR as given */
+	char *crash_dir; /* DEVICE_DIR/CrashReporter */
+	char *record_path;
+	enum trust trust;
+	bool locked;
+	bool network;
+	uint32_t device_id;
+	/* usbmuxd side: the host pair record kept for this UDID (XML), or NULL */
+	char *record;
+	size_t record_len;
+	char record_host_id[64];
+	/* device side: HostID accepted by the last successful Pair */
+	char paired_host_id[64];
+	struct service_port ports[DEVSIM_MAX_PORTS];
+	int nports;
+	uint16_t next_port;
+	/* faults */
+	int64_t drop_after; /* < 0: none */
+	uint64_t stall_ms;
+	enum mover_fault mover;
+	uint64_t mover_slow_ms;
+};
+
+enum conn_kind {
+	CONN_MUX,
+	CONN_LOCKDOWN,
+	CONN_MOVER,
+	CONN_AFC,
+	CONN_CONTROL,
+};
+
+/* one accepted stream connection, on the usbmuxd socket or on the control socket */
+struct conn {
+	uv_pipe_t pipe;
+	uv_timer_t timer;
+	struct conn *prev, *next;
+	struct devsim *ds;
+	unsigned id;
+	enum conn_kind kind;
+	struct phone *phone;
+	char *in;
+	size_t in_off, in_len, in_cap;
+	bool closing;
+	bool hold;	  /* stop processing input (a reply is being delayed) */
+	bool read_paused; /* too much output queued */
+	bool listening;
+	bool eof;
+	int handles_open;
+	uint64_t nmsg;
+	uint64_t bytes_in, bytes_out;
+	char reason[160];
+	struct lockdown *ld;
+	struct afc *afc;
+	void *held; /* a delayed write (struct wreq) */
+};
+
+struct devsim {
+	uv_loop_t *loop;
+	uv_pipe_t mux_listener;
+	uv_pipe_t ctl_listener;
+	uv_signal_t sigterm, sigint;
+	bool have_mux, have_ctl;
+	const char *socket_path;
+	const char *control_path;
+	bool verbose;
+	bool stopping;
+	struct phone *phones, *phones_tail;
+	struct conn *conns;
+	uint32_t next_device_id;
+	unsigned next_conn_id;
+	struct pairkeys *keys;
+	char buid[40];
+};
+
+/* log.c */
+void log_init(void);
+void log_set_quiet(bool quiet);
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* conn.c */
+int conn_accept(struct devsim *ds, uv_stream_t *server, enum conn_kind kind);
+/* wrap a connected stream fd (tests and fuzzing); the conn owns fd */
+int conn_open_fd(struct devsim *ds, int fd, enum conn_kind kind, struct conn **out);
+void conn_close(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int conn_write(struct conn *c, const void *data, size_t len);
+int conn_append(struct conn *c, const char *data, size_t len);
+void *conn_wbuf_new(size_t len, char **data);
+void conn_wbuf_free(void *w);
+void conn_wbuf_trim(void *w, size_t len);
+int conn_wbuf_send(struct conn *c, void *w);
+void conn_process(struct conn *c);
+const char *conn_kind_name(enum conn_kind kind);
+void conn_close_phone(struct devsim *ds, struct phone *p);
+void conn_close_all(struct devsim *ds);
+void conn_delay(struct conn *c, uint64_t ms, void *w);
+
+/* usbmux.c */
+size_t usbmux_handle(struct conn *c, const char *data, size_t len);
+void usbmux_broadcast_attached(struct devsim *ds, struct phone *p);
+void usbmux_broadcast_detached(struct devsim *ds, struct phone *p);
+void usbmux_broadcast_paired(struct devsim *ds, struct phone *p);
+
+/* lockdown.c */
+void lockdown_start(struct conn *c);
+size_t lockdown_handle(struct conn *c, const char *data, size_t len);
+int lockdown_feed(struct conn *c, const char *data, size_t len);
+void lockdown_free(struct lockdown *ld);
+
+/* mover.c */
+void mover_start(struct conn *c);
+int mover_move_pending(struct phone *p, unsigned *moved);
+
+/* afc.c */
+int afc_start(struct conn *c);
+size_t afc_handle(struct conn *c, const char *data, size_t len);
+void afc_free(struct afc *a);
+
+/* control.c */
+size_t control_handle(struct conn *c, const char *data, size_t len);
+
+/* phone.c */
+int phone_attach(struct devsim *ds, const char *dir, char *err, size_t errlen);
+int phone_detach(struct devsim *ds, struct phone *p);
+struct phone *phone_by_udid(struct devsim *ds, const char *udid);
+struct phone *phone_by_id(struct devsim *ds, uint32_t id);
+const char *phone_trust_name(enum trust t);
+int phone_trust_parse(const char *s, enum trust *t);
+int phone_add_port(struct phone *p, enum service_kind kind, uint16_t *port);
+enum service_kind phone_take_port(struct phone *p, uint16_t port);
+int phone_get_record(struct phone *p, const char **data, size_t *len);
+int phone_save_record(struct phone *p, const char *data, size_t len);
+int phone_delete_record(struct phone *p);
+void phone_free_all(struct devsim *ds);
+void phone_wifi_address(const struct phone *p, char *out, size_t outlen);
+void phone_serial_number(const struct phone *p, char *out, size_t outlen);
+
+/* pairrec.c */
+struct pairkeys *pairkeys_new(void);
+void pairkeys_free(struct pairkeys *k);
+int pairkeys_record(struct pairkeys *k, const char *host_id, const char *buid, const char *wifi,
+		    char **xml, size_t *len);
+const char *pairkeys_device_public_pem(struct pairkeys *k, size_t *len);
+void *pairkeys_ssl_ctx(struct pairkeys *k);
+void pairkeys_uuid(char out[37]);
+
+/* tls.c */
+/* legacy: also accept TLS 1.0/1.1 at security level 0, as iOS before 10 */
+struct tls *tls_new(void *ssl_ctx, bool legacy);
+void tls_free(struct tls *t);
+/* raw bytes from the peer in; tls_read() returns plaintext, tls_take_out() bytes to send */
+int tls_feed(struct tls *t, const char *data, size_t len);
+int tls_read(struct tls *t, char *buf, size_t len, bool *closed);
+int tls_write(struct tls *t, const char *data, size_t len);
+size_t tls_pending_out(struct tls *t);
+size_t tls_take_out(struct tls *t, char *buf, size_t len);
+int tls_shutdown(struct tls *t);
+size_t tls_take_leftover(struct tls *t, char *buf, size_t len);
+const char *tls_error(void);
+
+#endif
