@@ -9,25 +9,31 @@ enum config_collect {
 	CONFIG_COLLECT_ALL,    /* every report file */
 };
 
-enum log_level { LOG_LEVEL_ERR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_INFO = 6, LOG_LEVEL_DEBUG = 7 };
+enum log_level {
+	LOG_LEVEL_ERR = 3,
+	LOG_LEVEL_WARNING = 4,
+	LOG_LEVEL_INFO = 6,
+	LOG_LEVEL_DEBUG = 7
+};
 
 /* Every key is documented in config/jetsamd.conf; the key names are the field names. */
 struct config {
-	char *socket;                  /* socket = /run/jetsamd/jetsamd.sock */
-	char *state_dir;               /* state_dir = /var/lib/jetsamd */
-	char *usbmuxd_socket;          /* usbmuxd_socket = UNIX:/path or HOST:PORT; NULL = libusbmuxd default */
-	enum log_level log_level;      /* log_level = err | warning | info | debug */
-	unsigned resync_interval_s;    /* resync_interval = 60s (0 disables) */
-	int remove_after_pull;         /* remove_after_pull = no */
-	enum config_collect collect;   /* collect = jetsam | all */
-	unsigned mover_timeout_ms;     /* mover_timeout = 10s */
-	unsigned device_timeout_ms;    /* device_timeout = 30s: per libimobiledevice reply */
-	unsigned max_parallel_syncs;   /* max_parallel_syncs = 3 (below UV_THREADPOOL_SIZE) */
-	unsigned retry_min_s;          /* retry_min = 2s: first retry after a failed sync */
-	unsigned retry_max_s;          /* retry_max = 300s: backoff cap */
-	size_t max_report_size;        /* max_report_size = 16M */
-	size_t client_queue_max;       /* client_queue_max = 16M */
-	unsigned max_clients;          /* max_clients = 64 */
+	char *socket;	      /* socket = /run/jetsamd/jetsamd.sock */
+	char *state_dir;      /* state_dir = /var/lib/jetsamd */
+	char *usbmuxd_socket; /* usbmuxd_socket = UNIX:/path or HOST:PORT; NULL = libusbmuxd default
+			       */
+	enum log_level log_level;    /* log_level = err | warning | info | debug */
+	unsigned resync_interval_s;  /* resync_interval = 60s (0 disables) */
+	int remove_after_pull;	     /* remove_after_pull = no */
+	enum config_collect collect; /* collect = jetsam | all */
+	unsigned mover_timeout_ms;   /* mover_timeout = 10s */
+	unsigned device_timeout_ms;  /* device_timeout = 30s: per libimobiledevice reply */
+	unsigned max_parallel_syncs; /* max_parallel_syncs = 3 (below UV_THREADPOOL_SIZE) */
+	unsigned retry_min_s;	     /* retry_min = 2s: first retry after a failed sync */
+	unsigned retry_max_s;	     /* retry_max = 300s: backoff cap */
+	size_t max_report_size;	     /* max_report_size = 16M */
+	size_t client_queue_max;     /* client_queue_max = 16M */
+	unsigned max_clients;	     /* max_clients = 64 */
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */
@@ -37,6 +43,14 @@ void config_release(struct config *c);
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
 /* Read a file over the current values. Errors name "file:line: key 'x': reason". */
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
+/* Parse len bytes of config text named name (for messages) over the current values. */
+int config_load_buffer(struct config *c, const char *name, const char *buf, size_t len, char *err,
+		       size_t errlen);
+/* Checks that span keys (retry_min <= retry_max). Returns 0 or -EINVAL with err set. */
+int config_check(const struct config *c, char *err, size_t errlen);
+/* Names of values, for messages: "info", "jetsam", ... */
+const char *config_log_level_name(enum log_level level);
+const char *config_collect_name(enum config_collect collect);
 /* Deep copy (for SIGHUP reload: parse into a copy, swap only when valid). */
 int config_copy(struct config *dst, const struct config *src);
 

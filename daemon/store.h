@@ -43,11 +43,11 @@ int store_devices_mark_all_detached(struct store *s);
 /* ---- per-phone file index (path, size, mtime) ---- */
 
 struct store_file_entry {
-	char *path;       /* AFC path relative to the crash directory: "Retired/JetsamEvent-x.ips" */
+	char *path; /* AFC path relative to the crash directory: "Retired/JetsamEvent-x.ips" */
 	int64_t size;
 	int64_t mtime_ns;
 	int64_t report_id; /* report this file turned out to be */
-	int removed;       /* removed from the phone by us */
+	int removed;	   /* removed from the phone by us */
 };
 
 struct store_file_index {
@@ -64,12 +64,12 @@ const struct store_file_entry *store_file_index_find(const struct store_file_ind
 /* ---- ingest ---- */
 
 struct store_ingest {
-	const char *udid;      /* NULL for an import */
-	const char *path;      /* path on the phone, or "import:<name>" */
+	const char *udid; /* NULL for an import */
+	const char *path; /* path on the phone, or "import:<name>" */
 	int64_t size;
-	int64_t mtime_ns;      /* REPORT_NULL for an import */
-	const char *sha256;    /* hex of the raw bytes */
-	const char *archive;   /* archive path relative to the state dir */
+	int64_t mtime_ns;    /* REPORT_NULL for an import */
+	const char *sha256;  /* hex of the raw bytes */
+	const char *archive; /* archive path relative to the state dir */
 	const struct report *report;
 	/* the phone's own facts, used where the report does not state them */
 	const char *device_product, *device_os_version, *device_build;
@@ -77,7 +77,7 @@ struct store_ingest {
 
 struct store_ingest_result {
 	int64_t report_id;
-	int duplicate;   /* the key was known: only the file index entry was added */
+	int duplicate;	 /* the key was known: only the file index entry was added */
 	size_t n_events; /* events added (0 for a duplicate) */
 };
 
@@ -90,5 +90,58 @@ int store_file_mark_removed(struct store *s, const char *udid, const char *path)
  * The query side (status, devices, reports, events, limits, reparse) is declared below by
  * the API implementation; it returns cJSON trees in the shapes of proto/PROTOCOL.md.
  */
+
+/* ---- queries (daemon core): cJSON trees in the shapes of proto/PROTOCOL.md ---- */
+
+struct cJSON;
+
+struct store_event_filter {
+	const char *udid, *product, *build, *process, *reason, *role; /* NULL = any */
+	int64_t since, until; /* epoch seconds, REPORT_NULL = unbounded */
+	size_t limit;
+};
+
+struct store_report_filter {
+	const char *udid, *status; /* NULL = any */
+	size_t limit;
+};
+
+/* "2026-11-23T10:00:00Z" */
+void store_format_time(int64_t epoch, char out[32]);
+
+int store_counts(struct store *s, int64_t *reports, int64_t *events);
+/* DEVICE array, attached first, then by udid. */
+int store_devices_json(struct store *s, struct cJSON **out);
+/* One DEVICE; -ENOENT when the udid was never seen. */
+int store_device_json(struct store *s, const char *udid, struct cJSON **out);
+/* REPORT array, newest first; *truncated when more matched than f->limit. */
+int store_reports_json(struct store *s, const struct store_report_filter *f, struct cJSON **out,
+		       int *truncated);
+int store_report_json(struct store *s, int64_t report_id, struct cJSON **out);
+/* EVENT array, newest first (by the report's time, then by id). */
+int store_events_json(struct store *s, const struct store_event_filter *f, struct cJSON **out,
+		      int *truncated);
+/* The EVENTs of one report, in file order. */
+int store_report_events_json(struct store *s, int64_t report_id, struct cJSON **out);
+/* LIMIT array (product, build, role: NULL = any). */
+int store_limits_json(struct store *s, const char *product, const char *build, const char *role,
+		      struct cJSON **out);
+
+/* ---- reparse ---- */
+
+struct store_archived {
+	int64_t id;
+	char *archive; /* relative to the state dir */
+};
+
+/* Every report with an archive, by id, starting after after_id; at most max. */
+int store_archived_list(struct store *s, int64_t after_id, size_t max, struct store_archived **v,
+			size_t *n);
+void store_archived_free(struct store_archived *v, size_t n);
+/* Replace a report's parse outcome and events (inside begin/commit; key is kept). */
+int store_report_replace(struct store *s, int64_t report_id, const struct report *r,
+			 size_t *n_events);
+/* Recompute the limits summary tables from the events (after a reparse). */
+int store_limits_rebuild(struct store *s);
 
 #endif

@@ -1,0 +1,279 @@
+/* bench-store.c: fill a store with N kill events (default 1,000,000) and print the latency
+ * p50/p99 of the limits and events queries (target p99 < 50 ms) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "../daemon/log.h"
+#include "../daemon/store.h"
+
+#define EVENTS_PER_REPORT 10
+#define N_PRODUCTS	  12
+#define N_BUILDS	  6
+#define N_PHONES	  200
+#define N_PROCS		  300
+#define N_RUNS		  200
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static unsigned long long rng_state = 88172645463325252ull;
+
+static unsigned rnd(unsigned n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (unsigned)(rng_state % n);
+}
+
+static char products[N_PRODUCTS][16], builds[N_BUILDS][8], oses[N_BUILDS][8];
+static char procs[N_PROCS][24], phones[N_PHONES][48];
+
+static int fill(struct store *s, long n_events)
+{
+	static char *st_fg[] = {"frontmost", "resume"}, *st_bg[] = {"suspended"};
+	long n_reports = n_events / EVENTS_PER_REPORT;
+	double t0 = now_ms();
+
+	for (long i = 0; i < n_reports; i++) {
+		struct report_event ev[EVENTS_PER_REPORT];
+		struct report r = {0};
+		struct store_ingest in = {0};
+		struct store_ingest_result res;
+		char incident[64], sha[65];
+		unsigned p = rnd(N_PRODUCTS), b = rnd(N_BUILDS);
+		int rc;
+
+		if (i % 1000 == 0 && store_begin(s) < 0)
+			return -EIO;
+		for (int k = 0; k < EVENTS_PER_REPORT; k++) {
+			int fg = k == 0, lim = k < 3;
+
+			memset(&ev[k], 0, sizeof(ev[k]));
+			ev[k].process = procs[rnd(N_PROCS)];
+			ev[k].pid = 100 + k;
+			ev[k].uuid = "7e0f7c3c-0c83-3c5a-9ed3-4a2b2c8f9d10";
+			ev[k].reason = lim ? "per-process-limit" : "vm-pageshortage";
+			ev[k].role = fg ? REPORT_ROLE_FOREGROUND
+					: (k % 2 ? REPORT_ROLE_DAEMON : REPORT_ROLE_BACKGROUND);
+			ev[k].states = fg ? st_fg : st_bg;
+			ev[k].n_states = fg ? 2 : 1;
+			ev[k].priority = fg ? 10 : 0;
+			ev[k].rpages = 20000 + rnd(60000);
+			ev[k].page_size = 16384;
+			ev[k].footprint_bytes = ev[k].rpages * 16384;
+			/* limits are quantised per product/build, as on real phones */
+			ev[k].limit_bytes =
+				lim ? (int64_t)(1000 + 200 * p + 50 * b + 25 * rnd(4)) * 1024 * 1024
+				    : REPORT_NULL;
+			ev[k].lifetime_max_pages = ev[k].rpages + 100;
+		}
+		snprintf(incident, sizeof(incident), "BENCH-%08ld", i);
+		snprintf(sha, sizeof(sha), "%064ld", i);
+		r.status = REPORT_OK;
+		r.variant = REPORT_VARIANT_J3;
+		r.bug_type = "298";
+		r.incident = incident;
+		r.timestamp = "2022-06-01 10:00:00.00 +0000";
+		r.timestamp_epoch = 1600000000 + i * 60;
+		r.product = products[p];
+		r.os_version = oses[b];
+		r.build = builds[b];
+		r.page_size = 16384;
+		r.events = ev;
+		r.n_events = EVENTS_PER_REPORT;
+		in.udid = phones[rnd(N_PHONES)];
+		in.path = incident;
+		in.size = 10000;
+		in.mtime_ns = i;
+		in.sha256 = sha;
+		in.archive = "archive/00/x.ips";
+		in.report = &r;
+		rc = store_ingest(s, &in, &res);
+		if (rc < 0)
+			return rc;
+		if ((i % 1000 == 999 || i == n_reports - 1) && store_commit(s) < 0)
+			return -EIO;
+	}
+	printf("fill: %ld events in %ld reports: %.1f s\n", n_reports * EVENTS_PER_REPORT,
+	       n_reports, (now_ms() - t0) / 1e3);
+	return 0;
+}
+
+typedef int (*query_fn)(struct store *s, unsigned i, cJSON **out);
+
+static int q_status(struct store *s, unsigned i, cJSON **out)
+{
+	int64_t nrep, nev;
+	int r = store_counts(s, &nrep, &nev);
+
+	(void)i;
+	*out = cJSON_CreateArray(); /* counts only: an empty reply body */
+	return r < 0 ? r : (*out ? 0 : -ENOMEM);
+}
+
+static int q_limits_all(struct store *s, unsigned i, cJSON **out)
+{
+	(void)i;
+	return store_limits_json(s, NULL, NULL, NULL, out);
+}
+
+static int q_limits_product(struct store *s, unsigned i, cJSON **out)
+{
+	return store_limits_json(s, products[i % N_PRODUCTS], NULL, "foreground", out);
+}
+
+static int q_events(struct store *s, const struct store_event_filter *f, cJSON **out)
+{
+	int truncated;
+
+	return store_events_json(s, f, out, &truncated);
+}
+
+static int q_events_all(struct store *s, unsigned i, cJSON **out)
+{
+	struct store_event_filter f = {.since = REPORT_NULL, .until = REPORT_NULL, .limit = 1000};
+
+	(void)i;
+	return q_events(s, &f, out);
+}
+
+static int q_events_process(struct store *s, unsigned i, cJSON **out)
+{
+	struct store_event_filter f = {.process = procs[i % N_PROCS],
+				       .since = REPORT_NULL,
+				       .until = REPORT_NULL,
+				       .limit = 1000};
+
+	return q_events(s, &f, out);
+}
+
+static int q_events_product_build(struct store *s, unsigned i, cJSON **out)
+{
+	struct store_event_filter f = {.product = products[i % N_PRODUCTS],
+				       .build = builds[i % N_BUILDS],
+				       .since = REPORT_NULL,
+				       .until = REPORT_NULL,
+				       .limit = 1000};
+
+	return q_events(s, &f, out);
+}
+
+static int q_events_udid_role(struct store *s, unsigned i, cJSON **out)
+{
+	struct store_event_filter f = {.udid = phones[i % N_PHONES],
+				       .role = "foreground",
+				       .since = REPORT_NULL,
+				       .until = REPORT_NULL,
+				       .limit = 1000};
+
+	return q_events(s, &f, out);
+}
+
+static int q_events_window(struct store *s, unsigned i, cJSON **out)
+{
+	struct store_event_filter f = {.since = 1600000000 + (int64_t)i * 3600,
+				       .until = 1600000000 + (int64_t)i * 3600 + 86400,
+				       .limit = 1000};
+
+	return q_events(s, &f, out);
+}
+
+static void run(struct store *s, const char *name, query_fn fn)
+{
+	double t[N_RUNS];
+	size_t items = 0;
+
+	for (unsigned i = 0; i < N_RUNS; i++) {
+		cJSON *out = NULL;
+		double t0 = now_ms();
+		char *text;
+
+		if (fn(s, i, &out) < 0) {
+			printf("%-32s FAILED\n", name);
+			return;
+		}
+		/* the daemon also encodes the reply */
+		text = cJSON_PrintUnformatted(out);
+		t[i] = now_ms() - t0;
+		items += (size_t)cJSON_GetArraySize(out);
+		cJSON_free(text);
+		cJSON_Delete(out);
+	}
+	qsort(t, N_RUNS, sizeof(t[0]), cmp_double);
+	printf("%-32s p50 %7.2f ms  p99 %7.2f ms  (%zu rows/query, target p99 < 50 ms: %s)\n", name,
+	       t[N_RUNS / 2], t[N_RUNS * 99 / 100], items / N_RUNS,
+	       t[N_RUNS * 99 / 100] < 50.0 ? "met" : "MISSED");
+}
+
+int main(int argc, char **argv)
+{
+	char tmpl[] = "/tmp/jt-bench-store-XXXXXX";
+	const char *dir = argc > 1 && argv[1][0] ? argv[1] : NULL;
+	long n = argc > 2 ? atol(argv[2]) : 1000000;
+	struct store *s;
+	int64_t nrep = 0, nev = 0;
+	int made = 0;
+
+	log_init(LOG_LEVEL_WARNING);
+	for (int i = 0; i < N_PRODUCTS; i++)
+		snprintf(products[i], sizeof(products[i]), "iPhone%d,%d", 10 + i / 3, 1 + i % 3);
+	for (int i = 0; i < N_BUILDS; i++) {
+		snprintf(builds[i], sizeof(builds[i]), "%dA%d", 19 + i, 100 + i);
+		snprintf(oses[i], sizeof(oses[i]), "%d.%d", 15 + i / 2, i % 2);
+	}
+	for (int i = 0; i < N_PROCS; i++)
+		snprintf(procs[i], sizeof(procs[i]), "Process%03d", i);
+	for (int i = 0; i < N_PHONES; i++)
+		snprintf(phones[i], sizeof(phones[i]), "00008101-%015d", i);
+	if (dir == NULL) {
+		dir = mkdtemp(tmpl);
+		made = 1;
+	}
+	if (dir == NULL || store_open(dir, &s) < 0) {
+		fprintf(stderr, "bench-store: cannot open a store in '%s'\n", dir ? dir : "?");
+		return 1;
+	}
+	if (store_counts(s, &nrep, &nev) == 0 && nev < n && fill(s, n - nev) < 0) {
+		fprintf(stderr, "bench-store: fill failed\n");
+		store_close(s);
+		return 1;
+	}
+	store_counts(s, &nrep, &nev);
+	printf("store: %lld reports, %lld events in %s\n", (long long)nrep, (long long)nev, dir);
+	run(s, "status counts", q_status);
+	run(s, "limits (all)", q_limits_all);
+	run(s, "limits product=P role=fg", q_limits_product);
+	run(s, "events (newest 1000)", q_events_all);
+	run(s, "events process=X", q_events_process);
+	run(s, "events product+build", q_events_product_build);
+	run(s, "events udid+role", q_events_udid_role);
+	run(s, "events since..until (1 day)", q_events_window);
+	store_close(s);
+	if (made) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,642 @@
+/* ipc.c: the Unix socket server: listener, clients, bounded line framing and output queues */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "../proto/linebuf.h"
+#include "api.h"
+#include "daemon.h"
+#include "ipc.h"
+#include "log.h"
+#include "request.h"
+
+#define IPC_STOP_FLUSH_MS 2000
+
+enum client_state {
+	CLIENT_READING,	 /* framing lines */
+	CLIENT_RAW,	 /* collecting the bytes of an import */
+	CLIENT_BUSY,	 /* a request is pending; reading is stopped */
+	CLIENT_DRAINING, /* close after the queued replies are written */
+	CLIENT_CLOSED,
+};
+
+struct ipc_client {
+	uv_pipe_t pipe;
+	struct ipc *ipc;
+	struct ipc_client *next, *prev;
+	enum client_state state;
+	enum client_state after_busy; /* the state resume returns to */
+	struct linebuf lb;
+	char *raw;
+	size_t raw_len, raw_want, raw_cap;
+	unsigned topics;
+	unsigned refs;
+	unsigned id;
+	int reading;
+	void *api;
+	uv_shutdown_t shutdown;
+};
+
+struct ipc {
+	struct daemon *d;
+	uv_pipe_t server;
+	uv_timer_t stop_timer;
+	struct ipc_client *clients;
+	unsigned n_clients;
+	unsigned next_id;
+	int activated;
+	int lock_fd;
+	char *path;
+	int stopping;
+	int server_closed, timer_closing, timer_closed;
+	void (*done_cb)(void *arg);
+	void *done_arg;
+};
+
+struct write_req {
+	uv_write_t req;
+	size_t len;
+	char data[];
+};
+
+static void client_process(struct ipc_client *c);
+static void client_close(struct ipc_client *c);
+static void maybe_done(struct ipc *ipc);
+
+/* ---- client lifetime ---- */
+
+struct ipc_client *ipc_client_ref(struct ipc_client *c)
+{
+	c->refs++;
+	return c;
+}
+
+void ipc_client_unref(struct ipc_client *c)
+{
+	struct ipc *ipc;
+
+	if (c == NULL || --c->refs > 0)
+		return;
+	ipc = c->ipc;
+	linebuf_release(&c->lb);
+	free(c->raw);
+	free(c);
+	if (ipc)
+		maybe_done(ipc);
+}
+
+int ipc_client_is_open(const struct ipc_client *c)
+{
+	return c->state != CLIENT_CLOSED && c->state != CLIENT_DRAINING;
+}
+
+void ipc_client_set_topics(struct ipc_client *c, unsigned topics)
+{
+	c->topics = topics;
+}
+
+void **ipc_client_api_slot(struct ipc_client *c)
+{
+	return &c->api;
+}
+
+static void client_closed_cb(uv_handle_t *h)
+{
+	struct ipc_client *c = h->data;
+	struct ipc *ipc = c->ipc;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ipc->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ipc->n_clients--;
+	log_debug("ipc", "client %u closed", c->id);
+	ipc_client_unref(c);
+	daemon_notify_status(ipc->d);
+}
+
+static void client_close(struct ipc_client *c)
+{
+	if (c->state == CLIENT_CLOSED)
+		return;
+	c->state = CLIENT_CLOSED;
+	api_client_gone(c->ipc->d, c);
+	if (!uv_is_closing((uv_handle_t *)&c->pipe))
+		uv_close((uv_handle_t *)&c->pipe, client_closed_cb);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	client_close(req->data);
+}
+
+void ipc_client_close_after_flush(struct ipc_client *c)
+{
+	if (c->state == CLIENT_CLOSED || c->state == CLIENT_DRAINING)
+		return;
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->pipe);
+		c->reading = 0;
+	}
+	c->state = CLIENT_DRAINING;
+	api_client_gone(c->ipc->d, c);
+	c->shutdown.data = c;
+	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, shutdown_cb) < 0)
+		client_close(c);
+}
+
+/* ---- output ---- */
+
+static void write_cb(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+	struct ipc_client *c = req->data;
+
+	(void)status;
+	free(w);
+	ipc_client_unref(c);
+}
+
+static int client_write(struct ipc_client *c, const char *text, size_t len)
+{
+	size_t before = uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+	struct write_req *w;
+	uv_buf_t buf;
+	int r;
+
+	if (c->state == CLIENT_CLOSED || c->state == CLIENT_DRAINING)
+		return -EPIPE;
+	w = malloc(sizeof(*w) + len + 1);
+	if (w == NULL) {
+		log_err("ipc", "client %u: out of memory for a reply: closing", c->id);
+		client_close(c);
+		return -ENOMEM;
+	}
+	memcpy(w->data, text, len);
+	w->data[len] = '\n';
+	w->len = len + 1;
+	w->req.data = ipc_client_ref(c);
+	buf = uv_buf_init(w->data, (unsigned)w->len);
+	r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, write_cb);
+	if (r < 0) {
+		free(w);
+		ipc_client_unref(c);
+		log_info("ipc", "client %u: write failed: %s: closing", c->id, uv_strerror(r));
+		client_close(c);
+		return -EPIPE;
+	}
+	/* one reply may be larger than the cap; a backlog that keeps growing is not allowed */
+	if (before > 0 && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
+				  c->ipc->d->cfg.client_queue_max) {
+		log_warn("ipc",
+			 "client %u: more than %zu bytes queued (it does not read): "
+			 "disconnecting",
+			 c->id, c->ipc->d->cfg.client_queue_max);
+		client_close(c);
+		return -EPIPE;
+	}
+	return 0;
+}
+
+int ipc_client_send(struct ipc_client *c, const cJSON *msg)
+{
+	char *text = cJSON_PrintUnformatted(msg);
+	int r;
+
+	if (text == NULL) {
+		log_err("ipc", "client %u: cannot encode a reply: out of memory", c->id);
+		return -ENOMEM;
+	}
+	r = client_write(c, text, strlen(text));
+	cJSON_free(text);
+	return r;
+}
+
+void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (ipc == NULL)
+		return;
+	for (struct ipc_client *c = ipc->clients, *next; c; c = next) {
+		next = c->next;
+		if (!(c->topics & topic) || !ipc_client_is_open(c))
+			continue;
+		if (text == NULL) {
+			text = cJSON_PrintUnformatted(msg);
+			if (text == NULL)
+				return;
+			len = strlen(text);
+		}
+		client_write(c, text, len);
+	}
+	cJSON_free(text);
+}
+
+static void send_error(struct ipc_client *c, const char *code, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject(), *e = cJSON_CreateObject();
+
+	if (o && e && cJSON_AddBoolToObject(o, "ok", 0) &&
+	    cJSON_AddStringToObject(e, "code", code) &&
+	    cJSON_AddStringToObject(e, "message", msg)) {
+		cJSON_AddItemToObject(o, "error", e);
+		e = NULL;
+		ipc_client_send(c, o);
+	}
+	cJSON_Delete(e);
+	cJSON_Delete(o);
+}
+
+/* ---- input ---- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char chunk[65536]; /* the loop is single-threaded; data is copied out at once */
+
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void set_reading(struct ipc_client *c, int on);
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct ipc_client *c = s->data;
+
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			log_debug("ipc", "client %u: read: %s", c->id, uv_strerror((int)nread));
+		/* EOF: the replies to what was sent are written, then the client is closed */
+		if (c->state != CLIENT_BUSY)
+			ipc_client_close_after_flush(c);
+		else
+			c->after_busy = CLIENT_DRAINING;
+		set_reading(c, 0);
+		return;
+	}
+	if (linebuf_append(&c->lb, buf->base, (size_t)nread) < 0) {
+		log_err("ipc", "client %u: out of memory: closing", c->id);
+		client_close(c);
+		return;
+	}
+	client_process(c);
+}
+
+static void set_reading(struct ipc_client *c, int on)
+{
+	if (c->state == CLIENT_CLOSED || uv_is_closing((uv_handle_t *)&c->pipe))
+		return;
+	if (on && !c->reading) {
+		if (uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb) == 0)
+			c->reading = 1;
+	} else if (!on && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->pipe);
+		c->reading = 0;
+	}
+}
+
+void ipc_client_expect_raw(struct ipc_client *c, size_t n)
+{
+	c->raw_want = n;
+	c->raw_len = 0;
+	c->raw_cap = 0;
+	free(c->raw);
+	c->raw = NULL;
+	c->state = CLIENT_RAW;
+}
+
+/* Move buffered bytes into the raw buffer; returns 1 when the body is complete. */
+static int raw_fill(struct ipc_client *c)
+{
+	size_t avail = linebuf_pending(&c->lb), need = c->raw_want - c->raw_len;
+	size_t n = avail < need ? avail : need;
+
+	if (c->raw_len + n > c->raw_cap) {
+		size_t cap = c->raw_cap ? c->raw_cap : 65536;
+		char *nb;
+
+		while (cap < c->raw_len + n)
+			cap *= 2;
+		if (cap > c->raw_want)
+			cap = c->raw_want;
+		nb = realloc(c->raw, cap + 1);
+		if (nb == NULL)
+			return -ENOMEM;
+		c->raw = nb;
+		c->raw_cap = cap;
+	}
+	if (n > 0)
+		c->raw_len += linebuf_take(&c->lb, c->raw + c->raw_len, n);
+	return c->raw_len == c->raw_want;
+}
+
+static void client_process(struct ipc_client *c)
+{
+	ipc_client_ref(c);
+	while (c->state == CLIENT_READING || c->state == CLIENT_RAW) {
+		enum api_outcome out;
+
+		if (c->state == CLIENT_RAW) {
+			int r = raw_fill(c);
+			void *body;
+
+			if (r < 0) {
+				log_err("ipc", "client %u: out of memory for an import", c->id);
+				client_close(c);
+				break;
+			}
+			if (r == 0)
+				break; /* wait for more bytes */
+			body = c->raw;
+			c->raw = NULL;
+			c->state = CLIENT_READING;
+			out = api_raw(c->ipc->d, c, body, c->raw_len);
+		} else {
+			char *line;
+			size_t len;
+			int r = linebuf_next(&c->lb, &line, &len);
+
+			if (r == 0)
+				break;
+			if (r == LINEBUF_E_TOO_LONG) {
+				log_info("ipc", "client %u: request line over %d bytes: closing",
+					 c->id, IPC_MAX_LINE);
+				send_error(c, REQ_E_TOO_LARGE,
+					   "request line is longer than 65536 bytes");
+				ipc_client_close_after_flush(c);
+				break;
+			}
+			out = api_request(c->ipc->d, c, line, len);
+		}
+		if (out == API_PENDING && c->state != CLIENT_CLOSED &&
+		    c->state != CLIENT_DRAINING) {
+			c->after_busy = c->state;
+			c->state = CLIENT_BUSY;
+		}
+	}
+	set_reading(c, c->state == CLIENT_READING || c->state == CLIENT_RAW);
+	ipc_client_unref(c);
+}
+
+void ipc_client_resume(struct ipc_client *c)
+{
+	if (c->state != CLIENT_BUSY)
+		return;
+	if (c->after_busy == CLIENT_DRAINING) {
+		c->state = CLIENT_READING;
+		ipc_client_close_after_flush(c);
+		return;
+	}
+	c->state = c->after_busy;
+	if (c->ipc->stopping) {
+		ipc_client_close_after_flush(c);
+		return;
+	}
+	client_process(c);
+}
+
+/* ---- listener ---- */
+
+static void connection_cb(uv_stream_t *server, int status)
+{
+	struct ipc *ipc = server->data;
+	struct ipc_client *c;
+
+	if (status < 0) {
+		log_warn("ipc", "accept failed: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || uv_pipe_init(server->loop, &c->pipe, 0) < 0) {
+		free(c);
+		log_err("ipc", "cannot accept a client: out of memory");
+		return;
+	}
+	c->ipc = ipc;
+	c->refs = 1; /* dropped in client_closed_cb */
+	c->id = ++ipc->next_id;
+	c->pipe.data = c;
+	linebuf_init(&c->lb, IPC_MAX_LINE);
+	c->next = ipc->clients;
+	if (ipc->clients)
+		ipc->clients->prev = c;
+	ipc->clients = c;
+	ipc->n_clients++;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		client_close(c);
+		return;
+	}
+	if (ipc->n_clients > ipc->d->cfg.max_clients) {
+		log_warn("ipc", "refusing client %u: max_clients (%u) reached", c->id,
+			 ipc->d->cfg.max_clients);
+		client_close(c);
+		return;
+	}
+	log_debug("ipc", "client %u connected", c->id);
+	set_reading(c, 1);
+	daemon_notify_status(ipc->d);
+}
+
+/* Create, bind and listen on path: lock file, no clobbering of a live socket, mode 0660. */
+static int listen_path(struct ipc *ipc, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char lock[sizeof(sa.sun_path) + 8];
+	struct stat st;
+	mode_t old;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("ipc", "socket path '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	ipc->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (ipc->lock_fd < 0) {
+		r = -errno;
+		log_err("ipc", "cannot open lock file '%s': %s", lock, strerror(errno));
+		return r;
+	}
+	if (flock(ipc->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		log_err("ipc", "cannot lock '%s': another jetsamd is running", lock);
+		return -EADDRINUSE;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("ipc",
+				"cannot create socket '%s': a file that is not a socket "
+				"is in the way",
+				path);
+			return -EEXIST;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			log_err("ipc", "cannot create socket '%s': it is in use", path);
+			return -EADDRINUSE;
+		}
+		if (fd >= 0)
+			close(fd);
+		log_info("ipc", "removing stale socket '%s'", path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		log_err("ipc", "cannot listen on '%s': %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	chmod(path, 0660);
+	return fd;
+}
+
+int ipc_new(struct daemon *d, int fd, struct ipc **out)
+{
+	struct ipc *ipc = calloc(1, sizeof(*ipc));
+	int r;
+
+	*out = NULL;
+	if (ipc == NULL)
+		return -ENOMEM;
+	ipc->d = d;
+	ipc->lock_fd = -1;
+	ipc->activated = fd >= 0;
+	if (fd < 0) {
+		fd = listen_path(ipc, d->cfg.socket);
+		if (fd < 0) {
+			if (ipc->lock_fd >= 0)
+				close(ipc->lock_fd);
+			free(ipc);
+			return fd;
+		}
+		ipc->path = strdup(d->cfg.socket);
+	}
+	uv_timer_init(d->loop, &ipc->stop_timer);
+	ipc->stop_timer.data = ipc;
+	r = uv_pipe_init(d->loop, &ipc->server, 0);
+	ipc->server.data = ipc;
+	if (r == 0)
+		r = uv_pipe_open(&ipc->server, fd);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&ipc->server, 128, connection_cb);
+	if (r < 0) {
+		log_err("ipc", "cannot listen: %s", uv_strerror(r));
+		/* the handles are initialised: the caller closes them with ipc_stop() */
+		*out = ipc;
+		return r;
+	}
+	if (ipc->activated)
+		log_info("ipc", "listening on the activated socket (fd %d)", fd);
+	else
+		log_info("ipc", "listening on '%s'", ipc->path);
+	*out = ipc;
+	return 0;
+}
+
+static void timer_closed_cb(uv_handle_t *h);
+
+static void maybe_done(struct ipc *ipc)
+{
+	void (*cb)(void *);
+
+	if (!ipc->stopping || !ipc->server_closed || ipc->clients)
+		return;
+	if (!ipc->timer_closing) {
+		ipc->timer_closing = 1;
+		uv_close((uv_handle_t *)&ipc->stop_timer, timer_closed_cb);
+		return;
+	}
+	if (!ipc->timer_closed)
+		return;
+	cb = ipc->done_cb;
+	ipc->done_cb = NULL;
+	if (cb)
+		cb(ipc->done_arg);
+}
+
+static void server_closed_cb(uv_handle_t *h)
+{
+	struct ipc *ipc = h->data;
+
+	ipc->server_closed = 1;
+	maybe_done(ipc);
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+	struct ipc *ipc = h->data;
+
+	ipc->timer_closed = 1;
+	maybe_done(ipc);
+}
+
+static void stop_timer_cb(uv_timer_t *t)
+{
+	struct ipc *ipc = t->data;
+
+	for (struct ipc_client *c = ipc->clients, *next; c; c = next) {
+		next = c->next;
+		if (c->state != CLIENT_CLOSED)
+			log_info("ipc", "client %u: replies not flushed in time: closing", c->id);
+		client_close(c);
+	}
+}
+
+void ipc_stop(struct ipc *ipc, void (*done_cb)(void *arg), void *arg)
+{
+	ipc->stopping = 1;
+	ipc->done_cb = done_cb;
+	ipc->done_arg = arg;
+	if (!uv_is_closing((uv_handle_t *)&ipc->server))
+		uv_close((uv_handle_t *)&ipc->server, server_closed_cb);
+	if (ipc->path && !ipc->activated)
+		unlink(ipc->path);
+	for (struct ipc_client *c = ipc->clients, *next; c; c = next) {
+		next = c->next;
+		if (c->state == CLIENT_BUSY)
+			c->after_busy = CLIENT_DRAINING; /* answer the pending request first */
+		else
+			ipc_client_close_after_flush(c);
+	}
+	if (ipc->clients)
+		uv_timer_start(&ipc->stop_timer, stop_timer_cb, IPC_STOP_FLUSH_MS, 0);
+	maybe_done(ipc);
+}
+
+void ipc_free(struct ipc *ipc)
+{
+	if (ipc == NULL)
+		return;
+	if (ipc->lock_fd >= 0)
+		close(ipc->lock_fd);
+	free(ipc->path);
+	free(ipc);
+}
+
+unsigned ipc_client_count(const struct ipc *ipc)
+{
+	return ipc ? ipc->n_clients : 0;
+}

@@ -1,0 +1,56 @@
+/* ipc.h: the Unix socket server: listener, clients, bounded line framing and output queues */
+#ifndef JETSAMD_IPC_H
+#define JETSAMD_IPC_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct daemon;
+struct ipc;
+struct ipc_client;
+
+/*
+ * DESIGN
+ * Each client reads JSON lines through a linebuf (65536 bytes per line with its newline)
+ * and hands each to api_request(). Requests are answered in order: while a request is
+ * pending (an import being archived, a waited sync, a reparse) the client is "busy" and
+ * reading stops until the api calls ipc_client_resume(). After an import header the api
+ * calls ipc_client_expect_raw() and the next N bytes go to a raw buffer, then to api_raw().
+ * Output: one uv_write per line; when the bytes libuv still holds for a client exceed
+ * client_queue_max (and a previous reply had not drained yet) the client is disconnected.
+ * Clients are reference counted so that pending jobs can outlive the connection.
+ */
+
+#define IPC_MAX_LINE 65536
+
+enum ipc_topic {
+	IPC_TOPIC_EVENTS = 1,
+	IPC_TOPIC_DEVICES = 2,
+};
+
+/* Listen on fd (socket activation) when fd >= 0, else create d->cfg.socket. */
+int ipc_new(struct daemon *d, int fd, struct ipc **out);
+/* Stop accepting, flush and close every client (bounded by a timer); done_cb when closed. */
+void ipc_stop(struct ipc *ipc, void (*done_cb)(void *arg), void *arg);
+void ipc_free(struct ipc *ipc); /* after done_cb; NULL is a no-op */
+unsigned ipc_client_count(const struct ipc *ipc);
+/* Send msg (not consumed) to every open client subscribed to topic. */
+void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg);
+
+/* Queue msg (not consumed) as one line. Returns 0, or -EPIPE when the client is gone. */
+int ipc_client_send(struct ipc_client *c, const cJSON *msg);
+/* The pending request is answered: go on with the next buffered request. */
+void ipc_client_resume(struct ipc_client *c);
+/* After the queued replies are written, close (framing is lost). */
+void ipc_client_close_after_flush(struct ipc_client *c);
+/* The next n bytes of input are raw; api_raw() receives them. */
+void ipc_client_expect_raw(struct ipc_client *c, size_t n);
+int ipc_client_is_open(const struct ipc_client *c);
+void ipc_client_set_topics(struct ipc_client *c, unsigned topics);
+/* A slot for the api's per-client state. */
+void **ipc_client_api_slot(struct ipc_client *c);
+struct ipc_client *ipc_client_ref(struct ipc_client *c);
+void ipc_client_unref(struct ipc_client *c);
+
+#endif

@@ -1,0 +1,28 @@
+/* sd.h: systemd integration: sd_notify states and socket activation (libsystemd or built-in) */
+#ifndef JETSAMD_SD_H
+#define JETSAMD_SD_H
+
+#include <stdint.h>
+
+/*
+ * With HAVE_LIBSYSTEMD these call libsystemd; otherwise a small built-in fallback speaks
+ * NOTIFY_SOCKET and reads LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES itself. Both behave the
+ * same: nothing happens when the variables are absent.
+ */
+
+/* Send one state ("READY=1", "STATUS=...") to the service manager; 0, or -errno. */
+int sd_notify_state(const char *state);
+int sd_notify_statef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Take the activated listening socket: the fd named "control", or the only one passed.
+ * Other passed fds are closed (and logged). Unsets the LISTEN_* variables.
+ * Returns the fd (>= 3), -ENOENT when none was passed, or -errno (-EINVAL: not a
+ * listening Unix stream socket).
+ */
+int sd_listen_control(void);
+
+/* WATCHDOG_USEC for this process, 0 when the watchdog is off. */
+uint64_t sd_watchdog_usec(void);
+
+#endif

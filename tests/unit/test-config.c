@@ -1,0 +1,241 @@
+/* test-config.c: unit tests of the configuration parser (daemon/config.c): every key, errors */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../daemon/config.h"
+#include "check.h"
+
+static int load(struct config *c, const char *text, char *err, size_t errlen)
+{
+	return config_load_buffer(c, "test.conf", text, strlen(text), err, errlen);
+}
+
+static void test_defaults(void)
+{
+	struct config c;
+
+	CHECK(config_init(&c) == 0);
+	CHECK(c.socket && c.socket[0] == '/');
+	CHECK(c.state_dir && c.state_dir[0] == '/');
+	CHECK(c.usbmuxd_socket == NULL);
+	ASSERT_EQ(c.log_level, LOG_LEVEL_INFO);
+	ASSERT_EQ(c.resync_interval_s, 60);
+	ASSERT_EQ(c.remove_after_pull, 0);
+	ASSERT_EQ(c.collect, CONFIG_COLLECT_JETSAM);
+	ASSERT_EQ(c.mover_timeout_ms, 10000);
+	ASSERT_EQ(c.device_timeout_ms, 30000);
+	ASSERT_EQ(c.max_parallel_syncs, 3);
+	ASSERT_EQ(c.retry_min_s, 2);
+	ASSERT_EQ(c.retry_max_s, 300);
+	ASSERT_EQ(c.max_report_size, 16 * 1024 * 1024);
+	ASSERT_EQ(c.client_queue_max, 16 * 1024 * 1024);
+	ASSERT_EQ(c.max_clients, 64);
+	config_release(&c);
+}
+
+static void test_every_key(void)
+{
+	static const char text[] = "# comment\n"
+				   "\n"
+				   "  socket = /tmp/x/j.sock   # trailing comment\n"
+				   "state_dir=/tmp/state\n"
+				   "usbmuxd_socket = UNIX:/tmp/mux.sock\n"
+				   "log_level = debug\n"
+				   "resync_interval = 5m\n"
+				   "remove_after_pull = yes\n"
+				   "collect = all\n"
+				   "mover_timeout = 1500ms\n"
+				   "device_timeout = 2\n"
+				   "max_parallel_syncs = 7\n"
+				   "retry_min = 3s\n"
+				   "retry_max = 1h\n"
+				   "max_report_size = 512K\n"
+				   "client_queue_max = 1M\n"
+				   "max_clients = 9\n";
+	struct config c, copy;
+	char err[256] = "";
+
+	CHECK(config_init(&c) == 0);
+	ASSERT_EQ(load(&c, text, err, sizeof(err)), 0);
+	ASSERT_STREQ(err, "");
+	ASSERT_STREQ(c.socket, "/tmp/x/j.sock");
+	ASSERT_STREQ(c.state_dir, "/tmp/state");
+	ASSERT_STREQ(c.usbmuxd_socket, "UNIX:/tmp/mux.sock");
+	ASSERT_EQ(c.log_level, LOG_LEVEL_DEBUG);
+	ASSERT_EQ(c.resync_interval_s, 300);
+	ASSERT_EQ(c.remove_after_pull, 1);
+	ASSERT_EQ(c.collect, CONFIG_COLLECT_ALL);
+	ASSERT_EQ(c.mover_timeout_ms, 1500);
+	ASSERT_EQ(c.device_timeout_ms, 2000);
+	ASSERT_EQ(c.max_parallel_syncs, 7);
+	ASSERT_EQ(c.retry_min_s, 3);
+	ASSERT_EQ(c.retry_max_s, 3600);
+	ASSERT_EQ(c.max_report_size, 512 * 1024);
+	ASSERT_EQ(c.client_queue_max, 1024 * 1024);
+	ASSERT_EQ(c.max_clients, 9);
+	ASSERT_EQ(config_check(&c, err, sizeof(err)), 0);
+
+	CHECK(config_copy(&copy, &c) == 0);
+	ASSERT_STREQ(copy.socket, c.socket);
+	CHECK(copy.socket != c.socket);
+	ASSERT_EQ(copy.max_clients, 9);
+	config_release(&copy);
+
+	/* later values win; "default" and "" reset usbmuxd_socket; HOST:PORT works */
+	ASSERT_EQ(load(&c, "usbmuxd_socket = default\nresync_interval = 0\n", err, sizeof(err)), 0);
+	CHECK(c.usbmuxd_socket == NULL);
+	ASSERT_EQ(c.resync_interval_s, 0);
+	ASSERT_EQ(load(&c, "usbmuxd_socket = 127.0.0.1:27015\n", err, sizeof(err)), 0);
+	ASSERT_STREQ(c.usbmuxd_socket, "127.0.0.1:27015");
+	ASSERT_EQ(load(&c, "remove_after_pull = off\ncollect = JETSAM\nlog_level = warning\n", err,
+		       sizeof(err)),
+		  0);
+	ASSERT_EQ(c.remove_after_pull, 0);
+	ASSERT_EQ(c.collect, CONFIG_COLLECT_JETSAM);
+	ASSERT_EQ(c.log_level, LOG_LEVEL_WARNING);
+	/* no newline at the end of the last line, CRLF line ends */
+	ASSERT_EQ(load(&c, "max_clients = 5\r\nmax_clients = 6", err, sizeof(err)), 0);
+	ASSERT_EQ(c.max_clients, 6);
+	config_release(&c);
+}
+
+struct bad_case {
+	const char *text, *want;
+};
+
+static void test_errors(void)
+{
+	static const struct bad_case cases[] = {
+		{"\n\nbogus = 1\n", "test.conf:3: key 'bogus': unknown key"},
+		{"socket\n", "test.conf:1: syntax error: expected 'key = value'"},
+		{" = 3\n", "test.conf:1: syntax error: missing key before '='"},
+		{"socket = relative/path\n",
+		 "test.conf:1: key 'socket': path 'relative/path' is not "
+		 "absolute"},
+		{"state_dir = x\n", "test.conf:1: key 'state_dir': path 'x' is not absolute"},
+		{"usbmuxd_socket = nonsense\n", "test.conf:1: key 'usbmuxd_socket': 'nonsense' is "
+						"neither UNIX:/path nor HOST:PORT"},
+		{"usbmuxd_socket = host:99999\n",
+		 "test.conf:1: key 'usbmuxd_socket': port in 'host:99999' is not 1..65535"},
+		{"usbmuxd_socket = UNIX:rel\n",
+		 "test.conf:1: key 'usbmuxd_socket': path 'rel' is not absolute"},
+		{"log_level = loud\n",
+		 "test.conf:1: key 'log_level': 'loud' is not one of err, warning, info, debug"},
+		{"resync_interval = soon\n", "test.conf:1: key 'resync_interval': 'soon' is not a "
+					     "duration (e.g. 30s, 500ms, 5m)"},
+		{"resync_interval = 30d\n", "test.conf:1: key 'resync_interval': '30d' is not a "
+					    "duration (e.g. 30s, 500ms, 5m)"},
+		{"remove_after_pull = maybe\n",
+		 "test.conf:1: key 'remove_after_pull': 'maybe' is not yes or no"},
+		{"collect = some\n", "test.conf:1: key 'collect': 'some' is not jetsam or all"},
+		{"mover_timeout = 5ms\n",
+		 "test.conf:1: key 'mover_timeout': '5ms' is out of range 100ms..600000ms"},
+		{"device_timeout = 11m\n",
+		 "test.conf:1: key 'device_timeout': '11m' is out of range 100ms..600000ms"},
+		{"max_parallel_syncs = 0\n",
+		 "test.conf:1: key 'max_parallel_syncs': '0' is out of range 1..64"},
+		{"max_parallel_syncs = -1\n",
+		 "test.conf:1: key 'max_parallel_syncs': '-1' is not a number"},
+		{"retry_min = 0\n", "test.conf:1: key 'retry_min': '0' is out of range 1s..86400s"},
+		{"retry_max = 2d\n",
+		 "test.conf:1: key 'retry_max': '2d' is not a duration (e.g. 30s, 500ms, 5m)"},
+		{"max_report_size = 1T\n",
+		 "test.conf:1: key 'max_report_size': '1T' is not a size (e.g. 16M, 512K)"},
+		{"max_report_size = 1G\n",
+		 "test.conf:1: key 'max_report_size': '1G' is out of range 1024..268435456"},
+		{"client_queue_max = 10\n",
+		 "test.conf:1: key 'client_queue_max': '10' is out of range 4096..1073741824"},
+		{"max_clients = 99999999999999999999999\n",
+		 "test.conf:1: key 'max_clients': '99999999999999999999999' is out of range "
+		 "1..4096"},
+		{"max_clients =\n", "test.conf:1: key 'max_clients': '' is not a number"},
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+
+		CHECK(config_init(&c) == 0);
+		err[0] = '\0';
+		ASSERT_EQ(load(&c, cases[i].text, err, sizeof(err)), -EINVAL);
+		ASSERT_STREQ(err, cases[i].want);
+		config_release(&c);
+	}
+}
+
+static void test_check_and_file(void)
+{
+	char path[] = "/tmp/jt-config-XXXXXX";
+	struct config c;
+	char err[256];
+	FILE *f;
+	int fd;
+
+	CHECK(config_init(&c) == 0);
+	ASSERT_EQ(load(&c, "retry_min = 10m\nretry_max = 1m\n", err, sizeof(err)), 0);
+	ASSERT_EQ(config_check(&c, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'retry_min': 600s is more than retry_max (60s)");
+	config_release(&c);
+
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("max_clients = 3\n# x\nmax_clients = nope\n", f);
+	fclose(f);
+	CHECK(config_init(&c) == 0);
+	ASSERT_EQ(config_load_file(&c, path, err, sizeof(err)), -EINVAL);
+	{
+		char want[300];
+
+		snprintf(want, sizeof(want), "%s:3: key 'max_clients': 'nope' is not a number",
+			 path);
+		ASSERT_STREQ(err, want);
+	}
+	unlink(path);
+	ASSERT_EQ(config_load_file(&c, path, err, sizeof(err)), -ENOENT);
+	CHECK(strncmp(err, "cannot open config '/tmp/jt-config-", 35) == 0);
+	CHECK(strstr(err, "No such file or directory") != NULL);
+	config_release(&c);
+
+	/* key set directly: message without file and line */
+	CHECK(config_init(&c) == 0);
+	ASSERT_EQ(config_set(&c, "max_clients", "0", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'max_clients': '0' is out of range 1..4096");
+	ASSERT_EQ(config_set(&c, "log_level", "err", err, sizeof(err)), 0);
+	ASSERT_EQ(c.log_level, LOG_LEVEL_ERR);
+	ASSERT_STREQ(config_log_level_name(c.log_level), "err");
+	ASSERT_STREQ(config_collect_name(CONFIG_COLLECT_ALL), "all");
+	config_release(&c);
+}
+
+/* The shipped config/jetsamd.conf is valid and sets nothing but the defaults. */
+static void test_shipped(const char *path)
+{
+	struct config c, def;
+	char err[256];
+
+	CHECK(config_init(&c) == 0);
+	CHECK(config_init(&def) == 0);
+	ASSERT_EQ(config_load_file(&c, path, err, sizeof(err)), 0);
+	ASSERT_STREQ(c.socket, def.socket);
+	ASSERT_STREQ(c.state_dir, def.state_dir);
+	CHECK(c.usbmuxd_socket == NULL);
+	ASSERT_EQ(c.resync_interval_s, def.resync_interval_s);
+	ASSERT_EQ(c.max_clients, def.max_clients);
+	config_release(&c);
+	config_release(&def);
+}
+
+int main(int argc, char **argv)
+{
+	test_defaults();
+	test_every_key();
+	test_errors();
+	test_check_and_file();
+	if (argc > 1)
+		test_shipped(argv[1]);
+	return CHECK_DONE();
+}

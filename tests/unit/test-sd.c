@@ -1,0 +1,137 @@
+/* test-sd.c: unit tests of the built-in sd_notify / LISTEN_FDS fallback (daemon/sd.c) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../../daemon/sd.h"
+#include "check.h"
+
+static int unix_socket(int type, const char *path, int do_listen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, type, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	if (do_listen && listen(fd, 4) < 0)
+		return -1;
+	return fd;
+}
+
+static void test_notify(const char *dir)
+{
+	char path[200], buf[64];
+	ssize_t n;
+	int fd;
+
+	unsetenv("NOTIFY_SOCKET");
+	ASSERT_EQ(sd_notify_state("READY=1"), 0); /* nothing to notify: fine */
+	snprintf(path, sizeof(path), "%s/notify", dir);
+	fd = unix_socket(SOCK_DGRAM, path, 0);
+	CHECK(fd >= 0);
+	setenv("NOTIFY_SOCKET", path, 1);
+	ASSERT_EQ(sd_notify_state("READY=1"), 0);
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	CHECK(n == 7);
+	buf[n > 0 ? n : 0] = '\0';
+	ASSERT_STREQ(buf, "READY=1");
+	ASSERT_EQ(sd_notify_statef("STATUS=%d phones", 3), 0);
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	ASSERT_STREQ(buf, "STATUS=3 phones");
+	setenv("NOTIFY_SOCKET", "relative", 1);
+	ASSERT_EQ(sd_notify_state("READY=1"), -EINVAL);
+	unsetenv("NOTIFY_SOCKET");
+	close(fd);
+	unlink(path);
+}
+
+static void set_listen(const char *pid, const char *n, const char *names)
+{
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", n, 1);
+	if (names)
+		setenv("LISTEN_FDNAMES", names, 1);
+	else
+		unsetenv("LISTEN_FDNAMES");
+}
+
+static void test_listen(const char *dir)
+{
+	char path[200], pid[32], other[32];
+	int fd;
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	snprintf(other, sizeof(other), "%ld", (long)getpid() + 1);
+	snprintf(path, sizeof(path), "%s/listen", dir);
+
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	ASSERT_EQ(sd_listen_control(), -ENOENT);
+
+	fd = unix_socket(SOCK_STREAM, path, 1);
+	CHECK(fd >= 0);
+	CHECK(dup2(fd, 3) == 3);
+	if (fd != 3)
+		close(fd);
+
+	/* another process's fds are not ours; the variables are cleared either way */
+	set_listen(other, "1", "control");
+	ASSERT_EQ(sd_listen_control(), -ENOENT);
+	CHECK(getenv("LISTEN_FDS") == NULL);
+
+	set_listen(pid, "1", "control");
+	ASSERT_EQ(sd_listen_control(), 3);
+	CHECK(getenv("LISTEN_PID") == NULL && getenv("LISTEN_FDNAMES") == NULL);
+
+	/* the only fd, without names */
+	set_listen(pid, "1", NULL);
+	ASSERT_EQ(sd_listen_control(), 3);
+
+	/* a bound socket that does not listen is refused (and closed) */
+	close(3);
+	fd = unix_socket(SOCK_STREAM, path, 0);
+	CHECK(dup2(fd, 3) == 3);
+	if (fd != 3)
+		close(fd);
+	set_listen(pid, "1", "control");
+	ASSERT_EQ(sd_listen_control(), -EINVAL);
+	unlink(path);
+}
+
+static void test_watchdog(void)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	ASSERT_EQ(sd_watchdog_usec(), 0);
+	setenv("WATCHDOG_USEC", "20000000", 1);
+	ASSERT_EQ(sd_watchdog_usec(), 20000000);
+	setenv("WATCHDOG_PID", pid, 1);
+	ASSERT_EQ(sd_watchdog_usec(), 20000000);
+	setenv("WATCHDOG_PID", "1", 1);
+	ASSERT_EQ(sd_watchdog_usec(), 0);
+	setenv("WATCHDOG_PID", pid, 1);
+	setenv("WATCHDOG_USEC", "junk", 1);
+	ASSERT_EQ(sd_watchdog_usec(), 0);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/jt-sd-XXXXXX";
+
+	CHECK(mkdtemp(dir) != NULL);
+	test_notify(dir);
+	test_listen(dir);
+	test_watchdog();
+	rmdir(dir);
+	return CHECK_DONE();
+}

@@ -1,0 +1,509 @@
+/* test-store.c: unit tests of the SQLite store (daemon/store.c): exactly-once ingest, file
+ * index, events filters, limits median and drift, reparse */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../daemon/log.h"
+#include "../../daemon/store.h"
+#include "check.h"
+
+#define MB (1024 * 1024)
+
+static struct report_event mk_event(char *process, enum report_role role, int64_t limit)
+{
+	static char *states_fg[] = {"frontmost", "resume"};
+	static char *states_bg[] = {"suspended"};
+	struct report_event ev = {0};
+
+	ev.process = process;
+	ev.pid = 100;
+	ev.uuid = "0000-1111";
+	ev.reason = limit != REPORT_NULL ? "per-process-limit" : "vm";
+	ev.role = role;
+	ev.states = role == REPORT_ROLE_FOREGROUND ? states_fg : states_bg;
+	ev.n_states = role == REPORT_ROLE_FOREGROUND ? 2 : 1;
+	ev.priority = 10;
+	ev.rpages = limit != REPORT_NULL ? limit / 16384 : 1000;
+	ev.page_size = 16384;
+	ev.footprint_bytes = ev.rpages * 16384;
+	ev.limit_bytes = limit;
+	ev.lifetime_max_pages = REPORT_NULL;
+	return ev;
+}
+
+static void mk_report(struct report *r, char *incident, char *product, char *os, char *build,
+		      int64_t epoch, struct report_event *ev, size_t n)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = REPORT_OK;
+	r->variant = REPORT_VARIANT_J3;
+	r->bug_type = "298";
+	r->incident = incident;
+	r->timestamp = "2022-06-01 10:00:00.00 +0000";
+	r->timestamp_epoch = epoch;
+	r->product = product;
+	r->os_version = os;
+	r->build = build;
+	r->page_size = 16384;
+	r->error_offset = REPORT_NULL;
+	r->events = ev;
+	r->n_events = n;
+}
+
+static int ingest(struct store *s, const char *udid, const char *path, const char *sha,
+		  const struct report *r, struct store_ingest_result *res)
+{
+	struct store_ingest in = {.udid = udid,
+				  .path = path,
+				  .size = 1234,
+				  .mtime_ns = 1000,
+				  .sha256 = sha,
+				  .archive = "archive/aa/aa.ips",
+				  .report = r,
+				  .device_product = "iPhone99,1",
+				  .device_os_version = "99.0",
+				  .device_build = "99Z1"};
+	int rc = store_begin(s);
+
+	if (rc == 0)
+		rc = store_ingest(s, &in, res);
+	if (rc == 0)
+		rc = store_commit(s);
+	else
+		store_rollback(s);
+	return rc;
+}
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = get(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = get(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Events come as raw JSON text items (stored whole): parse them for inspection. */
+static cJSON *plain(cJSON *arr)
+{
+	char *text = cJSON_PrintUnformatted(arr);
+	cJSON *out = text ? cJSON_Parse(text) : NULL;
+
+	CHECK(out != NULL && cJSON_IsArray(out));
+	free(text);
+	cJSON_Delete(arr);
+	return out;
+}
+
+static cJSON *limits(struct store *s, const char *product, const char *build, const char *role)
+{
+	cJSON *arr = NULL;
+
+	ASSERT_EQ(store_limits_json(s, product, build, role, &arr), 0);
+	return plain(arr); /* "processes" is raw JSON text */
+}
+
+static void test_all(const char *dir)
+{
+	struct store *s;
+	struct store_ingest_result res, res2;
+	struct store_file_index idx;
+	struct report r1, r2, r3, r4, rerr;
+	struct report_event e1[3], e2[2], e3[2], e4[1];
+	cJSON *arr, *o;
+	int truncated;
+	int64_t nrep, nev;
+
+	ASSERT_EQ(store_open(dir, &s), 0);
+
+	/* devices */
+	ASSERT_EQ(store_device_upsert(s, "U1", "Lab 1", "iPhone13,2", "15.5", "19F77", "USB"), 0);
+	ASSERT_EQ(store_device_set_state(s, "U1", "idle", 1, NULL), 0);
+	ASSERT_EQ(store_device_set_state(s, "U0", "error", 0, "lockdown failed"), 0);
+	ASSERT_EQ(store_devices_json(s, &arr), 0);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "udid"), "U1"); /* attached first */
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "product"), "iPhone13,2");
+	CHECK(cJSON_IsTrue(get(cJSON_GetArrayItem(arr, 0), "attached")));
+	CHECK(cJSON_IsNull(get(cJSON_GetArrayItem(arr, 0), "last_sync")));
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 1), "error"), "lockdown failed");
+	cJSON_Delete(arr);
+	ASSERT_EQ(store_device_set_synced(s, "U1", 1700000000), 0);
+	ASSERT_EQ(store_device_json(s, "U1", &o), 0);
+	ASSERT_STREQ(str(o, "last_sync"), "2023-11-14T22:13:20Z");
+	cJSON_Delete(o);
+	ASSERT_EQ(store_device_json(s, "nope", &o), -ENOENT);
+
+	/* build 19F77: foreground limits 100, 200, 300 MB (+ one without a limit) */
+	e1[0] = mk_event("Alpha", REPORT_ROLE_FOREGROUND, 200 * MB);
+	e1[1] = mk_event("Beta", REPORT_ROLE_BACKGROUND, REPORT_NULL);
+	e1[2] = mk_event("Gamma", REPORT_ROLE_DAEMON, 50 * MB);
+	mk_report(&r1, "INC-1", "iPhone13,2", "15.5", "19F77", 1654077600, e1, 3);
+	ASSERT_EQ(ingest(s, "U1", "JetsamEvent-1.ips", "aa01", &r1, &res), 0);
+	ASSERT_EQ(res.duplicate, 0);
+	ASSERT_EQ(res.n_events, 3);
+
+	/* the same incident under Retired/ with .synced: one more file entry, nothing else */
+	ASSERT_EQ(ingest(s, "U1", "Retired/JetsamEvent-1.ips.synced", "aa02", &r1, &res2), 0);
+	ASSERT_EQ(res2.duplicate, 1);
+	ASSERT_EQ(res2.report_id, res.report_id);
+	ASSERT_EQ(res2.n_events, 0);
+
+	e2[0] = mk_event("Alpha", REPORT_ROLE_FOREGROUND, 100 * MB);
+	e2[1] = mk_event("Delta", REPORT_ROLE_FOREGROUND, 300 * MB);
+	/* no incident: identified by content; product/build from the phone when missing */
+	mk_report(&r2, NULL, "iPhone13,2", "15.5", "19F77", 1654081200, e2, 2);
+	ASSERT_EQ(ingest(s, "U2", "JetsamEvent-2.ips", "bb01", &r2, &res), 0);
+	ASSERT_EQ(res.duplicate, 0);
+	ASSERT_EQ(ingest(s, "U2", "JetsamEvent-2-copy.ips", "bb01", &r2, &res2), 0);
+	ASSERT_EQ(res2.duplicate, 1);
+	ASSERT_EQ(store_report_json(s, res.report_id, &o), 0);
+	ASSERT_STREQ(str(o, "key"), "sha256:bb01");
+	ASSERT_STREQ(str(o, "status"), "ok");
+	ASSERT_STREQ(str(o, "variant"), "J3");
+	ASSERT_EQ(num(o, "events"), 2);
+	CHECK(cJSON_IsFalse(get(o, "removed_from_device")));
+	cJSON_Delete(o);
+
+	/* build 19G71 (15.6): foreground 300, 300 MB: median 300 vs 200 before: drift +50 % */
+	e3[0] = mk_event("Alpha", REPORT_ROLE_FOREGROUND, 300 * MB);
+	e3[1] = mk_event("Alpha", REPORT_ROLE_FOREGROUND, 300 * MB);
+	mk_report(&r3, "INC-3", "iPhone13,2", "15.6", "19G71", 1656669600, e3, 2);
+	ASSERT_EQ(ingest(s, "U1", "JetsamEvent-3.ips", "cc01", &r3, &res), 0);
+
+	/* a report without product: the phone's facts are used */
+	e4[0] = mk_event("Echo", REPORT_ROLE_FOREGROUND, 400 * MB);
+	mk_report(&r4, "INC-4", NULL, NULL, NULL, REPORT_NULL, e4, 1);
+	ASSERT_EQ(ingest(s, "U3", "JetsamEvent-4.ips", "dd01", &r4, &res), 0);
+
+	/* a report that does not parse is stored with its error and no events */
+	memset(&rerr, 0, sizeof(rerr));
+	rerr.status = REPORT_ERROR;
+	rerr.error = "unexpected end of input";
+	rerr.timestamp_epoch = REPORT_NULL;
+	rerr.page_size = REPORT_NULL;
+	ASSERT_EQ(ingest(s, NULL, "import:broken.ips", "ee01", &rerr, &res), 0);
+	ASSERT_EQ(res.n_events, 0);
+	{
+		struct store_report_filter f = {.status = "error", .limit = 10};
+
+		ASSERT_EQ(store_reports_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+		ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "error"), "unexpected end of input");
+		ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "path"), "import:broken.ips");
+		CHECK(cJSON_IsNull(get(cJSON_GetArrayItem(arr, 0), "udid")));
+		cJSON_Delete(arr);
+	}
+	{
+		struct store_report_filter f = {.limit = 2};
+
+		ASSERT_EQ(store_reports_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+		ASSERT_EQ(truncated, 1);
+		ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "path"),
+			     "import:broken.ips"); /* newest */
+		cJSON_Delete(arr);
+	}
+	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+	ASSERT_EQ(nrep, 5);
+	ASSERT_EQ(nev, 8);
+
+	/* file index: sorted, found by path, marks removal on the report */
+	ASSERT_EQ(store_file_index_load(s, "U1", &idx), 0);
+	ASSERT_EQ(idx.n, 3);
+	ASSERT_STREQ(idx.v[0].path, "JetsamEvent-1.ips");
+	ASSERT_STREQ(idx.v[2].path, "Retired/JetsamEvent-1.ips.synced");
+	CHECK(store_file_index_find(&idx, "JetsamEvent-3.ips") != NULL);
+	CHECK(store_file_index_find(&idx, "JetsamEvent-9.ips") == NULL);
+	ASSERT_EQ(store_file_index_find(&idx, "JetsamEvent-1.ips")->report_id,
+		  store_file_index_find(&idx, "Retired/JetsamEvent-1.ips.synced")->report_id);
+	ASSERT_EQ(store_file_index_find(&idx, "JetsamEvent-1.ips")->size, 1234);
+	ASSERT_EQ(store_file_index_find(&idx, "JetsamEvent-1.ips")->mtime_ns, 1000);
+	store_file_index_release(&idx);
+	ASSERT_EQ(store_file_mark_removed(s, "U1", "JetsamEvent-3.ips"), 0);
+	ASSERT_EQ(store_file_mark_removed(s, "U1", "nope.ips"), -ENOENT);
+	ASSERT_EQ(store_file_index_load(s, "U1", &idx), 0);
+	ASSERT_EQ(store_file_index_find(&idx, "JetsamEvent-3.ips")->removed, 1);
+	ASSERT_EQ(store_report_json(s, store_file_index_find(&idx, "JetsamEvent-3.ips")->report_id,
+				    &o),
+		  0);
+	CHECK(cJSON_IsTrue(get(o, "removed_from_device")));
+	cJSON_Delete(o);
+	store_file_index_release(&idx);
+
+	/* events: newest first, filters combine */
+	{
+		struct store_event_filter f = {
+			.since = REPORT_NULL, .until = REPORT_NULL, .limit = 100};
+
+		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 8);
+		ASSERT_EQ(truncated, 0);
+		o = cJSON_GetArrayItem(arr, 0);
+		ASSERT_STREQ(str(o, "incident"), "INC-3");
+		ASSERT_STREQ(str(o, "time"), "2022-07-01T10:00:00Z");
+		ASSERT_STREQ(str(o, "product"), "iPhone13,2");
+		ASSERT_STREQ(str(o, "role"), "foreground");
+		ASSERT_EQ(num(o, "limit_bytes"), 300 * MB);
+		CHECK(cJSON_IsArray(get(o, "states")));
+		CHECK(get(o, "report_id") && get(o, "udid") && get(o, "timestamp"));
+		/* the report without a time sorts last; product from the phone */
+		o = cJSON_GetArrayItem(arr, 7);
+		ASSERT_STREQ(str(o, "process"), "Echo");
+		ASSERT_STREQ(str(o, "product"), "iPhone99,1");
+		ASSERT_STREQ(str(o, "build"), "99Z1");
+		CHECK(cJSON_IsNull(get(o, "time")));
+		cJSON_Delete(arr);
+
+		f.process = "Alpha";
+		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 4);
+		cJSON_Delete(arr);
+		f.build = "19F77";
+		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+		cJSON_Delete(arr);
+		f.process = NULL;
+		f.build = NULL;
+		f.role = "daemon";
+		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+		ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Gamma");
+		cJSON_Delete(arr);
+		f.role = NULL;
+		f.udid = "U2";
+		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+		cJSON_Delete(arr);
+		f.udid = NULL;
+		f.reason = "vm";
+		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+		cJSON_Delete(arr);
+		f.reason = NULL;
+		f.since = 1654077600; /* 2022-06-01T10:00:00Z */
+		f.until = 1654081200;
+		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 5);
+		cJSON_Delete(arr);
+		f.since = f.until = REPORT_NULL;
+		f.limit = 3;
+		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 3);
+		ASSERT_EQ(truncated, 1);
+		cJSON_Delete(arr);
+	}
+	ASSERT_EQ(store_report_events_json(s, 1, &arr), 0);
+	arr = plain(arr);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 3);
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Alpha"); /* file order */
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 2), "process"), "Gamma");
+	cJSON_Delete(arr);
+
+	/* limits */
+	arr = limits(s, NULL, NULL, NULL);
+	/* iPhone13,2 15.5 19F77 foreground, daemon; 15.6 19G71 foreground; iPhone99,1 fg */
+	ASSERT_EQ(cJSON_GetArraySize(arr), 4);
+	o = cJSON_GetArrayItem(arr, 0);
+	ASSERT_STREQ(str(o, "product"), "iPhone13,2");
+	ASSERT_STREQ(str(o, "build"), "19F77");
+	ASSERT_STREQ(str(o, "os_version"), "15.5");
+	ASSERT_STREQ(str(o, "role"), "foreground");
+	ASSERT_EQ(num(o, "count"), 3);
+	ASSERT_EQ(num(o, "phones"), 2);
+	ASSERT_EQ(num(o, "min"), 100 * MB);
+	ASSERT_EQ(num(o, "median"), 200 * MB);
+	ASSERT_EQ(num(o, "max"), 300 * MB);
+	ASSERT_STREQ(str(o, "first_seen"), "2022-06-01T10:00:00Z");
+	ASSERT_STREQ(str(o, "last_seen"), "2022-06-01T11:00:00Z");
+	ASSERT_EQ(cJSON_GetArraySize(get(o, "processes")), 2);
+	ASSERT_STREQ(cJSON_GetArrayItem(get(o, "processes"), 0)->valuestring, "Alpha");
+	ASSERT_STREQ(cJSON_GetArrayItem(get(o, "processes"), 1)->valuestring, "Delta");
+	CHECK(cJSON_IsNull(get(o, "drift")));
+	o = cJSON_GetArrayItem(arr, 1);
+	ASSERT_STREQ(str(o, "role"), "daemon");
+	ASSERT_EQ(num(o, "median"), 50 * MB);
+	o = cJSON_GetArrayItem(arr, 2);
+	ASSERT_STREQ(str(o, "build"), "19G71");
+	ASSERT_EQ(num(o, "count"), 2);
+	ASSERT_EQ(num(o, "median"), 300 * MB); /* even count: lower middle */
+	ASSERT_EQ(num(o, "phones"), 1);
+	ASSERT_STREQ(str(get(o, "drift"), "previous_build"), "19F77");
+	ASSERT_EQ(num(get(o, "drift"), "previous_median"), 200 * MB);
+	ASSERT_EQ(num(get(o, "drift"), "change_pct"), 50);
+	o = cJSON_GetArrayItem(arr, 3);
+	ASSERT_STREQ(str(o, "product"), "iPhone99,1");
+	ASSERT_EQ(num(o, "median"), 400 * MB);
+	cJSON_Delete(arr);
+	/* filters; drift still refers to the build that is filtered out */
+	arr = limits(s, "iPhone13,2", "19G71", "foreground");
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+	ASSERT_STREQ(str(get(cJSON_GetArrayItem(arr, 0), "drift"), "previous_build"), "19F77");
+	cJSON_Delete(arr);
+	arr = limits(s, NULL, NULL, "daemon");
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+	cJSON_Delete(arr);
+	arr = limits(s, "iPhone1,1", NULL, NULL);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 0);
+	cJSON_Delete(arr);
+
+	/* even count lower middle with distinct values: 100, 200, 300, 400 -> 200 */
+	{
+		struct report r5;
+		struct report_event e5[1];
+
+		e5[0] = mk_event("Zulu", REPORT_ROLE_FOREGROUND, 400 * MB);
+		mk_report(&r5, "INC-5", "iPhone13,2", "15.5", "19F77", 1654090000, e5, 1);
+		ASSERT_EQ(ingest(s, "U1", "JetsamEvent-5.ips", "ff01", &r5, &res), 0);
+		arr = limits(s, "iPhone13,2", "19F77", "foreground");
+		ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "count"), 4);
+		ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "median"), 200 * MB);
+		cJSON_Delete(arr);
+	}
+
+	/* reparse: replace the events of report 1, then rebuild the summaries */
+	{
+		struct store_archived *v;
+		size_t n, nev2;
+		cJSON *before, *after;
+		char *b, *a;
+
+		ASSERT_EQ(store_archived_list(s, 0, 100, &v, &n), 0);
+		ASSERT_EQ(n, 6);
+		ASSERT_STREQ(v[0].archive, "archive/aa/aa.ips");
+		store_archived_free(v, n);
+		ASSERT_EQ(store_archived_list(s, 4, 100, &v, &n), 0);
+		ASSERT_EQ(n, 2);
+		store_archived_free(v, n);
+
+		before = limits(s, NULL, NULL, NULL);
+		ASSERT_EQ(store_begin(s), 0);
+		ASSERT_EQ(store_report_replace(s, 1, &r1, &nev2), 0);
+		ASSERT_EQ(nev2, 3);
+		ASSERT_EQ(store_commit(s), 0);
+		ASSERT_EQ(store_limits_rebuild(s), 0);
+		after = limits(s, NULL, NULL, NULL);
+		b = cJSON_PrintUnformatted(before);
+		a = cJSON_PrintUnformatted(after);
+		ASSERT_STREQ(a, b);
+		free(a);
+		free(b);
+		cJSON_Delete(before);
+		cJSON_Delete(after);
+		ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+		ASSERT_EQ(nev, 9);
+		/* a new parse with fewer events */
+		r1.n_events = 1;
+		ASSERT_EQ(store_begin(s), 0);
+		ASSERT_EQ(store_report_replace(s, 1, &r1, &nev2), 0);
+		ASSERT_EQ(store_commit(s), 0);
+		ASSERT_EQ(store_limits_rebuild(s), 0);
+		ASSERT_EQ(store_report_events_json(s, 1, &arr), 0);
+		arr = plain(arr);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+		cJSON_Delete(arr);
+		arr = limits(s, NULL, NULL, "daemon");
+		ASSERT_EQ(cJSON_GetArraySize(arr), 0); /* Gamma's limit went away */
+		cJSON_Delete(arr);
+	}
+	/* a reparse interrupted before its rebuild: the next open rebuilds the summaries */
+	{
+		size_t nev2;
+
+		r1.n_events = 3;
+		ASSERT_EQ(store_begin(s), 0);
+		ASSERT_EQ(store_report_replace(s, 1, &r1, &nev2), 0);
+		ASSERT_EQ(store_commit(s), 0);
+	}
+	store_close(s);
+
+	/* everything is still there after a reopen; devices start detached */
+	ASSERT_EQ(store_open(dir, &s), 0);
+	ASSERT_EQ(store_devices_mark_all_detached(s), 0);
+	ASSERT_EQ(store_device_json(s, "U1", &o), 0);
+	ASSERT_STREQ(str(o, "state"), "detached");
+	CHECK(cJSON_IsFalse(get(o, "attached")));
+	ASSERT_EQ(num(o, "reports"), 3);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+	ASSERT_EQ(nrep, 6);
+	arr = limits(s, NULL, NULL, "daemon");
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1); /* Gamma's limit is back, from the rebuild */
+	cJSON_Delete(arr);
+	ASSERT_EQ(ingest(s, "U1", "JetsamEvent-1.ips", "aa01", &r1, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	/* a copy that parses replaces a stored copy that did not (same incident) */
+	{
+		struct report cut, whole;
+		struct report_event ew[1];
+		struct store_ingest_result a, b, c;
+		int64_t n_before, nev_before, nev_after;
+
+		ASSERT_EQ(store_counts(s, &n_before, &nev_before), 0);
+		memset(&cut, 0, sizeof(cut));
+		cut.status = REPORT_ERROR;
+		cut.error = "unexpected end of input";
+		cut.incident = "INC-CUT";
+		cut.timestamp_epoch = REPORT_NULL;
+		cut.page_size = REPORT_NULL;
+		ASSERT_EQ(ingest(s, "U4", "JetsamEvent-cut.ips", "cu01", &cut, &a), 0);
+		ASSERT_EQ(a.duplicate, 0);
+		ASSERT_EQ(ingest(s, "U4", "JetsamEvent-cut2.ips", "cu02", &cut, &b), 0);
+		ASSERT_EQ(b.duplicate, 1); /* another bad copy adds nothing */
+		ew[0] = mk_event("Cut", REPORT_ROLE_DAEMON, REPORT_NULL);
+		mk_report(&whole, "INC-CUT", "iPhone13,2", "15.5", "19F77", 1654077000, ew, 1);
+		ASSERT_EQ(ingest(s, "U4", "Retired/JetsamEvent-cut.ips", "cu03", &whole, &c), 0);
+		ASSERT_EQ(c.duplicate, 0);
+		ASSERT_EQ(c.report_id, a.report_id);
+		ASSERT_EQ(c.n_events, 1);
+		ASSERT_EQ(store_report_json(s, a.report_id, &o), 0);
+		ASSERT_STREQ(str(o, "status"), "ok");
+		CHECK(cJSON_IsNull(get(o, "error")));
+		ASSERT_STREQ(str(o, "sha256"), "cu03");
+		ASSERT_STREQ(str(o, "path"), "JetsamEvent-cut.ips"); /* where it was first seen */
+		cJSON_Delete(o);
+		ASSERT_EQ(ingest(s, "U4", "JetsamEvent-cut3.ips", "cu01", &cut, &b), 0);
+		ASSERT_EQ(b.duplicate, 1);
+		ASSERT_EQ(store_counts(s, &nrep, &nev_after), 0);
+		ASSERT_EQ(nrep, n_before + 1);
+		ASSERT_EQ(nev_after, nev_before + 1);
+	}
+
+	store_close(s);
+	store_close(NULL);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/jt-store-XXXXXX";
+	char cmd[100];
+
+	log_init(LOG_LEVEL_WARNING);
+	CHECK(mkdtemp(dir) != NULL);
+	test_all(dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	return CHECK_DONE();
+}
