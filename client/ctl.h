@@ -17,9 +17,32 @@ struct ctl {
 	const char *socket_path; /* --socket, else $JETSAMD_SOCKET, else the built-in default */
 	enum ctl_format format;
 	int color; /* stdout is a TTY and NO_COLOR is unset */
+	int width; /* table width in columns: the terminal's on a TTY, else $COLUMNS, else 0 =
+		      unlimited */
 };
 
 /* jetsamctl parse FILE...: offline, no daemon (client/parse.c). argv[0] is "parse". */
 int parse_main(struct ctl *ctl, int argc, char **argv);
+
+/*
+ * The daemon commands. Each gets its own argv (argv[0] is the command name, getopt is reset
+ * by the caller), prints its output in ctl->format and returns a CTL_EXIT_* code.
+ */
+int status_main(struct ctl *ctl, int argc, char **argv);  /* cmd_info.c */
+int devices_main(struct ctl *ctl, int argc, char **argv); /* cmd_info.c */
+int reports_main(struct ctl *ctl, int argc, char **argv); /* cmd_info.c */
+int limits_main(struct ctl *ctl, int argc, char **argv);  /* cmd_limits.c */
+int limit_main(struct ctl *ctl, int argc, char **argv);	  /* cmd_limits.c */
+int events_main(struct ctl *ctl, int argc, char **argv);  /* cmd_events.c */
+int sync_main(struct ctl *ctl, int argc, char **argv);	  /* cmd_actions.c */
+int import_main(struct ctl *ctl, int argc, char **argv);  /* cmd_actions.c */
+int reparse_main(struct ctl *ctl, int argc, char **argv); /* cmd_actions.c */
+int watch_main(struct ctl *ctl, int argc, char **argv);	  /* cmd_watch.c */
+
+/* Print "jetsamctl: <message>" on stderr (message without newline) */
+void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print a usage error for command cmd ("jetsamctl CMD: ...", then the hint) */
+void ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

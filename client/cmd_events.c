@@ -1,0 +1,243 @@
+/* cmd_events.c: jetsamctl events: kill events with filters, --fail-if-any for CI gates */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "events.h"
+#include "output.h"
+#include "products.h"
+#include "timeparse.h"
+
+const char *const events_csv_fields[] = {
+	"time",
+	"timestamp",
+	"udid",
+	"product",
+	"product_name",
+	"os_version",
+	"build",
+	"incident",
+	"report_id",
+	"process",
+	"pid",
+	"uuid",
+	"reason",
+	"role",
+	"states",
+	"priority",
+	"rpages",
+	"page_size",
+	"footprint_bytes",
+	"limit_bytes",
+	"lifetime_max_pages",
+	NULL,
+};
+
+void events_csv_row(FILE *f, const cJSON *e)
+{
+	const char *const *name;
+
+	for (name = events_csv_fields; *name != NULL; name++)
+		csv_json(f, name == events_csv_fields, cJSON_GetObjectItemCaseSensitive(e, *name));
+	csv_end(f);
+}
+
+static int events_print_table(const struct ctl *ctl, const cJSON *list)
+{
+	static const struct table_column cols[] = {
+		{"TIME", TABLE_LEFT, 0, 0},	  {"UDID", TABLE_LEFT, 8, 7},
+		{"PRODUCT", TABLE_LEFT, 10, 4},	  {"OS", TABLE_LEFT, 0, 6},
+		{"PROCESS", TABLE_LEFT, 10, 0},	  {"REASON", TABLE_LEFT, 0, 0},
+		{"ROLE", TABLE_LEFT, 0, 5},	  {"USED MiB", TABLE_RIGHT, 0, 3},
+		{"LIMIT MiB", TABLE_RIGHT, 0, 0},
+	};
+	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
+	time_t now = time(NULL);
+	const cJSON *e;
+	int r;
+
+	if (t == NULL)
+		return CTL_EXIT_ERROR;
+	cJSON_ArrayForEach(e, list)
+	{
+		char when[64], product[128], os[64], used[32], limit[32];
+		const char *reason = jstr(e, "reason");
+
+		fmt_reltime_str(when, sizeof(when), jstr(e, "time"), now);
+		products_label(product, sizeof(product), jstr(e, "product"));
+		fmt_os(os, sizeof(os), jstr(e, "os_version"), jstr(e, "build"));
+		fmt_jmib(used, sizeof(used), e, "footprint_bytes");
+		fmt_jmib(limit, sizeof(limit), e, "limit_bytes");
+		if (table_add(t, when, NULL) < 0 || table_add(t, jstr(e, "udid"), NULL) < 0 ||
+		    table_add_alt(t, product, jstr(e, "product"), NULL) < 0 ||
+		    table_add(t, os, NULL) < 0 || table_add(t, jstr(e, "process"), "1") < 0 ||
+		    table_add(t, reason,
+			      reason && strcmp(reason, "per-process-limit") == 0 ? "31" : NULL) <
+			    0 ||
+		    table_add(t, jstr(e, "role"), NULL) < 0 || table_add(t, used, NULL) < 0 ||
+		    table_add(t, limit, NULL) < 0) {
+			table_free(t);
+			ctl_error("out of memory");
+			return CTL_EXIT_ERROR;
+		}
+	}
+	if (table_rows(t) == 0) {
+		table_free(t);
+		puts("no matching kill events");
+		return CTL_EXIT_OK;
+	}
+	r = table_print_ctl(t, ctl);
+	table_free(t);
+	return r;
+}
+
+static int time_option(const char *opt, const char *arg, time_t *out)
+{
+	if (timeparse_arg(arg, time(NULL), out) < 0) {
+		ctl_usage_error("events",
+				"%s: '%s' is not a time (ISO-8601 such as 2026-11-23T10:00:00Z, "
+				"@EPOCH, or a duration before now such as 30m, 2h, 3d)",
+				opt, arg);
+		return -1;
+	}
+	return 0;
+}
+
+int events_main(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"udid", required_argument, NULL, 'u'},
+		{"product", required_argument, NULL, 'p'},
+		{"build", required_argument, NULL, 'b'},
+		{"process", required_argument, NULL, 'P'},
+		{"reason", required_argument, NULL, 'R'},
+		{"role", required_argument, NULL, 'r'},
+		{"since", required_argument, NULL, 'S'},
+		{"until", required_argument, NULL, 'U'},
+		{"limit", required_argument, NULL, 'n'},
+		{"fail-if-any", no_argument, NULL, 'f'},
+		CMD_COMMON_OPTIONS,
+	};
+	const char *udid = NULL, *product = NULL, *build = NULL, *process = NULL, *reason = NULL;
+	const char *role = NULL;
+	time_t since = 0, until = 0;
+	int has_since = 0, has_until = 0, fail_if_any = 0, c, r;
+	long limit = -1;
+	cJSON *req, *result;
+	const cJSON *list, *e;
+
+	while ((c = getopt_long(argc, argv, "hu:p:b:P:R:r:S:U:n:f", opts, NULL)) != -1) {
+		if (cmd_common_option(ctl, c))
+			continue;
+		switch (c) {
+		case 'u':
+			udid = optarg;
+			break;
+		case 'p':
+			product = optarg;
+			break;
+		case 'b':
+			build = optarg;
+			break;
+		case 'P':
+			process = optarg;
+			break;
+		case 'R':
+			reason = optarg;
+			break;
+		case 'r':
+			if (strcmp(optarg, "foreground") != 0 && strcmp(optarg, "daemon") != 0 &&
+			    strcmp(optarg, "background") != 0) {
+				ctl_usage_error("events",
+						"--role must be foreground, daemon or background");
+				return CTL_EXIT_USAGE;
+			}
+			role = optarg;
+			break;
+		case 'S':
+			if (time_option("--since", optarg, &since) < 0)
+				return CTL_EXIT_USAGE;
+			has_since = 1;
+			break;
+		case 'U':
+			if (time_option("--until", optarg, &until) < 0)
+				return CTL_EXIT_USAGE;
+			has_until = 1;
+			break;
+		case 'n':
+			if (cmd_parse_count(optarg, 100000, &limit) < 0 || limit == 0) {
+				ctl_usage_error("events", "--limit must be 1 to 100000");
+				return CTL_EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			fail_if_any = 1;
+			break;
+		case 'h':
+			fputs("usage: jetsamctl events [--udid U] [--product P] [--build B] "
+			      "[--process NAME]\n"
+			      "         [--reason R] [--role ROLE] [--since T] [--until T] "
+			      "[--limit N] [--fail-if-any]\n"
+			      "List kill events, newest first. T is ISO-8601, @EPOCH or a duration "
+			      "before now\n(30m, 2h, 3d). --fail-if-any exits 3 when any event "
+			      "matches.\n",
+			      stdout);
+			return CTL_EXIT_OK;
+		default:
+			ctl_usage_error("events", "unknown option");
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		ctl_usage_error("events", "unexpected argument '%s'", argv[optind]);
+		return CTL_EXIT_USAGE;
+	}
+	if (has_since && has_until && until < since) {
+		ctl_usage_error("events", "--until is before --since");
+		return CTL_EXIT_USAGE;
+	}
+	req = cmd_request_new("events");
+	cmd_request_str(req, "udid", udid);
+	cmd_request_str(req, "product", product);
+	cmd_request_str(req, "build", build);
+	cmd_request_str(req, "process", process);
+	cmd_request_str(req, "reason", reason);
+	cmd_request_str(req, "role", role);
+	if (has_since)
+		cmd_request_num(req, "since", (double)since);
+	if (has_until)
+		cmd_request_num(req, "until", (double)until);
+	if (limit > 0)
+		cmd_request_num(req, "limit", (double)limit);
+	r = cmd_call(ctl, "events", req, &result);
+	cJSON_Delete(req);
+	if (r != CTL_EXIT_OK)
+		return r;
+	cmd_add_product_names(result);
+	list = cJSON_GetObjectItemCaseSensitive(result, "events");
+	if (ctl->format == CTL_FORMAT_JSON) {
+		r = json_print(result);
+	} else if (ctl->format == CTL_FORMAT_CSV) {
+		csv_header(stdout, events_csv_fields);
+		cJSON_ArrayForEach(e, list)
+		{
+			events_csv_row(stdout, e);
+		}
+	} else {
+		r = events_print_table(ctl, list);
+	}
+	if (ctl->format != CTL_FORMAT_JSON &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "truncated")))
+		ctl_error("more events match: only the newest %d are shown (use --limit)",
+			  cJSON_GetArraySize(list));
+	if (r == CTL_EXIT_OK && fail_if_any && cJSON_GetArraySize(list) > 0) {
+		fflush(stdout);
+		fprintf(stderr, "jetsamctl: %d kill event%s matched\n", cJSON_GetArraySize(list),
+			cJSON_GetArraySize(list) == 1 ? "" : "s");
+		r = CTL_EXIT_MATCHED;
+	}
+	cJSON_Delete(result);
+	return r;
+}

@@ -1,0 +1,339 @@
+/* cmd_limits.c: jetsamctl limits (table of observed limits, drift) and limit (one number) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "output.h"
+#include "products.h"
+
+static int valid_role(const char *role)
+{
+	return strcmp(role, "foreground") == 0 || strcmp(role, "daemon") == 0 ||
+	       strcmp(role, "background") == 0;
+}
+
+/* --- limits --- */
+
+static const char *const limits_csv[] = {
+	"product",
+	"product_name",
+	"os_version",
+	"build",
+	"role",
+	"count",
+	"phones",
+	"min",
+	"median",
+	"max",
+	"first_seen",
+	"last_seen",
+	"processes",
+	"drift",
+	"drift_previous_build",
+	"drift_previous_median",
+	"drift_change_pct",
+	NULL,
+};
+
+static void limits_print_csv(const cJSON *list)
+{
+	const cJSON *l;
+
+	csv_header(stdout, limits_csv);
+	cJSON_ArrayForEach(l, list)
+	{
+		const cJSON *drift = cJSON_GetObjectItemCaseSensitive(l, "drift");
+		const char *const *name;
+
+		for (name = limits_csv; *name != NULL; name++) {
+			int first = name == limits_csv;
+
+			if (strcmp(*name, "drift") == 0)
+				csv_field(stdout, first, cJSON_IsObject(drift) ? "true" : "false");
+			else if (strncmp(*name, "drift_", 6) == 0)
+				csv_json(stdout, first,
+					 cJSON_GetObjectItemCaseSensitive(drift, *name + 6));
+			else
+				csv_json(stdout, first, cJSON_GetObjectItemCaseSensitive(l, *name));
+		}
+		csv_end(stdout);
+	}
+}
+
+static int limits_print_table(const struct ctl *ctl, const cJSON *list)
+{
+	static const struct table_column cols[] = {
+		{"PRODUCT", TABLE_LEFT, 12, 0},	   {"OS", TABLE_LEFT, 0, 0},
+		{"ROLE", TABLE_LEFT, 0, 0},	   {"OBS", TABLE_RIGHT, 0, 3},
+		{"PHONES", TABLE_RIGHT, 0, 2},	   {"MIN MiB", TABLE_RIGHT, 0, 5},
+		{"MEDIAN MiB", TABLE_RIGHT, 0, 0}, {"MAX MiB", TABLE_RIGHT, 0, 6},
+		{"LAST SEEN", TABLE_LEFT, 0, 4},   {"DRIFT", TABLE_LEFT, 0, 0},
+	};
+	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
+	time_t now = time(NULL);
+	const cJSON *l;
+	int r;
+
+	if (t == NULL)
+		return CTL_EXIT_ERROR;
+	cJSON_ArrayForEach(l, list)
+	{
+		char product[128], os[64], count[32], phones[32], min[32], med[32], max[32];
+		char seen[64], drift[64] = "";
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(l, "drift");
+		double pct;
+
+		products_label(product, sizeof(product), jstr(l, "product"));
+		fmt_os(os, sizeof(os), jstr(l, "os_version"), jstr(l, "build"));
+		fmt_jnum(count, sizeof(count), l, "count");
+		fmt_jnum(phones, sizeof(phones), l, "phones");
+		fmt_jmib(min, sizeof(min), l, "min");
+		fmt_jmib(med, sizeof(med), l, "median");
+		fmt_jmib(max, sizeof(max), l, "max");
+		fmt_reltime_str(seen, sizeof(seen), jstr(l, "last_seen"), now);
+		if (cJSON_IsObject(d)) {
+			if (jnum(d, "change_pct", &pct) == 0)
+				snprintf(drift, sizeof(drift), "! %+.1f%%", pct);
+			else
+				snprintf(drift, sizeof(drift), "!");
+		}
+		if (table_add_alt(t, product, jstr(l, "product"), NULL) < 0 ||
+		    table_add(t, os, NULL) < 0 || table_add(t, jstr(l, "role"), NULL) < 0 ||
+		    table_add(t, count, NULL) < 0 || table_add(t, phones, NULL) < 0 ||
+		    table_add(t, min, NULL) < 0 ||
+		    table_add(t, med, cJSON_IsObject(d) ? "1" : NULL) < 0 ||
+		    table_add(t, max, NULL) < 0 || table_add(t, seen, NULL) < 0 ||
+		    table_add(t, drift, "1;31") < 0) {
+			table_free(t);
+			ctl_error("out of memory");
+			return CTL_EXIT_ERROR;
+		}
+	}
+	if (table_rows(t) == 0) {
+		table_free(t);
+		puts("no limit observed yet");
+		return CTL_EXIT_OK;
+	}
+	r = table_print_ctl(t, ctl);
+	table_free(t);
+	return r;
+}
+
+int limits_main(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"product", required_argument, NULL, 'p'},
+		{"build", required_argument, NULL, 'b'},
+		{"role", required_argument, NULL, 'r'},
+		CMD_COMMON_OPTIONS,
+	};
+	const char *product = NULL, *build = NULL, *role = NULL;
+	cJSON *req, *result;
+	const cJSON *list;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "hp:b:r:", opts, NULL)) != -1) {
+		if (cmd_common_option(ctl, c))
+			continue;
+		switch (c) {
+		case 'p':
+			product = optarg;
+			break;
+		case 'b':
+			build = optarg;
+			break;
+		case 'r':
+			if (!valid_role(optarg)) {
+				ctl_usage_error("limits",
+						"--role must be foreground, daemon or background");
+				return CTL_EXIT_USAGE;
+			}
+			role = optarg;
+			break;
+		case 'h':
+			fputs("usage: jetsamctl limits [--product P] [--build B] [--role ROLE]\n"
+			      "Observed per-process limits, one row per product, build and role;\n"
+			      "DRIFT marks a foreground median more than 5 % off the previous "
+			      "build's.\n",
+			      stdout);
+			return CTL_EXIT_OK;
+		default:
+			ctl_usage_error("limits", "unknown option");
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		ctl_usage_error("limits", "unexpected argument '%s'", argv[optind]);
+		return CTL_EXIT_USAGE;
+	}
+	req = cmd_request_new("limits");
+	cmd_request_str(req, "product", product);
+	cmd_request_str(req, "build", build);
+	cmd_request_str(req, "role", role);
+	r = cmd_call(ctl, "limits", req, &result);
+	cJSON_Delete(req);
+	if (r != CTL_EXIT_OK)
+		return r;
+	cmd_add_product_names(result);
+	list = cJSON_GetObjectItemCaseSensitive(result, "limits");
+	if (ctl->format == CTL_FORMAT_JSON)
+		r = json_print(result);
+	else if (ctl->format == CTL_FORMAT_CSV)
+		limits_print_csv(list);
+	else
+		r = limits_print_table(ctl, list);
+	cJSON_Delete(result);
+	return r;
+}
+
+/* --- limit --- */
+
+/*
+ * The row limit answers: with a build, the (last) row of that build; without, the newest
+ * build's row (the daemon sorts by product, OS version, build, role).
+ */
+static const cJSON *limit_pick(const cJSON *list, const char *product, const char *build,
+			       const char *role)
+{
+	const cJSON *l, *found = NULL;
+
+	cJSON_ArrayForEach(l, list)
+	{
+		const char *p = jstr(l, "product"), *b = jstr(l, "build"), *ro = jstr(l, "role");
+
+		if (p == NULL || strcmp(p, product) != 0 || ro == NULL || strcmp(ro, role) != 0)
+			continue;
+		if (build != NULL && (b == NULL || strcmp(b, build) != 0))
+			continue;
+		found = l;
+	}
+	return found;
+}
+
+int limit_main(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"product", required_argument, NULL, 'p'},
+		{"build", required_argument, NULL, 'b'},
+		{"role", required_argument, NULL, 'r'},
+		{"min", no_argument, NULL, 'm'},
+		CMD_COMMON_OPTIONS,
+	};
+	static const char *const csv[] = {
+		"product",   "product_name", "os_version", "build",  "role",
+		"statistic", "limit_bytes",  "count",	   "phones", NULL};
+	const char *product = NULL, *build = NULL, *role = "foreground", *stat = "median";
+	cJSON *req, *result, *out;
+	const cJSON *row;
+	double bytes = 0;
+	int c, r, known;
+
+	while ((c = getopt_long(argc, argv, "hp:b:r:m", opts, NULL)) != -1) {
+		if (cmd_common_option(ctl, c))
+			continue;
+		switch (c) {
+		case 'p':
+			product = optarg;
+			break;
+		case 'b':
+			build = optarg;
+			break;
+		case 'r':
+			if (!valid_role(optarg)) {
+				ctl_usage_error("limit",
+						"--role must be foreground, daemon or background");
+				return CTL_EXIT_USAGE;
+			}
+			role = optarg;
+			break;
+		case 'm':
+			stat = "min";
+			break;
+		case 'h':
+			fputs("usage: jetsamctl limit --product P [--build B] [--role ROLE] "
+			      "[--min]\n"
+			      "Print the observed limit in bytes (the median, or with --min the "
+			      "smallest);\nwithout --build, of the newest build known. Exit 4 when "
+			      "nothing is known.\n",
+			      stdout);
+			return CTL_EXIT_OK;
+		default:
+			ctl_usage_error("limit", "unknown option");
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		ctl_usage_error("limit", "unexpected argument '%s'", argv[optind]);
+		return CTL_EXIT_USAGE;
+	}
+	if (product == NULL) {
+		ctl_usage_error("limit", "--product is required");
+		return CTL_EXIT_USAGE;
+	}
+	req = cmd_request_new("limits");
+	cmd_request_str(req, "product", product);
+	cmd_request_str(req, "build", build);
+	cmd_request_str(req, "role", role);
+	r = cmd_call(ctl, "limit", req, &result);
+	cJSON_Delete(req);
+	if (r != CTL_EXIT_OK)
+		return r;
+	row = limit_pick(cJSON_GetObjectItemCaseSensitive(result, "limits"), product, build, role);
+	known = row != NULL && jnum(row, stat, &bytes) == 0;
+
+	/* The reshaped document of --json and --csv */
+	out = cJSON_CreateObject();
+	if (out == NULL) {
+		cJSON_Delete(result);
+		ctl_error("out of memory");
+		return CTL_EXIT_ERROR;
+	}
+	cJSON_AddStringToObject(out, "product", product);
+	cJSON_AddItemToObject(out, "os_version",
+			      row && jstr(row, "os_version")
+				      ? cJSON_CreateString(jstr(row, "os_version"))
+				      : cJSON_CreateNull());
+	cJSON_AddItemToObject(out, "build",
+			      row && jstr(row, "build") ? cJSON_CreateString(jstr(row, "build"))
+			      : build			? cJSON_CreateString(build)
+							: cJSON_CreateNull());
+	cJSON_AddStringToObject(out, "role", role);
+	cJSON_AddStringToObject(out, "statistic", stat);
+	cJSON_AddItemToObject(out, "limit_bytes",
+			      known ? cJSON_CreateNumber(bytes) : cJSON_CreateNull());
+	cJSON_AddItemToObject(
+		out, "count",
+		row ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(row, "count"), 1)
+		    : cJSON_CreateNumber(0));
+	cJSON_AddItemToObject(
+		out, "phones",
+		row ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(row, "phones"), 1)
+		    : cJSON_CreateNumber(0));
+	cmd_add_product_names(out);
+
+	if (ctl->format == CTL_FORMAT_JSON) {
+		r = json_print(out);
+	} else if (ctl->format == CTL_FORMAT_CSV) {
+		csv_header(stdout, csv);
+		if (known) {
+			const char *const *name;
+
+			for (name = csv; *name != NULL; name++)
+				csv_json(stdout, name == csv,
+					 cJSON_GetObjectItemCaseSensitive(out, *name));
+			csv_end(stdout);
+		}
+	} else if (known) {
+		printf("%.0f\n", bytes);
+	}
+	if (r == CTL_EXIT_OK && !known) {
+		ctl_error("no %s limit known for '%s'%s%s%s", role, product,
+			  build ? " build '" : "", build ? build : "", build ? "'" : "");
+		r = CTL_EXIT_UNKNOWN;
+	}
+	cJSON_Delete(out);
+	cJSON_Delete(result);
+	return r;
+}

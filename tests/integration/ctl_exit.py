@@ -1,0 +1,146 @@
+# ctl_exit.py: every documented jetsamctl exit code (0 1 2 3 4) and the errors that say what to do
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctl_world import APP, DRIFT_NEW, binary, check, check_eq, gen_report, no_sanitizer_errors  # noqa: E402,E501
+import harness  # noqa: E402
+
+
+def ctl(sock, *args, env=None, preexec=None, timeout=30):
+    e = dict(os.environ)
+    e.pop("JETSAMD_SOCKET", None)
+    if env:
+        e.update(env)
+    argv = [binary("JETSAMCTL")] + (["--socket", sock] if sock else []) + list(args)
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=e,
+                       preexec_fn=preexec, timeout=timeout)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    no_sanitizer_errors(err, "jetsamctl " + " ".join(args))
+    return p.returncode, out, err
+
+
+def main():
+    d = harness.tmpdir("jt-ctlx-")
+    jd = harness.Jetsamd().start()  # no usbmuxd: import is enough here
+    sock = jd.socket
+    report = gen_report(os.path.join(d, "r.ips"), DRIFT_NEW)
+    rc, out, err = ctl(sock, "import", report)
+    check_eq(rc, 0, "import (%s)" % err)
+
+    # --- 0 ---
+    for args in (["status"], ["--json", "devices"], ["--csv", "limits"],
+                 ["limit", "--product", DRIFT_NEW["product"]], ["events"], ["reports"]):
+        rc, out, err = ctl(sock, *args)
+        check_eq(rc, 0, "exit of %s (%s)" % (args, err))
+    # the socket from the environment, and --socket overriding it
+    rc, out, err = ctl(None, "status", env={"JETSAMD_SOCKET": sock})
+    check_eq(rc, 0, "JETSAMD_SOCKET is used")
+    rc, out, err = ctl("/nonexistent/jetsamd.sock", "status", env={"JETSAMD_SOCKET": sock})
+    check_eq(rc, 1, "--socket overrides JETSAMD_SOCKET")
+
+    # --- 1: daemon not running (no socket file; a socket nobody listens on) ---
+    missing = os.path.join(d, "missing.sock")
+    rc, out, err = ctl(missing, "status")
+    check_eq(rc, 1, "exit when the daemon is not running")
+    check_eq(err, "jetsamctl: jetsamd is not running: cannot connect to '%s' (start it with "
+             "`systemctl start jetsamd.socket` or run `jetsamd`)\n" % missing, "message")
+    check_eq(out, "", "nothing on stdout")
+    stale = os.path.join(d, "stale.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(stale)
+    s.close()  # the file stays, nothing listens: ECONNREFUSED
+    rc, out, err = ctl(stale, "--json", "events")
+    check_eq(rc, 1, "exit on a stale socket")
+    check("jetsamd is not running: cannot connect to '%s'" % stale in err, "stale: %r" % err)
+
+    # --- 1: permission denied on the socket names the group ---
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() == 0 and setpriv:
+        # root passes every permission check: run jetsamctl as nobody on a 0600 socket
+        os.chmod(os.path.dirname(sock), 0o711)
+        os.chmod(sock, 0o600)
+        p = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                            binary("JETSAMCTL"), "--socket", sock, "status"],
+                           capture_output=True, stdin=subprocess.DEVNULL)
+        rc, err = p.returncode, p.stderr.decode(errors="replace")
+        os.chmod(sock, 0o660)
+    elif os.geteuid() != 0:
+        os.chmod(sock, 0o000)
+        rc, out, err = ctl(sock, "status")
+        os.chmod(sock, 0o660)
+    else:
+        rc, err = None, None
+        print("note: root without setpriv: permission test not run")
+    if rc is not None:
+        check_eq(rc, 1, "exit on permission denied")
+        check("permission denied on '%s': add yourself to group 'jetsamd'" % sock in err,
+              "permission message: %r" % err)
+
+    # --- 1: the daemon refuses a request (not_found), watch timeouts, daemon gone ---
+    rc, out, err = ctl(sock, "sync", "no-such-udid")
+    check_eq(rc, 1, "exit when the daemon answers an error")
+    check(err.startswith("jetsamctl: sync failed: ") and "(not_found)" in err, "err: %r" % err)
+    t0 = time.monotonic()
+    rc, out, err = ctl(sock, "watch", "--until-event", "--timeout", "0.5")
+    took = time.monotonic() - t0
+    check_eq(rc, 1, "watch --until-event --timeout without an event")
+    check("timed out after 0.5 s waiting for a kill event" in err, "timeout message: %r" % err)
+    check(0.45 <= took < 5, "watch --timeout 0.5 took %.2f s" % took)
+    rc, out, err = ctl(sock, "watch", "--timeout", "0.3")
+    check_eq(rc, 0, "watch --timeout without --until-event ends with 0")
+    rc, out, err = ctl(sock, "import", os.path.join(d, "missing.ips"))
+    check_eq(rc, 1, "import of a missing file")
+
+    # --- 2: usage ---
+    usage_cases = [
+        [], ["bogus"], ["--bogus", "status"], ["status", "extra"], ["devices", "--bogus"],
+        ["limit"], ["limit", "--product", "X", "--role", "frontmost"],
+        ["limits", "--role", "nope"], ["events", "--since", "yesterday"],
+        ["events", "--until", "2026-13-01"], ["events", "--limit", "0"],
+        ["events", "--limit", "many"], ["events", "--since", "1h", "--until", "2h"],
+        ["reports", "--status", "fine"], ["watch", "--timeout", "-1"],
+        ["watch", "--timeout", "soon"], ["import"], ["sync", "a", "b"], ["reparse", "x"],
+    ]
+    for args in usage_cases:
+        rc, out, err = ctl(sock, *args)
+        check_eq(rc, 2, "exit of usage error %s (%s)" % (args, err.strip()))
+        check(err != "" and out == "", "usage error %s explains on stderr only" % args)
+
+    # --- 3: --fail-if-any matched ---
+    rc, out, err = ctl(sock, "events", "--process", APP, "--fail-if-any")
+    check_eq(rc, 3, "events --fail-if-any with a match")
+    check(APP in out and "1 kill event matched" in err, "printed, then exit 3: %r %r" % (out, err))
+    rc, out, err = ctl(sock, "events", "--process", "Nothing", "--fail-if-any")
+    check_eq(rc, 0, "events --fail-if-any without a match")
+
+    # --- 4: limit unknown ---
+    rc, out, err = ctl(sock, "limit", "--product", "iPhone1,1")
+    check_eq(rc, 4, "limit of an unknown product")
+    rc, out, err = ctl(sock, "limit", "--product", DRIFT_NEW["product"], "--build", "00A000")
+    check_eq(rc, 4, "limit of an unknown build")
+
+    # --- 1: the daemon goes away during a watch ---
+    result = {}
+
+    def watcher():
+        result["r"] = ctl(sock, "watch", "--timeout", "20")
+    t = threading.Thread(target=watcher)
+    t.start()
+    time.sleep(0.5)
+    check_eq(jd.stop(), 0, "jetsamd stops cleanly")
+    t.join(25)
+    check(not t.is_alive(), "watch ended when the daemon stopped")
+    rc, out, err = result["r"]
+    check_eq(rc, 1, "watch exit when the daemon goes away")
+    check("jetsamd closed the connection" in err, "watch says the daemon left: %r" % err)
+    print("ok: exit codes 0 1 2 3 4")
+
+
+if __name__ == "__main__":
+    main()
