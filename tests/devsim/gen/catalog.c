@@ -1,5 +1,4 @@
-/* catalog.c: process names, product facts and kernel strings that make generated reports realistic
- */
+/* catalog.c: process names, product facts and kernel strings for realistic reports */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,5 +1,4 @@
-/* phone.c: fills a devsim DEVICE_DIR (device.json, CrashReporter/, pending/) with generated reports
- */
+/* phone.c: fills a devsim DEVICE_DIR (device.json, CrashReporter/, pending/) with reports */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
