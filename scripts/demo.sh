@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# demo.sh: the main job: builds jetsamd, starts simulated phones (devsim) and jetsamd, prints devices and limits, then watches
+#
+# usage: scripts/demo.sh [--real] [--once] [--dir DIR] [--build DIR] [--no-deps] [--no-build]
+#   (default)    a handful of simulated phones (devsim) in a temporary directory
+#   --real       collect from the phones plugged into this machine, through usbmuxd
+#   --once       print devices and limits, then stop (no watch)
+#   --dir DIR    keep phones, sockets, logs and the store in DIR (kept, reused next time)
+#   --build DIR  build directory (default: build/)
+#   --no-deps, --no-build   skip installing packages / compiling (the tests use these)
+# Ctrl-C stops jetsamd and devsim and removes the temporary directory.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+real=0
+once=0
+workdir=
+build=$here/build
+deps=1
+compile=1
+for ((i = 1; i <= $#; i++)); do
+	arg=${!i}
+	case $arg in
+	--real) real=1 ;;
+	--once) once=1 ;;
+	--dir)
+		i=$((i + 1))
+		workdir=${!i:-}
+		[[ -n $workdir ]] || {
+			echo "demo.sh: --dir needs a directory" >&2
+			exit 2
+		}
+		;;
+	--dir=*) workdir=${arg#--dir=} ;;
+	--build)
+		i=$((i + 1))
+		build=${!i:-}
+		[[ -n $build ]] || {
+			echo "demo.sh: --build needs a directory" >&2
+			exit 2
+		}
+		;;
+	--build=*) build=${arg#--build=} ;;
+	--no-deps) deps=0 ;;
+	--no-build) compile=0 ;;
+	-h | --help)
+		sed -n '4,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+		exit 0
+		;;
+	*)
+		echo "demo.sh: unknown option '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+if [[ -t 2 && -z ${NO_COLOR:-} ]]; then
+	say() {
+		printf '\033[1m==> %s\033[0m\n' "$*" >&2
+	}
+else
+	say() {
+		printf '==> %s\n' "$*" >&2
+	}
+fi
+die() {
+	echo "demo.sh: $*" >&2
+	exit 1
+}
+
+# --- 1. packages and build -------------------------------------------------------------
+if ((deps)); then
+	if ((real)); then
+		"$here/scripts/deps.sh" --real
+	else
+		"$here/scripts/deps.sh"
+	fi
+fi
+
+if ((compile)); then
+	say "building into $build"
+	if [[ ! -f $build/meson-private/coredata.dat ]]; then
+		meson setup "$build" "$here" >/dev/null
+	fi
+	# output paths, not target names: names such as jetsamctl are not unique
+	targets=(daemon/jetsamd client/jetsamctl)
+	((real)) || targets+=(tests/devsim/devsim tests/devsim/gen/jetsamgen)
+	ninja -C "$build" "${targets[@]}" >/dev/null || ninja -C "$build" "${targets[@]}"
+fi
+jetsamd=$build/daemon/jetsamd
+jetsamctl=$build/client/jetsamctl
+devsim=$build/tests/devsim/devsim
+jetsamgen=$build/tests/devsim/gen/jetsamgen
+for exe in "$jetsamd" "$jetsamctl"; do
+	[[ -x $exe ]] || die "build did not produce '$exe'"
+done
+
+# --- 2. working directory and cleanup --------------------------------------------------
+keep=1
+if [[ -z $workdir ]]; then
+	# short path: Unix socket paths must stay under ~100 bytes
+	workdir=$(mktemp -d /tmp/jetsamd-demo-XXXXXX)
+	keep=0
+fi
+mkdir -p "$workdir"
+workdir=$(cd "$workdir" && pwd)
+ctl_sock=$workdir/jetsamd.sock
+mux_sock=$workdir/usbmuxd.sock
+devsim_ctl=$workdir/devsim.ctl
+state=$workdir/state
+pids=()
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	local p
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if ((keep)); then
+		echo "demo.sh: state kept in $workdir" >&2
+	else
+		rm -rf "$workdir"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ctl() {
+	"$jetsamctl" --socket "$ctl_sock" "$@"
+}
+
+# --- 3. phones ---------------------------------------------------------------------------
+if ((real)); then
+	usbmuxd_socket=/var/run/usbmuxd
+	if [[ ! -S $usbmuxd_socket ]]; then
+		say "starting usbmuxd"
+		if [[ -d /run/systemd/system ]]; then
+			systemctl start usbmuxd.service || true
+		else
+			usbmuxd --user usbmux || true
+		fi
+		for _ in $(seq 50); do
+			[[ -S $usbmuxd_socket ]] && break
+			sleep 0.1
+		done
+		[[ -S $usbmuxd_socket ]] || die "usbmuxd is not running ('$usbmuxd_socket' missing): plug in a phone or start usbmuxd"
+	fi
+	mux_arg=UNIX:$usbmuxd_socket
+else
+	[[ -x $devsim && -x $jetsamgen ]] || die "build did not produce devsim and jetsamgen"
+	phones=$workdir/phones
+	# udid product os build name reports pending (iPhone7,2 has 4096-byte pages)
+	specs=(
+		"00008101-001234560E12345E iPhone13,2 15.5 19F77 Lab-iPhone-12 24 2"
+		"00008101-0019A4C21E78002E iPhone13,2 15.5 19F77 Lab-iPhone-12-b 12 0"
+		"00008110-000A3D5C0C41801E iPhone14,5 17.0.3 21A360 Lab-iPhone-13 20 1"
+		"00008030-001C19E00E43802E iPhone12,1 14.2 18B5061e Lab-iPhone-11 16 0"
+		"f1b2c3d4e5f60718293a4b5c6d7e8f9012345678 iPad8,2 13.1.2 17A860 Lab-iPad-Pro-11 10 1"
+		"9a8b7c6d5e4f30211203a4b5c6d7e8f9a0b1c2d3 iPhone7,2 12.5.7 16H81 Old-iPhone-6 8 0"
+	)
+	if [[ ! -d $phones ]]; then
+		say "generating ${#specs[@]} simulated phones in $phones"
+		mkdir -p "$phones.tmp"
+		seed=1
+		for spec in "${specs[@]}"; do
+			read -r udid product os bld name nrep npend <<<"$spec"
+			"$jetsamgen" phone --dir "$phones.tmp/$name" --udid "$udid" \
+				--product "$product" --os-version "$os" --build "$bld" \
+				--name "${name//-/ }" --reports "$nrep" --pending "$npend" \
+				--seed "$seed" --retired --synced >/dev/null
+			seed=$((seed + 1))
+		done
+		mv "$phones.tmp" "$phones"
+	fi
+	say "starting devsim ($mux_sock)"
+	rm -f "$mux_sock" "$devsim_ctl"
+	"$devsim" --socket "$mux_sock" --control "$devsim_ctl" "$phones"/*/ \
+		>"$workdir/devsim.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do
+		[[ -S $mux_sock ]] && break
+		kill -0 "${pids[-1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	[[ -S $mux_sock ]] || {
+		cat "$workdir/devsim.log" >&2
+		die "devsim did not start (log above)"
+	}
+	mux_arg=UNIX:$mux_sock
+fi
+
+# --- 4. jetsamd ------------------------------------------------------------------------
+say "starting jetsamd ($ctl_sock)"
+mkdir -p "$state"
+config_args=()
+[[ -f $here/config/jetsamd.conf ]] && config_args=(--config "$here/config/jetsamd.conf")
+rm -f "$ctl_sock"
+"$jetsamd" "${config_args[@]}" --socket "$ctl_sock" --state-dir "$state" \
+	--usbmuxd-socket "$mux_arg" >"$workdir/jetsamd.log" 2>&1 &
+jetsamd_pid=$!
+pids=("$jetsamd_pid" "${pids[@]}") # stop jetsamd before devsim
+for _ in $(seq 100); do
+	ctl status >/dev/null 2>&1 && break
+	kill -0 "$jetsamd_pid" 2>/dev/null || break
+	sleep 0.1
+done
+ctl status >/dev/null 2>&1 || {
+	cat "$workdir/jetsamd.log" >&2
+	die "jetsamd did not start (log above)"
+}
+
+say "syncing every phone (jetsamctl sync --wait)"
+timeout 300 "$jetsamctl" --socket "$ctl_sock" sync --wait >/dev/null ||
+	echo "demo.sh: sync did not finish cleanly; showing what is there" >&2
+
+say "jetsamctl devices"
+ctl devices
+echo
+say "jetsamctl limits"
+ctl limits
+echo
+
+if ((once)); then
+	exit 0
+fi
+
+cat >&2 <<EOT
+jetsamd is running (log: $workdir/jetsamd.log). In another terminal:
+    export JETSAMD_SOCKET=$ctl_sock
+    $jetsamctl events --limit 10
+    $jetsamctl limit --product iPhone13,2 --role foreground
+EOT
+if ((!real)); then
+	cat >&2 <<EOT
+    # a new kill on a simulated phone: write a report into its pending/ and sync
+    $jetsamgen report --product iPhone13,2 --os-version 15.5 --build 19F77 \\
+        --out $workdir/phones/Lab-iPhone-12/pending/JetsamEvent-new.ips && $jetsamctl sync
+EOT
+fi
+say "watching kill events and phone states (Ctrl-C to stop)"
+# In the background, so that a TERM or INT reaches our trap at once (bash runs traps only
+# after a foreground child has exited).
+ctl watch &
+watch_pid=$!
+pids=("$watch_pid" "${pids[@]}")
+if ! wait "$watch_pid"; then
+	kill -0 "$jetsamd_pid" 2>/dev/null || die "jetsamd stopped (log: $workdir/jetsamd.log)"
+	echo "demo.sh: 'jetsamctl watch' stopped; jetsamd keeps running until Ctrl-C" >&2
+fi
+wait "$jetsamd_pid"
