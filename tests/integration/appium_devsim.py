@@ -28,7 +28,11 @@ def main():
         if not val or not os.access(val, os.X_OK):
             print("%s is not set to an executable" % var, file=sys.stderr)
             return 1
-    node = os.environ.get("NODE") or shutil.which("node")
+    # appium-ios-device 3.1.23 needs node >= 20.19; Debian 12 ships 18, so package.json pins
+    # the npm "node" package and its binary is preferred over the system one
+    pinned = os.path.join(APPIUM_DIR, "node_modules", ".bin", "node")
+    node = os.environ.get("NODE") or (pinned if os.access(pinned, os.X_OK) else None) \
+        or shutil.which("node")
     if not node:
         print("node is not installed", file=sys.stderr)
         return 1
