@@ -508,6 +508,8 @@ struct import_job {
 	int archive_err;
 	struct report *report;
 	int parse_err;
+	struct store_ingest_result res; /* after the commit */
+	int durable_err;		/* store_sync_durable() after the commit */
 };
 
 static void import_work_cb(uv_work_t *w)
@@ -533,6 +535,53 @@ static void import_job_free(struct import_job *j)
 	free(j);
 }
 
+/* The reply to an import is sent once its commit is durable (store.h DESIGN). */
+static void import_durable_work_cb(uv_work_t *w)
+{
+	struct import_job *j = w->data;
+
+	j->durable_err = store_sync_durable(j->state_dir);
+}
+
+static void import_reply(struct import_job *j)
+{
+	struct daemon *d = j->d;
+	cJSON *rep = NULL, *out;
+	int r;
+
+	if (j->durable_err < 0) {
+		/* committed but perhaps not on disk: the client keeps its copy and may retry */
+		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot make the store durable: %s",
+			  strerror(-j->durable_err));
+		return;
+	}
+	r = store_report_json(d->store, j->res.report_id, &rep);
+	out = cJSON_CreateObject();
+	if (r < 0 || out == NULL) {
+		cJSON_Delete(out);
+		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot read back the report");
+		return;
+	}
+	cJSON_AddItemToObject(out, "report", rep);
+	cJSON_AddBoolToObject(out, "duplicate", j->res.duplicate);
+	reply_ok(j->c, j->id, out);
+	log_info("api", "import '%s': report %lld, %s, %zu events%s", j->name,
+		 (long long)j->res.report_id, report_status_name(j->report->status),
+		 j->res.n_events, j->res.duplicate ? " (duplicate)" : "");
+}
+
+static void import_durable_after_cb(uv_work_t *w, int status)
+{
+	struct import_job *j = w->data;
+
+	jobs_running--;
+	if (status < 0 && j->durable_err == 0)
+		j->durable_err = status == UV_ECANCELED ? -ECANCELED : -EIO;
+	import_reply(j);
+	ipc_client_resume(j->c);
+	import_job_free(j);
+}
+
 static void import_after_cb(uv_work_t *w, int status)
 {
 	struct import_job *j = w->data;
@@ -540,7 +589,6 @@ static void import_after_cb(uv_work_t *w, int status)
 	struct store_ingest_result res;
 	struct store_ingest in = {0};
 	char path[300];
-	cJSON *rep = NULL, *out;
 	int r;
 
 	jobs_running--;
@@ -577,22 +625,18 @@ static void import_after_cb(uv_work_t *w, int status)
 		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot store the report: %s", strerror(-r));
 		goto done;
 	}
-	r = store_report_json(d->store, res.report_id, &rep);
-	out = cJSON_CreateObject();
-	if (r < 0 || out == NULL) {
-		cJSON_Delete(out);
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot read back the report");
-		goto publish;
-	}
-	cJSON_AddItemToObject(out, "report", rep);
-	cJSON_AddBoolToObject(out, "duplicate", res.duplicate);
-	reply_ok(j->c, j->id, out);
-	log_info("api", "import '%s': report %lld, %s, %zu events%s", j->name,
-		 (long long)res.report_id, report_status_name(j->report->status), res.n_events,
-		 res.duplicate ? " (duplicate)" : "");
-publish:
+	j->res = res;
 	if (!res.duplicate)
 		daemon_publish_report(d, res.report_id);
+	/* fsync in a worker, then reply: the loop never waits for the disk */
+	r = uv_queue_work(d->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
+	if (r == 0) {
+		jobs_running++;
+		return;
+	}
+	j->durable_err = -EIO;
+	log_err("api", "import '%s': cannot queue the store fsync: %s", j->name, uv_strerror(r));
+	import_reply(j);
 done:
 	ipc_client_resume(j->c);
 	import_job_free(j);

@@ -27,6 +27,9 @@
  * Nothing runs when nothing is due. Waited syncs: a waiter joins the phone's next sync (one
  * that starts after the request); results are delivered from a zero timer so a callback
  * never runs inside a devices_* call.
+ * Commits run here on the loop without fsync (store.h DESIGN); a removal job is started only
+ * after the commit of every file it may remove, and fetch_remove() makes the store durable
+ * in its worker before it removes anything.
  */
 
 enum phone_state {
@@ -284,8 +287,8 @@ static void sync_work_cb(uv_work_t *req)
 	if (j->kind == JOB_SYNC)
 		fetch_sync(&j->params, &j->cancel, &j->res);
 	else
-		fetch_remove(j->params.udid, j->params.network, j->rm, j->n_rm, &j->cancel,
-			     &j->res);
+		fetch_remove(j->params.state_dir, j->params.udid, j->params.network, j->rm, j->n_rm,
+			     &j->cancel, &j->res);
 }
 
 static void job_free(struct phone_job *j)
@@ -572,9 +575,10 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 			rj->kind = JOB_REMOVE;
 			memcpy(rj->params.udid, ph->udid, sizeof(rj->params.udid));
 			rj->params.network = ph->network;
+			rj->params.state_dir = strdup(dv->d->cfg.state_dir);
 			rj->rm = rm;
 			rj->n_rm = n_rm;
-			if (job_start(ph, rj) == 0)
+			if (rj->params.state_dir && job_start(ph, rj) == 0)
 				return;
 			rj->rm = NULL;
 			rj->n_rm = 0;

@@ -41,6 +41,7 @@ struct jetsamd {
 	int have_signals, have_watchdog;
 	int ipc_stopped, devices_stopped;
 	int exit_code;
+	unsigned pool_size; /* libuv's thread pool, fixed at start-up */
 };
 
 static void usage(FILE *f)
@@ -174,6 +175,42 @@ static void begin_stop(struct jetsamd *j, const char *why)
 
 /* ---- signals ---- */
 
+/*
+ * libuv reads UV_THREADPOOL_SIZE once, when the first work request starts the pool, so this
+ * runs before anything can queue work. The pool serves device jobs (at most
+ * max_parallel_syncs at once) and imports, reparses and checkpoints: keep two threads beyond
+ * the syncs, and libuv's default of four at least. A value the user set is kept.
+ */
+static void threadpool_setup(struct jetsamd *j)
+{
+	unsigned want = j->d.cfg.max_parallel_syncs + 2;
+	const char *env = getenv("UV_THREADPOOL_SIZE");
+	char buf[16];
+
+	if (want < 4)
+		want = 4;
+	if (env != NULL && *env != '\0') {
+		unsigned long n = strtoul(env, NULL, 10);
+
+		j->pool_size = n == 0 ? 1 : n > 1024 ? 1024 : (unsigned)n; /* libuv's clamping */
+		if (j->pool_size < want)
+			log_warn("main",
+				 "UV_THREADPOOL_SIZE=%s leaves fewer than 2 threads beside %u "
+				 "parallel syncs: imports and reparses wait for syncs",
+				 env, j->d.cfg.max_parallel_syncs);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%u", want);
+	if (setenv("UV_THREADPOOL_SIZE", buf, 1) < 0) {
+		log_warn("main", "cannot set UV_THREADPOOL_SIZE: %s", strerror(errno));
+		j->pool_size = 4;
+		return;
+	}
+	j->pool_size = want;
+	log_debug("main", "thread pool: %u threads (max_parallel_syncs %u)", want,
+		  j->d.cfg.max_parallel_syncs);
+}
+
 static void reload(struct jetsamd *j)
 {
 	struct config c, old;
@@ -203,6 +240,11 @@ static void reload(struct jetsamd *j)
 		sd_notify_state("READY=1");
 		return;
 	}
+	if (c.max_parallel_syncs + 2 > j->pool_size)
+		log_warn("main",
+			 "key 'max_parallel_syncs': %u syncs leave fewer than 2 of the %u "
+			 "thread pool threads free until a restart",
+			 c.max_parallel_syncs, j->pool_size);
 	old = j->d.cfg;
 	j->d.cfg = c;
 	config_release(&old);
@@ -370,6 +412,7 @@ int main(int argc, char **argv)
 	}
 
 	log_init(j->d.cfg.log_level);
+	threadpool_setup(j); /* before any libuv call that can start the pool */
 	signal(SIGPIPE, SIG_IGN);
 	r = uv_loop_init(&j->loop);
 	if (r < 0) {

@@ -1,12 +1,15 @@
 /* store.c: the SQLite (WAL) store of devices, reports, events and per-phone file indexes */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
@@ -27,6 +30,9 @@
  * and processes, lim_groups the first/last time and OS version. Reports are never
  * deleted; reparse rebuilds the summaries from the events.
  */
+
+/* the loop's own checkpoint is a safety net: workers checkpoint first (store_checkpoint) */
+#define STORE_LOOP_CHECKPOINT_PAGES "16384"
 
 enum stmt_id {
 	ST_BEGIN,
@@ -262,7 +268,8 @@ int store_open(const char *state_dir, struct store **out)
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	rc = sqlite3_exec(s->db,
-			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			  "PRAGMA wal_autocheckpoint=" STORE_LOOP_CHECKPOINT_PAGES ";"
 			  "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
 			  "PRAGMA mmap_size=268435456;",
 			  NULL, NULL, &msg);
@@ -297,6 +304,81 @@ void store_close(struct store *s)
 	}
 	free(s);
 }
+
+/* ---- durability (worker threads; file operations and a private connection) ---- */
+
+static int fsync_path(const char *path, int flags)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int store_sync_durable(const char *state_dir)
+{
+	char db[PATH_MAX], wal[PATH_MAX];
+	int r;
+
+	if (snprintf(db, sizeof(db), "%s/jetsamd.db", state_dir) >= (int)sizeof(db) ||
+	    snprintf(wal, sizeof(wal), "%s/jetsamd.db-wal", state_dir) >= (int)sizeof(wal))
+		return -ENAMETOOLONG;
+	/* first the log, where the commits are; then what a checkpoint may have copied */
+	r = fsync_path(wal, 0);
+	if (r < 0 && r != -ENOENT) {
+		log_err("store", "cannot fsync '%s': %s", wal, strerror(-r));
+		return r;
+	}
+	/* no log: no connection is open and the database file holds every commit */
+	r = fsync_path(db, 0);
+	if (r == 0)
+		r = fsync_path(state_dir, O_DIRECTORY);
+	if (r < 0)
+		log_err("store", "cannot make '%s' durable: %s", db, strerror(-r));
+	return r;
+}
+
+int store_checkpoint(const char *state_dir, int64_t min_wal_bytes, int *frames)
+{
+	char db[PATH_MAX], wal[PATH_MAX];
+	sqlite3 *h = NULL;
+	struct stat st;
+	int n_log = 0, n_done = 0, rc, r = 0;
+
+	if (frames)
+		*frames = 0;
+	if (snprintf(db, sizeof(db), "%s/jetsamd.db", state_dir) >= (int)sizeof(db) ||
+	    snprintf(wal, sizeof(wal), "%s/jetsamd.db-wal", state_dir) >= (int)sizeof(wal))
+		return -ENAMETOOLONG;
+	if (stat(wal, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if ((int64_t)st.st_size < min_wal_bytes)
+		return 0;
+	rc = sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_done);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		log_err("store", "cannot checkpoint '%s': %s", db,
+			h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+		r = -EIO;
+	} else {
+		log_debug("store", "checkpoint: %d of %d log frames in the database", n_done,
+			  n_log);
+		if (frames)
+			*frames = n_done;
+	}
+	sqlite3_close(h);
+	return r;
+}
+
+/* ---- transactions (loop thread) ---- */
 
 int store_begin(struct store *s)
 {

@@ -9,10 +9,43 @@
 
 /*
  * DESIGN
- * One database, <state_dir>/jetsamd.db, opened in WAL mode with synchronous=FULL so that a
- * committed report is durable before the phone copy may be removed. Only the loop thread
- * touches a struct store. Functions return 0 or a negative errno (-EIO for SQLite errors,
- * logged once here with SQLite's message).
+ * One database, <state_dir>/jetsamd.db, in WAL mode. Only the loop thread touches a struct
+ * store. Functions return 0 or a negative errno (-EIO for SQLite errors, logged once here with
+ * SQLite's message).
+ *
+ * Durability without blocking the loop. The connection runs with synchronous=NORMAL: a
+ * commit write()s its pages to jetsamd.db-wal and returns without fsync, so a commit on the
+ * loop costs no disk wait. What each failure can lose:
+ *  - The process dies (crash, kill, OOM, restart): nothing. Committed pages are in the
+ *    kernel's page cache and the next open reads them from the log.
+ *  - The host loses power or the kernel crashes: the commits since the last fsync of the
+ *    log (at most those: recovery keeps a prefix of the commits and drops a torn one
+ *    whole). That is safe for reports pulled from a phone because, until they are durable,
+ *    they are still on the phone: with remove_after_pull, the removal job (a worker,
+ *    daemon/fetch.c) calls store_sync_durable() first and removes nothing unless it
+ *    returns 0. It fsyncs the log
+ *    (fsync flushes the file's dirty pages whatever descriptor is used), the database file
+ *    (changed by checkpoints) and the state directory (the log's directory entry), and it
+ *    runs after the commit of every file it may remove (the loop starts the removal job
+ *    only after store_commit() returned). A lost commit is re-done by the next sync: its
+ *    file index entry is gone too, so the file is downloaded again and stored once by its
+ *    key. The archive (daemon/archive.c, in workers) is fsync'ed before the commit.
+ *  - `import` (daemon/api.c) has no phone copy to fall back on: it commits on the loop, then
+ *    calls store_sync_durable() in a worker and replies only after that (an error reply if
+ *    it fails; the client still has its copy, and importing it again stores it once). The
+ *    import's archive is fsync'ed before the commit.
+ *  - `reparse` commits on the loop and replies without an fsync: after a power loss some
+ *    reports may show their old parse outcome until reparse runs again (their archives are
+ *    intact). Device state, last_sync and removal marks may likewise roll back to an
+ *    earlier value; a report removed from a phone never rolls back, since its commit was
+ *    durable before the removal.
+ * Checkpoints fsync the log and the database, so they are taken off the loop too: workers
+ * call store_checkpoint() (a private connection, PASSIVE: it never waits for the loop's
+ * readers or writer) after each sync, and the loop's own automatic checkpoint only fires as
+ * a safety net when the log exceeds 16384 pages (64 MiB with 4 KiB pages), e.g. during a
+ * large reparse while no phone syncs. Apart from that safety net the loop thread fsyncs
+ * only in store_open() (schema set-up, at start) and store_close() (final checkpoint, at
+ * exit); archive writes run in workers.
  *
  * Exactly once: every report has a key, "incident:<id>" or "sha256:<hex>" when it has no
  * incident id. The same report seen under another path (Retired/, ".synced") adds a file
@@ -23,6 +56,21 @@ struct store;
 
 int store_open(const char *state_dir, struct store **out);
 void store_close(struct store *s); /* NULL is a no-op */
+
+/*
+ * Make every transaction committed so far (by any connection) durable: fsync the log, the
+ * database file and the state directory. Pure file operations, no struct store: for worker
+ * threads, never the loop. Returns 0 or a negative errno (logged); a missing log is fine
+ * (no connection open: the database file has everything), a missing database is -ENOENT.
+ */
+int store_sync_durable(const char *state_dir);
+/*
+ * Passive checkpoint through a private connection when the log is at least min_wal_bytes
+ * long; *frames (may be NULL) gets the log frames now in the database. Blocks on fsync: for
+ * worker threads. Returns 0 (also when there is nothing to do or another checkpoint runs)
+ * or -EIO (logged).
+ */
+int store_checkpoint(const char *state_dir, int64_t min_wal_bytes, int *frames);
 
 int store_begin(struct store *s);
 int store_commit(struct store *s);

@@ -47,6 +47,15 @@ check("ExcResource-memory.ips" in tree_files(pa), "non-Jetsam report kept")
 check(all(r["removed_from_device"] for r in reports),
       "every stored report is marked removed: %r" % [r["path"] for r in reports
                                                      if not r["removed_from_device"]])
+# durability first: each removal job made the store durable (fsync, in its worker) before it
+# removed its first file from the phone
+log = jd.stderr_text().splitlines()
+for p in (A, B):
+    durable = [i for i, l in enumerate(log) if "fetch: %s: store durable before removal" % p in l]
+    removed = [i for i, l in enumerate(log) if re.search(r"fetch: %s: removed '" % p, l)]
+    check(durable and removed and durable[0] < removed[0],
+          "%s: store made durable before the first removal (lines %r, %r)"
+          % (p, durable[:1], removed[:1]))
 # nothing is pulled twice: the next sync finds nothing new and removes nothing
 res = jd.ctl_json("sync", A, "--wait")["synced"][0]
 check_eq((res["state"], res["new_reports"]), ("idle", 0), "second sync")

@@ -1,11 +1,15 @@
 /* test-store.c: unit tests of the SQLite store (daemon/store.c): exactly-once ingest, file
- * index, events filters, limits median and drift, reparse */
+ * index, events filters, limits median and drift, reparse, durability and checkpoints */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "../../daemon/log.h"
 #include "../../daemon/store.h"
@@ -495,6 +499,117 @@ static void test_all(const char *dir)
 	store_close(NULL);
 }
 
+static int64_t file_size(const char *dir, const char *name)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+/* Copy dir/name to to/name (missing source: nothing copied). */
+static void copy_file(const char *dir, const char *to, const char *name)
+{
+	char a[256], b[256], buf[8192];
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(a, sizeof(a), "%s/%s", dir, name);
+	snprintf(b, sizeof(b), "%s/%s", to, name);
+	in = fopen(a, "rb");
+	if (in == NULL)
+		return;
+	out = fopen(b, "wb");
+	CHECK(out != NULL);
+	while (out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		CHECK(fwrite(buf, 1, n, out) == n);
+	if (out)
+		fclose(out);
+	fclose(in);
+}
+
+/* Reports in the database made of only the files store_sync_durable() flushes. */
+static int64_t reports_in_files(const char *dir, const char *copy)
+{
+	char p[256];
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+
+	CHECK(mkdir(copy, 0700) == 0);
+	copy_file(dir, copy, "jetsamd.db");
+	copy_file(dir, copy, "jetsamd.db-wal"); /* not -shm: it is rebuilt from the log */
+	snprintf(p, sizeof(p), "%s/jetsamd.db", copy);
+	if (sqlite3_open_v2(p, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, "SELECT count(*) FROM reports", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+static void test_durable(const char *top)
+{
+	char dir[200], empty[200], copy[200], sha[16], path[64];
+	struct report_event ev[1];
+	struct report r;
+	struct store_ingest_result res;
+	struct store *s = NULL;
+	int frames = -1;
+
+	snprintf(dir, sizeof(dir), "%s/durable", top);
+	snprintf(empty, sizeof(empty), "%s/empty", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	CHECK(mkdir(empty, 0700) == 0);
+
+	/* no database: nothing can be made durable, so nothing may be removed from a phone */
+	ASSERT_EQ(store_sync_durable(empty), -ENOENT);
+	CHECK(store_sync_durable("/nonexistent/jetsamd-state") < 0);
+	ASSERT_EQ(store_checkpoint(empty, 0, &frames), 0);
+	ASSERT_EQ(frames, 0);
+
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	ev[0] = mk_event("Durable", REPORT_ROLE_FOREGROUND, (int64_t)2048 * MB);
+	for (int i = 0; i < 40; i++) {
+		char inc[32];
+
+		snprintf(inc, sizeof(inc), "INC-D%02d", i);
+		snprintf(sha, sizeof(sha), "du%02d", i);
+		snprintf(path, sizeof(path), "JetsamEvent-d%02d.ips", i);
+		mk_report(&r, inc, "iPhone13,2", "15.5", "19F77", 1654070000 + i, ev, 1);
+		ASSERT_EQ(ingest(s, "UD", path, sha, &r, &res), 0);
+	}
+	/* the commits are in the log file (no fsync yet) while the loop's connection is open */
+	CHECK(file_size(dir, "jetsamd.db-wal") > 0);
+	ASSERT_EQ(store_sync_durable(dir), 0);
+	snprintf(copy, sizeof(copy), "%s/copy1", top);
+	ASSERT_EQ(reports_in_files(dir, copy), 40);
+
+	/* a checkpoint by a private connection beside the open store; a long minimum skips it */
+	ASSERT_EQ(store_checkpoint(dir, INT64_MAX, &frames), 0);
+	ASSERT_EQ(frames, 0);
+	ASSERT_EQ(store_checkpoint(dir, 1, &frames), 0);
+	CHECK(frames > 0);
+	/* the store keeps working after the log was backfilled (the next writer restarts it) */
+	mk_report(&r, "INC-D-AFTER", "iPhone13,2", "15.5", "19F77", 1654079999, ev, 1);
+	ASSERT_EQ(ingest(s, "UD", "JetsamEvent-after.ips", "duaf", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 0);
+	ASSERT_EQ(store_sync_durable(dir), 0);
+	snprintf(copy, sizeof(copy), "%s/copy2", top);
+	ASSERT_EQ(reports_in_files(dir, copy), 41);
+
+	/* closed: the log is folded into the database and gone, which is durable as well */
+	store_close(s);
+	ASSERT_EQ(file_size(dir, "jetsamd.db-wal"), -1);
+	ASSERT_EQ(store_sync_durable(dir), 0);
+	snprintf(copy, sizeof(copy), "%s/copy3", top);
+	ASSERT_EQ(reports_in_files(dir, copy), 41);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/jt-store-XXXXXX";
@@ -503,6 +618,7 @@ int main(void)
 	log_init(LOG_LEVEL_WARNING);
 	CHECK(mkdtemp(dir) != NULL);
 	test_all(dir);
+	test_durable(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 	return CHECK_DONE();
