@@ -37,7 +37,6 @@ int config_init(struct config *c)
 	c->remove_after_pull = 0;
 	c->collect = CONFIG_COLLECT_JETSAM;
 	c->mover_timeout_ms = 10000;
-	c->device_timeout_ms = 30000;
 	c->max_parallel_syncs = 3;
 	c->retry_min_s = 2;
 	c->retry_max_s = 300;
@@ -327,12 +326,10 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 			c->resync_interval_s = (unsigned)n;
 		return r;
 	}
-	if (strcmp(key, "mover_timeout") == 0 || strcmp(key, "device_timeout") == 0) {
+	if (strcmp(key, "mover_timeout") == 0) {
 		r = set_uint(key, value, ms_units, 100, 600000, 1, &n, err, errlen);
-		if (r == 0 && key[0] == 'm')
+		if (r == 0)
 			c->mover_timeout_ms = (unsigned)n;
-		else if (r == 0)
-			c->device_timeout_ms = (unsigned)n;
 		return r;
 	}
 	if (strcmp(key, "max_parallel_syncs") == 0) {

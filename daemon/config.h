@@ -27,7 +27,6 @@ struct config {
 	int remove_after_pull;	     /* remove_after_pull = no */
 	enum config_collect collect; /* collect = jetsam | all */
 	unsigned mover_timeout_ms;   /* mover_timeout = 10s */
-	unsigned device_timeout_ms;  /* device_timeout = 30s: per libimobiledevice reply */
 	unsigned max_parallel_syncs; /* max_parallel_syncs = 3 (below UV_THREADPOOL_SIZE) */
 	unsigned retry_min_s;	     /* retry_min = 2s: first retry after a failed sync */
 	unsigned retry_max_s;	     /* retry_max = 300s: backoff cap */

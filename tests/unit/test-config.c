@@ -26,7 +26,6 @@ static void test_defaults(void)
 	ASSERT_EQ(c.remove_after_pull, 0);
 	ASSERT_EQ(c.collect, CONFIG_COLLECT_JETSAM);
 	ASSERT_EQ(c.mover_timeout_ms, 10000);
-	ASSERT_EQ(c.device_timeout_ms, 30000);
 	ASSERT_EQ(c.max_parallel_syncs, 3);
 	ASSERT_EQ(c.retry_min_s, 2);
 	ASSERT_EQ(c.retry_max_s, 300);
@@ -48,7 +47,6 @@ static void test_every_key(void)
 				   "remove_after_pull = yes\n"
 				   "collect = all\n"
 				   "mover_timeout = 1500ms\n"
-				   "device_timeout = 2\n"
 				   "max_parallel_syncs = 7\n"
 				   "retry_min = 3s\n"
 				   "retry_max = 1h\n"
@@ -69,7 +67,6 @@ static void test_every_key(void)
 	ASSERT_EQ(c.remove_after_pull, 1);
 	ASSERT_EQ(c.collect, CONFIG_COLLECT_ALL);
 	ASSERT_EQ(c.mover_timeout_ms, 1500);
-	ASSERT_EQ(c.device_timeout_ms, 2000);
 	ASSERT_EQ(c.max_parallel_syncs, 7);
 	ASSERT_EQ(c.retry_min_s, 3);
 	ASSERT_EQ(c.retry_max_s, 3600);
@@ -133,8 +130,7 @@ static void test_errors(void)
 		{"collect = some\n", "test.conf:1: key 'collect': 'some' is not jetsam or all"},
 		{"mover_timeout = 5ms\n",
 		 "test.conf:1: key 'mover_timeout': '5ms' is out of range 100ms..600000ms"},
-		{"device_timeout = 11m\n",
-		 "test.conf:1: key 'device_timeout': '11m' is out of range 100ms..600000ms"},
+		{"device_timeout = 30s\n", "test.conf:1: key 'device_timeout': unknown key"},
 		{"max_parallel_syncs = 0\n",
 		 "test.conf:1: key 'max_parallel_syncs': '0' is out of range 1..64"},
 		{"max_parallel_syncs = -1\n",
