@@ -1,5 +1,4 @@
-/* test-store.c: unit tests of the SQLite store (daemon/store.c): exactly-once ingest, file
- * index, events filters, limits median and drift, reparse, durability and checkpoints */
+/* test-store.c: unit tests of the SQLite store: exactly-once ingest, file index, queries */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
