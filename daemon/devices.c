@@ -1,5 +1,6 @@
 /* devices.c: per-phone sync state machine of jetsamd: scheduling, retries, store commits */
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -620,6 +621,12 @@ static void job_after_cb(uv_work_t *req, int status)
 		enqueue(ph);
 	}
 	pump(dv);
+	/*
+	 * The last job is done: give the heap that downloads and parses used (in the worker
+	 * threads' malloc arenas) back to the system, so that an idle daemon stays small.
+	 */
+	if (dv->in_flight == 0)
+		malloc_trim(0);
 }
 
 /* ---- devwatch callbacks ---- */
