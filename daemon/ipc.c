@@ -19,12 +19,14 @@
 #include "request.h"
 
 #define IPC_STOP_FLUSH_MS 2000
+/* how long a client that lost framing may keep sending after its last reply before we close */
+#define IPC_LINGER_MS 5000
 
 enum client_state {
 	CLIENT_READING,	 /* framing lines */
 	CLIENT_RAW,	 /* collecting the bytes of an import */
 	CLIENT_BUSY,	 /* a request is pending; reading is stopped */
-	CLIENT_DRAINING, /* close after the queued replies are written */
+	CLIENT_DRAINING, /* input is discarded; close after the replies are written and EOF */
 	CLIENT_CLOSED,
 };
 
@@ -41,8 +43,12 @@ struct ipc_client {
 	unsigned refs;
 	unsigned id;
 	int reading;
+	int eof;	  /* the client's end is closed (EOF or read error) */
+	int shut_done;	  /* the replies are flushed and our end is shut down */
+	int open_handles; /* pipe and linger timer; the client is gone when both are closed */
 	void *api;
 	uv_shutdown_t shutdown;
+	uv_timer_t linger;
 };
 
 struct ipc {
@@ -113,6 +119,8 @@ static void client_closed_cb(uv_handle_t *h)
 	struct ipc_client *c = h->data;
 	struct ipc *ipc = c->ipc;
 
+	if (--c->open_handles > 0)
+		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -133,24 +141,50 @@ static void client_close(struct ipc_client *c)
 	api_client_gone(c->ipc->d, c);
 	if (!uv_is_closing((uv_handle_t *)&c->pipe))
 		uv_close((uv_handle_t *)&c->pipe, client_closed_cb);
+	if (!uv_is_closing((uv_handle_t *)&c->linger))
+		uv_close((uv_handle_t *)&c->linger, client_closed_cb);
+}
+
+static void set_reading(struct ipc_client *c, int on);
+
+static void linger_cb(uv_timer_t *t)
+{
+	struct ipc_client *c = t->data;
+
+	log_debug("ipc", "client %u: still sending %d ms after losing framing: closing", c->id,
+		  IPC_LINGER_MS);
+	client_close(c);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
 {
-	(void)status;
-	client_close(req->data);
+	struct ipc_client *c = req->data;
+
+	c->shut_done = 1;
+	/* the replies are out and the client sees EOF; wait for its EOF (or the linger timer) */
+	if (status < 0 || c->eof || !c->reading || c->ipc->stopping)
+		client_close(c);
 }
 
+/*
+ * Closing a Unix socket whose receive queue holds unread bytes makes the kernel reset the
+ * connection: the client then gets ECONNRESET, maybe before it has read our last replies.
+ * So unless the client's end is already closed, input keeps being read and discarded while
+ * the replies are flushed and our end is shut down, until the client closes too or
+ * IPC_LINGER_MS pass.
+ */
 void ipc_client_close_after_flush(struct ipc_client *c)
 {
 	if (c->state == CLIENT_CLOSED || c->state == CLIENT_DRAINING)
 		return;
-	if (c->reading) {
-		uv_read_stop((uv_stream_t *)&c->pipe);
-		c->reading = 0;
-	}
 	c->state = CLIENT_DRAINING;
 	api_client_gone(c->ipc->d, c);
+	if (c->eof || c->ipc->stopping) {
+		set_reading(c, 0);
+	} else {
+		set_reading(c, 1);
+		uv_timer_start(&c->linger, linger_cb, IPC_LINGER_MS, 0);
+	}
 	c->shutdown.data = c;
 	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, shutdown_cb) < 0)
 		client_close(c);
@@ -271,8 +305,6 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(chunk, sizeof(chunk));
 }
 
-static void set_reading(struct ipc_client *c, int on);
-
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct ipc_client *c = s->data;
@@ -282,6 +314,13 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		if (nread != UV_EOF)
 			log_debug("ipc", "client %u: read: %s", c->id, uv_strerror((int)nread));
+		c->eof = 1;
+		if (c->state == CLIENT_DRAINING) {
+			set_reading(c, 0);
+			if (c->shut_done)
+				client_close(c);
+			return;
+		}
 		/* EOF: the replies to what was sent are written, then the client is closed */
 		if (c->state != CLIENT_BUSY)
 			ipc_client_close_after_flush(c);
@@ -290,6 +329,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		set_reading(c, 0);
 		return;
 	}
+	if (c->state == CLIENT_DRAINING)
+		return; /* framing is lost or the client is being closed: discard */
 	if (linebuf_append(&c->lb, buf->base, (size_t)nread) < 0) {
 		log_err("ipc", "client %u: out of memory: closing", c->id);
 		client_close(c);
@@ -390,7 +431,8 @@ static void client_process(struct ipc_client *c)
 			c->state = CLIENT_BUSY;
 		}
 	}
-	set_reading(c, c->state == CLIENT_READING || c->state == CLIENT_RAW);
+	if (c->state != CLIENT_DRAINING) /* a draining client reads (and discards) until EOF */
+		set_reading(c, c->state == CLIENT_READING || c->state == CLIENT_RAW);
 	ipc_client_unref(c);
 }
 
@@ -428,6 +470,9 @@ static void connection_cb(uv_stream_t *server, int status)
 		log_err("ipc", "cannot accept a client: out of memory");
 		return;
 	}
+	uv_timer_init(server->loop, &c->linger);
+	c->linger.data = c;
+	c->open_handles = 2;
 	c->ipc = ipc;
 	c->refs = 1; /* dropped in client_closed_cb */
 	c->id = ++ipc->next_id;
@@ -618,6 +663,8 @@ void ipc_stop(struct ipc *ipc, void (*done_cb)(void *arg), void *arg)
 		next = c->next;
 		if (c->state == CLIENT_BUSY)
 			c->after_busy = CLIENT_DRAINING; /* answer the pending request first */
+		else if (c->state == CLIENT_DRAINING && c->shut_done)
+			client_close(c); /* lingering: the replies are out */
 		else
 			ipc_client_close_after_flush(c);
 	}
