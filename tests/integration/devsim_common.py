@@ -71,7 +71,13 @@ def make_phone(root, name, udid, product_type="iPhone13,2", product_version="15.
 
 
 def snapshot(path):
-    """Map every path below `path` to ('d',), ('f', bytes) or ('l', target)."""
+    """Map every path below `path` to ('d',), ('f', bytes) or ('l', target).
+
+    `path` must be a directory: os.walk() yields nothing for a missing one, and two
+    snapshots of missing trees would compare equal and make a check pass or fail vacuously.
+    """
+    if not os.path.isdir(path):
+        fail("cannot snapshot '%s': not a directory (%s)" % (path, tmp_state(path)))
     out = {}
     for dirpath, dirnames, filenames in os.walk(path):
         for n in dirnames + filenames:
@@ -87,6 +93,16 @@ def snapshot(path):
                 with open(p, "rb") as f:
                     out[rel] = ("f", f.read())
     return out
+
+
+def tmp_state(path):
+    """Explain a missing test path: was the whole private /tmp/jt-* dir removed under us?"""
+    parts = path.split(os.sep)
+    if len(parts) > 2 and parts[1] == "tmp":
+        top = os.sep.join(parts[:3])
+        if not os.path.isdir(top):
+            return "the test dir '%s' is gone: removed by another process" % top
+    return "the test dir still exists"
 
 
 class Devsim:
@@ -109,7 +125,7 @@ class Devsim:
             args.append("--verbose")
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args + list(dirs), stdout=self.logf, stderr=self.logf)
-        deadline = time.time() + 20
+        deadline = time.time() + 60  # a readiness wait, generous for loaded ASan runs
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 fail("devsim exited with %d:\n%s" % (self.proc.returncode, self.log()))
@@ -127,7 +143,7 @@ class Devsim:
             with open(self.log_path, "r", errors="replace") as f:
                 return f.read()
         except FileNotFoundError:
-            return "(no devsim log)"
+            return "(no devsim log: %s)" % tmp_state(self.log_path)
 
     def ctl(self, line):
         """Send one control command; return the reply lines (the last is ok or error: ...)."""
@@ -169,7 +185,7 @@ class Devsim:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
