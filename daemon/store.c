@@ -974,6 +974,24 @@ static int collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
 	return 0;
 }
 
+/* The one row a bound statement selects, or -ENOENT when it selects none. */
+static int collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite3_stmt *),
+		       cJSON **out)
+{
+	cJSON *arr;
+	int r = collect_rows(s, st, 0, row_fn, &arr, NULL);
+
+	if (r < 0)
+		return r;
+	if (cJSON_GetArraySize(arr) == 0) {
+		cJSON_Delete(arr);
+		return -ENOENT;
+	}
+	*out = cJSON_DetachItemFromArray(arr, 0);
+	cJSON_Delete(arr);
+	return 0;
+}
+
 int store_counts(struct store *s, int64_t *reports, int64_t *events)
 {
 	sqlite3_stmt *st;
@@ -1036,23 +1054,12 @@ int store_devices_json(struct store *s, cJSON **out)
 int store_device_json(struct store *s, const char *udid, cJSON **out)
 {
 	sqlite3_stmt *st = stmt(s, ST_DEV_GET);
-	cJSON *arr;
-	int r;
 
 	*out = NULL;
 	if (st == NULL)
 		return -EIO;
 	bind_text(st, 1, udid);
-	r = collect_rows(s, st, 0, device_row, &arr, NULL);
-	if (r < 0)
-		return r;
-	if (cJSON_GetArraySize(arr) == 0) {
-		cJSON_Delete(arr);
-		return -ENOENT;
-	}
-	*out = cJSON_DetachItemFromArray(arr, 0);
-	cJSON_Delete(arr);
-	return 0;
+	return collect_one(s, st, device_row, out);
 }
 
 static cJSON *report_row(sqlite3_stmt *st)
@@ -1098,23 +1105,12 @@ int store_reports_json(struct store *s, const struct store_report_filter *f, cJS
 int store_report_json(struct store *s, int64_t report_id, cJSON **out)
 {
 	sqlite3_stmt *st = stmt(s, ST_REPORT_GET);
-	cJSON *arr;
-	int r;
 
 	*out = NULL;
 	if (st == NULL)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, report_id);
-	r = collect_rows(s, st, 0, report_row, &arr, NULL);
-	if (r < 0)
-		return r;
-	if (cJSON_GetArraySize(arr) == 0) {
-		cJSON_Delete(arr);
-		return -ENOENT;
-	}
-	*out = cJSON_DetachItemFromArray(arr, 0);
-	cJSON_Delete(arr);
-	return 0;
+	return collect_one(s, st, report_row, out);
 }
 
 /* column 0: the stored EVENT text, handed on as it is */
