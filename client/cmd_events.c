@@ -56,7 +56,6 @@ static int events_print_table(const struct ctl *ctl, const cJSON *list)
 	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	time_t now = time(NULL);
 	const cJSON *e;
-	int r;
 
 	if (t == NULL)
 		return CTL_EXIT_ERROR;
@@ -83,14 +82,7 @@ static int events_print_table(const struct ctl *ctl, const cJSON *list)
 			return CTL_EXIT_ERROR;
 		}
 	}
-	if (table_rows(t) == 0) {
-		table_free(t);
-		puts("no matching kill events");
-		return CTL_EXIT_OK;
-	}
-	r = table_print_ctl(t, ctl);
-	table_free(t);
-	return r;
+	return table_finish(t, ctl, "no matching kill events");
 }
 
 static int time_option(const char *opt, const char *arg, time_t *out)

@@ -295,7 +295,6 @@ static int reports_print_table(const struct ctl *ctl, const cJSON *list)
 	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	const cJSON *rep;
 	time_t now = time(NULL);
-	int r;
 
 	if (t == NULL)
 		return CTL_EXIT_ERROR;
@@ -332,14 +331,7 @@ static int reports_print_table(const struct ctl *ctl, const cJSON *list)
 			return CTL_EXIT_ERROR;
 		}
 	}
-	if (table_rows(t) == 0) {
-		table_free(t);
-		puts("no reports");
-		return CTL_EXIT_OK;
-	}
-	r = table_print_ctl(t, ctl);
-	table_free(t);
-	return r;
+	return table_finish(t, ctl, "no reports");
 }
 
 int reports_main(struct ctl *ctl, int argc, char **argv)

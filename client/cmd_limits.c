@@ -74,7 +74,6 @@ static int limits_print_table(const struct ctl *ctl, const cJSON *list)
 	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	time_t now = time(NULL);
 	const cJSON *l;
-	int r;
 
 	if (t == NULL)
 		return CTL_EXIT_ERROR;
@@ -111,14 +110,7 @@ static int limits_print_table(const struct ctl *ctl, const cJSON *list)
 			return CTL_EXIT_ERROR;
 		}
 	}
-	if (table_rows(t) == 0) {
-		table_free(t);
-		puts("no limit observed yet");
-		return CTL_EXIT_OK;
-	}
-	r = table_print_ctl(t, ctl);
-	table_free(t);
-	return r;
+	return table_finish(t, ctl, "no limit observed yet");
 }
 
 int limits_main(struct ctl *ctl, int argc, char **argv)

@@ -551,6 +551,18 @@ int table_print_ctl(const struct table *t, const struct ctl *ctl)
 	return CTL_EXIT_OK;
 }
 
+int table_finish(struct table *t, const struct ctl *ctl, const char *empty)
+{
+	int r = CTL_EXIT_OK;
+
+	if (table_rows(t) == 0)
+		puts(empty);
+	else
+		r = table_print_ctl(t, ctl);
+	table_free(t);
+	return r;
+}
+
 /* --- CSV --- */
 
 void csv_field(FILE *f, int first, const char *s)

@@ -78,6 +78,8 @@ int table_print(const struct table *t, FILE *f, int width, int flags);
 
 /* table_print with the width and flags of ctl */
 int table_print_ctl(const struct table *t, const struct ctl *ctl);
+/* Print t (or the line empty when it has no rows) and free it; returns a CTL_EXIT code */
+int table_finish(struct table *t, const struct ctl *ctl, const char *empty);
 
 /* --- CSV (RFC 4180 quoting, "\n" line ends) --- */
 
