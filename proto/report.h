@@ -9,7 +9,7 @@
  * DESIGN
  * The parser turns the bytes of one report file into a struct report. It does no I/O,
  * keeps no global state and never includes uv.h: jetsamd, jetsamctl, the tests and the
- * fuzz target all link it. See ../shared/research/jetsam-format.md for the layouts.
+ * fuzz target all link it. The layouts are in REPORT-SCHEMA.md.
  *
  * report_parse() returns 0 and sets *out for every input, good or bad: the outcome is in
  * (*out)->status. It returns a negative errno only when it cannot allocate the result

@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian 12 (and npm) packages jetsamd needs to build, test and demo; idempotent
 #
-# usage: scripts/deps.sh [--npm] [--real]
-#   --npm    also install the node packages of tests/appium (npm ci), for the test suite
+# usage: scripts/deps.sh [--test] [--real] [--list]
+#   (default) what the demo needs: the compiler, meson and the libraries jetsamd links
+#   --test   also what only the test suite needs (clang and its sanitizer runtime,
+#            clang-format, shellcheck, tmux, node/npm and the node packages of tests/appium)
 #   --real   also install usbmuxd, to collect from real phones
+#   --list   print the Debian packages the other options select, one a line; install nothing
 # Runs apt-get only when a package is missing; uses sudo when not root.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-want_npm=0
+want_test=0
 want_real=0
+list=0
 for arg in "$@"; do
 	case $arg in
-	--npm) want_npm=1 ;;
+	--test | --npm) want_test=1 ;;
 	--real) want_real=1 ;;
+	--list) list=1 ;;
 	-h | --help)
-		sed -n '4,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+		sed -n '4,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 		exit 0
 		;;
 	*)
@@ -25,15 +30,25 @@ for arg in "$@"; do
 	esac
 done
 
+# build and run jetsamd, jetsamctl and devsim: all the demo needs
 packages=(
 	build-essential meson ninja-build pkg-config
-	clang libclang-rt-14-dev clang-format
 	libimobiledevice-dev libusbmuxd-dev libplist-dev libuv1-dev libcjson-dev
 	libsqlite3-dev libssl-dev libsystemd-dev
-	libimobiledevice-utils
-	python3 nodejs npm tmux jq sqlite3 systemd shellcheck
 )
+# only the test suite: the second (clang ASan+UBSan+fuzzer) build, the format and script
+# checks, the peer tools devsim is checked against, the tmux screen test, appium
+test_packages=(
+	clang libclang-rt-14-dev clang-format shellcheck
+	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd
+)
+((want_test)) && packages+=("${test_packages[@]}")
 ((want_real)) && packages+=(usbmuxd)
+
+if ((list)); then
+	printf '%s\n' "${packages[@]}"
+	exit 0
+fi
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then
@@ -66,7 +81,7 @@ if ((${#missing[@]})); then
 		apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if ((want_npm)) && [[ -f $here/tests/appium/package-lock.json ]]; then
+if ((want_test)) && [[ -f $here/tests/appium/package-lock.json ]]; then
 	stamp=$here/tests/appium/node_modules/.package-lock.json
 	# npm ci rewrites node_modules/.package-lock.json: newer than the lock file means done
 	if [[ ! -f $stamp || $here/tests/appium/package-lock.json -nt $stamp ]]; then

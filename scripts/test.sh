@@ -31,7 +31,7 @@ section() {
 }
 
 section "dependencies"
-scripts/deps.sh --npm
+scripts/deps.sh --test
 
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

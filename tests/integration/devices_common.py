@@ -11,7 +11,7 @@ import harness  # noqa: E402
 from harness import check, check_eq, fail, wait_until  # noqa: E402,F401
 
 CORPUS = os.environ.get("JETSAM_CORPUS") or os.path.normpath(os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "corpus"))
+    os.path.dirname(os.path.abspath(__file__)), "..", "data", "corpus"))
 
 
 def gen_phone(root, name, udid, product, osv, build, reports=3, pending=0, retired=False,

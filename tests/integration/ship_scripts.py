@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # ship_scripts.py: the shipped shell scripts pass shellcheck, and test-summary.py counts meson results right
-"""usage: ship_scripts.py shellcheck|summary|readme   (SOURCE_ROOT from meson)"""
+"""usage: ship_scripts.py shellcheck|summary|readme|deps|standalone   (SOURCE_ROOT from meson)"""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,8 +83,74 @@ def readme():
     return 1 if fails else 0
 
 
+def deps():
+    """demo.sh installs only what the demo needs; test.sh asks deps.sh for the rest."""
+    fails = []
+
+    def check(cond, msg):
+        print(("ok   " if cond else "FAIL ") + msg)
+        if not cond:
+            fails.append(msg)
+
+    def listed(*opts):
+        p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "deps.sh"), "--list", *opts],
+                           capture_output=True, text=True)
+        check(p.returncode == 0, f"deps.sh --list {' '.join(opts)} exits 0 ({p.stderr.strip()})")
+        return set(p.stdout.split())
+
+    demo, test = listed(), listed("--test")
+    for pkg in ("meson", "libimobiledevice-dev", "libuv1-dev", "libcjson-dev", "libsqlite3-dev"):
+        check(pkg in demo, f"the demo set has {pkg}")
+    for pkg in ("clang", "libclang-rt-14-dev", "clang-format", "nodejs", "npm", "shellcheck",
+                "tmux"):
+        check(pkg not in demo, f"the demo set leaves out {pkg}")
+        check(pkg in test, f"the test set has {pkg}")
+    check(demo <= test, "the test set includes the demo set")
+    demo_sh = open(os.path.join(ROOT, "scripts", "demo.sh"), encoding="utf-8").read()
+    test_sh = open(os.path.join(ROOT, "scripts", "test.sh"), encoding="utf-8").read()
+    demo_calls = re.findall(r"scripts/deps\.sh\"?([^\n]*)", demo_sh)
+    check(demo_calls and all("--test" not in c for c in demo_calls),
+          f"demo.sh calls deps.sh without --test ({demo_calls})")
+    check(re.search(r"scripts/deps\.sh --test\b", test_sh) is not None,
+          "test.sh calls deps.sh --test")
+    return 1 if fails else 0
+
+
+def standalone():
+    """No tracked file names a path beside the repository (a clone has nothing there)."""
+    outside = re.compile(r"\.\./" + "shared|" + "shared/" + "(corpus|research)")
+    try:
+        files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True,
+                               check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        files = [os.path.relpath(os.path.join(d, f), ROOT)
+                 for d, dirs, fs in os.walk(ROOT)
+                 if not any(part.startswith(("build", ".git", "node_modules"))
+                            for part in os.path.relpath(d, ROOT).split(os.sep))
+                 for f in fs]
+    hits = []
+    for rel in filter(None, files):
+        path = os.path.join(ROOT, rel)
+        if not os.path.isfile(path) or os.path.getsize(path) > 4 << 20:
+            continue
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        for n, line in enumerate(text.split("\n"), 1):
+            if outside.search(line):
+                hits.append(f"{rel}:{n}: {line.strip()[:100]}")
+    for h in hits:
+        print("FAIL " + h)
+    print(f"{len(files)} tracked files read, {len(hits)} name a path outside the repository")
+    corpus = os.path.join(ROOT, "tests", "data", "corpus")
+    n = sum(len(fs) for _, _, fs in os.walk(corpus))
+    ok = os.path.isfile(os.path.join(corpus, "SOURCES.md")) and n >= 30
+    print(("ok   " if ok else "FAIL ") + f"tests/data/corpus holds SOURCES.md and {n} files")
+    return 1 if hits or not ok else 0
+
+
 if __name__ == "__main__":
-    checks = {"shellcheck": shellcheck, "summary": summary, "readme": readme}
+    checks = {"shellcheck": shellcheck, "summary": summary, "readme": readme, "deps": deps,
+              "standalone": standalone}
     if len(sys.argv) != 2 or sys.argv[1] not in checks:
         print(__doc__)
         sys.exit(2)

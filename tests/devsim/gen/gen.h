@@ -11,7 +11,7 @@
  * jetsamgen builds one struct gen_report in memory (report.c), from a struct gen_params
  * and a deterministic random stream (rng.c), then serialises it the way the phone does
  * (writer.c): a compact header line plus an NSJSONSerialization-style pretty body whose key
- * orders follow the OS version (see ../shared/research/jetsam-format.md). The same model is
+ * orders follow the OS version (see tests/data/corpus/SOURCES.md). The same model is
  * written as "truth": the kill events `jetsamctl parse --json` must find in the report.
  * phone.c fills a devsim DEVICE_DIR with many such reports. Nothing here parses JSON.
  */
