@@ -187,7 +187,8 @@ static void set_state(struct phone *ph, enum phone_state st, const char *error)
 	ph->state = st;
 	free(ph->error);
 	ph->error = error ? strdup(error) : NULL;
-	r = store_device_set_state(dv->d->store, ph->udid, state_names[st], ph->attached, error);
+	r = store_device_set_state(dv->d->store, ph->udid, state_names[st], ph->attached, error,
+				   NULL);
 	if (r < 0)
 		log_err("devices", "'%s': cannot record state: %s", ph->udid, strerror(-r));
 	daemon_publish_device(dv->d, ph->udid);

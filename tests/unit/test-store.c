@@ -125,6 +125,7 @@ static void test_all(const char *dir)
 	struct store *s;
 	struct store_ingest_result res, res2;
 	struct store_file_index idx;
+	struct store_device row;
 	struct report r1, r2, r3, r4, rerr;
 	struct report_event e1[3], e2[2], e3[2], e4[1];
 	cJSON *arr, *o;
@@ -135,8 +136,17 @@ static void test_all(const char *dir)
 
 	/* devices */
 	ASSERT_EQ(store_device_upsert(s, "U1", "Lab 1", "iPhone13,2", "15.5", "19F77", "USB"), 0);
-	ASSERT_EQ(store_device_set_state(s, "U1", "idle", 1, NULL), 0);
-	ASSERT_EQ(store_device_set_state(s, "U0", "error", 0, "lockdown failed"), 0);
+	ASSERT_EQ(store_device_set_state(s, "U1", "idle", 1, NULL, NULL), 0);
+	ASSERT_EQ(store_device_set_state(s, "U0", "error", 0, "lockdown failed", &row), 0);
+	/* the row the same statement left: a device first seen through its state */
+	ASSERT_STREQ(row.udid, "U0");
+	ASSERT_STREQ(row.state, "error");
+	ASSERT_STREQ(row.error, "lockdown failed");
+	ASSERT_STREQ(row.name, "");
+	ASSERT_EQ(row.attached, 0);
+	CHECK(row.first_seen > 1700000000 && row.first_seen == row.last_seen);
+	ASSERT_EQ(row.last_sync, 0);
+	ASSERT_EQ(row.reports, 0);
 	ASSERT_EQ(store_devices_json(s, &arr), 0);
 	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "udid"), "U1"); /* attached first */
