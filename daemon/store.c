@@ -117,34 +117,92 @@ char *store_col_dup(sqlite3_stmt *st, int col)
 	return t ? strdup((const char *)t) : NULL;
 }
 
-/* Connection settings and schema; false (logged) when the database cannot be set up. */
-static int setup(struct store *s, const char *path)
+/*
+ * Schema versions, stamped in the database header (PRAGMA user_version). Version 0 is an
+ * empty file or a store written before the stamp existed (schema_sql as it was then, with
+ * meta.schema = '1'): schema_sql creates only what is missing, so both become version 1.
+ * migrations[v] takes a store from version v to v + 1; a new column or table is one more
+ * entry here (ALTER TABLE ..., CREATE TABLE ...), run on every older store at its next open.
+ */
+static const char *const migrations[] = {
+	schema_sql, /* 0 -> 1 */
+};
+
+#define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static int user_version(struct store *s, int *v)
 {
-	char *msg = NULL;
+	sqlite3_stmt *st = store_stmt(s, ST_USER_VERSION, "PRAGMA user_version");
 	int rc;
 
-	sqlite3_busy_timeout(s->db, 5000);
-	rc = sqlite3_exec(s->db,
-			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			  "PRAGMA wal_autocheckpoint=" STORE_LOOP_CHECKPOINT_PAGES ";"
-			  "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
-			  "PRAGMA mmap_size=268435456;",
-			  NULL, NULL, &msg);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		log_err("store", "cannot set up database '%s': %s", path, msg ? msg : "?");
-		sqlite3_free(msg);
+	if (st == NULL)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "schema version");
+}
+
+/* Script sql, logged as what on failure (-EIO). */
+static int exec_script(struct store *s, const char *path, const char *sql, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
+	log_err("store", "cannot %s '%s': %s", what, path, msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
+	return -EIO;
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION, all steps in one transaction. */
+static int migrate(struct store *s, const char *path)
+{
+	char stamp[48];
+	int v = 0, r = store_begin(s);
+
+	if (r == 0)
+		r = user_version(s, &v);
+	if (r == 0 && v > STORE_SCHEMA_VERSION) {
+		log_err("store", "'%s' has schema version %d, newer than this jetsamd's %d", path,
+			v, STORE_SCHEMA_VERSION);
+		r = -ENOTSUP;
 	}
-	return 1;
+	if (r == 0 && v > 0 && v < STORE_SCHEMA_VERSION)
+		log_info("store", "'%s': schema version %d to %d", path, v, STORE_SCHEMA_VERSION);
+	for (; r == 0 && v < STORE_SCHEMA_VERSION; v++) {
+		snprintf(stamp, sizeof(stamp), "PRAGMA user_version=%d", v + 1);
+		r = exec_script(s, path, migrations[v], "update the schema of");
+		if (r == 0)
+			r = exec_script(s, path, stamp, "stamp the schema version of");
+	}
+	if (r == 0)
+		r = store_commit(s);
+	if (r < 0)
+		store_rollback(s);
+	return r;
+}
+
+/* Connection settings and schema; 0 or a negative errno (logged). */
+static int setup(struct store *s, const char *path)
+{
+	sqlite3_busy_timeout(s->db, 5000);
+	if (exec_script(s, path,
+			"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			"PRAGMA wal_autocheckpoint=" STORE_LOOP_CHECKPOINT_PAGES ";"
+			"PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
+			"PRAGMA mmap_size=268435456;",
+			"set up") < 0)
+		return -EIO;
+	return migrate(s, path);
 }
 
 int store_open(const char *state_dir, struct store **out)
 {
 	struct store *s;
 	char path[PATH_MAX];
-	int rc;
+	int rc, r;
 
 	*out = NULL;
 	if (snprintf(path, sizeof(path), "%s/jetsamd.db", state_dir) >= (int)sizeof(path))
@@ -161,9 +219,9 @@ int store_open(const char *state_dir, struct store **out)
 		store_close(s);
 		return -EIO;
 	}
-	if (!setup(s, path)) {
+	if ((r = setup(s, path)) < 0) {
 		store_close(s);
-		return -EIO;
+		return r;
 	}
 	if (store_limits_dirty(s)) {
 		log_warn("store", "a reparse was interrupted: rebuilding the limits summaries");

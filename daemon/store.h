@@ -55,6 +55,11 @@
 
 struct store;
 
+/*
+ * Open (or create) the store and bring its schema to this release's version (PRAGMA
+ * user_version; older stores are migrated, see store.c). -ENOTSUP when a newer jetsamd
+ * wrote it, -EIO when SQLite fails (logged).
+ */
 int store_open(const char *state_dir, struct store **out);
 void store_close(struct store *s); /* NULL is a no-op */
 

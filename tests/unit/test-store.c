@@ -1,4 +1,4 @@
-/* test-store.c: unit tests of the SQLite store: exactly-once ingest, file index, queries */
+/* test-store.c: unit tests of the SQLite store: ingest, file index, queries, schema versions */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -538,25 +538,43 @@ static void copy_file(const char *dir, const char *to, const char *name)
 	fclose(in);
 }
 
-/* Reports in the database made of only the files store_sync_durable() flushes. */
-static int64_t reports_in_files(const char *dir, const char *copy)
+/* Run sql on dir/jetsamd.db through a connection of its own (creates the file). */
+static void db_exec(const char *dir, const char *sql)
+{
+	char p[256];
+	sqlite3 *h = NULL;
+
+	snprintf(p, sizeof(p), "%s/jetsamd.db", dir);
+	CHECK(sqlite3_open(p, &h) == SQLITE_OK);
+	CHECK(sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* The integer a query of dir/jetsamd.db selects, -1 on failure. */
+static int64_t db_int(const char *dir, const char *sql)
 {
 	char p[256];
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
-	int64_t n = -1;
+	int64_t v = -1;
 
+	snprintf(p, sizeof(p), "%s/jetsamd.db", dir);
+	if (sqlite3_open_v2(p, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* Reports in the database made of only the files store_sync_durable() flushes. */
+static int64_t reports_in_files(const char *dir, const char *copy)
+{
 	CHECK(mkdir(copy, 0700) == 0);
 	copy_file(dir, copy, "jetsamd.db");
 	copy_file(dir, copy, "jetsamd.db-wal"); /* not -shm: it is rebuilt from the log */
-	snprintf(p, sizeof(p), "%s/jetsamd.db", copy);
-	if (sqlite3_open_v2(p, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(h, "SELECT count(*) FROM reports", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return n;
+	return db_int(copy, "SELECT count(*) FROM reports");
 }
 
 static void test_durable(const char *top)
@@ -619,15 +637,151 @@ static void test_durable(const char *top)
 	ASSERT_EQ(reports_in_files(dir, copy), 41);
 }
 
-int main(void)
+/* The whole text of a file (malloc'ed), NULL when it cannot be read. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long len;
+
+	if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = calloc(1, (size_t)len + 1)) != NULL &&
+	    fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		free(buf);
+		buf = NULL;
+	}
+	if (f)
+		fclose(f);
+	CHECK(buf != NULL);
+	return buf;
+}
+
+/*
+ * A store of the landed release (fixture: its dump, made by the code of ca038b6) opens,
+ * keeps its rows and gets the version stamp.
+ */
+static void test_landed_store(const char *top, const char *landed_sql)
+{
+	char dir[200];
+	struct store *s = NULL;
+	struct store_file_index idx;
+	struct store_ingest_result res;
+	struct report r;
+	struct report_event ev[1];
+	cJSON *o, *arr;
+	int64_t nrep, nev;
+
+	snprintf(dir, sizeof(dir), "%s/landed", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	db_exec(dir, landed_sql);
+	ASSERT_EQ(db_int(dir, "PRAGMA user_version"), 0);
+
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	ASSERT_EQ(store_device_json(s, "UL", &o), 0);
+	ASSERT_STREQ(str(o, "name"), "Old phone");
+	ASSERT_STREQ(str(o, "last_sync"), "2023-11-14T22:13:20Z");
+	ASSERT_EQ(num(o, "reports"), 2);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_device_json(s, "UX", &o), 0);
+	ASSERT_STREQ(str(o, "error"), "lockdown failed");
+	CHECK(cJSON_IsNull(get(o, "product")));
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, 1, &o), 0);
+	ASSERT_STREQ(str(o, "key"), "incident:INC-L");
+	ASSERT_EQ(num(o, "events"), 2);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, 2, &o), 0);
+	CHECK(cJSON_IsTrue(get(o, "removed_from_device")));
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, 3, &o), 0);
+	ASSERT_STREQ(str(o, "status"), "error");
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_events_json(s, 1, &arr), 0);
+	arr = plain(arr);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Old");
+	cJSON_Delete(arr);
+	ASSERT_EQ(store_file_index_load(s, "UL", &idx), 0);
+	ASSERT_EQ(idx.n, 3);
+	ASSERT_EQ(store_file_index_find(&idx, "Retired/JetsamEvent-L.ips.synced")->report_id, 1);
+	ASSERT_EQ(store_file_index_find(&idx, "JetsamEvent-M.ips")->removed, 1);
+	store_file_index_release(&idx);
+	arr = limits(s, NULL, NULL, NULL);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "count"), 2);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "median"), 100 * MB);
+	ASSERT_STREQ(
+		cJSON_GetArrayItem(get(cJSON_GetArrayItem(arr, 0), "processes"), 0)->valuestring,
+		"Old");
+	cJSON_Delete(arr);
+	/* exactly once still holds across the upgrade; new reports go in beside the old */
+	ev[0] = mk_event("Old", REPORT_ROLE_FOREGROUND, 200 * MB);
+	mk_report(&r, "INC-L", "iPhone12,1", "16.0", "20A362", 1654077600, ev, 1);
+	ASSERT_EQ(ingest(s, "UL", "Retired/JetsamEvent-L.ips", "ab01", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	ASSERT_EQ(res.report_id, 1);
+	mk_report(&r, "INC-N", "iPhone12,1", "16.0", "20A362", 1654090000, ev, 1);
+	ASSERT_EQ(ingest(s, "UL", "JetsamEvent-N.ips", "ab04", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 0);
+	arr = limits(s, NULL, NULL, NULL);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "count"), 3);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "median"), 200 * MB);
+	cJSON_Delete(arr);
+	store_close(s);
+
+	ASSERT_EQ(db_int(dir, "PRAGMA user_version"), 1);
+	ASSERT_EQ(db_int(dir, "SELECT count(*) FROM reports"), 4);
+	ASSERT_EQ(db_int(dir, "SELECT count(*) FROM files"), 5);
+	/* a stamped store opens as it is */
+	ASSERT_EQ(store_open(dir, &s), 0);
+	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+	ASSERT_EQ(nrep, 4);
+	ASSERT_EQ(nev, 4);
+	store_close(s);
+}
+
+/* A new store gets the stamp; a store of a newer release is left alone. */
+static void test_schema_version(const char *top, const char *landed_sql)
+{
+	char fresh[200], newer[200];
+	struct store *s = NULL;
+
+	snprintf(fresh, sizeof(fresh), "%s/fresh", top);
+	snprintf(newer, sizeof(newer), "%s/newer", top);
+	CHECK(mkdir(fresh, 0700) == 0);
+	CHECK(mkdir(newer, 0700) == 0);
+	ASSERT_EQ(store_open(fresh, &s), 0);
+	store_close(s);
+	ASSERT_EQ(db_int(fresh, "PRAGMA user_version"), 1);
+	ASSERT_EQ(db_int(fresh, "SELECT count(*) FROM sqlite_schema WHERE name='lim_procs'"), 1);
+
+	db_exec(newer, landed_sql);
+	db_exec(newer, "PRAGMA user_version=99");
+	s = NULL;
+	ASSERT_EQ(store_open(newer, &s), -ENOTSUP);
+	CHECK(s == NULL);
+	ASSERT_EQ(db_int(newer, "PRAGMA user_version"), 99);
+}
+
+/* argv[1]: tests/data/store-landed-ca038b6.sql */
+int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/jt-store-XXXXXX";
 	char cmd[100];
+	char *landed_sql = argc > 1 ? slurp(argv[1]) : NULL;
 
 	log_init(LOG_LEVEL_WARNING);
 	CHECK(mkdtemp(dir) != NULL);
 	test_all(dir);
 	test_durable(dir);
+	CHECK(landed_sql != NULL);
+	if (landed_sql) {
+		test_landed_store(dir, landed_sql);
+		test_schema_version(dir, landed_sql);
+	}
+	free(landed_sql);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 	return CHECK_DONE();
