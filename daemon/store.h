@@ -48,6 +48,9 @@
  * only in store_open() (schema set-up, at start) and store_close() (final checkpoint, at
  * exit); archive writes run in workers.
  *
+ * The implementation is split by job (store.c, store_devices.c, store_files.c, store_ingest.c,
+ * store_limits.c, store_query.c, store_durable.c; store_internal.h says what each does).
+ *
  * Exactly once: every report has a key, "incident:<id>" or "sha256:<hex>" when it has no
  * incident id. The same report seen under another path (Retired/, ".synced") adds a file
  * index entry pointing at the existing report and nothing else.

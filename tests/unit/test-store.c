@@ -460,6 +460,32 @@ static void test_all(const char *dir)
 	CHECK(cJSON_IsFalse(get(o, "attached")));
 	ASSERT_EQ(num(o, "reports"), 3);
 	cJSON_Delete(o);
+	/* the row set_state returns is the row the queries render, without a read-back */
+	memset(&row, 0x55, sizeof(row));
+	ASSERT_EQ(store_device_set_state(s, "U1", "syncing", 1, NULL, &row), 0);
+	ASSERT_STREQ(row.name, "Lab 1");
+	ASSERT_STREQ(row.product, "iPhone13,2");
+	ASSERT_STREQ(row.connection, "USB");
+	ASSERT_STREQ(row.state, "syncing");
+	ASSERT_STREQ(row.error, "");
+	ASSERT_EQ(row.attached, 1);
+	ASSERT_EQ(row.last_sync, 1700000000);
+	ASSERT_EQ(row.reports, 3);
+	{
+		cJSON *from_row = store_device_row_json(&row);
+		char *a, *b;
+
+		ASSERT_EQ(store_device_json(s, "U1", &o), 0);
+		a = cJSON_PrintUnformatted(from_row);
+		b = cJSON_PrintUnformatted(o);
+		ASSERT_STREQ(a, b);
+		CHECK(cJSON_IsNull(get(from_row, "error")));
+		free(a);
+		free(b);
+		cJSON_Delete(from_row);
+		cJSON_Delete(o);
+	}
+	ASSERT_EQ(store_device_set_state(s, NULL, "idle", 1, NULL, NULL), -EINVAL);
 	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
 	ASSERT_EQ(nrep, 6);
 	arr = limits(s, NULL, NULL, "daemon");
