@@ -12,8 +12,8 @@
  * The parse outcome of a report is bound at the same parameters (?2..?12) in the three
  * statements that write it: a new report, a good copy replacing one that did not parse, and
  * a reparse. Where it came from (?13..?18) is bound for the first two; the upgrade keeps
- * path (?14) and collected (?18) as first stored and does not name them (SQLite ignores a
- * bind to a parameter the statement does not use has no effect).
+ * path (?14) and collected (?18) as first stored and does not name them (a bind to a
+ * parameter the statement does not use has no effect).
  */
 #define OUTCOME_SET                                                                                \
 	"incident=coalesce(?2,incident),status=?3,error=?4,variant=?5,bug_type=?6,product=?7,"     \
