@@ -120,21 +120,16 @@ static cJSON *limits(struct store *s, const char *product, const char *build, co
 	return plain(arr); /* "processes" is raw JSON text */
 }
 
-static void test_all(const char *dir)
+/* report 1 (INC-1): ingested first, replaced by the reparse tests */
+static struct report r1;
+static struct report_event e1[3];
+
+/* Devices: identity, state (and the row it returns), last sync. */
+static void test_devices(struct store *s)
 {
-	struct store *s;
-	struct store_ingest_result res, res2;
-	struct store_file_index idx;
 	struct store_device row;
-	struct report r1, r2, r3, r4, rerr;
-	struct report_event e1[3], e2[2], e3[2], e4[1];
 	cJSON *arr, *o;
-	int truncated;
-	int64_t nrep, nev;
 
-	ASSERT_EQ(store_open(dir, &s), 0);
-
-	/* devices */
 	ASSERT_EQ(store_device_upsert(s, "U1", "Lab 1", "iPhone13,2", "15.5", "19F77", "USB"), 0);
 	ASSERT_EQ(store_device_set_state(s, "U1", "idle", 1, NULL, NULL), 0);
 	ASSERT_EQ(store_device_set_state(s, "U0", "error", 0, "lockdown failed", &row), 0);
@@ -160,6 +155,17 @@ static void test_all(const char *dir)
 	ASSERT_STREQ(str(o, "last_sync"), "2023-11-14T22:13:20Z");
 	cJSON_Delete(o);
 	ASSERT_EQ(store_device_json(s, "nope", &o), -ENOENT);
+}
+
+/* Exactly-once ingest by key; errors stored; counts. */
+static void test_ingest(struct store *s)
+{
+	struct store_ingest_result res, res2;
+	struct report r2, r3, r4, rerr;
+	struct report_event e2[2], e3[2], e4[1];
+	cJSON *arr, *o;
+	int truncated;
+	int64_t nrep, nev;
 
 	/* build 19F77: foreground limits 100, 200, 300 MB (+ one without a limit) */
 	e1[0] = mk_event("Alpha", REPORT_ROLE_FOREGROUND, 200 * MB);
@@ -234,8 +240,14 @@ static void test_all(const char *dir)
 	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
 	ASSERT_EQ(nrep, 5);
 	ASSERT_EQ(nev, 8);
+}
 
-	/* file index: sorted, found by path, marks removal on the report */
+/* The file index: sorted, found by path, marks removal on the report. */
+static void test_file_index(struct store *s)
+{
+	struct store_file_index idx;
+	cJSON *o;
+
 	ASSERT_EQ(store_file_index_load(s, "U1", &idx), 0);
 	ASSERT_EQ(idx.n, 3);
 	ASSERT_STREQ(idx.v[0].path, "JetsamEvent-1.ips");
@@ -257,8 +269,14 @@ static void test_all(const char *dir)
 	CHECK(cJSON_IsTrue(get(o, "removed_from_device")));
 	cJSON_Delete(o);
 	store_file_index_release(&idx);
+}
 
-	/* events: newest first, filters combine */
+/* Events: newest first, filters combine. */
+static void test_events(struct store *s)
+{
+	cJSON *arr, *o;
+	int truncated;
+
 	{
 		struct store_event_filter f = {
 			.since = REPORT_NULL, .until = REPORT_NULL, .limit = 100};
@@ -334,8 +352,14 @@ static void test_all(const char *dir)
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Alpha"); /* file order */
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 2), "process"), "Gamma");
 	cJSON_Delete(arr);
+}
 
-	/* limits */
+/* Limits from the summaries: median, drift, filters. */
+static void test_limits(struct store *s)
+{
+	struct store_ingest_result res;
+	cJSON *arr, *o;
+
 	arr = limits(s, NULL, NULL, NULL);
 	/* iPhone13,2 15.5 19F77 foreground, daemon; 15.6 19G71 foreground; iPhone99,1 fg */
 	ASSERT_EQ(cJSON_GetArraySize(arr), 4);
@@ -395,6 +419,13 @@ static void test_all(const char *dir)
 		ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "median"), 200 * MB);
 		cJSON_Delete(arr);
 	}
+}
+
+/* Reparse: replace a report's events, rebuild the summaries. */
+static void test_reparse(struct store *s)
+{
+	cJSON *arr;
+	int64_t nrep, nev;
 
 	/* reparse: replace the events of report 1, then rebuild the summaries */
 	{
@@ -450,7 +481,16 @@ static void test_all(const char *dir)
 		ASSERT_EQ(store_report_replace(s, 1, &r1, &nev2), 0);
 		ASSERT_EQ(store_commit(s), 0);
 	}
-	store_close(s);
+}
+
+/* Everything is still there after a reopen; a copy that parses replaces one that did not. */
+static void test_reopen(const char *dir)
+{
+	struct store *s;
+	struct store_ingest_result res;
+	struct store_device row;
+	cJSON *arr, *o;
+	int64_t nrep, nev;
 
 	/* everything is still there after a reopen; devices start detached */
 	ASSERT_EQ(store_open(dir, &s), 0);
@@ -532,6 +572,23 @@ static void test_all(const char *dir)
 
 	store_close(s);
 	store_close(NULL);
+}
+
+static void test_all(const char *dir)
+{
+	struct store *s;
+
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	test_devices(s);
+	test_ingest(s);
+	test_file_index(s);
+	test_events(s);
+	test_limits(s);
+	test_reparse(s);
+	store_close(s);
+	test_reopen(dir);
 }
 
 static int64_t file_size(const char *dir, const char *name)
