@@ -848,6 +848,79 @@ static void test_schema_version(const char *top, const char *landed_sql)
 	ASSERT_EQ(db_int(newer, "PRAGMA user_version"), 99);
 }
 
+/*
+ * No statement keeps a read open after a call returns (each is reset after use, also when
+ * a query stops at its limit): a checkpoint that must wait for every reader (TRUNCATE)
+ * gets through at once beside the open store.
+ */
+static void test_no_open_reads(const char *top)
+{
+	char dir[200], p[256];
+	struct store *s = NULL;
+	struct store_event_filter ef = {.since = REPORT_NULL, .until = REPORT_NULL, .limit = 1};
+	struct store_report_filter rf = {.limit = 1};
+	struct store_ingest_result res;
+	struct store_file_index idx;
+	struct store_archived *v;
+	struct store_device row;
+	struct report_event ev[2];
+	struct report r;
+	cJSON *o;
+	sqlite3 *h = NULL;
+	int64_t nrep, nev;
+	size_t n;
+	int truncated, n_log = -1, n_done = -1;
+
+	snprintf(dir, sizeof(dir), "%s/reads", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	ev[0] = mk_event("Reader", REPORT_ROLE_FOREGROUND, 100 * MB);
+	ev[1] = mk_event("Other", REPORT_ROLE_FOREGROUND, 200 * MB);
+	mk_report(&r, "INC-R1", "iPhone13,2", "15.5", "19F77", 1654077600, ev, 2);
+	ASSERT_EQ(ingest(s, "UR", "JetsamEvent-r1.ips", "rr01", &r, &res), 0);
+	mk_report(&r, "INC-R2", "iPhone13,2", "15.5", "19F77", 1654077700, ev, 2);
+	ASSERT_EQ(ingest(s, "UR", "JetsamEvent-r2.ips", "rr02", &r, &res), 0);
+	ASSERT_EQ(store_device_set_state(s, "UR", "idle", 1, NULL, &row), 0);
+
+	/* every reading call, queries that stop at their limit among them */
+	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+	ASSERT_EQ(store_devices_json(s, &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_device_json(s, "UR", &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_reports_json(s, &rf, &o, &truncated), 0);
+	ASSERT_EQ(truncated, 1);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, res.report_id, &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_events_json(s, &ef, &o, &truncated), 0);
+	ASSERT_EQ(truncated, 1);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_events_json(s, res.report_id, &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_limits_json(s, NULL, NULL, NULL, &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_file_index_load(s, "UR", &idx), 0);
+	store_file_index_release(&idx);
+	ASSERT_EQ(store_archived_list(s, 0, 1, &v, &n), 0);
+	ASSERT_EQ(n, 1);
+	store_archived_free(v, n);
+
+	snprintf(p, sizeof(p), "%s/jetsamd.db", dir);
+	ASSERT_EQ(sqlite3_open(p, &h), SQLITE_OK);
+	/* a first read makes this connection see the log (WAL mode) */
+	ASSERT_EQ(sqlite3_exec(h, "SELECT count(*) FROM reports", NULL, NULL, NULL), SQLITE_OK);
+	CHECK(file_size(dir, "jetsamd.db-wal") > 0);
+	ASSERT_EQ(sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_TRUNCATE, &n_log, &n_done),
+		  SQLITE_OK);
+	ASSERT_EQ(n_log, 0);				/* TRUNCATE: the log is empty after it */
+	ASSERT_EQ(file_size(dir, "jetsamd.db-wal"), 0); /* emptied: nobody still reads it */
+	sqlite3_close(h);
+	store_close(s);
+}
+
 /* argv[1]: tests/data/store-landed-ca038b6.sql */
 int main(int argc, char **argv)
 {
@@ -859,6 +932,7 @@ int main(int argc, char **argv)
 	CHECK(mkdtemp(dir) != NULL);
 	test_all(dir);
 	test_durable(dir);
+	test_no_open_reads(dir);
 	CHECK(landed_sql != NULL);
 	if (landed_sql) {
 		test_landed_store(dir, landed_sql);
