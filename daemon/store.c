@@ -122,7 +122,8 @@ char *store_col_dup(sqlite3_stmt *st, int col)
  * empty file or a store written before the stamp existed (schema_sql as it was then, with
  * meta.schema = '1'): schema_sql creates only what is missing, so both become version 1.
  * migrations[v] takes a store from version v to v + 1; a new column or table is one more
- * entry here (ALTER TABLE ..., CREATE TABLE ...), run on every older store at its next open.
+ * entry here (ALTER TABLE ..., CREATE TABLE ...), run on every older store at its next open
+ * and on a new one after schema_sql, which stays version 1 as it is.
  */
 static const char *const migrations[] = {
 	schema_sql, /* 0 -> 1 */

@@ -23,6 +23,10 @@
  * store_files.c (file index rows), store_ingest.c (ingest and reparse: one report-row bind),
  * store_limits.c (limit statistics), store_query.c (status, reports and events as JSON).
  *
+ * A new column: one more step in migrations[] (store.c), then the statement of the job
+ * that writes it and the renderer that shows it (store_query.c, or store_devices.c for
+ * DEVICE); test-store.c opens a store of the release before.
+ *
  * One statement style: every statement has an id below and goes through store_stmt(), which
  * prepares it once (its SQL text stands beside the code that runs it) and hands it out
  * reset. Whoever steps a statement resets it when done (store_run() and store_collect_*()
