@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "isotime.h"
 #include "report_internal.h"
 
 /* ---- events and outcome ---- */
@@ -266,16 +267,6 @@ int report_split_os(struct report *r, const char *s, size_t n)
 	return 0;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	const int64_t era = (y >= 0 ? y : y - 399) / 400;
-	const unsigned yoe = (unsigned)(y - era * 400);
-	const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int take_digits(const char **p, const char *end, size_t count, int *out)
 {
 	int v = 0;
@@ -336,7 +327,8 @@ int64_t report_time_parse(const char *s, size_t n)
 		p++;
 	if (p != end)
 		return REPORT_NULL;
-	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+	t = isotime_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
+	    sec;
 	return t - sign * (oh * 3600 + om * 60);
 }
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../daemon/request.h"
+#include "../../proto/request.h"
 #include "check.h"
 
 static int decode(struct request *r, const char *s)
