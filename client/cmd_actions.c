@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "conn.h"
 #include "output.h"
+#include "protocol.h"
 
 /* Largest file import reads; the daemon applies its own max_report_size below this */
 #define IMPORT_MAX_FILE (1024L * 1024 * 1024)
@@ -301,7 +302,7 @@ static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, con
 				ctl_error("cannot import '%s': %s (%s)", path,
 					  jstr_or(err, "message", "?"), jstr_or(err, "code", "?"));
 				/* too_large closes the connection: reconnect for the next file */
-				if (strcmp(jstr_or(err, "code", ""), "too_large") == 0) {
+				if (strcmp(jstr_or(err, "code", ""), PROTO_E_TOO_LARGE) == 0) {
 					conn_release(conn);
 					*connected = 0;
 				}

@@ -11,6 +11,7 @@
 #include "events.h"
 #include "output.h"
 #include "products.h"
+#include "protocol.h"
 
 static const char *const watch_csv[] = {
 	"type",		"received",	   "udid",	  "name", "state",   "error", "product",
@@ -155,8 +156,10 @@ int watch_main(struct ctl *ctl, int argc, char **argv)
 		return r;
 	req = cmd_request_new("subscribe");
 	topics = cJSON_AddArrayToObject(req, "topics");
-	if (topics == NULL || !cJSON_AddItemToArray(topics, cJSON_CreateString("events")) ||
-	    (!events_only && !cJSON_AddItemToArray(topics, cJSON_CreateString("devices")))) {
+	if (topics == NULL ||
+	    !cJSON_AddItemToArray(topics, cJSON_CreateString(PROTO_TOPIC_EVENTS)) ||
+	    (!events_only &&
+	     !cJSON_AddItemToArray(topics, cJSON_CreateString(PROTO_TOPIC_DEVICES)))) {
 		cJSON_Delete(req);
 		conn_release(&conn);
 		ctl_error("out of memory");
