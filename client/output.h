@@ -28,7 +28,7 @@ char *text_sanitize(const char *s);
 void text_fit(char *buf, size_t size, const char *s, int width, const char *ellipsis,
 	      int ellipsis_width);
 
-/* --- tables --- */
+/* --- tables (table.c) --- */
 
 enum table_align { TABLE_LEFT, TABLE_RIGHT };
 
