@@ -195,7 +195,7 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	};
 	struct events_args a = {.limit = -1};
 	cJSON *req, *result;
-	const cJSON *list, *e;
+	const cJSON *list;
 	int r;
 
 	r = cmd_options(ctl, &o, argc, argv, events_option_cb, &a);
@@ -215,11 +215,7 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(result);
 	} else if (ctl->format == CTL_FORMAT_CSV) {
-		csv_header(stdout, events_csv_fields);
-		cJSON_ArrayForEach(e, list)
-		{
-			events_csv_row(stdout, e);
-		}
+		csv_objects(stdout, events_csv_fields, list);
 	} else {
 		r = events_print_table(ctl, list);
 	}

@@ -228,7 +228,7 @@ static int devices_print_table(const struct ctl *ctl, const cJSON *list)
 int devices_main(struct ctl *ctl, int argc, char **argv)
 {
 	cJSON *req, *result;
-	const cJSON *list, *d;
+	const cJSON *list;
 	int r = simple_options(ctl, argc, argv,
 			       "usage: jetsamctl devices\n"
 			       "List every phone the daemon has seen, attached first.\n");
@@ -245,16 +245,7 @@ int devices_main(struct ctl *ctl, int argc, char **argv)
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(result);
 	} else if (ctl->format == CTL_FORMAT_CSV) {
-		csv_header(stdout, devices_csv);
-		cJSON_ArrayForEach(d, list)
-		{
-			const char *const *name;
-
-			for (name = devices_csv; *name != NULL; name++)
-				csv_json(stdout, name == devices_csv,
-					 cJSON_GetObjectItemCaseSensitive(d, *name));
-			csv_end(stdout);
-		}
+		csv_objects(stdout, devices_csv, list);
 	} else {
 		r = devices_print_table(ctl, list);
 	}
@@ -368,7 +359,7 @@ int reports_main(struct ctl *ctl, int argc, char **argv)
 	};
 	struct reports_args a = {.limit = -1};
 	cJSON *req, *result;
-	const cJSON *list, *rep;
+	const cJSON *list;
 	int r;
 
 	r = cmd_options(ctl, &o, argc, argv, reports_option_cb, &a);
@@ -388,16 +379,7 @@ int reports_main(struct ctl *ctl, int argc, char **argv)
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(result);
 	} else if (ctl->format == CTL_FORMAT_CSV) {
-		csv_header(stdout, reports_csv);
-		cJSON_ArrayForEach(rep, list)
-		{
-			const char *const *name;
-
-			for (name = reports_csv; *name != NULL; name++)
-				csv_json(stdout, name == reports_csv,
-					 cJSON_GetObjectItemCaseSensitive(rep, *name));
-			csv_end(stdout);
-		}
+		csv_objects(stdout, reports_csv, list);
 	} else {
 		r = reports_print_table(ctl, list);
 	}

@@ -259,6 +259,19 @@ void csv_end(FILE *f)
 	fputc('\n', f);
 }
 
+void csv_objects(FILE *f, const char *const *names, const cJSON *list)
+{
+	const cJSON *o;
+
+	csv_header(f, names);
+	cJSON_ArrayForEach(o, list)
+	{
+		for (const char *const *name = names; *name != NULL; name++)
+			csv_json(f, name == names, cJSON_GetObjectItemCaseSensitive(o, *name));
+		csv_end(f);
+	}
+}
+
 /* --- values --- */
 
 void fmt_mib(char *buf, size_t size, double bytes)

@@ -91,6 +91,8 @@ void csv_json(FILE *f, int first, const cJSON *v);
 /* Write the header row from a NULL-terminated list of names */
 void csv_header(FILE *f, const char *const *names);
 void csv_end(FILE *f);
+/* The header row of names, then one row per object of the array list (its members names) */
+void csv_objects(FILE *f, const char *const *names, const cJSON *list);
 
 /* --- values --- */
 
