@@ -5,12 +5,12 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "events.h"
 #include "output.h"
 #include "products.h"
 #include "timeparse.h"
 
-const char *const events_csv_fields[] = {
+/* CSV column names of an event (documented in jetsamctl(1)) */
+static const char *const events_csv_fields[] = {
 	"time",
 	"timestamp",
 	"udid",
@@ -34,15 +34,6 @@ const char *const events_csv_fields[] = {
 	"lifetime_max_pages",
 	NULL,
 };
-
-void events_csv_row(FILE *f, const cJSON *e)
-{
-	const char *const *name;
-
-	for (name = events_csv_fields; *name != NULL; name++)
-		csv_json(f, name == events_csv_fields, cJSON_GetObjectItemCaseSensitive(e, *name));
-	csv_end(f);
-}
 
 static int events_print_table(const struct ctl *ctl, const cJSON *list)
 {

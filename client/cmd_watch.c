@@ -8,7 +8,6 @@
 
 #include "cmd.h"
 #include "conn.h"
-#include "events.h"
 #include "output.h"
 #include "products.h"
 #include "protocol.h"
