@@ -23,6 +23,37 @@
  */
 int cmd_common_option(struct ctl *ctl, int c);
 
+/* How a command reads its argv: getopt's short options and long table (ending in
+ * CMD_COMMON_OPTIONS), the --help text, and how many operands it takes (-1: any number). */
+struct cmd_opts {
+	const char *name; /* in messages: "jetsamctl NAME: ..." */
+	const char *shortopts;
+	const struct option *longopts;
+	const char *help;
+	int max_operands;
+};
+
+/* A command's own option c with its value (NULL for a flag): 0, or CTL_EXIT_USAGE after
+ * printing a usage error. */
+typedef int (*cmd_option_cb)(void *arg, int c, const char *value);
+
+#define CMD_RUN (-1)
+
+/*
+ * Read the options of argv: --json/--csv set ctl->format, --help prints o->help (returns
+ * CTL_EXIT_OK), other options go to cb (may be NULL when there are none). An unknown option or
+ * more than max_operands operands is a usage error (CTL_EXIT_USAGE). Returns CMD_RUN when the
+ * command should go on; its operands are then argv[optind..argc).
+ */
+int cmd_options(struct ctl *ctl, const struct cmd_opts *o, int argc, char **argv, cmd_option_cb cb,
+		void *arg);
+
+/* --role VALUE: foreground, daemon or background. 0 with *role set, or CTL_EXIT_USAGE. */
+int cmd_option_role(const char *cmd, const char *value, const char **role);
+
+/* --limit N: 1 to 100000. 0 with *limit set, or CTL_EXIT_USAGE. */
+int cmd_option_limit(const char *cmd, const char *value, long *limit);
+
 /* A new request object {"cmd": cmd}; exits with a message when out of memory */
 cJSON *cmd_request_new(const char *cmd);
 

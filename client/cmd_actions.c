@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "conn.h"
 #include "output.h"
+#include "protocol.h"
 
 /* Largest file import reads; the daemon applies its own max_report_size below this */
 #define IMPORT_MAX_FILE (1024L * 1024 * 1024)
@@ -97,40 +98,38 @@ static int sync_print(const struct ctl *ctl, const cJSON *result, int wait)
 	return r;
 }
 
+static int sync_option_cb(void *arg, int c, const char *value)
+{
+	(void)value;
+	if (c == 'w')
+		*(int *)arg = 1;
+	return 0;
+}
+
 int sync_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"wait", no_argument, NULL, 'w'},
 		CMD_COMMON_OPTIONS,
 	};
+	static const struct cmd_opts o = {
+		.name = "sync",
+		.shortopts = "hw",
+		.longopts = opts,
+		.help = "usage: jetsamctl sync [UDID] [--wait]\n"
+			"Ask the daemon to pull new reports from one phone (default: all "
+			"attached);\n--wait returns when that sync has finished.\n",
+		.max_operands = 1,
+	};
 	const char *udid = NULL;
-	int wait = 0, c, r;
+	int wait = 0, r;
 	cJSON *req, *result;
 
-	while ((c = getopt_long(argc, argv, "hw", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		switch (c) {
-		case 'w':
-			wait = 1;
-			break;
-		case 'h':
-			fputs("usage: jetsamctl sync [UDID] [--wait]\n"
-			      "Ask the daemon to pull new reports from one phone (default: all "
-			      "attached);\n--wait returns when that sync has finished.\n",
-			      stdout);
-			return CTL_EXIT_OK;
-		default:
-			ctl_usage_error("sync", "unknown option");
-			return CTL_EXIT_USAGE;
-		}
-	}
+	r = cmd_options(ctl, &o, argc, argv, sync_option_cb, &wait);
+	if (r != CMD_RUN)
+		return r;
 	if (optind < argc)
-		udid = argv[optind++];
-	if (optind < argc) {
-		ctl_usage_error("sync", "unexpected argument '%s'", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+		udid = argv[optind];
 	req = cmd_request_new("sync");
 	cmd_request_str(req, "udid", udid);
 	cmd_request_bool(req, "wait", wait);
@@ -301,7 +300,7 @@ static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, con
 				ctl_error("cannot import '%s': %s (%s)", path,
 					  jstr_or(err, "message", "?"), jstr_or(err, "code", "?"));
 				/* too_large closes the connection: reconnect for the next file */
-				if (strcmp(jstr_or(err, "code", ""), "too_large") == 0) {
+				if (strcmp(jstr_or(err, "code", ""), PROTO_E_TOO_LARGE) == 0) {
 					conn_release(conn);
 					*connected = 0;
 				}
@@ -406,23 +405,22 @@ static int import_print(const struct ctl *ctl, cJSON *doc)
 int import_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {CMD_COMMON_OPTIONS};
+	static const struct cmd_opts o = {
+		.name = "import",
+		.shortopts = "h",
+		.longopts = opts,
+		.help = "usage: jetsamctl import FILE...\n"
+			"Send report files to the daemon, which archives and parses them "
+			"('-' reads stdin).\n",
+		.max_operands = -1,
+	};
 	struct conn conn = {.fd = -1};
-	int connected = 0, failed = 0, c, r, i;
+	int connected = 0, failed = 0, r, i;
 	cJSON *doc, *list;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		if (c == 'h') {
-			fputs("usage: jetsamctl import FILE...\n"
-			      "Send report files to the daemon, which archives and parses them "
-			      "('-' reads stdin).\n",
-			      stdout);
-			return CTL_EXIT_OK;
-		}
-		ctl_usage_error("import", "unknown option");
-		return CTL_EXIT_USAGE;
-	}
+	r = cmd_options(ctl, &o, argc, argv, NULL, NULL);
+	if (r != CMD_RUN)
+		return r;
 	if (optind >= argc) {
 		ctl_usage_error("import", "no file given");
 		return CTL_EXIT_USAGE;
@@ -462,25 +460,20 @@ int reparse_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {CMD_COMMON_OPTIONS};
 	static const char *const csv[] = {"reports", "ok", "skipped", "error", "events", NULL};
+	static const struct cmd_opts o = {
+		.name = "reparse",
+		.shortopts = "h",
+		.longopts = opts,
+		.help = "usage: jetsamctl reparse\n"
+			"Re-read every archived report with the daemon's current parser.\n",
+		.max_operands = 0,
+	};
 	cJSON *req, *result;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		if (c == 'h') {
-			fputs("usage: jetsamctl reparse\n"
-			      "Re-read every archived report with the daemon's current parser.\n",
-			      stdout);
-			return CTL_EXIT_OK;
-		}
-		ctl_usage_error("reparse", "unknown option");
-		return CTL_EXIT_USAGE;
-	}
-	if (optind < argc) {
-		ctl_usage_error("reparse", "unexpected argument '%s'", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	r = cmd_options(ctl, &o, argc, argv, NULL, NULL);
+	if (r != CMD_RUN)
+		return r;
 	req = cmd_request_new("reparse");
 	r = cmd_call(ctl, "reparse", req, &result);
 	cJSON_Delete(req);

@@ -1,5 +1,6 @@
 /* cmd_common.c: helpers shared by the jetsamctl commands (options, one-shot requests) */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,53 @@ int cmd_common_option(struct ctl *ctl, int c)
 	if (c == CMD_OPT_CSV) {
 		ctl->format = CTL_FORMAT_CSV;
 		return 1;
+	}
+	return 0;
+}
+
+int cmd_options(struct ctl *ctl, const struct cmd_opts *o, int argc, char **argv, cmd_option_cb cb,
+		void *arg)
+{
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, o->shortopts, o->longopts, NULL)) != -1) {
+		if (cmd_common_option(ctl, c))
+			continue;
+		if (c == 'h') {
+			fputs(o->help, stdout);
+			return CTL_EXIT_OK;
+		}
+		if (c == '?' || c == ':' || cb == NULL) {
+			ctl_usage_error(o->name, "unknown option");
+			return CTL_EXIT_USAGE;
+		}
+		if ((r = cb(arg, c, optarg)) != 0)
+			return r;
+	}
+	if (o->max_operands >= 0 && argc - optind > o->max_operands) {
+		ctl_usage_error(o->name, "unexpected argument '%s'",
+				argv[optind + o->max_operands]);
+		return CTL_EXIT_USAGE;
+	}
+	return CMD_RUN;
+}
+
+int cmd_option_role(const char *cmd, const char *value, const char **role)
+{
+	if (strcmp(value, "foreground") != 0 && strcmp(value, "daemon") != 0 &&
+	    strcmp(value, "background") != 0) {
+		ctl_usage_error(cmd, "--role must be foreground, daemon or background");
+		return CTL_EXIT_USAGE;
+	}
+	*role = value;
+	return 0;
+}
+
+int cmd_option_limit(const char *cmd, const char *value, long *limit)
+{
+	if (cmd_parse_count(value, 100000, limit) < 0 || *limit == 0) {
+		ctl_usage_error(cmd, "--limit must be 1 to 100000");
+		return CTL_EXIT_USAGE;
 	}
 	return 0;
 }

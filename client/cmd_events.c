@@ -5,12 +5,12 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "events.h"
 #include "output.h"
 #include "products.h"
 #include "timeparse.h"
 
-const char *const events_csv_fields[] = {
+/* CSV column names of an event (documented in jetsamctl(1)) */
+static const char *const events_csv_fields[] = {
 	"time",
 	"timestamp",
 	"udid",
@@ -34,15 +34,6 @@ const char *const events_csv_fields[] = {
 	"lifetime_max_pages",
 	NULL,
 };
-
-void events_csv_row(FILE *f, const cJSON *e)
-{
-	const char *const *name;
-
-	for (name = events_csv_fields; *name != NULL; name++)
-		csv_json(f, name == events_csv_fields, cJSON_GetObjectItemCaseSensitive(e, *name));
-	csv_end(f);
-}
 
 static int events_print_table(const struct ctl *ctl, const cJSON *list)
 {
@@ -97,6 +88,74 @@ static int time_option(const char *opt, const char *arg, time_t *out)
 	return 0;
 }
 
+/* The options of events: filters, time range, limit */
+struct events_args {
+	const char *udid, *product, *build, *process, *reason, *role;
+	time_t since, until;
+	int has_since, has_until, fail_if_any;
+	long limit;
+};
+
+static int events_option_cb(void *arg, int c, const char *value)
+{
+	struct events_args *a = arg;
+
+	switch (c) {
+	case 'u':
+		a->udid = value;
+		break;
+	case 'p':
+		a->product = value;
+		break;
+	case 'b':
+		a->build = value;
+		break;
+	case 'P':
+		a->process = value;
+		break;
+	case 'R':
+		a->reason = value;
+		break;
+	case 'r':
+		return cmd_option_role("events", value, &a->role);
+	case 'S':
+		if (time_option("--since", value, &a->since) < 0)
+			return CTL_EXIT_USAGE;
+		a->has_since = 1;
+		break;
+	case 'U':
+		if (time_option("--until", value, &a->until) < 0)
+			return CTL_EXIT_USAGE;
+		a->has_until = 1;
+		break;
+	case 'n':
+		return cmd_option_limit("events", value, &a->limit);
+	case 'f':
+		a->fail_if_any = 1;
+		break;
+	}
+	return 0;
+}
+
+static cJSON *events_request(const struct events_args *a)
+{
+	cJSON *req = cmd_request_new("events");
+
+	cmd_request_str(req, "udid", a->udid);
+	cmd_request_str(req, "product", a->product);
+	cmd_request_str(req, "build", a->build);
+	cmd_request_str(req, "process", a->process);
+	cmd_request_str(req, "reason", a->reason);
+	cmd_request_str(req, "role", a->role);
+	if (a->has_since)
+		cmd_request_num(req, "since", (double)a->since);
+	if (a->has_until)
+		cmd_request_num(req, "until", (double)a->until);
+	if (a->limit > 0)
+		cmd_request_num(req, "limit", (double)a->limit);
+	return req;
+}
+
 int events_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -112,97 +171,32 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 		{"fail-if-any", no_argument, NULL, 'f'},
 		CMD_COMMON_OPTIONS,
 	};
-	const char *udid = NULL, *product = NULL, *build = NULL, *process = NULL, *reason = NULL;
-	const char *role = NULL;
-	time_t since = 0, until = 0;
-	int has_since = 0, has_until = 0, fail_if_any = 0, c, r;
-	long limit = -1;
+	static const struct cmd_opts o = {
+		.name = "events",
+		.shortopts = "hu:p:b:P:R:r:S:U:n:f",
+		.longopts = opts,
+		.help = "usage: jetsamctl events [--udid U] [--product P] [--build B] "
+			"[--process NAME]\n"
+			"         [--reason R] [--role ROLE] [--since T] [--until T] "
+			"[--limit N] [--fail-if-any]\n"
+			"List kill events, newest first. T is ISO-8601, @EPOCH or a duration "
+			"before now\n(30m, 2h, 3d). --fail-if-any exits 3 when any event "
+			"matches.\n",
+		.max_operands = 0,
+	};
+	struct events_args a = {.limit = -1};
 	cJSON *req, *result;
-	const cJSON *list, *e;
+	const cJSON *list;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "hu:p:b:P:R:r:S:U:n:f", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		switch (c) {
-		case 'u':
-			udid = optarg;
-			break;
-		case 'p':
-			product = optarg;
-			break;
-		case 'b':
-			build = optarg;
-			break;
-		case 'P':
-			process = optarg;
-			break;
-		case 'R':
-			reason = optarg;
-			break;
-		case 'r':
-			if (strcmp(optarg, "foreground") != 0 && strcmp(optarg, "daemon") != 0 &&
-			    strcmp(optarg, "background") != 0) {
-				ctl_usage_error("events",
-						"--role must be foreground, daemon or background");
-				return CTL_EXIT_USAGE;
-			}
-			role = optarg;
-			break;
-		case 'S':
-			if (time_option("--since", optarg, &since) < 0)
-				return CTL_EXIT_USAGE;
-			has_since = 1;
-			break;
-		case 'U':
-			if (time_option("--until", optarg, &until) < 0)
-				return CTL_EXIT_USAGE;
-			has_until = 1;
-			break;
-		case 'n':
-			if (cmd_parse_count(optarg, 100000, &limit) < 0 || limit == 0) {
-				ctl_usage_error("events", "--limit must be 1 to 100000");
-				return CTL_EXIT_USAGE;
-			}
-			break;
-		case 'f':
-			fail_if_any = 1;
-			break;
-		case 'h':
-			fputs("usage: jetsamctl events [--udid U] [--product P] [--build B] "
-			      "[--process NAME]\n"
-			      "         [--reason R] [--role ROLE] [--since T] [--until T] "
-			      "[--limit N] [--fail-if-any]\n"
-			      "List kill events, newest first. T is ISO-8601, @EPOCH or a duration "
-			      "before now\n(30m, 2h, 3d). --fail-if-any exits 3 when any event "
-			      "matches.\n",
-			      stdout);
-			return CTL_EXIT_OK;
-		default:
-			ctl_usage_error("events", "unknown option");
-			return CTL_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		ctl_usage_error("events", "unexpected argument '%s'", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
-	if (has_since && has_until && until < since) {
+	r = cmd_options(ctl, &o, argc, argv, events_option_cb, &a);
+	if (r != CMD_RUN)
+		return r;
+	if (a.has_since && a.has_until && a.until < a.since) {
 		ctl_usage_error("events", "--until is before --since");
 		return CTL_EXIT_USAGE;
 	}
-	req = cmd_request_new("events");
-	cmd_request_str(req, "udid", udid);
-	cmd_request_str(req, "product", product);
-	cmd_request_str(req, "build", build);
-	cmd_request_str(req, "process", process);
-	cmd_request_str(req, "reason", reason);
-	cmd_request_str(req, "role", role);
-	if (has_since)
-		cmd_request_num(req, "since", (double)since);
-	if (has_until)
-		cmd_request_num(req, "until", (double)until);
-	if (limit > 0)
-		cmd_request_num(req, "limit", (double)limit);
+	req = events_request(&a);
 	r = cmd_call(ctl, "events", req, &result);
 	cJSON_Delete(req);
 	if (r != CTL_EXIT_OK)
@@ -212,11 +206,7 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(result);
 	} else if (ctl->format == CTL_FORMAT_CSV) {
-		csv_header(stdout, events_csv_fields);
-		cJSON_ArrayForEach(e, list)
-		{
-			events_csv_row(stdout, e);
-		}
+		csv_objects(stdout, events_csv_fields, list);
 	} else {
 		r = events_print_table(ctl, list);
 	}
@@ -224,7 +214,7 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "truncated")))
 		ctl_error("more events match: only the newest %d are shown (use --limit)",
 			  cJSON_GetArraySize(list));
-	if (r == CTL_EXIT_OK && fail_if_any && cJSON_GetArraySize(list) > 0) {
+	if (r == CTL_EXIT_OK && a.fail_if_any && cJSON_GetArraySize(list) > 0) {
 		fflush(stdout);
 		fprintf(stderr, "jetsamctl: %d kill event%s matched\n", cJSON_GetArraySize(list),
 			cJSON_GetArraySize(list) == 1 ? "" : "s");

@@ -23,27 +23,14 @@ static void fmt_duration(char *buf, size_t size, double seconds)
 		snprintf(buf, size, "%lld s", s);
 }
 
-/* Parse the options of a command that takes only the common ones; returns -1 to go on */
+/* Parse the options of a command that takes only the common ones; returns CMD_RUN to go on */
 static int simple_options(struct ctl *ctl, int argc, char **argv, const char *help)
 {
 	static const struct option opts[] = {CMD_COMMON_OPTIONS};
-	int c;
+	const struct cmd_opts o = {
+		.name = argv[0], .shortopts = "h", .longopts = opts, .help = help};
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		if (c == 'h') {
-			fputs(help, stdout);
-			return CTL_EXIT_OK;
-		}
-		ctl_usage_error(argv[0], "unknown option");
-		return CTL_EXIT_USAGE;
-	}
-	if (optind < argc) {
-		ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
-	return -1;
+	return cmd_options(ctl, &o, argc, argv, NULL, NULL);
 }
 
 /* --- status --- */
@@ -131,7 +118,7 @@ int status_main(struct ctl *ctl, int argc, char **argv)
 			       "usage: jetsamctl status\n"
 			       "Show the daemon's state: version, uptime, usbmuxd, counts.\n");
 
-	if (r >= 0)
+	if (r != CMD_RUN)
 		return r;
 	req = cmd_request_new("status");
 	r = cmd_call(ctl, "status", req, &result);
@@ -241,12 +228,12 @@ static int devices_print_table(const struct ctl *ctl, const cJSON *list)
 int devices_main(struct ctl *ctl, int argc, char **argv)
 {
 	cJSON *req, *result;
-	const cJSON *list, *d;
+	const cJSON *list;
 	int r = simple_options(ctl, argc, argv,
 			       "usage: jetsamctl devices\n"
 			       "List every phone the daemon has seen, attached first.\n");
 
-	if (r >= 0)
+	if (r != CMD_RUN)
 		return r;
 	req = cmd_request_new("devices");
 	r = cmd_call(ctl, "devices", req, &result);
@@ -258,16 +245,7 @@ int devices_main(struct ctl *ctl, int argc, char **argv)
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(result);
 	} else if (ctl->format == CTL_FORMAT_CSV) {
-		csv_header(stdout, devices_csv);
-		cJSON_ArrayForEach(d, list)
-		{
-			const char *const *name;
-
-			for (name = devices_csv; *name != NULL; name++)
-				csv_json(stdout, name == devices_csv,
-					 cJSON_GetObjectItemCaseSensitive(d, *name));
-			csv_end(stdout);
-		}
+		csv_objects(stdout, devices_csv, list);
 	} else {
 		r = devices_print_table(ctl, list);
 	}
@@ -334,6 +312,34 @@ static int reports_print_table(const struct ctl *ctl, const cJSON *list)
 	return table_finish(t, ctl, "no reports");
 }
 
+/* The options of reports */
+struct reports_args {
+	const char *udid, *status;
+	long limit;
+};
+
+static int reports_option_cb(void *arg, int c, const char *value)
+{
+	struct reports_args *a = arg;
+
+	switch (c) {
+	case 'u':
+		a->udid = value;
+		break;
+	case 's':
+		if (strcmp(value, "ok") != 0 && strcmp(value, "skipped") != 0 &&
+		    strcmp(value, "error") != 0) {
+			ctl_usage_error("reports", "--status must be ok, skipped or error");
+			return CTL_EXIT_USAGE;
+		}
+		a->status = value;
+		break;
+	case 'n':
+		return cmd_option_limit("reports", value, &a->limit);
+	}
+	return 0;
+}
+
 int reports_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -342,53 +348,28 @@ int reports_main(struct ctl *ctl, int argc, char **argv)
 		{"limit", required_argument, NULL, 'n'},
 		CMD_COMMON_OPTIONS,
 	};
-	const char *udid = NULL, *status = NULL;
+	static const struct cmd_opts o = {
+		.name = "reports",
+		.shortopts = "hu:s:n:",
+		.longopts = opts,
+		.help = "usage: jetsamctl reports [--udid UDID] [--status ok|skipped|error] "
+			"[--limit N]\n"
+			"List collected reports, newest first.\n",
+		.max_operands = 0,
+	};
+	struct reports_args a = {.limit = -1};
 	cJSON *req, *result;
-	const cJSON *list, *rep;
-	long limit = -1;
-	int c, r;
+	const cJSON *list;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "hu:s:n:", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		switch (c) {
-		case 'u':
-			udid = optarg;
-			break;
-		case 's':
-			if (strcmp(optarg, "ok") != 0 && strcmp(optarg, "skipped") != 0 &&
-			    strcmp(optarg, "error") != 0) {
-				ctl_usage_error("reports", "--status must be ok, skipped or error");
-				return CTL_EXIT_USAGE;
-			}
-			status = optarg;
-			break;
-		case 'n':
-			if (cmd_parse_count(optarg, 100000, &limit) < 0 || limit == 0) {
-				ctl_usage_error("reports", "--limit must be 1 to 100000");
-				return CTL_EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			fputs("usage: jetsamctl reports [--udid UDID] [--status ok|skipped|error] "
-			      "[--limit N]\n"
-			      "List collected reports, newest first.\n",
-			      stdout);
-			return CTL_EXIT_OK;
-		default:
-			ctl_usage_error("reports", "unknown option");
-			return CTL_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		ctl_usage_error("reports", "unexpected argument '%s'", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	r = cmd_options(ctl, &o, argc, argv, reports_option_cb, &a);
+	if (r != CMD_RUN)
+		return r;
 	req = cmd_request_new("reports");
-	cmd_request_str(req, "udid", udid);
-	cmd_request_str(req, "status", status);
-	if (limit > 0)
-		cmd_request_num(req, "limit", (double)limit);
+	cmd_request_str(req, "udid", a.udid);
+	cmd_request_str(req, "status", a.status);
+	if (a.limit > 0)
+		cmd_request_num(req, "limit", (double)a.limit);
 	r = cmd_call(ctl, "reports", req, &result);
 	cJSON_Delete(req);
 	if (r != CTL_EXIT_OK)
@@ -398,16 +379,7 @@ int reports_main(struct ctl *ctl, int argc, char **argv)
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(result);
 	} else if (ctl->format == CTL_FORMAT_CSV) {
-		csv_header(stdout, reports_csv);
-		cJSON_ArrayForEach(rep, list)
-		{
-			const char *const *name;
-
-			for (name = reports_csv; *name != NULL; name++)
-				csv_json(stdout, name == reports_csv,
-					 cJSON_GetObjectItemCaseSensitive(rep, *name));
-			csv_end(stdout);
-		}
+		csv_objects(stdout, reports_csv, list);
 	} else {
 		r = reports_print_table(ctl, list);
 	}

@@ -8,10 +8,44 @@
 #include "output.h"
 #include "products.h"
 
-static int valid_role(const char *role)
+/* The options of limits and limit (limit adds --min) */
+struct limits_args {
+	const char *cmd; /* in messages */
+	const char *product, *build, *role, *stat;
+};
+
+static int limits_option_cb(void *arg, int c, const char *value)
 {
-	return strcmp(role, "foreground") == 0 || strcmp(role, "daemon") == 0 ||
-	       strcmp(role, "background") == 0;
+	struct limits_args *a = arg;
+
+	switch (c) {
+	case 'p':
+		a->product = value;
+		break;
+	case 'b':
+		a->build = value;
+		break;
+	case 'r':
+		return cmd_option_role(a->cmd, value, &a->role);
+	case 'm':
+		a->stat = "min";
+		break;
+	}
+	return 0;
+}
+
+/* The daemon's limits request for a's filters; the caller frees the result. */
+static int limits_call(struct ctl *ctl, const struct limits_args *a, cJSON **result)
+{
+	cJSON *req = cmd_request_new("limits");
+	int r;
+
+	cmd_request_str(req, "product", a->product);
+	cmd_request_str(req, "build", a->build);
+	cmd_request_str(req, "role", a->role);
+	r = cmd_call(ctl, a->cmd, req, result);
+	cJSON_Delete(req);
+	return r;
 }
 
 /* --- limits --- */
@@ -121,51 +155,25 @@ int limits_main(struct ctl *ctl, int argc, char **argv)
 		{"role", required_argument, NULL, 'r'},
 		CMD_COMMON_OPTIONS,
 	};
-	const char *product = NULL, *build = NULL, *role = NULL;
-	cJSON *req, *result;
+	static const struct cmd_opts o = {
+		.name = "limits",
+		.shortopts = "hp:b:r:",
+		.longopts = opts,
+		.help = "usage: jetsamctl limits [--product P] [--build B] [--role ROLE]\n"
+			"Observed per-process limits, one row per product, build and role;\n"
+			"DRIFT marks a foreground median more than 5 % off the previous "
+			"build's.\n",
+		.max_operands = 0,
+	};
+	struct limits_args a = {.cmd = "limits"};
+	cJSON *result;
 	const cJSON *list;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "hp:b:r:", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		switch (c) {
-		case 'p':
-			product = optarg;
-			break;
-		case 'b':
-			build = optarg;
-			break;
-		case 'r':
-			if (!valid_role(optarg)) {
-				ctl_usage_error("limits",
-						"--role must be foreground, daemon or background");
-				return CTL_EXIT_USAGE;
-			}
-			role = optarg;
-			break;
-		case 'h':
-			fputs("usage: jetsamctl limits [--product P] [--build B] [--role ROLE]\n"
-			      "Observed per-process limits, one row per product, build and role;\n"
-			      "DRIFT marks a foreground median more than 5 % off the previous "
-			      "build's.\n",
-			      stdout);
-			return CTL_EXIT_OK;
-		default:
-			ctl_usage_error("limits", "unknown option");
-			return CTL_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		ctl_usage_error("limits", "unexpected argument '%s'", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
-	req = cmd_request_new("limits");
-	cmd_request_str(req, "product", product);
-	cmd_request_str(req, "build", build);
-	cmd_request_str(req, "role", role);
-	r = cmd_call(ctl, "limits", req, &result);
-	cJSON_Delete(req);
+	r = cmd_options(ctl, &o, argc, argv, limits_option_cb, &a);
+	if (r != CMD_RUN)
+		return r;
+	r = limits_call(ctl, &a, &result);
 	if (r != CTL_EXIT_OK)
 		return r;
 	cmd_add_product_names(result);
@@ -204,95 +212,24 @@ static const cJSON *limit_pick(const cJSON *list, const char *product, const cha
 	return found;
 }
 
-int limit_main(struct ctl *ctl, int argc, char **argv)
+/* The reshaped document of limit --json and --csv: the row's facts, or those asked for. */
+static cJSON *limit_document(const struct limits_args *a, const cJSON *row, int known, double bytes)
 {
-	static const struct option opts[] = {
-		{"product", required_argument, NULL, 'p'},
-		{"build", required_argument, NULL, 'b'},
-		{"role", required_argument, NULL, 'r'},
-		{"min", no_argument, NULL, 'm'},
-		CMD_COMMON_OPTIONS,
-	};
-	static const char *const csv[] = {
-		"product",   "product_name", "os_version", "build",  "role",
-		"statistic", "limit_bytes",  "count",	   "phones", NULL};
-	const char *product = NULL, *build = NULL, *role = "foreground", *stat = "median";
-	cJSON *req, *result, *out;
-	const cJSON *row;
-	double bytes = 0;
-	int c, r, known;
+	cJSON *out = cJSON_CreateObject();
 
-	while ((c = getopt_long(argc, argv, "hp:b:r:m", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		switch (c) {
-		case 'p':
-			product = optarg;
-			break;
-		case 'b':
-			build = optarg;
-			break;
-		case 'r':
-			if (!valid_role(optarg)) {
-				ctl_usage_error("limit",
-						"--role must be foreground, daemon or background");
-				return CTL_EXIT_USAGE;
-			}
-			role = optarg;
-			break;
-		case 'm':
-			stat = "min";
-			break;
-		case 'h':
-			fputs("usage: jetsamctl limit --product P [--build B] [--role ROLE] "
-			      "[--min]\n"
-			      "Print the observed limit in bytes (the median, or with --min the "
-			      "smallest);\nwithout --build, of the newest build known. Exit 4 when "
-			      "nothing is known.\n",
-			      stdout);
-			return CTL_EXIT_OK;
-		default:
-			ctl_usage_error("limit", "unknown option");
-			return CTL_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		ctl_usage_error("limit", "unexpected argument '%s'", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
-	if (product == NULL) {
-		ctl_usage_error("limit", "--product is required");
-		return CTL_EXIT_USAGE;
-	}
-	req = cmd_request_new("limits");
-	cmd_request_str(req, "product", product);
-	cmd_request_str(req, "build", build);
-	cmd_request_str(req, "role", role);
-	r = cmd_call(ctl, "limit", req, &result);
-	cJSON_Delete(req);
-	if (r != CTL_EXIT_OK)
-		return r;
-	row = limit_pick(cJSON_GetObjectItemCaseSensitive(result, "limits"), product, build, role);
-	known = row != NULL && jnum(row, stat, &bytes) == 0;
-
-	/* The reshaped document of --json and --csv */
-	out = cJSON_CreateObject();
-	if (out == NULL) {
-		cJSON_Delete(result);
-		ctl_error("out of memory");
-		return CTL_EXIT_ERROR;
-	}
-	cJSON_AddStringToObject(out, "product", product);
+	if (out == NULL)
+		return NULL;
+	cJSON_AddStringToObject(out, "product", a->product);
 	cJSON_AddItemToObject(out, "os_version",
 			      row && jstr(row, "os_version")
 				      ? cJSON_CreateString(jstr(row, "os_version"))
 				      : cJSON_CreateNull());
 	cJSON_AddItemToObject(out, "build",
 			      row && jstr(row, "build") ? cJSON_CreateString(jstr(row, "build"))
-			      : build			? cJSON_CreateString(build)
+			      : a->build		? cJSON_CreateString(a->build)
 							: cJSON_CreateNull());
-	cJSON_AddStringToObject(out, "role", role);
-	cJSON_AddStringToObject(out, "statistic", stat);
+	cJSON_AddStringToObject(out, "role", a->role);
+	cJSON_AddStringToObject(out, "statistic", a->stat);
 	cJSON_AddItemToObject(out, "limit_bytes",
 			      known ? cJSON_CreateNumber(bytes) : cJSON_CreateNull());
 	cJSON_AddItemToObject(
@@ -304,6 +241,17 @@ int limit_main(struct ctl *ctl, int argc, char **argv)
 		row ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(row, "phones"), 1)
 		    : cJSON_CreateNumber(0));
 	cmd_add_product_names(out);
+	return out;
+}
+
+/* Print the limit in ctl->format; CTL_EXIT_UNKNOWN (with a message) when none is known. */
+static int limit_print(const struct ctl *ctl, const struct limits_args *a, const cJSON *out,
+		       int known, double bytes)
+{
+	static const char *const csv[] = {
+		"product",   "product_name", "os_version", "build",  "role",
+		"statistic", "limit_bytes",  "count",	   "phones", NULL};
+	int r = CTL_EXIT_OK;
 
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(out);
@@ -321,10 +269,60 @@ int limit_main(struct ctl *ctl, int argc, char **argv)
 		printf("%.0f\n", bytes);
 	}
 	if (r == CTL_EXIT_OK && !known) {
-		ctl_error("no %s limit known for '%s'%s%s%s", role, product,
-			  build ? " build '" : "", build ? build : "", build ? "'" : "");
+		ctl_error("no %s limit known for '%s'%s%s%s", a->role, a->product,
+			  a->build ? " build '" : "", a->build ? a->build : "",
+			  a->build ? "'" : "");
 		r = CTL_EXIT_UNKNOWN;
 	}
+	return r;
+}
+
+int limit_main(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"product", required_argument, NULL, 'p'},
+		{"build", required_argument, NULL, 'b'},
+		{"role", required_argument, NULL, 'r'},
+		{"min", no_argument, NULL, 'm'},
+		CMD_COMMON_OPTIONS,
+	};
+	static const struct cmd_opts o = {
+		.name = "limit",
+		.shortopts = "hp:b:r:m",
+		.longopts = opts,
+		.help = "usage: jetsamctl limit --product P [--build B] [--role ROLE] "
+			"[--min]\n"
+			"Print the observed limit in bytes (the median, or with --min the "
+			"smallest);\nwithout --build, of the newest build known. Exit 4 when "
+			"nothing is known.\n",
+		.max_operands = 0,
+	};
+	struct limits_args a = {.cmd = "limit", .role = "foreground", .stat = "median"};
+	cJSON *result, *out;
+	const cJSON *row;
+	double bytes = 0;
+	int r, known;
+
+	r = cmd_options(ctl, &o, argc, argv, limits_option_cb, &a);
+	if (r != CMD_RUN)
+		return r;
+	if (a.product == NULL) {
+		ctl_usage_error("limit", "--product is required");
+		return CTL_EXIT_USAGE;
+	}
+	r = limits_call(ctl, &a, &result);
+	if (r != CTL_EXIT_OK)
+		return r;
+	row = limit_pick(cJSON_GetObjectItemCaseSensitive(result, "limits"), a.product, a.build,
+			 a.role);
+	known = row != NULL && jnum(row, a.stat, &bytes) == 0;
+	out = limit_document(&a, row, known, bytes);
+	if (out == NULL) {
+		cJSON_Delete(result);
+		ctl_error("out of memory");
+		return CTL_EXIT_ERROR;
+	}
+	r = limit_print(ctl, &a, out, known, bytes);
 	cJSON_Delete(out);
 	cJSON_Delete(result);
 	return r;

@@ -8,9 +8,9 @@
 
 #include "cmd.h"
 #include "conn.h"
-#include "events.h"
 #include "output.h"
 #include "products.h"
+#include "protocol.h"
 
 static const char *const watch_csv[] = {
 	"type",		"received",	   "udid",	  "name", "state",   "error", "product",
@@ -51,7 +51,7 @@ static void watch_print_line(const struct ctl *ctl, const char *type, const cJSO
 
 	products_label(product, sizeof(product), jstr(obj, "product"));
 	fmt_os(os, sizeof(os), jstr(obj, "os_version"), jstr(obj, "build"));
-	if (strcmp(type, "event") == 0) {
+	if (strcmp(type, PROTO_PUSH_EVENT) == 0) {
 		double pid;
 
 		fmt_jmib(used, sizeof(used), obj, "footprint_bytes");
@@ -72,7 +72,7 @@ static void watch_print_line(const struct ctl *ctl, const char *type, const cJSO
 	}
 	text_fit(fitted, sizeof(fitted), line, ctl->width > 0 ? ctl->width : (int)sizeof(line),
 		 "...", 3);
-	if (strcmp(type, "event") == 0 && *on) {
+	if (strcmp(type, PROTO_PUSH_EVENT) == 0 && *on) {
 		/* colour the "kill" tag only: it is at a fixed offset after the time */
 		size_t t = strlen(received) + 2;
 
@@ -86,6 +86,154 @@ static void watch_print_line(const struct ctl *ctl, const char *type, const cJSO
 	}
 }
 
+/* The options of watch */
+struct watch_args {
+	const char *udid, *process;
+	int until_event, events_only;
+	double timeout; /* seconds, -1: none */
+};
+
+static int watch_option_cb(void *arg, int c, const char *value)
+{
+	struct watch_args *a = arg;
+	char *end;
+
+	switch (c) {
+	case 'e':
+		a->until_event = 1;
+		break;
+	case 't':
+		errno = 0;
+		a->timeout = strtod(value, &end);
+		if (errno != 0 || end == value || *end != 0 || !isfinite(a->timeout) ||
+		    a->timeout <= 0 || a->timeout > 31536000) {
+			ctl_usage_error("watch", "--timeout must be a number of seconds > 0");
+			return CTL_EXIT_USAGE;
+		}
+		break;
+	case 'u':
+		a->udid = value;
+		break;
+	case 'P':
+		a->process = value;
+		break;
+	case 'E':
+		a->events_only = 1;
+		break;
+	}
+	return 0;
+}
+
+/* Connect and subscribe to events (and devices unless --events-only): a CTL_EXIT_* code;
+ * conn is open only on CTL_EXIT_OK. */
+static int watch_subscribe(struct ctl *ctl, const struct watch_args *a, struct conn *conn)
+{
+	cJSON *req, *result = NULL, *topics;
+	int r;
+
+	r = conn_open(conn, ctl->socket_path);
+	if (r != CTL_EXIT_OK)
+		return r;
+	req = cmd_request_new("subscribe");
+	topics = cJSON_AddArrayToObject(req, "topics");
+	if (topics == NULL ||
+	    !cJSON_AddItemToArray(topics, cJSON_CreateString(PROTO_TOPIC_EVENTS)) ||
+	    (!a->events_only &&
+	     !cJSON_AddItemToArray(topics, cJSON_CreateString(PROTO_TOPIC_DEVICES)))) {
+		cJSON_Delete(req);
+		conn_release(conn);
+		ctl_error("out of memory");
+		return CTL_EXIT_ERROR;
+	}
+	r = conn_command(conn, "watch", req, &result);
+	cJSON_Delete(req);
+	cJSON_Delete(result);
+	if (r != CTL_EXIT_OK)
+		conn_release(conn);
+	return r;
+}
+
+/* The kind of a pushed line that passes the filters ("event" or "device"), else NULL
+ * (a reply, an unknown kind, or filtered out); *obj is then the pushed object. */
+static const char *watch_match(const struct watch_args *a, const cJSON *line, const cJSON **obj)
+{
+	const char *push = jstr(line, "push"), *type;
+
+	if (push == NULL) /* a reply: nothing was asked, so nothing to show */
+		return NULL;
+	type = strcmp(push, PROTO_PUSH_EVENT) == 0 ? PROTO_PUSH_EVENT : PROTO_PUSH_DEVICE;
+	*obj = cJSON_GetObjectItemCaseSensitive(line, type);
+	if (!cJSON_IsObject(*obj) ||
+	    (strcmp(push, PROTO_PUSH_EVENT) != 0 && strcmp(push, PROTO_PUSH_DEVICE) != 0) ||
+	    (a->udid != NULL && strcmp(jstr_or(*obj, "udid", ""), a->udid) != 0) ||
+	    (a->process != NULL && (strcmp(type, PROTO_PUSH_EVENT) != 0 ||
+				    strcmp(jstr_or(*obj, "process", ""), a->process) != 0)))
+		return NULL;
+	return type;
+}
+
+/* Print one pushed line of the given kind in ctl->format: a CTL_EXIT_* code. */
+static int watch_print(const struct ctl *ctl, cJSON *line, const char *type, const cJSON *obj)
+{
+	char received[32], hms[16];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	gmtime_r(&now, &tm);
+	strftime(received, sizeof(received), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	localtime_r(&now, &tm);
+	strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	cmd_add_product_names(line);
+	if (ctl->format == CTL_FORMAT_JSON)
+		return json_print(line);
+	if (ctl->format == CTL_FORMAT_CSV)
+		watch_print_csv(type, obj, received);
+	else
+		watch_print_line(ctl, type, obj, hms);
+	return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR;
+}
+
+/* Show pushed lines until the deadline (mono_ms, -1: none), an error, or with --until-event
+ * the first kill event. Returns a CTL_EXIT_* code. */
+static int watch_loop(const struct ctl *ctl, const struct watch_args *a, struct conn *conn,
+		      long long deadline)
+{
+	for (;;) {
+		int left = -1, r;
+		cJSON *line;
+		const char *type;
+		const cJSON *obj = NULL;
+
+		if (deadline >= 0) {
+			long long ms = deadline - mono_ms();
+
+			left = ms > 0 ? (int)(ms > 86400000 ? 86400000 : ms) : 0;
+		}
+		r = left == 0 ? -ETIMEDOUT : conn_read(conn, &line, left);
+		if (r == -ETIMEDOUT) {
+			if (!a->until_event)
+				return CTL_EXIT_OK;
+			ctl_error("timed out after %g s waiting for a kill event", a->timeout);
+			return CTL_EXIT_ERROR;
+		}
+		if (r < 0) {
+			ctl_error("watch failed: %s", conn_strerror(r));
+			return CTL_EXIT_ERROR;
+		}
+		type = watch_match(a, line, &obj);
+		if (type == NULL) {
+			cJSON_Delete(line);
+			continue;
+		}
+		r = watch_print(ctl, line, type, obj);
+		cJSON_Delete(line);
+		if (r != CTL_EXIT_OK)
+			return r; /* stdout is gone (a closed pipe): stop */
+		if (a->until_event && strcmp(type, PROTO_PUSH_EVENT) == 0)
+			return CTL_EXIT_OK;
+	}
+}
+
 int watch_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -93,150 +241,36 @@ int watch_main(struct ctl *ctl, int argc, char **argv)
 		{"udid", required_argument, NULL, 'u'},	 {"process", required_argument, NULL, 'P'},
 		{"events-only", no_argument, NULL, 'E'}, CMD_COMMON_OPTIONS,
 	};
-	const char *udid = NULL, *process = NULL;
-	int until_event = 0, events_only = 0, c, r;
-	double timeout = -1;
+	static const struct cmd_opts o = {
+		.name = "watch",
+		.shortopts = "het:u:P:E",
+		.longopts = opts,
+		.help = "usage: jetsamctl watch [--until-event] [--timeout SEC] [--udid U] "
+			"[--process NAME]\n"
+			"                      [--events-only]\n"
+			"Stream kill events and phone state changes. --until-event exits 0 "
+			"at "
+			"the first\nkill event; --timeout ends the watch after SEC seconds "
+			"(exit 1 with --until-event).\n",
+		.max_operands = 0,
+	};
+	struct watch_args a = {.timeout = -1};
 	long long deadline = -1;
 	struct conn conn;
-	cJSON *req, *result = NULL, *topics;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "het:u:P:E", opts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
-			continue;
-		switch (c) {
-		case 'e':
-			until_event = 1;
-			break;
-		case 't': {
-			char *end;
-
-			errno = 0;
-			timeout = strtod(optarg, &end);
-			if (errno != 0 || end == optarg || *end != 0 || !isfinite(timeout) ||
-			    timeout <= 0 || timeout > 31536000) {
-				ctl_usage_error("watch",
-						"--timeout must be a number of seconds > 0");
-				return CTL_EXIT_USAGE;
-			}
-			break;
-		}
-		case 'u':
-			udid = optarg;
-			break;
-		case 'P':
-			process = optarg;
-			break;
-		case 'E':
-			events_only = 1;
-			break;
-		case 'h':
-			fputs("usage: jetsamctl watch [--until-event] [--timeout SEC] [--udid U] "
-			      "[--process NAME]\n"
-			      "                      [--events-only]\n"
-			      "Stream kill events and phone state changes. --until-event exits 0 "
-			      "at "
-			      "the first\nkill event; --timeout ends the watch after SEC seconds "
-			      "(exit 1 with --until-event).\n",
-			      stdout);
-			return CTL_EXIT_OK;
-		default:
-			ctl_usage_error("watch", "unknown option");
-			return CTL_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		ctl_usage_error("watch", "unexpected argument '%s'", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
-	if (timeout > 0)
-		deadline = mono_ms() + (long long)(timeout * 1000.0);
-	r = conn_open(&conn, ctl->socket_path);
+	r = cmd_options(ctl, &o, argc, argv, watch_option_cb, &a);
+	if (r != CMD_RUN)
+		return r;
+	if (a.timeout > 0)
+		deadline = mono_ms() + (long long)(a.timeout * 1000.0);
+	r = watch_subscribe(ctl, &a, &conn);
 	if (r != CTL_EXIT_OK)
 		return r;
-	req = cmd_request_new("subscribe");
-	topics = cJSON_AddArrayToObject(req, "topics");
-	if (topics == NULL || !cJSON_AddItemToArray(topics, cJSON_CreateString("events")) ||
-	    (!events_only && !cJSON_AddItemToArray(topics, cJSON_CreateString("devices")))) {
-		cJSON_Delete(req);
-		conn_release(&conn);
-		ctl_error("out of memory");
-		return CTL_EXIT_ERROR;
-	}
-	r = conn_command(&conn, "watch", req, &result);
-	cJSON_Delete(req);
-	cJSON_Delete(result);
-	if (r != CTL_EXIT_OK) {
-		conn_release(&conn);
-		return r;
-	}
 	if (ctl->format == CTL_FORMAT_CSV)
 		csv_header(stdout, watch_csv);
 	fflush(stdout);
-	for (;;) {
-		int left = -1;
-		cJSON *line;
-		const char *push, *type;
-		const cJSON *obj;
-		char received[32], hms[16];
-		struct tm tm;
-		time_t now;
-
-		if (deadline >= 0) {
-			long long ms = deadline - mono_ms();
-
-			left = ms > 0 ? (int)(ms > 86400000 ? 86400000 : ms) : 0;
-		}
-		r = left == 0 ? -ETIMEDOUT : conn_read(&conn, &line, left);
-		if (r == -ETIMEDOUT) {
-			if (until_event) {
-				ctl_error("timed out after %g s waiting for a kill event", timeout);
-				r = CTL_EXIT_ERROR;
-			} else {
-				r = CTL_EXIT_OK;
-			}
-			break;
-		}
-		if (r < 0) {
-			ctl_error("watch failed: %s", conn_strerror(r));
-			r = CTL_EXIT_ERROR;
-			break;
-		}
-		push = jstr(line, "push");
-		if (push == NULL) { /* a reply: nothing was asked, so nothing to show */
-			cJSON_Delete(line);
-			continue;
-		}
-		type = strcmp(push, "event") == 0 ? "event" : "device";
-		obj = cJSON_GetObjectItemCaseSensitive(line, type);
-		if (!cJSON_IsObject(obj) ||
-		    (strcmp(push, "event") != 0 && strcmp(push, "device") != 0) ||
-		    (udid != NULL && strcmp(jstr_or(obj, "udid", ""), udid) != 0) ||
-		    (process != NULL && (strcmp(type, "event") != 0 ||
-					 strcmp(jstr_or(obj, "process", ""), process) != 0))) {
-			cJSON_Delete(line);
-			continue;
-		}
-		now = time(NULL);
-		gmtime_r(&now, &tm);
-		strftime(received, sizeof(received), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		localtime_r(&now, &tm);
-		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
-		cmd_add_product_names(line);
-		if (ctl->format == CTL_FORMAT_JSON) {
-			r = json_print(line);
-		} else {
-			if (ctl->format == CTL_FORMAT_CSV)
-				watch_print_csv(type, obj, received);
-			else
-				watch_print_line(ctl, type, obj, hms);
-			r = fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR;
-		}
-		cJSON_Delete(line);
-		if (r != CTL_EXIT_OK)
-			break; /* stdout is gone (a closed pipe): stop */
-		if (until_event && strcmp(type, "event") == 0)
-			break;
-	}
+	r = watch_loop(ctl, &a, &conn, deadline);
 	conn_release(&conn);
 	return r;
 }

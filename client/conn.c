@@ -329,7 +329,7 @@ int conn_open(struct conn *conn, const char *path)
 	}
 	req = cJSON_CreateObject();
 	if (req == NULL || cJSON_AddStringToObject(req, "cmd", "hello") == NULL ||
-	    cJSON_AddNumberToObject(req, "version", CONN_PROTOCOL_VERSION) == NULL ||
+	    cJSON_AddNumberToObject(req, "version", PROTO_VERSION) == NULL ||
 	    cJSON_AddStringToObject(req, "client", "jetsamctl " JETSAMD_VERSION) == NULL) {
 		cJSON_Delete(req);
 		conn_release(conn);
@@ -339,10 +339,10 @@ int conn_open(struct conn *conn, const char *path)
 	r = conn_call(conn, req, &result);
 	cJSON_Delete(req);
 	if (r == CONN_E_DAEMON) {
-		if (strcmp(conn->err_code, "version_mismatch") == 0)
+		if (strcmp(conn->err_code, PROTO_E_VERSION) == 0)
 			ctl_error("protocol version mismatch: jetsamctl %s speaks version %d, the "
 				  "daemon on '%s' refused it: %s",
-				  JETSAMD_VERSION, CONN_PROTOCOL_VERSION, path, conn->err_message);
+				  JETSAMD_VERSION, PROTO_VERSION, path, conn->err_message);
 		else
 			ctl_error("hello to '%s' failed: %s (%s)", path, conn->err_message,
 				  conn->err_code);
@@ -355,12 +355,12 @@ int conn_open(struct conn *conn, const char *path)
 		return CTL_EXIT_ERROR;
 	}
 	version = cJSON_GetObjectItemCaseSensitive(result, "version");
-	if (!cJSON_IsNumber(version) || version->valuedouble != CONN_PROTOCOL_VERSION) {
+	if (!cJSON_IsNumber(version) || version->valuedouble != PROTO_VERSION) {
 		const cJSON *daemon = cJSON_GetObjectItemCaseSensitive(result, "daemon");
 
 		ctl_error("protocol version mismatch: jetsamctl %s speaks version %d, %s on '%s' "
 			  "speaks version %g (use the jetsamctl that came with it)",
-			  JETSAMD_VERSION, CONN_PROTOCOL_VERSION,
+			  JETSAMD_VERSION, PROTO_VERSION,
 			  cJSON_IsString(daemon) ? daemon->valuestring : "the daemon", path,
 			  cJSON_IsNumber(version) ? version->valuedouble : 0.0);
 		cJSON_Delete(result);

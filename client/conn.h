@@ -7,8 +7,8 @@
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
+#include "protocol.h"
 
-#define CONN_PROTOCOL_VERSION 1
 /* Longest reply line accepted (replies have no protocol limit; 100000 events fit easily) */
 #define CONN_MAX_LINE (512u * 1024u * 1024u)
 

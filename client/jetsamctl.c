@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "protocol.h"
 
 static const struct command {
 	const char *name;
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return CTL_EXIT_OK;
 		case 'V':
-			printf("jetsamctl %s (protocol 1)\n", JETSAMD_VERSION);
+			printf("jetsamctl %s (protocol %d)\n", JETSAMD_VERSION, PROTO_VERSION);
 			return CTL_EXIT_OK;
 		default:
 			usage(stderr);

@@ -28,7 +28,7 @@ char *text_sanitize(const char *s);
 void text_fit(char *buf, size_t size, const char *s, int width, const char *ellipsis,
 	      int ellipsis_width);
 
-/* --- tables --- */
+/* --- tables (table.c) --- */
 
 enum table_align { TABLE_LEFT, TABLE_RIGHT };
 
@@ -91,6 +91,8 @@ void csv_json(FILE *f, int first, const cJSON *v);
 /* Write the header row from a NULL-terminated list of names */
 void csv_header(FILE *f, const char *const *names);
 void csv_end(FILE *f);
+/* The header row of names, then one row per object of the array list (its members names) */
+void csv_objects(FILE *f, const char *const *names, const cJSON *list);
 
 /* --- values --- */
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "report.h"
 
 /* Facts read from the one-line .ips header (all may be NULL). */
@@ -17,6 +19,31 @@ struct report_header {
 	char *app_name;	  /* bug_type 309 crashes */
 	char *slice_uuid; /* bug_type 309 crashes */
 };
+
+/* The members of a JSON report body that select and fill its layout (first occurrence wins). */
+struct body_fields {
+	const cJSON *processes, *memory, *exception, *product, *model_code, *incident, *date;
+	const cJSON *capture_time, *build, *os_version, *kernel, *largest, *bug_type, *roots;
+	const cJSON *csm, *page_size, *proc_name, *pid, *proc_role;
+};
+
+/* Character classes of the JSON layouts and the header line (space includes '\n'). */
+static inline int report_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static inline int report_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline const char *report_skip_ws(const char *p, const char *end)
+{
+	while (p < end && report_is_space(*p))
+		p++;
+	return p;
+}
 
 /* Copy n bytes into a new NUL-terminated string that is valid UTF-8: invalid sequences and
  * NUL bytes become U+FFFD. Returns NULL only when out of memory. */
@@ -47,10 +74,35 @@ int report_int_parse(const char *s, size_t n, int64_t *out);
 /* "... (Limit 2048 MB) ..." or "limit=2048 MB": the limit in bytes, REPORT_NULL when absent. */
 int64_t report_limit_from_message(const char *s, size_t n);
 
+/* Drop every event of r (an error or skip never keeps a partial list). */
+void report_drop_events(struct report *r);
+
+/* JSON value helpers (report_util.c). report_cjson_int: an integral number, else REPORT_NULL.
+ * report_cjson_str: *dst = a clean copy of a string value, kept when already set (0 or
+ * -ENOMEM). report_cjson_take: when it has key, set *slot (if unset) and return 1. */
+int64_t report_cjson_int(const cJSON *it);
+int report_cjson_str(const cJSON *it, char **dst);
+int report_cjson_key_is(const cJSON *it, const char *key);
+int report_cjson_take(const cJSON *it, const char *key, const cJSON **slot);
+
+/* *dst = a copy of the clean string s when *dst is unset and s is not NULL: 0 or -ENOMEM. */
+int report_dup_if_unset(char **dst, const char *s);
+
+/* Facts the body gives first, completed from the header (OS, time): 0 or -ENOMEM. */
+int report_facts_after_body(struct report *r, const struct report_header *h);
+
 /* Nesting check run before cJSON: the offset of the first '{' or '[' that opens level
  * max + 1 (outside strings), or -1; *open is 2 when the text ends inside a string, 1 when
  * inside an unclosed bracket, else 0. */
 int64_t report_depth_exceeded(const char *p, size_t n, int max, int *open);
+
+/* JSON layouts: JetsamEvent (report_jetsam.c, J1-J4) and the EXC_RESOURCE memory crash
+ * (report_exc.c). root is the body object, b its selected members. 0 (outcome in r) or
+ * -ENOMEM. */
+int report_jetsam_from_json(struct report *r, const struct report_header *h, const cJSON *root,
+			    const struct body_fields *b);
+int report_exc_from_json(struct report *r, const struct report_header *h,
+			 const struct body_fields *b);
 
 /* Text layouts (report_text.c): LowMemory T1-T4 and EXC_RESOURCE crash text. buf[0..len)
  * is the text body, base its offset in the whole input. Returns 0 (outcome in r) or

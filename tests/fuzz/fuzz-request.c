@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../daemon/request.h"
+#include "../../proto/request.h"
 #include "../../proto/linebuf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

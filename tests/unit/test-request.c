@@ -1,8 +1,8 @@
-/* test-request.c: unit tests of request decoding and argument checks (daemon/request.c) */
+/* test-request.c: unit tests of request decoding and argument checks (proto/request.c) */
 #include <errno.h>
 #include <string.h>
 
-#include "../../daemon/request.h"
+#include "../../proto/request.h"
 #include "check.h"
 
 static int decode(struct request *r, const char *s)
@@ -95,6 +95,11 @@ static void test_time(void)
 	CHECK(request_parse_time("2026-11-23 10:00:00", &t) == -EINVAL);
 	CHECK(request_parse_time("2026-13-23T10:00:00Z", &t) == -EINVAL);
 	CHECK(request_parse_time("2026-11-23T10:00:00Zjunk", &t) == -EINVAL);
+	CHECK(request_parse_time("2026-02-31T10:00:00Z", &t) == -EINVAL);
+	/* years before 1970 are refused; an offset may still give an instant before the epoch */
+	CHECK(request_parse_time("1969-12-31T23:59:59Z", &t) == -EINVAL);
+	CHECK(request_parse_time("1970-01-01T00:00:00+01:00", &t) == 0);
+	ASSERT_EQ(t, -3600LL);
 
 	ASSERT_EQ(decode(&r,
 			 "{\"cmd\":\"x\",\"a\":1000,\"b\":\"2000\",\"c\":\"1970-01-01T00:00:05Z\","

@@ -1,21 +1,23 @@
 /* request.h: decoding and checking one protocol request line (pure, no uv.h) */
-#ifndef JETSAMD_REQUEST_H
-#define JETSAMD_REQUEST_H
+#ifndef JETSAMD_PROTO_REQUEST_H
+#define JETSAMD_PROTO_REQUEST_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
 
+#include "protocol.h"
+
 #define REQUEST_MAX_DEPTH 8
 
-/* Error codes of proto/PROTOCOL.md, as strings in replies */
-#define REQ_E_BAD_REQUEST     "bad_request"
-#define REQ_E_UNKNOWN_COMMAND "unknown_command"
-#define REQ_E_VERSION	      "version_mismatch"
-#define REQ_E_TOO_LARGE	      "too_large"
-#define REQ_E_NOT_FOUND	      "not_found"
-#define REQ_E_INTERNAL	      "internal"
+/* The daemon's names of the error codes (protocol.h has them) */
+#define REQ_E_BAD_REQUEST     PROTO_E_BAD_REQUEST
+#define REQ_E_UNKNOWN_COMMAND PROTO_E_UNKNOWN_COMMAND
+#define REQ_E_VERSION	      PROTO_E_VERSION
+#define REQ_E_TOO_LARGE	      PROTO_E_TOO_LARGE
+#define REQ_E_NOT_FOUND	      PROTO_E_NOT_FOUND
+#define REQ_E_INTERNAL	      PROTO_E_INTERNAL
 
 struct request {
 	cJSON *root;	 /* owned */
@@ -43,7 +45,7 @@ int request_int(struct request *req, const char *key, int64_t min, int64_t max, 
 /* TIME ("2026-11-23T10:00:00Z") or epoch seconds (number or digits) */
 int request_time(struct request *req, const char *key, int64_t *out);
 
-/* Parse "YYYY-MM-DDTHH:MM:SS[.fff]Z" or "+HH:MM"; returns 0 or -EINVAL. */
+/* isotime_parse() of a time from 1970 on (the year is at least 1970); 0 or -EINVAL. */
 int request_parse_time(const char *s, int64_t *out);
 
 #endif

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "isotime.h"
 #include "request.h"
 
 static int depth_ok(const cJSON *it, int depth)
@@ -21,7 +21,7 @@ static int depth_ok(const cJSON *it, int depth)
 
 static int bad(struct request *req, const char *msg)
 {
-	snprintf(req->err_code, sizeof(req->err_code), "%s", REQ_E_BAD_REQUEST);
+	snprintf(req->err_code, sizeof(req->err_code), "%s", PROTO_E_BAD_REQUEST);
 	snprintf(req->err_msg, sizeof(req->err_msg), "%s", msg);
 	return 1;
 }
@@ -71,7 +71,7 @@ static const cJSON *arg(struct request *req, const char *key)
 
 static int arg_bad(struct request *req, const char *key, const char *what)
 {
-	snprintf(req->err_code, sizeof(req->err_code), "%s", REQ_E_BAD_REQUEST);
+	snprintf(req->err_code, sizeof(req->err_code), "%s", PROTO_E_BAD_REQUEST);
 	snprintf(req->err_msg, sizeof(req->err_msg), "argument '%s' must be %s", key, what);
 	return -EINVAL;
 }
@@ -122,41 +122,9 @@ int request_int(struct request *req, const char *key, int64_t min, int64_t max, 
 
 int request_parse_time(const char *s, int64_t *out)
 {
-	struct tm tm = {0};
-	int y, mo, d, h, mi, sec, n = 0, off = 0;
-	const char *p;
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+	/* after a successful parse s starts with four digits of year */
+	if (isotime_parse(s, out) != 0 || strncmp(s, "1970", 4) < 0)
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
-		return -EINVAL;
-	p = s + n;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	if (*p == 'Z' && p[1] == '\0') {
-		off = 0;
-	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
-		   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
-		   isdigit((unsigned char)p[5]) && p[6] == '\0') {
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
-		      ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
-		if (*p == '-')
-			off = -off;
-	} else {
-		return -EINVAL;
-	}
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*out = (int64_t)timegm(&tm) - off;
 	return 0;
 }
 
