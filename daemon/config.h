@@ -47,8 +47,7 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
 		       size_t errlen);
 /* Checks that span keys (retry_min <= retry_max). Returns 0 or -EINVAL with err set. */
 int config_check(const struct config *c, char *err, size_t errlen);
-/* Names of values, for messages: "info", "jetsam", ... */
-const char *config_log_level_name(enum log_level level);
+/* Names of values, for messages: "jetsam", "all" (log levels: log_level_name() in log.h) */
 const char *config_collect_name(enum config_collect collect);
 /* Deep copy (for SIGHUP reload: parse into a copy, swap only when valid). */
 int config_copy(struct config *dst, const struct config *src);

@@ -8,6 +8,10 @@
 void log_init(enum log_level level);
 void log_set_level(enum log_level level);
 int log_enabled(enum log_level level);
+/* Level names as config values: "err", "warning", "info", "debug". */
+const char *log_level_name(enum log_level level);
+/* Case-insensitive name or alias ("error", "warn") to level: 0 or -EINVAL. */
+int log_level_parse(const char *s, enum log_level *out);
 /* Thread-safe: each line is formatted into one buffer and written with one write(). */
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
