@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
 #include <config.h> /* build configuration: JETSAMD_DEFAULT_* */
 
 #define CONFIG_MAX_FILE (1024 * 1024)

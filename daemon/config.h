@@ -4,16 +4,11 @@
 
 #include <stddef.h>
 
+#include "log.h" /* enum log_level */
+
 enum config_collect {
 	CONFIG_COLLECT_JETSAM, /* JetsamEvent* files only (default) */
 	CONFIG_COLLECT_ALL,    /* every report file */
-};
-
-enum log_level {
-	LOG_LEVEL_ERR = 3,
-	LOG_LEVEL_WARNING = 4,
-	LOG_LEVEL_INFO = 6,
-	LOG_LEVEL_DEBUG = 7
 };
 
 /* Every key is documented in config/jetsamd.conf; the key names are the field names. */

@@ -2,7 +2,13 @@
 #ifndef JETSAMD_LOG_H
 #define JETSAMD_LOG_H
 
-#include "config.h"
+/* syslog priorities, also the <N> prefixes under journald */
+enum log_level {
+	LOG_LEVEL_ERR = 3,
+	LOG_LEVEL_WARNING = 4,
+	LOG_LEVEL_INFO = 6,
+	LOG_LEVEL_DEBUG = 7
+};
 
 /* Detects journald (JOURNAL_STREAM matches stderr) once; call before any thread starts. */
 void log_init(enum log_level level);
