@@ -11,9 +11,9 @@ API (stable; extend only):
                                     (on stderr; kills the harness's processes, removes its
                                     dirs, then os._exit(1): works from any thread)
     on_fail(fn)                  -> fn() runs first when fail() ends the test (e.g. print a log)
-    expect(cond, msg, show_ok=False) -> soft check: prints "FAIL: msg" (and "ok   msg" when
-                                    show_ok), counts it in `failures`, and the test goes on;
-                                    returns bool(cond)
+    expect(cond, msg)            -> soft check: prints "FAIL: msg" (and "ok   msg" when
+                                    harness.verbose_expect is true), counts it in `failures`,
+                                    and the test goes on; returns bool(cond)
     finish(name)                 -> exit 1 with "NAME: N check(s) failed" if any expect()
                                     failed, else exit 0 with "NAME: all checks passed"
     binary(name)                 -> path from env var `name` (fails the test when unset)
@@ -115,12 +115,15 @@ def check_eq(got, want, what):
         fail("%s: got %r, want %r" % (what, got, want))
 
 
-def expect(cond, msg, show_ok=False):
+verbose_expect = False  # a test sets harness.verbose_expect = True to list passes too
+
+
+def expect(cond, msg):
     """A soft check: record a failure and go on, so that one run shows every problem."""
     if not cond:
         failures.append(msg)
         print("FAIL: " + msg, flush=True)
-    elif show_ok:
+    elif verbose_expect:
         print("ok   " + msg, flush=True)
     return bool(cond)
 
