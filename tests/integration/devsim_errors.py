@@ -5,7 +5,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from devsim_common import make_phone, need_tools, snapshot
-from harness import Devsim, check, check_eq, on_fail  # noqa: E402
+from harness import Devsim, check, check_eq  # noqa: E402
 
 REPORT = b'{"bug_type":"298"}\n{\n  "largestProcess" : "Demo"\n}\n'
 BIG = bytes(range(256)) * 20  # 5120 bytes
@@ -44,8 +44,7 @@ def out_dir(ds, name):
 def main():
     tools = need_tools("idevice_id", "ideviceinfo", "idevicecrashreport")
     info, crash = tools["ideviceinfo"], tools["idevicecrashreport"]
-    ds = Devsim(verbose=False)
-    on_fail(lambda: print(ds.stderr_text()))  # fail() skips the finally below
+    ds = Devsim(show_log=True)
     dirs = []
     for name, (u, extra) in PHONES.items():
         dirs.append(make_phone(ds.dir, name, u, files={"JetsamEvent-1.ips": REPORT,
@@ -56,9 +55,6 @@ def main():
         check_trust(ds, info, crash)
         check_faults(ds, tools)
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
-        print(ds.stderr_text())
         ds.cleanup()
     print("PASS")
 

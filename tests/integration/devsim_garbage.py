@@ -10,7 +10,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from devsim_common import (is_closed, ld_recv, ld_send, make_phone, mux_connect_raw,
                            mux_open_port, mux_request, need_tools, recv_exact)
-from harness import Devsim, check, check_eq, fail, on_fail  # noqa: E402
+from harness import Devsim, check, check_eq, fail  # noqa: E402
 
 UDID = "00008101-001234560E12345E"
 REPORT = b"report bytes\n" * 50
@@ -329,8 +329,7 @@ def random_garbage(ds, t):
 
 def main():
     tools = need_tools("ideviceinfo")
-    ds = Devsim()
-    on_fail(lambda: print(ds.stderr_text()))  # fail() skips the finally below
+    ds = Devsim(show_log=True)
     phone = make_phone(ds.dir, "p", UDID, files={"a.ips": REPORT, "Retired/b.ips": REPORT},
                        links={"escape.ips": "/etc/passwd", "outdir": "..",
                               "inlink.ips": "a.ips"})
@@ -355,9 +354,6 @@ def main():
         check_eq((r.returncode, r.stdout), (0, b"iPhone13,2\n"), "ideviceinfo after garbage")
         ds.stop_clean()
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
-        print(ds.stderr_text())
         ds.cleanup()
     print("PASS")
 

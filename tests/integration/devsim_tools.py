@@ -4,7 +4,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from devsim_common import make_phone, mux_connect_raw, mux_request, need_tools, snapshot
-from harness import Devsim, check, check_eq, on_fail  # noqa: E402
+from harness import Devsim, check, check_eq  # noqa: E402
 
 UDID_A = "00008101-001234560E12345E"
 UDID_B = "00008110-000A11112222333E"
@@ -20,8 +20,7 @@ BINARY = bytes(range(256)) * 1200 + b"\x00tail"  # 307204 bytes, many FILE_READs
 
 def main():
     tools = need_tools("idevice_id", "ideviceinfo", "idevicecrashreport")
-    ds = Devsim()
-    on_fail(lambda: print(ds.stderr_text()))  # fail() skips the finally below
+    ds = Devsim(show_log=True)
     root = ds.dir
     a = make_phone(root, "a", UDID_A, device_name="Lab iPhone 12",
                    files={"JetsamEvent-2024-01-01-120000.ips": REPORT_1,
@@ -53,9 +52,6 @@ def main():
         check_eq((r.returncode, r.stdout), (0, b"iPhone13,2\n"), "ideviceinfo after restart")
         ds.stop_clean()
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
-        print(ds.stderr_text())
         ds.cleanup()
     print("PASS")
 

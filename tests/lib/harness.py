@@ -22,7 +22,9 @@ API (stable; extend only):
     wait_until(pred, timeout=10, interval=0.02, what=None) -> pred()'s truthy value, or
                                     fail(...) on timeout (returns None if what is False)
 
-    Devsim(binary=None, phones_dirs=(), socket=None, control=True, verbose=False, dir=None)
+    Devsim(binary=None, phones_dirs=(), socket=None, control=True, verbose=False, dir=None,
+           show_log=False)   show_log: print devsim's log when fail() ends the test and
+                           in .cleanup()
         .start(phones_dirs=None, timeout=60) -> self   waits until the usbmux socket exists
                            and the control socket answers (phones_dirs replaces the list)
         .control(cmd) -> "ok", raises DevsimError on "error: ..." (OSError if not listening)
@@ -33,7 +35,8 @@ API (stable; extend only):
         .stop() -> exit code (SIGTERM, wait), .kill(), .restart(), .alive()
         .stop_clean(timeout=60) -> SIGTERM; fails the test unless devsim exits 0 (under
                            ASan: no leaks) and removes its socket
-        .cleanup() -> removes .dir now (unless JT_KEEP=1)
+        .cleanup() -> kills devsim if it still runs, prints its log (show_log), removes
+                           .dir now (unless JT_KEEP=1)
         .dir, .socket (path), .usbmuxd ("UNIX:" + path), .control_path, .log (stderr file),
         .stderr_text() (says why when the log file is gone)
 
@@ -238,7 +241,7 @@ class Devsim(_Proc):
     control socket."""
 
     def __init__(self, binary_path=None, phones_dirs=(), socket=None, control=True,
-                 verbose=False, dir=None):
+                 verbose=False, dir=None, show_log=False):
         self.dir = dir or tmpdir("jt-ds-")
         super().__init__(os.path.join(self.dir, "devsim.log"))
         self.binary = binary_path or binary("DEVSIM")
@@ -246,6 +249,9 @@ class Devsim(_Proc):
         self.socket = socket or os.path.join(self.dir, "usbmuxd.sock")
         self.control_path = os.path.join(self.dir, "control.sock") if control else None
         self.verbose = verbose
+        self.show_log = show_log
+        if show_log:
+            on_fail(lambda: print(self.stderr_text()))
 
     @property
     def usbmuxd(self):
@@ -346,6 +352,10 @@ class Devsim(_Proc):
         check(not os.path.exists(self.socket), "devsim left its socket behind")
 
     def cleanup(self):
+        if self.running():
+            self.kill()
+        if self.show_log:
+            print(self.stderr_text())
         if os.environ.get("JT_KEEP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
 
