@@ -3,19 +3,25 @@
 """usage: check-layering.py [--root DIR] [--no-sizes]
 
 Reads every #include "..." of the .c and .h files under daemon/, proto/ and client/ of DIR
-(default: this repository) and prints one line per violation:
+(default: this repository) and prints one line per violation, naming the file, the include
+(or module, or function) and the rule broken:
 
-    FILE: #include "X": RULE
+    daemon/store.c: #include "hub.h": upward include: daemon/store (L4 workers) -> daemon/hub (L1 hub)
+    daemon/widget.c: module daemon/widget: in no layer (...)
+    daemon/main.c:340: main(): 114 lines: function over 100 lines
 
 Rules: no include that goes up the LAYERS table below; proto/ includes nothing from daemon/
 or client/, client/ nothing from daemon/; every module is in a layer (a new file must be
 placed in the table); no cycle between modules (a module is a file name without its
-extension, so a .c and its own .h are one module, and so is its private header
-NAME_internal.h). A cycle that goes up the table is reported as its upward include; the
-other cycles (within one layer, or through a module in no layer) are listed once each. Sizes: no
-.c file over MAX_FILE_LINES lines, no function over MAX_FUNCTION_LINES lines (from the
-line of its opening brace to its closing brace). The last line is a summary; the exit
-status is 1 when anything was found, 0 otherwise, 2 on a usage error.
+extension, so a .c and its own .h are one module, and so is a private header NAME_x.h
+that has no .c of its own). A cycle that goes up the table is reported as its upward include; the
+other cycles (within one layer, or through a module in no layer) are listed once each.
+
+Sizes: no .c file over MAX_FILE_LINES lines, no function (in a .c or a .h) over
+MAX_FUNCTION_LINES lines, from the line of its opening brace to its closing brace.
+
+The last line is a summary. Exit status: 1 when anything was found, 0 otherwise, 2 on a
+usage error.
 """
 import argparse
 import fnmatch
@@ -62,12 +68,15 @@ def layer_of(module):
     return None
 
 
-def module_of(rel):
-    """"daemon/api.c" and "daemon/api.h" -> "daemon/api"; a private header of a module,
-    "proto/report_internal.h", belongs to that module ("proto/report")."""
+def module_of(rel, c_modules=()):
+    """"daemon/api.c" and "daemon/api.h" -> "daemon/api". A header without a .c of its own
+    whose name starts with "M_" for a module M that has one is a private header of M
+    ("proto/report_internal.h", "daemon/devices_impl.h"): it belongs to M (the longest)."""
     base, ext = os.path.splitext(rel)
-    if ext == ".h" and base.endswith("_internal"):
-        return base[:-len("_internal")]
+    if ext == ".h" and base not in c_modules:
+        owners = [m for m in c_modules if base.startswith(m + "_")]
+        if owners:
+            return max(owners, key=len)
     return base
 
 
@@ -169,11 +178,13 @@ def check_layers(root):
     files = source_files(root)
     edges = read_includes(root, files)
     problems = []
-    modules = sorted({module_of(f) for f in files})
+    c_modules = {os.path.splitext(f)[0] for f in files if f.endswith(".c")}
+    module = {f: module_of(f, c_modules) for f in files}
+    modules = sorted(set(module.values()))
 
     for m in modules:
         if layer_of(m) is None:
-            f = next(f for f in files if module_of(f) == m)
+            f = next(f for f in files if module[f] == m)
             problems.append('%s: module %s: in no layer (add it to LAYERS in '
                             'scripts/check-layering.py and to the table of issue 10)' % (f, m))
 
@@ -182,7 +193,7 @@ def check_layers(root):
     graph = {m: set() for m in modules}
     first_edge = {}
     for rel, text, target in edges:
-        a, b = module_of(rel), module_of(target)
+        a, b = module[rel], module[target]
         if a == b:
             continue
         src_dir, dst_dir = rel.split(os.sep)[0], target.split(os.sep)[0]
@@ -203,7 +214,7 @@ def check_layers(root):
         rel, text = first_edge[(cyc[0], cyc[1])]
         problems.append('%s: #include "%s": cycle %s' %
                         (rel, text, " -> ".join(cyc + [cyc[0]])))
-    return files, edges, problems
+    return files, modules, edges, problems
 
 
 def strip_c(text):
@@ -259,13 +270,11 @@ def function_lengths(lines):
 def check_sizes(root, files):
     problems = []
     for rel in files:
-        if not rel.endswith(".c"):
-            continue
         with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
             lines = f.read().split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        if len(lines) > MAX_FILE_LINES:
+        if rel.endswith(".c") and len(lines) > MAX_FILE_LINES:
             problems.append("%s: %d lines: file over %d lines" % (rel, len(lines), MAX_FILE_LINES))
         for line, n, name in function_lengths(lines):
             if n > MAX_FUNCTION_LINES:
@@ -287,12 +296,11 @@ def main(argv):
         print("check-layering: %s has no %s" % (args.root, ", ".join(d + "/" for d in DIRS)),
               file=sys.stderr)
         return 2
-    files, edges, problems = check_layers(args.root)
+    files, modules, edges, problems = check_layers(args.root)
     if not args.no_sizes:
         problems += check_sizes(args.root, files)
     for p in problems:
         print(p)
-    modules = {module_of(f) for f in files}
     print("check-layering: %d files, %d modules, %d includes, %d problem%s%s" %
           (len(files), len(modules), len(edges), len(problems), "" if len(problems) == 1 else "s",
            "" if args.no_sizes else " (sizes checked)"))

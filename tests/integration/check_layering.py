@@ -57,8 +57,10 @@ CLEAN = {
     "daemon/import.c": '#include "import.h"\n#include "ingest.h"\n',
     "daemon/import.h": '',
     "daemon/devices.h": '#include "store.h"\n',
-    "daemon/devices.c": '#include "devices.h"\n#include "fetch.h"\n#include "devwatch.h"\n'
-                        '#include "mailbox.h"\n#include "clock.h"\n',
+    "daemon/devices.c": '#include "devices.h"\n#include "devices_impl.h"\n#include "fetch.h"\n'
+                        '#include "devwatch.h"\n#include "mailbox.h"\n#include "clock.h"\n',
+    # private headers (no .c of their own) that include their module's public header
+    "daemon/devices_impl.h": '#include "devices.h"\n',
     "daemon/ipc.h": '',
     "daemon/ipc.c": '#include "ipc.h"\n#include "../proto/linebuf.h"\n#include "log.h"\n',
     "daemon/ingest.h": '#include "store.h"\n',
@@ -86,7 +88,7 @@ CLEAN = {
     "daemon/mailbox.c": '#include "mailbox.h"\n',
     "daemon/clock.h": '',
     "proto/report.h": '',
-    "proto/report_internal.h": '#include "report.h"\n',
+    "proto/report_internal.h": '#include "report.h"\n',  # report.c and report_text.c
     "proto/report.c": '#include "report_internal.h"\n',
     "proto/report_text.c": '#include "report_internal.h"\n',
     "proto/linebuf.h": '',
