@@ -50,7 +50,7 @@ def main():
         dirs.append(make_phone(ds.dir, name, u, files={"JetsamEvent-1.ips": REPORT,
                                                        "Big.ips": BIG},
                                pending={"JetsamEvent-pending.ips": REPORT}, **extra))
-    ds.start(dirs)
+    ds.start(phones_dirs=dirs)
     try:
         check_trust(ds, info, crash)
         check_faults(ds, tools)

@@ -333,7 +333,7 @@ def main():
     phone = make_phone(ds.dir, "p", UDID, files={"a.ips": REPORT, "Retired/b.ips": REPORT},
                        links={"escape.ips": "/etc/passwd", "outdir": "..",
                               "inlink.ips": "a.ips"})
-    ds.start([phone])
+    ds.start(phones_dirs=[phone])
     try:
         garbage_mux(ds)
         garbage_lockdown(ds)

@@ -40,13 +40,13 @@ def main():
                files={"JetsamEvent-2016-05-01-101010.ips": REPORT_1})
     make_phone(root, "d", UDID_D, product_type="iPhone12,8", product_version="17.1",
                build_version="21B80", device_name="Wireless SE", connection="Network")
-    ds.start([os.path.join(root, n) for n in "abcd"])
+    ds.start(phones_dirs=[os.path.join(root, n) for n in "abcd"])
     try:
         run_checks(ds, tools, a)
         # pair records survive a devsim restart (a daemon keeps working across restarts)
         rec1 = read_pair_record(ds, UDID_A)
         ds.stop_clean()
-        ds.start([os.path.join(root, n) for n in "abcd"])
+        ds.start(phones_dirs=[os.path.join(root, n) for n in "abcd"])
         check_eq(read_pair_record(ds, UDID_A), rec1, "pair record after a devsim restart")
         r = ds.run([tools["ideviceinfo"], "-u", UDID_A, "-k", "ProductType"])
         check_eq((r.returncode, r.stdout), (0, b"iPhone13,2\n"), "ideviceinfo after restart")

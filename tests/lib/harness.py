@@ -25,7 +25,7 @@ API (stable; extend only):
     Devsim(binary=None, phones_dirs=(), socket=None, control=True, verbose=False, dir=None,
            show_log=False)   show_log: print devsim's log when fail() ends the test and
                            in .cleanup()
-        .start(phones_dirs=None, timeout=60) -> self   waits until the usbmux socket exists
+        .start(timeout=60, phones_dirs=None) -> self   waits until the usbmux socket exists
                            and the control socket answers (phones_dirs replaces the list)
         .control(cmd) -> "ok", raises DevsimError on "error: ..." (OSError if not listening)
         .ctl(line) -> every reply line (the last is "ok" or "error: ...")
@@ -262,7 +262,7 @@ class Devsim(_Proc):
         """The environment for libimobiledevice tools that talk to this devsim."""
         return dict(os.environ, USBMUXD_SOCKET_ADDRESS=self.usbmuxd)
 
-    def start(self, phones_dirs=None, timeout=60):
+    def start(self, timeout=60, phones_dirs=None):
         if phones_dirs is not None:
             self.phones_dirs = list(phones_dirs)
         argv = [self.binary, "--socket", self.socket]
