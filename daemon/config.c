@@ -72,21 +72,6 @@ int config_copy(struct config *dst, const struct config *src)
 	return 0;
 }
 
-const char *config_log_level_name(enum log_level level)
-{
-	switch (level) {
-	case LOG_LEVEL_ERR:
-		return "err";
-	case LOG_LEVEL_WARNING:
-		return "warning";
-	case LOG_LEVEL_INFO:
-		return "info";
-	case LOG_LEVEL_DEBUG:
-		return "debug";
-	}
-	return "info";
-}
-
 const char *config_collect_name(enum config_collect collect)
 {
 	return collect == CONFIG_COLLECT_ALL ? "all" : "jetsam";
@@ -259,13 +244,11 @@ static int set_uint(const char *key, const char *value, const struct unit *units
 	return 0;
 }
 
-int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
+/* Keys whose values are paths, names or yes/no. Returns 1 when key is none of them. */
+static int set_text_key(struct config *c, const char *key, const char *value, char *err,
+			size_t errlen)
 {
-	uint64_t n;
 	int r;
-
-	if (key == NULL || value == NULL)
-		return fail(err, errlen, key ? key : "", "missing value");
 
 	if (strcmp(key, "socket") == 0) {
 		r = check_path(key, value, sizeof(((struct sockaddr_un *)0)->sun_path), err,
@@ -286,22 +269,10 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		return r < 0 ? r : set_str(&c->usbmuxd_socket, value);
 	}
 	if (strcmp(key, "log_level") == 0) {
-		static const struct {
-			const char *name;
-			enum log_level level;
-		} levels[] = {
-			{"err", LOG_LEVEL_ERR},		{"error", LOG_LEVEL_ERR},
-			{"warning", LOG_LEVEL_WARNING}, {"warn", LOG_LEVEL_WARNING},
-			{"info", LOG_LEVEL_INFO},	{"debug", LOG_LEVEL_DEBUG},
-		};
-		for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-			if (strcasecmp(value, levels[i].name) == 0) {
-				c->log_level = levels[i].level;
-				return 0;
-			}
-		}
-		return fail(err, errlen, key, "'%s' is not one of err, warning, info, debug",
-			    value);
+		if (log_level_parse(value, &c->log_level) < 0)
+			return fail(err, errlen, key,
+				    "'%s' is not one of err, warning, info, debug", value);
+		return 0;
 	}
 	if (strcmp(key, "remove_after_pull") == 0) {
 		int b;
@@ -320,6 +291,16 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 			return fail(err, errlen, key, "'%s' is not jetsam or all", value);
 		return 0;
 	}
+	return 1;
+}
+
+/* Keys whose values are numbers, durations or sizes. Returns 1 when key is none of them. */
+static int set_number_key(struct config *c, const char *key, const char *value, char *err,
+			  size_t errlen)
+{
+	uint64_t n;
+	int r;
+
 	if (strcmp(key, "resync_interval") == 0) {
 		r = set_uint(key, value, ms_units, 0, 7 * 86400, 1000, &n, err, errlen);
 		if (r == 0)
@@ -364,7 +345,19 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 			c->max_clients = (unsigned)n;
 		return r;
 	}
-	return fail(err, errlen, key, "unknown key");
+	return 1;
+}
+
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	int r;
+
+	if (key == NULL || value == NULL)
+		return fail(err, errlen, key ? key : "", "missing value");
+	r = set_text_key(c, key, value, err, errlen);
+	if (r == 1)
+		r = set_number_key(c, key, value, err, errlen);
+	return r == 1 ? fail(err, errlen, key, "unknown key") : r;
 }
 
 int config_check(const struct config *c, char *err, size_t errlen)

@@ -4,16 +4,11 @@
 
 #include <stddef.h>
 
+#include "log.h" /* enum log_level */
+
 enum config_collect {
 	CONFIG_COLLECT_JETSAM, /* JetsamEvent* files only (default) */
 	CONFIG_COLLECT_ALL,    /* every report file */
-};
-
-enum log_level {
-	LOG_LEVEL_ERR = 3,
-	LOG_LEVEL_WARNING = 4,
-	LOG_LEVEL_INFO = 6,
-	LOG_LEVEL_DEBUG = 7
 };
 
 /* Every key is documented in config/jetsamd.conf; the key names are the field names. */
@@ -47,8 +42,7 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
 		       size_t errlen);
 /* Checks that span keys (retry_min <= retry_max). Returns 0 or -EINVAL with err set. */
 int config_check(const struct config *c, char *err, size_t errlen);
-/* Names of values, for messages: "info", "jetsam", ... */
-const char *config_log_level_name(enum log_level level);
+/* Names of values, for messages: "jetsam", "all" (log levels: log_level_name() in log.h) */
 const char *config_collect_name(enum config_collect collect);
 /* Deep copy (for SIGHUP reload: parse into a copy, swap only when valid). */
 int config_copy(struct config *dst, const struct config *src);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,19 +43,43 @@ int log_enabled(enum log_level level)
 	return (int)level <= atomic_load(&log_level_cur);
 }
 
-static const char *level_name(enum log_level level)
+/* The one table of level names: config values (and their aliases) and log line tags. */
+static const struct {
+	enum log_level level;
+	const char *name;  /* config value, log_level_name() */
+	const char *alias; /* also accepted by log_level_parse() */
+	const char *tag;   /* in log lines */
+} log_levels[] = {
+	{LOG_LEVEL_ERR, "err", "error", "error"},
+	{LOG_LEVEL_WARNING, "warning", "warn", "warning"},
+	{LOG_LEVEL_INFO, "info", NULL, "info"},
+	{LOG_LEVEL_DEBUG, "debug", NULL, "debug"},
+};
+#define LOG_LEVELS (sizeof(log_levels) / sizeof(log_levels[0]))
+
+static size_t level_index(enum log_level level)
 {
-	switch (level) {
-	case LOG_LEVEL_ERR:
-		return "error";
-	case LOG_LEVEL_WARNING:
-		return "warning";
-	case LOG_LEVEL_INFO:
-		return "info";
-	case LOG_LEVEL_DEBUG:
-		return "debug";
+	for (size_t i = 0; i < LOG_LEVELS; i++)
+		if (log_levels[i].level == level)
+			return i;
+	return 2; /* info */
+}
+
+const char *log_level_name(enum log_level level)
+{
+	return log_levels[level_index(level)].name;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	for (size_t i = 0; i < LOG_LEVELS; i++) {
+		if (strcasecmp(s, log_levels[i].name) == 0 ||
+		    (log_levels[i].alias != NULL && strcasecmp(s, log_levels[i].alias) == 0)) {
+			*out = log_levels[i].level;
+			return 0;
+		}
 	}
-	return "info";
+	return -EINVAL;
 }
 
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
@@ -77,7 +102,7 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 		r = snprintf(line, sizeof(line),
 			     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
 			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			     ts.tv_nsec / 1000000, level_name(level), module);
+			     ts.tv_nsec / 1000000, log_levels[level_index(level)].tag, module);
 	}
 	if (r > 0)
 		n = (size_t)r < sizeof(line) ? (size_t)r : sizeof(line) - 1;

@@ -1,32 +1,15 @@
-# devsim_common.py: helpers shared by the devsim integration tests (start devsim, phones, trees)
+# devsim_common.py: helpers of the devsim integration tests (phone dirs, tree snapshots, raw usbmux/lockdown clients)
+"""The devsim process itself is harness.Devsim (tests/lib/harness.py), as are check/fail."""
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
-import time
 import plistlib
 
-SKIP = 77
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def check_eq(got, want, what):
-    if got != want:
-        fail("%s: got %r, want %r" % (what, got, want))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import SKIP, check_eq, fail, tmp_state  # noqa: E402
 
 
 def need_tools(*names):
@@ -39,13 +22,6 @@ def need_tools(*names):
             sys.exit(SKIP)
         paths[n] = p
     return paths
-
-
-def devsim_path():
-    p = os.environ.get("DEVSIM")
-    if not p or not os.access(p, os.X_OK):
-        fail("DEVSIM must point at the devsim binary")
-    return p
 
 
 def make_phone(root, name, udid, product_type="iPhone13,2", product_version="15.5",
@@ -93,111 +69,6 @@ def snapshot(path):
                 with open(p, "rb") as f:
                     out[rel] = ("f", f.read())
     return out
-
-
-def tmp_state(path):
-    """Explain a missing test path: was the whole private /tmp/jt-* dir removed under us?"""
-    parts = path.split(os.sep)
-    if len(parts) > 2 and parts[1] == "tmp":
-        top = os.sep.join(parts[:3])
-        if not os.path.isdir(top):
-            return "the test dir '%s' is gone: removed by another process" % top
-    return "the test dir still exists"
-
-
-class Devsim:
-    """A devsim process with a private temp dir, socket and control socket."""
-
-    def __init__(self, verbose=False):
-        self.exe = devsim_path()
-        self.tmp = tempfile.mkdtemp(prefix="jt-", dir="/tmp")
-        self.sock = os.path.join(self.tmp, "mux.sock")
-        self.ctl_path = os.path.join(self.tmp, "ctl.sock")
-        self.log_path = os.path.join(self.tmp, "devsim.log")
-        self.verbose = verbose
-        self.proc = None
-        self.env = dict(os.environ)
-        self.env["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + self.sock
-
-    def start(self, dirs):
-        args = [self.exe, "--socket", self.sock, "--control", self.ctl_path]
-        if self.verbose:
-            args.append("--verbose")
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args + list(dirs), stdout=self.logf, stderr=self.logf)
-        deadline = time.time() + 60  # a readiness wait, generous for loaded ASan runs
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                fail("devsim exited with %d:\n%s" % (self.proc.returncode, self.log()))
-            if os.path.exists(self.ctl_path):
-                try:
-                    self.ctl("list")
-                    return
-                except OSError:
-                    pass
-            time.sleep(0.02)
-        fail("devsim did not start:\n" + self.log())
-
-    def log(self):
-        try:
-            with open(self.log_path, "r", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return "(no devsim log: %s)" % tmp_state(self.log_path)
-
-    def ctl(self, line):
-        """Send one control command; return the reply lines (the last is ok or error: ...)."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(self.ctl_path)
-        s.sendall(line.encode() + b"\n")
-        buf = b""
-        while True:
-            lines = buf.decode().split("\n")
-            done = [l for l in lines[:-1] if l == "ok" or l.startswith("error: ")]
-            if done:
-                break
-            d = s.recv(65536)
-            if not d:
-                break
-            buf += d
-        s.close()
-        return buf.decode().rstrip("\n").split("\n")
-
-    def ctl_ok(self, line):
-        r = self.ctl(line)
-        check_eq(r[-1], "ok", "reply to control command %r" % line)
-        return r[:-1]
-
-    def run(self, args, timeout=90):
-        return subprocess.run(args, env=self.env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=timeout)
-
-    def popen(self, args):
-        return subprocess.Popen(args, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        """SIGTERM devsim; it must exit 0 (under ASan this also means no leaks)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                fail("devsim did not stop on SIGTERM:\n" + self.log())
-        self.logf.close()
-        code = self.proc.returncode
-        if code != 0:
-            fail("devsim exited with %d:\n%s" % (code, self.log()))
-        check(not os.path.exists(self.sock), "devsim left its socket behind")
-
-    def cleanup(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # --- raw usbmuxd / lockdown clients for the garbage tests ---

@@ -4,7 +4,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from devsim_common import Devsim, check, check_eq, make_phone, need_tools, snapshot
+from devsim_common import make_phone, need_tools, snapshot
+from harness import Devsim, check, check_eq  # noqa: E402
 
 REPORT = b'{"bug_type":"298"}\n{\n  "largestProcess" : "Demo"\n}\n'
 BIG = bytes(range(256)) * 20  # 5120 bytes
@@ -35,7 +36,7 @@ def lockdown_error(text, code):
 
 
 def out_dir(ds, name):
-    p = os.path.join(ds.tmp, "out-" + name + "-%d" % time.monotonic_ns())
+    p = os.path.join(ds.dir, "out-" + name + "-%d" % time.monotonic_ns())
     os.mkdir(p)
     return p
 
@@ -43,20 +44,17 @@ def out_dir(ds, name):
 def main():
     tools = need_tools("idevice_id", "ideviceinfo", "idevicecrashreport")
     info, crash = tools["ideviceinfo"], tools["idevicecrashreport"]
-    ds = Devsim(verbose=False)
+    ds = Devsim(show_log=True)
     dirs = []
     for name, (u, extra) in PHONES.items():
-        dirs.append(make_phone(ds.tmp, name, u, files={"JetsamEvent-1.ips": REPORT,
+        dirs.append(make_phone(ds.dir, name, u, files={"JetsamEvent-1.ips": REPORT,
                                                        "Big.ips": BIG},
                                pending={"JetsamEvent-pending.ips": REPORT}, **extra))
-    ds.start(dirs)
+    ds.start(phones_dirs=dirs)
     try:
         check_trust(ds, info, crash)
         check_faults(ds, tools)
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
-        print(ds.log())
         ds.cleanup()
     print("PASS")
 
@@ -93,7 +91,7 @@ def check_trust(ds, info, crash):
              "ideviceinfo on a locked paired phone")
     check_eq(crash_result(ds, crash, "lockedpaired"), (255, "", ""),
              "idevicecrashreport on a locked paired phone")
-    check("JetsamEvent-pending.ips" in os.listdir(os.path.join(ds.tmp, "lockedpaired",
+    check("JetsamEvent-pending.ips" in os.listdir(os.path.join(ds.dir, "lockedpaired",
                                                                "pending")),
           "the mover ran on a locked phone")
     # the user taps Trust / unlocks: the same tools succeed
@@ -172,7 +170,7 @@ def check_faults(ds, tools):
     rc, out, err, _ = results["drop"]
     check_eq(rc, 0, "drop-after exit code")
     check("File size mismatch. Skipping...\n" in err, "drop-after stderr: %r" % err)
-    check_drop_copy(snapshot(outs["drop"]), snapshot(os.path.join(ds.tmp, "drop", "CrashReporter")))
+    check_drop_copy(snapshot(outs["drop"]), snapshot(os.path.join(ds.dir, "drop", "CrashReporter")))
 
     rc, out, err, took = results["stall"]
     check_eq((rc, out, err), (255, "", "ERROR: Could not read device directory '.'\n"
@@ -183,12 +181,12 @@ def check_faults(ds, tools):
     check_eq((rc, err), (0, ""), "stall 250")
     check(took >= 8 * 0.25, "stall 250 did not delay the replies (%.2f s)" % took)
     check_eq(snapshot(outs["slowafc"]),
-             snapshot(os.path.join(ds.tmp, "slowafc", "CrashReporter")), "stall 250 copy")
+             snapshot(os.path.join(ds.dir, "slowafc", "CrashReporter")), "stall 250 copy")
 
     rc, out, err, _ = results["moverclose"]
     check_eq((rc, err), (0, "ERROR: Crash logs could not be moved. Connection interrupted "
                             "(-256).\n"), "mover close")
-    check("JetsamEvent-pending.ips" in os.listdir(os.path.join(ds.tmp, "moverclose",
+    check("JetsamEvent-pending.ips" in os.listdir(os.path.join(ds.dir, "moverclose",
                                                                "pending")),
           "mover close moved the pending report")
 
@@ -205,14 +203,14 @@ def check_faults(ds, tools):
     o = out_dir(ds, "drop2")
     r = ds.run([crash, "-u", udid("drop"), "-k", o])
     check_eq((r.returncode, r.stderr), (0, b""), "second run after drop-after")
-    check_eq(snapshot(o), snapshot(os.path.join(ds.tmp, "drop", "CrashReporter")),
+    check_eq(snapshot(o), snapshot(os.path.join(ds.dir, "drop", "CrashReporter")),
              "second run after drop-after copies everything")
     ds.ctl_ok("fault %s clear" % udid("stall"))
     o = out_dir(ds, "stall2")
     r = ds.run([crash, "-u", udid("stall"), "-k", o])
     check_eq((r.returncode, r.stderr), (0, b""), "run after fault clear")
     check(ds.alive(), "devsim died")
-    ds.stop()
+    ds.stop_clean()
 
 
 if __name__ == "__main__":

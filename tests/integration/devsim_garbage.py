@@ -8,9 +8,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from devsim_common import (Devsim, check, check_eq, fail, is_closed, ld_recv, ld_send,
-                           make_phone, mux_connect_raw, mux_open_port, mux_request, need_tools,
-                           recv_exact)
+from devsim_common import (is_closed, ld_recv, ld_send, make_phone, mux_connect_raw,
+                           mux_open_port, mux_request, need_tools, recv_exact)
+from harness import Devsim, check, check_eq, fail  # noqa: E402
 
 UDID = "00008101-001234560E12345E"
 REPORT = b"report bytes\n" * 50
@@ -19,15 +19,15 @@ REPORT = b"report bytes\n" * 50
 def wait_log(ds, text, timeout=5):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if text in ds.log():
+        if text in ds.stderr_text():
             return
         time.sleep(0.02)
-    fail("no log line containing %r:\n%s" % (text, ds.log()))
+    fail("no log line containing %r:\n%s" % (text, ds.stderr_text()))
 
 
 def still_serving(ds):
     check(ds.alive(), "devsim died")
-    s = mux_connect_raw(ds.sock)
+    s = mux_connect_raw(ds.socket)
     r = mux_request(s, {"MessageType": "ListDevices"}, tag=7)
     s.close()
     check_eq([d["Properties"]["SerialNumber"] for d in r["DeviceList"]], [UDID],
@@ -41,19 +41,19 @@ def garbage_mux(ds):
         (struct.pack("<IIII", 16 + 12, 1, 8, 1) + b"not a plist!", "mux: payload is not a plist"),
     ]
     for data, line in cases:
-        s = mux_connect_raw(ds.sock)
+        s = mux_connect_raw(ds.socket)
         s.sendall(data)
         check(is_closed(s), "usbmux connection not closed after %r" % data[:16])
         s.close()
         wait_log(ds, line)
         still_serving(ds)
     # early close in the middle of a header
-    s = mux_connect_raw(ds.sock)
+    s = mux_connect_raw(ds.socket)
     s.sendall(b"\x10\x00\x00")
     s.close()
     still_serving(ds)
     # well-framed but unknown requests get real usbmuxd result codes, the connection stays
-    s = mux_connect_raw(ds.sock)
+    s = mux_connect_raw(ds.socket)
     check_eq(mux_request(s, {"MessageType": "Frobnicate"}, tag=3),
              {"MessageType": "Result", "Number": 1}, "unknown MessageType")
     body = b"<?xml version=\"1.0\"?><plist><dict/></plist>"
@@ -73,7 +73,7 @@ def garbage_mux(ds):
 
 
 def lockdown_open(ds):
-    return mux_open_port(ds.sock, 1, 62078)
+    return mux_open_port(ds.socket, 1, 62078)
 
 
 def garbage_lockdown(ds):
@@ -114,7 +114,7 @@ def garbage_lockdown(ds):
 
 
 def host_id(ds):
-    s = mux_connect_raw(ds.sock)
+    s = mux_connect_raw(ds.socket)
     r = mux_request(s, {"MessageType": "ReadPairRecord", "PairRecordID": UDID})
     s.close()
     import plistlib
@@ -141,7 +141,7 @@ def afc_open(ds, t):
     ld_send(t, {"Request": "StartService", "Service": "com.apple.crashreportcopymobile"})
     r = ld_recv(t)
     check("Port" in r, "StartService reply %r" % r)
-    return mux_open_port(ds.sock, 1, r["Port"])
+    return mux_open_port(ds.socket, 1, r["Port"])
 
 
 def afc_req(s, op, payload=b"", pnum=1):
@@ -307,7 +307,7 @@ def random_garbage(ds, t):
         blob = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 400)))
         kind = i % 3
         if kind == 0:
-            s = mux_connect_raw(ds.sock)
+            s = mux_connect_raw(ds.socket)
             if rng.random() < 0.5:
                 blob = struct.pack("<IIII", 16 + len(blob), 1, 8, i) + blob
         elif kind == 1:
@@ -329,11 +329,11 @@ def random_garbage(ds, t):
 
 def main():
     tools = need_tools("ideviceinfo")
-    ds = Devsim()
-    phone = make_phone(ds.tmp, "p", UDID, files={"a.ips": REPORT, "Retired/b.ips": REPORT},
+    ds = Devsim(show_log=True)
+    phone = make_phone(ds.dir, "p", UDID, files={"a.ips": REPORT, "Retired/b.ips": REPORT},
                        links={"escape.ips": "/etc/passwd", "outdir": "..",
                               "inlink.ips": "a.ips"})
-    ds.start([phone])
+    ds.start(phones_dirs=[phone])
     try:
         garbage_mux(ds)
         garbage_lockdown(ds)
@@ -352,11 +352,8 @@ def main():
         # real clients still work after all of that
         r = ds.run([tools["ideviceinfo"], "-u", UDID, "-k", "ProductType"])
         check_eq((r.returncode, r.stdout), (0, b"iPhone13,2\n"), "ideviceinfo after garbage")
-        ds.stop()
+        ds.stop_clean()
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
-        print(ds.log())
         ds.cleanup()
     print("PASS")
 

@@ -3,8 +3,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from devsim_common import (Devsim, check, check_eq, make_phone, need_tools, snapshot,
-                           mux_connect_raw, mux_request)
+from devsim_common import make_phone, mux_connect_raw, mux_request, need_tools, snapshot
+from harness import Devsim, check, check_eq  # noqa: E402
 
 UDID_A = "00008101-001234560E12345E"
 UDID_B = "00008110-000A11112222333E"
@@ -20,8 +20,8 @@ BINARY = bytes(range(256)) * 1200 + b"\x00tail"  # 307204 bytes, many FILE_READs
 
 def main():
     tools = need_tools("idevice_id", "ideviceinfo", "idevicecrashreport")
-    ds = Devsim()
-    root = ds.tmp
+    ds = Devsim(show_log=True)
+    root = ds.dir
     a = make_phone(root, "a", UDID_A, device_name="Lab iPhone 12",
                    files={"JetsamEvent-2024-01-01-120000.ips": REPORT_1,
                           "Retired/JetsamEvent-2023-12-31-080000.ips": REPORT_2,
@@ -40,27 +40,24 @@ def main():
                files={"JetsamEvent-2016-05-01-101010.ips": REPORT_1})
     make_phone(root, "d", UDID_D, product_type="iPhone12,8", product_version="17.1",
                build_version="21B80", device_name="Wireless SE", connection="Network")
-    ds.start([os.path.join(root, n) for n in "abcd"])
+    ds.start(phones_dirs=[os.path.join(root, n) for n in "abcd"])
     try:
         run_checks(ds, tools, a)
         # pair records survive a devsim restart (a daemon keeps working across restarts)
         rec1 = read_pair_record(ds, UDID_A)
-        ds.stop()
-        ds.start([os.path.join(root, n) for n in "abcd"])
+        ds.stop_clean()
+        ds.start(phones_dirs=[os.path.join(root, n) for n in "abcd"])
         check_eq(read_pair_record(ds, UDID_A), rec1, "pair record after a devsim restart")
         r = ds.run([tools["ideviceinfo"], "-u", UDID_A, "-k", "ProductType"])
         check_eq((r.returncode, r.stdout), (0, b"iPhone13,2\n"), "ideviceinfo after restart")
-        ds.stop()
+        ds.stop_clean()
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
-        print(ds.log())
         ds.cleanup()
     print("PASS")
 
 
 def read_pair_record(ds, udid):
-    s = mux_connect_raw(ds.sock)
+    s = mux_connect_raw(ds.socket)
     r = mux_request(s, {"MessageType": "ReadPairRecord", "PairRecordID": udid})
     s.close()
     check("PairRecordData" in r, "ReadPairRecord for %s: %r" % (udid, r))
@@ -114,7 +111,7 @@ def run_checks(ds, tools, a):
         if v[0] == "l":
             v = ("l", os.path.basename(v[1]))
         expect[target] = v
-    out = os.path.join(ds.tmp, "out-keep")
+    out = os.path.join(ds.dir, "out-keep")
     os.mkdir(out)
     r = ds.run([tools["idevicecrashreport"], "-u", UDID_A, "-k", out])
     check_eq(r.returncode, 0, "idevicecrashreport -k exit code (stderr %r)" % r.stderr)
@@ -130,7 +127,7 @@ def run_checks(ds, tools, a):
     with open(os.path.join(a, "pending", "JetsamEvent-late.ips"), "wb") as f:
         f.write(late)
     expect["JetsamEvent-late.ips"] = ("f", late)
-    out2 = os.path.join(ds.tmp, "out-move")
+    out2 = os.path.join(ds.dir, "out-move")
     os.mkdir(out2)
     r = ds.run([tools["idevicecrashreport"], "-u", UDID_A, out2])
     check_eq((r.returncode, r.stderr), (0, b""), "idevicecrashreport (move) exit code/stderr")
@@ -141,7 +138,7 @@ def run_checks(ds, tools, a):
     check_eq(r.stdout, b"Lab iPhone 13\n", "phone B after the copy")
     check(ds.alive(), "devsim died")
 
-    out4 = os.path.join(ds.tmp, "out-ios9")
+    out4 = os.path.join(ds.dir, "out-ios9")
     os.mkdir(out4)
     r = ds.run([tools["idevicecrashreport"], "-u", UDID_C, "-k", out4])
     check_eq((r.returncode, r.stderr, snapshot(out4)),
@@ -152,7 +149,7 @@ def run_checks(ds, tools, a):
     extra = []
     for i in range(61):
         u = "00008120-%016X" % (0x6400 + i)
-        d = make_phone(ds.tmp, "many%02d" % i, u, device_name="Phone %d" % i,
+        d = make_phone(ds.dir, "many%02d" % i, u, device_name="Phone %d" % i,
                        files={"JetsamEvent-%d.ips" % i: REPORT_1})
         ds.ctl_ok("attach " + d)
         extra.append(u)
@@ -161,7 +158,7 @@ def run_checks(ds, tools, a):
              "idevice_id -l with 64 USB phones")
     r = ds.run([tools["ideviceinfo"], "-u", extra[-1], "-k", "DeviceName"])
     check_eq(r.stdout, b"Phone 60\n", "ideviceinfo on the 64th phone")
-    out3 = os.path.join(ds.tmp, "out-64th")
+    out3 = os.path.join(ds.dir, "out-64th")
     os.mkdir(out3)
     r = ds.run([tools["idevicecrashreport"], "-u", extra[-1], "-k", out3])
     check_eq((r.returncode, snapshot(out3)), (0, {"JetsamEvent-60.ips": ("f", REPORT_1)}),
@@ -169,7 +166,7 @@ def run_checks(ds, tools, a):
     listed = ds.ctl_ok("list")
     check_eq(len(listed), 65, "control list with 65 phones")
     check_eq(listed[-1], "%s id=65 trust=paired locked=off connection=USB dir=%s"
-             % (extra[-1], os.path.join(ds.tmp, "many60")), "control list line")
+             % (extra[-1], os.path.join(ds.dir, "many60")), "control list line")
     for u in extra:
         ds.ctl_ok("detach " + u)
     r = ds.run([tools["idevice_id"], "-l"])

@@ -5,30 +5,14 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))  # harness
+
 JETSAMGEN = os.environ.get("JETSAMGEN", "")
 
 EVENT_KEYS = ["process", "pid", "uuid", "reason", "role", "states", "priority", "rpages",
               "page_size", "footprint_bytes", "limit_bytes", "lifetime_max_pages"]
 REPORT_KEYS = ["incident", "bug_type", "product", "os_version", "build", "timestamp",
                "page_size", "largest_process", "variant"]
-
-failures = []
-
-
-def check(cond, what):
-    """records a failed assertion and keeps going, so one run shows every problem"""
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what, flush=True)
-    return cond
-
-
-def finish(name):
-    if failures:
-        print("%s: %d check(s) failed" % (name, len(failures)))
-        sys.exit(1)
-    print("%s: all checks passed" % name)
-    sys.exit(0)
 
 
 def need_generator():

@@ -5,7 +5,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_common import (check, finish, keys, need_generator, run, split_report)  # noqa: E402
+from gen_common import keys, need_generator, run, split_report  # noqa: E402
+from harness import expect, finish  # noqa: E402
 
 CORPUS = os.environ.get("CORPUS", "")
 
@@ -190,78 +191,78 @@ def check_case(tmp, product, osv, build, variant, page, corpus_name):
     try:
         header, body, btext = split_report(data)
     except ValueError as e:
-        check(False, "%s: header or body is not JSON: %s" % (name, e))
+        expect(False, "%s: header or body is not JSON: %s" % (name, e))
         return
     hash_order = keys(header)[0] == "os_version"
-    check(data.endswith(b"\n}\n"), "%s: body ends with a closing brace line" % name)
-    check(data.count(b"\n", 0, data.index(b"\n") + 1) == 1 and data.startswith(b'{"'),
+    expect(data.endswith(b"\n}\n"), "%s: body ends with a closing brace line" % name)
+    expect(data.count(b"\n", 0, data.index(b"\n") + 1) == 1 and data.startswith(b'{"'),
           "%s: compact header line" % name)
-    check(keys(header) == expected_header(major, hash_order),
+    expect(keys(header) == expected_header(major, hash_order),
           "%s: header keys %s" % (name, keys(header)))
     h = dict(header)
-    check(h["bug_type"] == "298", "%s: bug_type 298" % name)
-    check(h["os_version"] == "iPhone OS %s (%s)" % (osv, build), "%s: os_version" % name)
+    expect(h["bug_type"] == "298", "%s: bug_type 298" % name)
+    expect(h["os_version"] == "iPhone OS %s (%s)" % (osv, build), "%s: os_version" % name)
     top = keys(body)
-    check(top == expected_top(variant, major, hash_order),
+    expect(top == expected_top(variant, major, hash_order),
           "%s: top-level keys %s != %s" % (name, top, expected_top(variant, major, hash_order)))
     b = dict(body)
     ms = dict(b["memoryStatus"])
-    check(ms["pageSize"] == page, "%s: pageSize %s, want %d" % (name, ms["pageSize"], page))
+    expect(ms["pageSize"] == page, "%s: pageSize %s, want %d" % (name, ms["pageSize"], page))
     if major >= 16:
-        check(b.get("bug_type", "298") == "298", "%s: body bug_type" % name)
+        expect(b.get("bug_type", "298") == "298", "%s: body bug_type" % name)
     procs = [dict(p) for p in b["processes"]]
     nmin = 400 if major >= 14 else 100
-    check(len(procs) >= nmin, "%s: %d processes, want hundreds" % (name, len(procs)))
+    expect(len(procs) >= nmin, "%s: %d processes, want hundreds" % (name, len(procs)))
     pids = [p["pid"] for p in procs]
-    check(len(set(pids)) == len(pids), "%s: pids are unique" % name)
+    expect(len(set(pids)) == len(pids), "%s: pids are unique" % name)
     maxlen = 16 if major == 9 else 32
     lens = [len(p["name"].encode()) for p in procs]
-    check(max(lens) <= maxlen, "%s: names truncated to %d bytes" % (name, maxlen))
+    expect(max(lens) <= maxlen, "%s: names truncated to %d bytes" % (name, maxlen))
     if major >= 10:
-        check(maxlen in lens, "%s: some long name truncated to exactly %d" % (name, maxlen))
+        expect(maxlen in lens, "%s: some long name truncated to exactly %d" % (name, maxlen))
     killed = [p for p in procs if "reason" in p]
-    check(len(killed) == 1 and killed[0]["reason"] == "per-process-limit" and
+    expect(len(killed) == 1 and killed[0]["reason"] == "per-process-limit" and
           "frontmost" in killed[0]["states"], "%s: one default frontmost kill" % name)
     largest = max(procs, key=lambda p: p["rpages"])
-    check(b["largestProcess"] == largest["name"], "%s: largestProcess" % name)
+    expect(b["largestProcess"] == largest["name"], "%s: largestProcess" % name)
     for p in procs:
         ks = set(p)
         has10 = {"coalition", "age"} <= ks
-        check(has10 == (major >= 10), "%s: coalition/age presence on %s" % (name, p["name"]))
+        expect(has10 == (major >= 10), "%s: coalition/age presence on %s" % (name, p["name"]))
         if major >= 10:
-            check(({"killDelta", "genCount"} <= ks) == ("reason" in p),
+            expect(({"killDelta", "genCount"} <= ks) == ("reason" in p),
                   "%s: killDelta/genCount only on killed entries (%s)" % (name, p["name"]))
-        check(("priority" in ks) == (major >= 14), "%s: priority presence" % name)
+        expect(("priority" in ks) == (major >= 14), "%s: priority presence" % name)
         if major >= 14 and "priority" in p:
-            check(0 <= p["priority"] <= (210 if major >= 16 else 21),
+            expect(0 <= p["priority"] <= (210 if major >= 16 else 21),
                   "%s: priority %d on the right scale" % (name, p["priority"]))
-        check(("freeze_skip_reason:" in ks) == (major >= 15), "%s: freeze_skip_reason: key" % name)
-        check("freeze_skip_reason" not in ks, "%s: no colon-less freeze key" % name)
-        check(({"csFlags", "csTrustLevel", "mem_regions"} <= ks) == (major >= 16),
+        expect(("freeze_skip_reason:" in ks) == (major >= 15), "%s: freeze_skip_reason: key" % name)
+        expect("freeze_skip_reason" not in ks, "%s: no colon-less freeze key" % name)
+        expect(({"csFlags", "csTrustLevel", "mem_regions"} <= ks) == (major >= 16),
               "%s: cs keys presence" % name)
         if "physicalPages" in p:
-            check(major >= 14, "%s: physicalPages only from iOS 14" % name)
+            expect(major >= 14, "%s: physicalPages only from iOS 14" % name)
             pk = keys(p["physicalPages"])
-            check(pk[0] == "internal" and (major >= 16 or pk == ["internal"]),
+            expect(pk[0] == "internal" and (major >= 16 or pk == ["internal"]),
                   "%s: physicalPages keys %s" % (name, pk))
         else:
-            check(major < 14, "%s: physicalPages missing on %s" % (name, p["name"]))
-        check(len(p["states"]) >= 1, "%s: states not empty" % name)
+            expect(major < 14, "%s: physicalPages missing on %s" % (name, p["name"]))
+        expect(len(p["states"]) >= 1, "%s: states not empty" % name)
     if major >= 16:
-        check(max(p["priority"] for p in procs) > 21, "%s: new priority scale used" % name)
+        expect(max(p["priority"] for p in procs) > 21, "%s: new priority scale used" % name)
     # NSJSONSerialization style
-    check(re.search(r'"kernel" : "Darwin Kernel Version [^"]*root:xnu-[^"]*\\/RELEASE_', btext)
+    expect(re.search(r'"kernel" : "Darwin Kernel Version [^"]*root:xnu-[^"]*\\/RELEASE_', btext)
           is not None, "%s: kernel string with \\/" % name)
-    check(re.search(r'(?<!\\)/', btext) is None, "%s: every / escaped as \\/" % name)
-    check("\n},\n" in btext, "%s: memoryStatus closed by '}}, ' in column 0" % name)
-    check('"memoryStatus" : {\n  "' in btext, "%s: memoryStatus keys not indented further" % name)
-    check(btext.rstrip("\n").endswith("\n  }\n]\n}"), "%s: processes close" % name)
+    expect(re.search(r'(?<!\\)/', btext) is None, "%s: every / escaped as \\/" % name)
+    expect("\n},\n" in btext, "%s: memoryStatus closed by '}}, ' in column 0" % name)
+    expect('"memoryStatus" : {\n  "' in btext, "%s: memoryStatus keys not indented further" % name)
+    expect(btext.rstrip("\n").endswith("\n  }\n]\n}"), "%s: processes close" % name)
 
     if not CORPUS or not corpus_name:
         return 0
     cpath = os.path.join(CORPUS, "jetsam", corpus_name)
     if not os.path.exists(cpath):
-        check(False, "corpus file missing: " + cpath)
+        expect(False, "corpus file missing: " + cpath)
         return 0
     ctext = open(cpath, encoding="utf-8", errors="replace").read()
     nl = ctext.index("\n")
@@ -270,15 +271,15 @@ def check_case(tmp, product, osv, build, variant, page, corpus_name):
     gs = Scan(btext)
     # a corpus file cut short gives a prefix of the keys
     whole = "processes" in cs.top
-    check(gs.top == cs.top if whole else gs.top[:len(cs.top)] == cs.top,
+    expect(gs.top == cs.top if whole else gs.top[:len(cs.top)] == cs.top,
           "%s: top keys differ from %s: %s vs %s" % (name, corpus_name, gs.top, cs.top))
-    check(gs.ms == cs.ms or (not whole and gs.ms[:len(cs.ms)] == cs.ms), "%s: memoryStatus keys differ from %s: %s vs %s" %
+    expect(gs.ms == cs.ms or (not whole and gs.ms[:len(cs.ms)] == cs.ms), "%s: memoryStatus keys differ from %s: %s vs %s" %
           (name, corpus_name, gs.ms, cs.ms))
-    check(gs.pages == cs.pages or (not whole and gs.pages[:len(cs.pages)] == cs.pages), "%s: memoryPages keys differ from %s" % (name, corpus_name))
+    expect(gs.pages == cs.pages or (not whole and gs.pages[:len(cs.pages)] == cs.pages), "%s: memoryPages keys differ from %s" % (name, corpus_name))
     try:
         import json
         ch = json.loads(ctext[:nl], object_pairs_hook=lambda p: p)
-        check(keys(ch) == keys(header), "%s: header key order differs from %s: %s vs %s" %
+        expect(keys(ch) == keys(header), "%s: header key order differs from %s: %s vs %s" %
               (name, corpus_name, keys(ch), keys(header)))
     except ValueError:
         pass
@@ -291,14 +292,14 @@ def check_case(tmp, product, osv, build, variant, page, corpus_name):
         want = corpus_orders.get(frozenset(ks))
         if want:
             matched += 1
-            check(tuple(ks) in want, "%s: entry order %s not as in %s (%s)" %
+            expect(tuple(ks) in want, "%s: entry order %s not as in %s (%s)" %
                   (name, ks, corpus_name, sorted(want)))
     if cs.entries:
-        check(matched > 0, "%s: no generated entry has the key set of any %s entry" %
+        expect(matched > 0, "%s: no generated entry has the key set of any %s entry" %
               (name, corpus_name))
     # byte layout: indentation, brackets and key order of the head and of one entry
     if standard_indent(cbody):
-        check(head_skeleton(btext) == head_skeleton(cbody),
+        expect(head_skeleton(btext) == head_skeleton(cbody),
               "%s: head layout differs from %s:\n%s\n---\n%s" %
               (name, corpus_name, "\n".join(head_skeleton(btext)),
                "\n".join(head_skeleton(cbody))))
@@ -311,11 +312,11 @@ def check_case(tmp, product, osv, build, variant, page, corpus_name):
                 same += 1
                 a = [l.rstrip(",") for l in skeleton(bl)]
                 c = [l.rstrip(",") for l in skeleton(cblocks[ks])]
-                check(a == c, "%s: entry layout differs from %s:\n%s\n---\n%s" %
+                expect(a == c, "%s: entry layout differs from %s:\n%s\n---\n%s" %
                       (name, corpus_name, "\n".join(a), "\n".join(c)))
                 break
         if cblocks:
-            check(same > 0, "%s: no entry to compare with %s" % (name, corpus_name))
+            expect(same > 0, "%s: no entry to compare with %s" % (name, corpus_name))
     return 0
 
 
@@ -330,20 +331,20 @@ def main():
             try:
                 check_case(tmp, *case)
             except RuntimeError as e:
-                check(False, str(e))
+                expect(False, str(e))
         # --variant and --page-size override the defaults
         out = os.path.join(tmp, "override.ips")
         run(["report", "--product", "iPhone13,2", "--os-version", "15.5", "--build", "19F77",
              "--variant", "J4", "--page-size", "4096", "--processes", "37", "--out", out])
         header, body, _ = split_report(open(out, "rb").read())
-        check(keys(body)[:3] == ["build", "product", "kernel"], "--variant J4 gives J4 order")
-        check(dict(dict(body)["memoryStatus"])["pageSize"] == 4096, "--page-size 4096")
-        check(len(dict(body)["processes"]) == 37, "--processes 37")
+        expect(keys(body)[:3] == ["build", "product", "kernel"], "--variant J4 gives J4 order")
+        expect(dict(dict(body)["memoryStatus"])["pageSize"] == 4096, "--page-size 4096")
+        expect(len(dict(body)["processes"]) == 37, "--processes 37")
         run(["report", "--product", "iPhone14,2", "--os-version", "16.6", "--build", "20G75",
              "--variant", "J2", "--out", out])
         header, body, _ = split_report(open(out, "rb").read())
-        check(keys(body) == TOP_J2, "--variant J2 on iOS 16 keeps the J2 keys")
-        check(keys(header)[3] == "roots_installed", "iOS 16 header has roots_installed")
+        expect(keys(body) == TOP_J2, "--variant J2 on iOS 16 keeps the J2 keys")
+        expect(keys(header)[3] == "roots_installed", "iOS 16 header has roots_installed")
     finish("gen_layout")
 
 

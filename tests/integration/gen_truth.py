@@ -5,8 +5,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_common import (EVENT_KEYS, REPORT_KEYS, check, expected_events, expected_facts,  # noqa
-                        finish, keys, need_generator, read_truth, run, split_report)
+from gen_common import (EVENT_KEYS, REPORT_KEYS, expected_events, expected_facts, keys,  # noqa: E402
+                        need_generator, read_truth, run, split_report)
+from harness import expect, finish  # noqa: E402
 
 KILLS = [
     "MemoryTest:foreground:per-process-limit:89600:2541",
@@ -37,14 +38,14 @@ def compare(name, path, variant):
     header, body, _ = split_report(open(path, "rb").read())
     truth = read_truth(path + ".truth")
     want = expected_events(header, body)
-    check(len(truth) == len(want), "%s: %d truth events, report has %d kills" %
+    expect(len(truth) == len(want), "%s: %d truth events, report has %d kills" %
           (name, len(truth), len(want)))
     for t, w in zip(truth, want):
-        check(keys(t) == EVENT_KEYS, "%s: truth keys %s" % (name, keys(t)))
-        check(dict(t) == w, "%s: truth %s != report %s" % (name, dict(t), w))
+        expect(keys(t) == EVENT_KEYS, "%s: truth keys %s" % (name, keys(t)))
+        expect(dict(t) == w, "%s: truth %s != report %s" % (name, dict(t), w))
     facts = json.loads(open(path + ".truth.report.json").read(), object_pairs_hook=lambda p: p)
-    check(keys(facts) == REPORT_KEYS, "%s: report.json keys %s" % (name, keys(facts)))
-    check(dict(facts) == expected_facts(header, body, variant),
+    expect(keys(facts) == REPORT_KEYS, "%s: report.json keys %s" % (name, keys(facts)))
+    expect(dict(facts) == expected_facts(header, body, variant),
           "%s: report.json %s != %s" % (name, dict(facts), expected_facts(header, body, variant)))
     return header, body, [dict(t) for t in truth]
 
@@ -63,7 +64,7 @@ def main():
                 args += ["--kill", k]
             run(args)
             header, body, truth = compare(name, path, variant)
-            check(len(truth) == len(KILLS), "%s: %d kills, want %d" % (name, len(truth), len(KILLS)))
+            expect(len(truth) == len(KILLS), "%s: %d kills, want %d" % (name, len(truth), len(KILLS)))
             maxlen = 16 if major == 9 else 32
             by_name = {}
             for spec in KILLS:
@@ -71,30 +72,30 @@ def main():
                 short = n.encode()[:maxlen].decode()
                 by_name[short] = (role, reason, int(rpages), spec.split(":")[4:])
             for t in truth:
-                check(t["process"] in by_name, "%s: unexpected victim %r" % (name, t["process"]))
+                expect(t["process"] in by_name, "%s: unexpected victim %r" % (name, t["process"]))
                 if t["process"] not in by_name:
                     continue
                 role, reason, rpages, pid = by_name[t["process"]]
-                check(t["reason"] == reason, "%s: reason of %s" % (name, t["process"]))
-                check(t["rpages"] == rpages, "%s: rpages of %s" % (name, t["process"]))
+                expect(t["reason"] == reason, "%s: reason of %s" % (name, t["process"]))
+                expect(t["rpages"] == rpages, "%s: rpages of %s" % (name, t["process"]))
                 if pid:
-                    check(t["pid"] == int(pid[0]), "%s: pid of %s" % (name, t["process"]))
+                    expect(t["pid"] == int(pid[0]), "%s: pid of %s" % (name, t["process"]))
                 want_role = "background" if role == "extension" else role
-                check(t["role"] == want_role, "%s: role of %s is %s, want %s" %
+                expect(t["role"] == want_role, "%s: role of %s is %s, want %s" %
                       (name, t["process"], t["role"], want_role))
-                check((t["priority"] is None) == (major < 14), "%s: priority null before 14" % name)
+                expect((t["priority"] is None) == (major < 14), "%s: priority null before 14" % name)
             # default kill: one frontmost per-process-limit app of a plausible size
             path = os.path.join(tmp, name + "-default.ips")
             run(["report", "--product", product, "--os-version", osv, "--build", build,
                  "--seed", "9", "--out", path, "--truth", path + ".truth"])
             _, _, truth = compare(name + " default", path, variant)
-            check(len(truth) == 1, "%s: default report has one kill" % name)
+            expect(len(truth) == 1, "%s: default report has one kill" % name)
             if truth:
                 t = truth[0]
                 mib = t["limit_bytes"] / 1048576 if t["limit_bytes"] else 0
-                check(t["role"] == "foreground" and t["reason"] == "per-process-limit",
+                expect(t["role"] == "foreground" and t["reason"] == "per-process-limit",
                       "%s: default kill is a frontmost per-process-limit" % name)
-                check(200 <= mib <= 4000, "%s: default limit %.0f MiB plausible" % (name, mib))
+                expect(200 <= mib <= 4000, "%s: default limit %.0f MiB plausible" % (name, mib))
 
         # fixed time, incident and page size
         path = os.path.join(tmp, "fixed.ips")
@@ -103,16 +104,16 @@ def main():
              "--time", "2024-01-02T10:11:12.34+01:00", "--out", path, "--truth", path + ".truth"])
         header, body, truth = compare("fixed", path, "J3")
         h = dict(header)
-        check(h["timestamp"] == "2024-01-02 10:11:12.34 +0100", "--time: header %s" % h["timestamp"])
-        check(h["incident_id"] == "893A5949-F274-434F-938F-96DF562C9486", "--incident")
-        check(truth and truth[0]["page_size"] == 4096, "--page-size 4096 in truth")
+        expect(h["timestamp"] == "2024-01-02 10:11:12.34 +0100", "--time: header %s" % h["timestamp"])
+        expect(h["incident_id"] == "893A5949-F274-434F-938F-96DF562C9486", "--incident")
+        expect(truth and truth[0]["page_size"] == 4096, "--page-size 4096 in truth")
         path = os.path.join(tmp, "fixed16.ips")
         run(["report", "--product", "iPhone14,2", "--os-version", "16.6", "--build", "20G75",
              "--time", "2024-01-02T10:11:12.34Z", "--out", path, "--truth", path + ".truth"])
         header, body, _ = compare("fixed16", path, "J3")
-        check(dict(header)["timestamp"] == "2024-01-02 10:11:12.00 +0000",
+        expect(dict(header)["timestamp"] == "2024-01-02 10:11:12.00 +0000",
               "iOS 16 header timestamp has .00: %s" % dict(header)["timestamp"])
-        check(dict(body)["date"] == "2024-01-02 10:11:12.34 +0000", "iOS 16 body date")
+        expect(dict(body)["date"] == "2024-01-02 10:11:12.34 +0000", "iOS 16 body date")
 
         # determinism
         outs = []
@@ -121,8 +122,8 @@ def main():
             run(["report", "--product", "iPhone12,1", "--os-version", "14.2", "--build",
                  "18B5061e", "--seed", seed, "--kill", KILLS[3], "--out", p, "--truth", p + ".t"])
             outs.append((open(p, "rb").read(), open(p + ".t", "rb").read()))
-        check(outs[0] == outs[1], "same seed gives the same bytes")
-        check(outs[0][0] != outs[2][0], "another seed gives other bytes")
+        expect(outs[0] == outs[1], "same seed gives the same bytes")
+        expect(outs[0][0] != outs[2][0], "another seed gives other bytes")
 
         # usage errors: exit 2 with a message
         base = ["report", "--product", "iPhone13,2", "--os-version", "15.5", "--build", "19F77",
@@ -138,20 +139,20 @@ def main():
                 (["--processes", "1", "--kill", KILLS[0], "--kill", KILLS[1]], "processes"),
                 (["--kill", KILLS[0], "--kill", "x:daemon:highwater:5:2541"], "pid")]:
             p = run(base + bad, expect_rc=None)
-            check(p.returncode == 2 and p.stderr.startswith("jetsamgen: "),
+            expect(p.returncode == 2 and p.stderr.startswith("jetsamgen: "),
                   "bad %s: exit %d, stderr %r" % (what, p.returncode, p.stderr))
         p = run(["report", "--product", "iPhone13,2", "--os-version", "8.4", "--build", "x",
                  "--out", os.path.join(tmp, "y.ips")], expect_rc=None)
-        check(p.returncode == 2 and "os version" in p.stderr, "iOS 8 refused: %r" % p.stderr)
+        expect(p.returncode == 2 and "os version" in p.stderr, "iOS 8 refused: %r" % p.stderr)
         p = run(["report", "--product", "iPhone13,2"], expect_rc=None)
-        check(p.returncode == 2, "missing --out is a usage error")
+        expect(p.returncode == 2, "missing --out is a usage error")
         p = run(["--help"])
-        check("--kill" in p.stdout and "NAME:ROLE:REASON:RPAGES[:PID]" in p.stdout, "--help text")
+        expect("--kill" in p.stdout and "NAME:ROLE:REASON:RPAGES[:PID]" in p.stdout, "--help text")
         p = run(["--version"])
-        check(p.stdout.startswith("jetsamgen "), "--version")
+        expect(p.stdout.startswith("jetsamgen "), "--version")
         p = run(["report", "--product", "iPhone13,2", "--os-version", "15.5", "--build", "19F77",
                  "--out", "/nonexistent-dir/x.ips"], expect_rc=None)
-        check(p.returncode == 1 and "cannot write" in p.stderr, "unwritable --out: %r" % p.stderr)
+        expect(p.returncode == 1 and "cannot write" in p.stderr, "unwritable --out: %r" % p.stderr)
     finish("gen_truth")
 
 

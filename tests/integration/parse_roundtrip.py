@@ -12,12 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
-EVENT_KEYS = ["process", "pid", "uuid", "reason", "role", "states", "priority", "rpages",
-              "page_size", "footprint_bytes", "limit_bytes", "lifetime_max_pages"]
-REPORT_KEYS = ["incident", "bug_type", "product", "os_version", "build", "timestamp",
-               "page_size", "largest_process", "variant"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_common import EVENT_KEYS, REPORT_KEYS  # noqa: E402 (the `parse --json` schema)
+from harness import binary, expect, finish, tmpdir  # noqa: E402
+
 
 # (name, jetsamgen arguments)
 CASES = [
@@ -72,109 +71,98 @@ def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def compare(what, want, got, keys, failures):
+def compare(what, want, got, keys):
     for k in keys:
-        if k not in got:
-            failures.append("%s: key '%s' missing from parse output" % (what, k))
-        elif k not in want:
-            failures.append("%s: key '%s' missing from the truth" % (what, k))
-        elif want[k] != got[k]:
-            failures.append("%s: %s: generated %r, parsed %r" % (what, k, want[k], got[k]))
+        if expect(k in got, "%s: key '%s' missing from parse output" % (what, k)) and \
+                expect(k in want, "%s: key '%s' missing from the truth" % (what, k)):
+            expect(want[k] == got[k],
+                   "%s: %s: generated %r, parsed %r" % (what, k, want[k], got[k]))
     extra = set(got) - set(keys)
-    if extra:
-        failures.append("%s: unexpected keys %s" % (what, sorted(extra)))
+    expect(not extra, "%s: unexpected keys %s" % (what, sorted(extra)))
+
+
+def check_case(ctl, name, out, truth, variants_seen):
+    """jetsamctl parses one generated report into its truth."""
+    p = run([ctl, "--json", "parse", out])
+    expect(p.returncode == 0,
+           "%s: jetsamctl exit %d: %s %s" % (name, p.returncode, p.stdout, p.stderr))
+    lines = p.stdout.splitlines()
+    if not expect(len(lines) == 1, "%s: want one output line, got %d" % (name, len(lines))):
+        return
+    res = json.loads(lines[0])
+    expect(list(res.keys()) == ["file", "status", "error", "report", "events"],
+           "%s: top-level keys %s" % (name, list(res.keys())))
+    expect(res["status"] == "ok" and res["error"] is None and res["file"] == out,
+           "%s: status %s error %s" % (name, res["status"], res["error"]))
+    with open(truth) as f:
+        want_events = [json.loads(l) for l in f if l.strip()]
+    with open(truth + ".report.json") as f:
+        want_report = json.load(f)
+    compare(name + " report", want_report, res["report"], REPORT_KEYS)
+    variants_seen.add(res["report"].get("variant"))
+    expect(len(want_events) == len(res["events"]),
+           "%s: generated %d kills, parsed %d" % (name, len(want_events), len(res["events"])))
+    for i, (w, g2) in enumerate(zip(want_events, res["events"])):
+        compare("%s event %d (%s)" % (name, i, w.get("process")), w, g2, EVENT_KEYS)
+    # the per-process-limit kills carry their limit, the others none
+    for ev in res["events"]:
+        expect((ev["limit_bytes"] is not None) == (ev["reason"] == "per-process-limit"),
+               "%s: %s: limit_bytes %r for reason %s" %
+               (name, ev["process"], ev["limit_bytes"], ev["reason"]))
+        expect(ev["footprint_bytes"] == ev["rpages"] * ev["page_size"],
+               "%s: %s: footprint is not rpages x page size" % (name, ev["process"]))
+
+
+def check_batch(ctl, tmp, files):
+    """Several files in one call, exit statuses, the table and CSV forms."""
+    # every file in one call, with an unreadable one in the middle: exit 1, all printed
+    missing = os.path.join(tmp, "missing.ips")
+    argv = [f for _, f, _ in files]
+    argv.insert(len(argv) // 2, missing)
+    p = run([ctl, "--json", "parse"] + argv)
+    expect(p.returncode == 1, "batch with a missing file: exit %d, want 1" % p.returncode)
+    out = [json.loads(l) for l in p.stdout.splitlines()]
+    expect([o["file"] for o in out] == argv, "batch: files printed %s" % [o["file"] for o in out])
+    for o in out:
+        want = "error" if o["file"] == missing else "ok"
+        expect(o["status"] == want, "batch: %s status %s, want %s" % (o["file"], o["status"], want))
+    # the same without the missing file: exit 0; the table and CSV forms run too
+    p = run([ctl, "--json", "parse"] + [f for _, f, _ in files])
+    expect(p.returncode == 0, "batch: exit %d, want 0" % p.returncode)
+    p = run([ctl, "--csv", "parse"] + [f for _, f, _ in files])
+    rows = p.stdout.splitlines()
+    total = sum(len(open(t).read().splitlines()) for _, _, t in files)
+    expect(p.returncode == 0 and len(rows) == total + 1 and rows[0].startswith("file,status,"),
+           "csv: exit %d, %d rows for %d kills" % (p.returncode, len(rows), total))
+    p = run([ctl, "parse", files[0][1]])
+    expect(p.returncode == 0 and "MiB" in p.stdout,
+           "table: exit %d: %s" % (p.returncode, p.stdout[:200]))
+    p = run([ctl, "parse"])
+    expect(p.returncode == 2, "parse without files: exit %d, want 2" % p.returncode)
+    p = run([ctl, "parse", "--no-such-option", files[0][1]])
+    expect(p.returncode == 2, "unknown option: exit %d, want 2" % p.returncode)
 
 
 def main():
-    gen = os.environ.get("JETSAMGEN")
-    ctl = os.environ.get("JETSAMCTL")
-    if not gen or not ctl:
-        print("JETSAMGEN and JETSAMCTL must be set", file=sys.stderr)
-        return 1
-    failures = []
+    gen = binary("JETSAMGEN")
+    ctl = binary("JETSAMCTL")
     variants_seen = set()
-    with tempfile.TemporaryDirectory(prefix="jt-rt-") as tmp:
-        files = []
-        for seed, (name, args) in enumerate(CASES, start=1):
-            out = os.path.join(tmp, name + ".ips")
-            truth = os.path.join(tmp, name + ".truth")
-            g = run([gen, "report", "--seed", str(seed)] + args + ["--out", out, "--truth", truth])
-            if g.returncode != 0:
-                failures.append("%s: jetsamgen failed (%d): %s" % (name, g.returncode, g.stderr.strip()))
-                continue
+    tmp = tmpdir("jt-rt-")
+    files = []
+    for seed, (name, args) in enumerate(CASES, start=1):
+        out = os.path.join(tmp, name + ".ips")
+        truth = os.path.join(tmp, name + ".truth")
+        g = run([gen, "report", "--seed", str(seed)] + args + ["--out", out, "--truth", truth])
+        if expect(g.returncode == 0, "%s: jetsamgen failed (%d): %s" %
+                  (name, g.returncode, g.stderr.strip())):
             files.append((name, out, truth))
-            p = run([ctl, "--json", "parse", out])
-            if p.returncode != 0:
-                failures.append("%s: jetsamctl exit %d: %s %s" % (name, p.returncode, p.stdout, p.stderr))
-            lines = p.stdout.splitlines()
-            if len(lines) != 1:
-                failures.append("%s: want one output line, got %d" % (name, len(lines)))
-                continue
-            res = json.loads(lines[0])
-            if list(res.keys()) != ["file", "status", "error", "report", "events"]:
-                failures.append("%s: top-level keys %s" % (name, list(res.keys())))
-            if res["status"] != "ok" or res["error"] is not None or res["file"] != out:
-                failures.append("%s: status %s error %s" % (name, res["status"], res["error"]))
-            with open(truth) as f:
-                want_events = [json.loads(l) for l in f if l.strip()]
-            with open(truth + ".report.json") as f:
-                want_report = json.load(f)
-            compare(name + " report", want_report, res["report"], REPORT_KEYS, failures)
-            variants_seen.add(res["report"].get("variant"))
-            if len(want_events) != len(res["events"]):
-                failures.append("%s: generated %d kills, parsed %d" %
-                                (name, len(want_events), len(res["events"])))
-            for i, (w, g2) in enumerate(zip(want_events, res["events"])):
-                compare("%s event %d (%s)" % (name, i, w.get("process")), w, g2, EVENT_KEYS, failures)
-            # the per-process-limit kills carry their limit, the others none
-            for ev in res["events"]:
-                if (ev["limit_bytes"] is not None) != (ev["reason"] == "per-process-limit"):
-                    failures.append("%s: %s: limit_bytes %r for reason %s" %
-                                    (name, ev["process"], ev["limit_bytes"], ev["reason"]))
-                if ev["footprint_bytes"] != ev["rpages"] * ev["page_size"]:
-                    failures.append("%s: %s: footprint is not rpages x page size" % (name, ev["process"]))
-        for v in ("J1", "J2", "J3", "J4"):
-            if v not in variants_seen:
-                failures.append("variant %s never parsed" % v)
-
-        # every file in one call, with an unreadable one in the middle: exit 1, all printed
-        missing = os.path.join(tmp, "missing.ips")
-        argv = [f for _, f, _ in files]
-        argv.insert(len(argv) // 2, missing)
-        p = run([ctl, "--json", "parse"] + argv)
-        if p.returncode != 1:
-            failures.append("batch with a missing file: exit %d, want 1" % p.returncode)
-        out = [json.loads(l) for l in p.stdout.splitlines()]
-        if [o["file"] for o in out] != argv:
-            failures.append("batch: files printed %s" % [o["file"] for o in out])
-        for o in out:
-            want = "error" if o["file"] == missing else "ok"
-            if o["status"] != want:
-                failures.append("batch: %s status %s, want %s" % (o["file"], o["status"], want))
-        # the same without the missing file: exit 0; the table and CSV forms run too
-        p = run([ctl, "--json", "parse"] + [f for _, f, _ in files])
-        if p.returncode != 0:
-            failures.append("batch: exit %d, want 0" % p.returncode)
-        p = run([ctl, "--csv", "parse"] + [f for _, f, _ in files])
-        rows = p.stdout.splitlines()
-        total = sum(len(open(t).read().splitlines()) for _, _, t in files)
-        if p.returncode != 0 or len(rows) != total + 1 or not rows[0].startswith("file,status,"):
-            failures.append("csv: exit %d, %d rows for %d kills" % (p.returncode, len(rows), total))
-        p = run([ctl, "parse", files[0][1]])
-        if p.returncode != 0 or "MiB" not in p.stdout:
-            failures.append("table: exit %d: %s" % (p.returncode, p.stdout[:200]))
-        p = run([ctl, "parse"])
-        if p.returncode != 2:
-            failures.append("parse without files: exit %d, want 2" % p.returncode)
-        p = run([ctl, "parse", "--no-such-option", files[0][1]])
-        if p.returncode != 2:
-            failures.append("unknown option: exit %d, want 2" % p.returncode)
-
-    for f in failures:
-        print("FAIL " + f)
-    print("%d cases, %d failures" % (len(CASES), len(failures)))
-    return 1 if failures else 0
+            check_case(ctl, name, out, truth, variants_seen)
+    for v in ("J1", "J2", "J3", "J4"):
+        expect(v in variants_seen, "variant %s never parsed" % v)
+    check_batch(ctl, tmp, files)
+    print("%d cases" % len(CASES))
+    finish("parse-roundtrip")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

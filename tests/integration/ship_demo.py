@@ -11,6 +11,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
+from harness import expect, finish  # noqa: E402
+
+harness.verbose_expect = True  # list every check
+
 ROOT = os.environ["SOURCE_ROOT"]
 BUILD = os.environ["BUILD_ROOT"]
 # --once also runs demo.sh's build step: meson test has built these targets already, so
@@ -18,13 +24,6 @@ BUILD = os.environ["BUILD_ROOT"]
 DEMO_BUILD = [os.path.join(ROOT, "scripts", "demo.sh"), "--no-deps", "--build", BUILD]
 DEMO = DEMO_BUILD + ["--no-build"]
 PRODUCTS = ["iPhone13,2", "iPhone14,5", "iPhone12,1", "iPad8,2", "iPhone7,2"]
-failures = []
-
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
 
 
 def procs_mentioning(text):
@@ -56,14 +55,14 @@ def once():
                            stdin=subprocess.DEVNULL)
         out = p.stdout
         print(out)
-        check(p.returncode == 0, f"demo.sh --once exits 0 (got {p.returncode})")
+        expect(p.returncode == 0, f"demo.sh --once exits 0 (got {p.returncode})")
         devices = section(out, "jetsamctl devices")
         limits = section(out, "jetsamctl limits")
         for prod in PRODUCTS:
-            check(prod in devices, f"devices lists a {prod}")
-            check(prod in limits, f"limits has a row for {prod}")
-        check(os.path.isdir(os.path.join(work, "state")), "--dir keeps the state dir")
-        check(procs_mentioning(work) == [], "no devsim / jetsamd left running after --once")
+            expect(prod in devices, f"devices lists a {prod}")
+            expect(prod in limits, f"limits has a row for {prod}")
+        expect(os.path.isdir(os.path.join(work, "state")), "--dir keeps the state dir")
+        expect(procs_mentioning(work) == [], "no devsim / jetsamd left running after --once")
 
 
 def interrupted():
@@ -79,7 +78,7 @@ def interrupted():
             workdir = m.group(1)
         if "watching" in line or time.monotonic() > deadline:
             break
-    check(workdir is not None and os.path.isdir(workdir),
+    expect(workdir is not None and os.path.isdir(workdir),
           f"demo.sh runs in a temp dir ({workdir})")
     time.sleep(1)
     p.send_signal(signal.SIGTERM)
@@ -88,20 +87,19 @@ def interrupted():
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         rest, _ = p.communicate()
-        check(False, "demo.sh stops within 60 s of SIGTERM")
+        expect(False, "demo.sh stops within 60 s of SIGTERM")
     print("".join(lines) + (rest or ""))
-    check(p.returncode != 0, f"demo.sh reports the signal (exit {p.returncode})")
+    expect(p.returncode != 0, f"demo.sh reports the signal (exit {p.returncode})")
     if workdir:
-        check(not os.path.exists(workdir), "the temp dir is removed")
-        check(procs_mentioning(workdir) == [], "devsim and jetsamd are stopped")
+        expect(not os.path.exists(workdir), "the temp dir is removed")
+        expect(procs_mentioning(workdir) == [], "devsim and jetsamd are stopped")
 
 
 def main():
     once()
     interrupted()
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    finish("ship-demo")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -11,13 +11,11 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
+from harness import expect, finish  # noqa: E402
 
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
+harness.verbose_expect = True  # list every check
 
 
 def staged(destdir, path):
@@ -52,7 +50,7 @@ def main():
     # What meson itself says it will install: every entry must land in the stage too.
     p = subprocess.run(meson + ["introspect", "--installed", build],
                        capture_output=True, text=True, timeout=120)
-    check(p.returncode == 0, "meson introspect --installed works")
+    expect(p.returncode == 0, "meson introspect --installed works")
     declared = sorted(set(json.loads(p.stdout).values())) if p.returncode == 0 else []
 
     with tempfile.TemporaryDirectory(prefix="jt-") as destdir:
@@ -61,7 +59,7 @@ def main():
                            capture_output=True, text=True, timeout=300)
         if p.returncode != 0:
             print(p.stdout + p.stderr)
-        check(p.returncode == 0, f"meson install --destdir exits 0 (got {p.returncode})")
+        expect(p.returncode == 0, f"meson install --destdir exits 0 (got {p.returncode})")
 
         for path, kind in sorted(expected.items()):
             full = staged(destdir, path)
@@ -69,9 +67,9 @@ def main():
             good = st is not None and stat.S_ISREG(st.st_mode)
             if good and kind == "x":
                 good = bool(st.st_mode & 0o111)
-            check(good, f"installed {path}" + (" (executable)" if kind == "x" else ""))
+            expect(good, f"installed {path}" + (" (executable)" if kind == "x" else ""))
         for path in declared:
-            check(os.path.lexists(staged(destdir, path)), f"declared file landed: {path}")
+            expect(os.path.lexists(staged(destdir, path)), f"declared file landed: {path}")
 
         # The installed units name the installed binary and the socket path jetsamd uses.
         unit = staged(destdir, f"{d['UNITDIR']}/jetsamd.service")
@@ -79,17 +77,17 @@ def main():
             text = open(unit, encoding="utf-8").read()
             m = re.search(r"^ExecStart=(\S+)", text, re.M)
             exe = m.group(1) if m else ""
-            check(exe == f"{d['BINDIR']}/jetsamd", f"ExecStart runs {d['BINDIR']}/jetsamd ({exe})")
-            check(os.access(staged(destdir, exe), os.X_OK), "ExecStart's binary is in the stage")
-            check(re.search(r"^Type=notify$", text, re.M) is not None, "Type=notify")
-            check(re.search(r"^User=jetsamd$", text, re.M) is not None, "User=jetsamd")
+            expect(exe == f"{d['BINDIR']}/jetsamd", f"ExecStart runs {d['BINDIR']}/jetsamd ({exe})")
+            expect(os.access(staged(destdir, exe), os.X_OK), "ExecStart's binary is in the stage")
+            expect(re.search(r"^Type=notify$", text, re.M) is not None, "Type=notify")
+            expect(re.search(r"^User=jetsamd$", text, re.M) is not None, "User=jetsamd")
         sock = staged(destdir, f"{d['UNITDIR']}/jetsamd.socket")
         if os.path.exists(sock):
             text = open(sock, encoding="utf-8").read()
             for key in ("ListenStream=/run/jetsamd/jetsamd.sock", "SocketMode=0660",
                         "SocketGroup=jetsamd", "FileDescriptorName=control",
                         "Service=jetsamd.service"):
-                check(re.search(f"^{re.escape(key)}$", text, re.M) is not None, key)
+                expect(re.search(f"^{re.escape(key)}$", text, re.M) is not None, key)
 
         # sysusers.d entry really creates user and group jetsamd (in a scratch root).
         sysusers = shutil.which("systemd-sysusers")
@@ -103,19 +101,18 @@ def main():
                 group = os.path.join(root, "etc", "group")
                 users = open(passwd).read() if os.path.exists(passwd) else ""
                 groups = open(group).read() if os.path.exists(group) else ""
-                check(p.returncode == 0 and re.search(r"^jetsamd:", users, re.M) is not None
+                expect(p.returncode == 0 and re.search(r"^jetsamd:", users, re.M) is not None
                       and re.search(r"^jetsamd:", groups, re.M) is not None,
                       "sysusers.d entry creates user and group jetsamd"
                       + (f" ({p.stderr.strip()})" if p.returncode else ""))
         tmpf = staged(destdir, f"{d['TMPFILESDIR']}/jetsamd.conf")
         if os.path.exists(tmpf):
             text = open(tmpf, encoding="utf-8").read()
-            check(re.search(r"^d /var/lib/jetsamd 0750 jetsamd jetsamd", text, re.M) is not None,
+            expect(re.search(r"^d /var/lib/jetsamd 0750 jetsamd jetsamd", text, re.M) is not None,
                   "tmpfiles.d entry makes /var/lib/jetsamd 0750 jetsamd:jetsamd")
 
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    finish("ship-install")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -9,6 +9,12 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
+from harness import expect  # noqa: E402
+
+harness.verbose_expect = True  # list every check
+
 ROOT = os.environ["SOURCE_ROOT"]
 SCRIPTS = ["scripts/demo.sh", "scripts/test.sh", "scripts/deps.sh", ".ci/run", "bench/run",
            "systemd/postinstall.sh"]
@@ -21,8 +27,7 @@ def shellcheck():
         return 77
     paths = [os.path.join(ROOT, s) for s in SCRIPTS]
     missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        print(f"FAIL: missing {missing}")
+    if not expect(not missing, f"every shipped script exists (missing: {missing})"):
         return 1
     p = subprocess.run([sc, "--severity=style", *paths], capture_output=True, text=True)
     print(p.stdout + p.stderr)
@@ -34,7 +39,6 @@ def summary():
     script = os.path.join(ROOT, "scripts", "test-summary.py")
     results = ["OK", "OK", "EXPECTEDFAIL", "FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS",
                "SKIP", "SKIP"]
-    fails = []
     with tempfile.TemporaryDirectory(prefix="jt-") as tmp:
         log1 = os.path.join(tmp, "a.json")
         log2 = os.path.join(tmp, "b.json")
@@ -54,66 +58,50 @@ def summary():
         for args, want, want_rc in cases:
             p = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
             last = p.stdout.rstrip("\n").split("\n")[-1]
-            good = last == want and p.returncode == want_rc
-            print(("ok   " if good else "FAIL ") + f"{args[-1:]} -> '{last}' exit {p.returncode}")
-            if not good:
-                fails.append(want)
-    return 1 if fails else 0
+            expect(last == want and p.returncode == want_rc,
+                   f"{args[-1:]} -> '{last}' exit {p.returncode}")
+    return 1 if harness.failures else 0
 
 
 def readme():
     """README opens with exactly the two commands; .ci/run runs the second and nothing else."""
-    fails = []
-
-    def check(cond, msg):
-        print(("ok   " if cond else "FAIL ") + msg)
-        if not cond:
-            fails.append(msg)
-
     lines = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split("\n")
     body = [l for l in lines if l.strip() and not l.startswith("<!--") and not l.startswith("# ")]
-    check(body[:2] == ["    scripts/demo.sh", "    scripts/test.sh"],
+    expect(body[:2] == ["    scripts/demo.sh", "    scripts/test.sh"],
           f"README opens with the two commands (got {body[:2]})")
     for cmd in ("scripts/demo.sh", "scripts/test.sh"):
-        check(os.access(os.path.join(ROOT, cmd), os.X_OK), f"{cmd} is executable")
+        expect(os.access(os.path.join(ROOT, cmd), os.X_OK), f"{cmd} is executable")
     ci = [l.strip() for l in open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8")
           if l.strip() and not l.lstrip().startswith("#")]
     cmds = [l for l in ci if not l.startswith(("set ", "cd "))]
-    check(cmds == ["exec scripts/test.sh"], f".ci/run runs scripts/test.sh only ({cmds})")
-    return 1 if fails else 0
+    expect(cmds == ["exec scripts/test.sh"], f".ci/run runs scripts/test.sh only ({cmds})")
+    return 1 if harness.failures else 0
 
 
 def deps():
     """demo.sh installs only what the demo needs; test.sh asks deps.sh for the rest."""
-    fails = []
-
-    def check(cond, msg):
-        print(("ok   " if cond else "FAIL ") + msg)
-        if not cond:
-            fails.append(msg)
-
     def listed(*opts):
         p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "deps.sh"), "--list", *opts],
                            capture_output=True, text=True)
-        check(p.returncode == 0, f"deps.sh --list {' '.join(opts)} exits 0 ({p.stderr.strip()})")
+        expect(p.returncode == 0, f"deps.sh --list {' '.join(opts)} exits 0 ({p.stderr.strip()})")
         return set(p.stdout.split())
 
     demo, test = listed(), listed("--test")
     for pkg in ("meson", "libimobiledevice-dev", "libuv1-dev", "libcjson-dev", "libsqlite3-dev"):
-        check(pkg in demo, f"the demo set has {pkg}")
+        expect(pkg in demo, f"the demo set has {pkg}")
     for pkg in ("clang", "libclang-rt-14-dev", "clang-format", "nodejs", "npm", "shellcheck",
                 "tmux"):
-        check(pkg not in demo, f"the demo set leaves out {pkg}")
-        check(pkg in test, f"the test set has {pkg}")
-    check(demo <= test, "the test set includes the demo set")
+        expect(pkg not in demo, f"the demo set leaves out {pkg}")
+        expect(pkg in test, f"the test set has {pkg}")
+    expect(demo <= test, "the test set includes the demo set")
     demo_sh = open(os.path.join(ROOT, "scripts", "demo.sh"), encoding="utf-8").read()
     test_sh = open(os.path.join(ROOT, "scripts", "test.sh"), encoding="utf-8").read()
     demo_calls = re.findall(r"scripts/deps\.sh\"?([^\n]*)", demo_sh)
-    check(demo_calls and all("--test" not in c for c in demo_calls),
+    expect(demo_calls and all("--test" not in c for c in demo_calls),
           f"demo.sh calls deps.sh without --test ({demo_calls})")
-    check(re.search(r"scripts/deps\.sh --test\b", test_sh) is not None,
+    expect(re.search(r"scripts/deps\.sh --test\b", test_sh) is not None,
           "test.sh calls deps.sh --test")
-    return 1 if fails else 0
+    return 1 if harness.failures else 0
 
 
 def standalone():
@@ -139,13 +127,13 @@ def standalone():
             if outside.search(line):
                 hits.append(f"{rel}:{n}: {line.strip()[:100]}")
     for h in hits:
-        print("FAIL " + h)
+        expect(False, h)
     print(f"{len(files)} tracked files read, {len(hits)} name a path outside the repository")
     corpus = os.path.join(ROOT, "tests", "data", "corpus")
     n = sum(len(fs) for _, _, fs in os.walk(corpus))
     ok = os.path.isfile(os.path.join(corpus, "SOURCES.md")) and n >= 30
-    print(("ok   " if ok else "FAIL ") + f"tests/data/corpus holds SOURCES.md and {n} files")
-    return 1 if hits or not ok else 0
+    expect(ok, f"tests/data/corpus holds SOURCES.md and {n} files")
+    return 1 if harness.failures else 0
 
 
 if __name__ == "__main__":

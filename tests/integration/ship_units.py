@@ -11,14 +11,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import fail, tmpdir  # noqa: E402
 
 MAX_EXPOSURE = 2.0
-
-
-def fail(msg):
-    print(f"FAIL: {msg}")
-    sys.exit(1)
 
 
 def staged_units(tmp):
@@ -80,12 +77,11 @@ def main():
     if not analyze:
         print("SKIP: systemd-analyze not installed")
         return 77
-    with tempfile.TemporaryDirectory(prefix="jt-") as tmp:
-        units = staged_units(tmp)
-        if sys.argv[1] == "verify":
-            check_verify(analyze, units)
-        else:
-            check_security(analyze, units)
+    units = staged_units(tmpdir())
+    if sys.argv[1] == "verify":
+        check_verify(analyze, units)
+    else:
+        check_security(analyze, units)
     return 0
 
 

@@ -8,17 +8,37 @@ API (stable; extend only):
 
     SKIP = 77
     fail(msg) / check(cond, msg) / check_eq(got, want, what)   -> exit 1 with "FAIL: ..."
+                                    (on stderr; kills the harness's processes, removes its
+                                    dirs, then os._exit(1): works from any thread)
+    on_fail(fn)                  -> fn() runs first when fail() ends the test (e.g. print a log)
+    expect(cond, msg)            -> soft check: prints "FAIL: msg" (and "ok   msg" when
+                                    harness.verbose_expect is true), counts it in `failures`,
+                                    and the test goes on; returns bool(cond)
+    finish(name)                 -> exit 1 with "NAME: N check(s) failed" if any expect()
+                                    failed, else exit 0 with "NAME: all checks passed"
     binary(name)                 -> path from env var `name` (fails the test when unset)
     tmpdir(prefix="jt-")         -> short private dir under /tmp (removed at exit unless
                                     JT_KEEP=1); socket paths inside stay < 100 chars
     wait_until(pred, timeout=10, interval=0.02, what=None) -> pred()'s truthy value, or
                                     fail(...) on timeout (returns None if what is False)
 
-    Devsim(binary=None, phones_dirs=(), socket=None, control=True, verbose=False, dir=None)
-        .start() -> self   waits until the usbmux socket exists
-        .control(cmd) -> "ok" text, raises DevsimError on "error: ..."
-        .stop() -> exit code (SIGTERM, wait), .kill(), .restart()
-        .socket (path), .usbmuxd ("UNIX:" + path), .control_path, .log (stderr file)
+    Devsim(binary=None, phones_dirs=(), socket=None, control=True, verbose=False, dir=None,
+           show_log=False)   show_log: print devsim's log when fail() ends the test and
+                           in .cleanup()
+        .start(timeout=60, phones_dirs=None) -> self   waits until the usbmux socket exists
+                           and the control socket answers (phones_dirs replaces the list)
+        .control(cmd) -> "ok", raises DevsimError on "error: ..." (OSError if not listening)
+        .ctl(line) -> every reply line (the last is "ok" or "error: ...")
+        .ctl_ok(line) -> the reply lines before "ok" (fails the test on an error reply)
+        .run(argv, timeout=90) / .popen(argv) -> a libimobiledevice tool run against this
+                           devsim (.env has USBMUXD_SOCKET_ADDRESS), stdout/stderr piped
+        .stop() -> exit code (SIGTERM, wait), .kill(), .restart(), .alive()
+        .stop_clean(timeout=60) -> SIGTERM; fails the test unless devsim exits 0 (under
+                           ASan: no leaks) and removes its socket
+        .cleanup() -> kills devsim if it still runs, prints its log (show_log), removes
+                           .dir now (unless JT_KEEP=1)
+        .dir, .socket (path), .usbmuxd ("UNIX:" + path), .control_path, .log (stderr file),
+        .stderr_text() (says why when the log file is gone)
 
     Jetsamd(binary=None, state_dir=None, socket=None, usbmuxd_socket=None,
             extra_config=None, dir=None, log_level="debug")
@@ -66,8 +86,23 @@ import time
 SKIP = 77
 
 
+_on_fail = []
+failures = []
+
+
+def on_fail(fn):
+    _on_fail.append(fn)
+
+
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
+    sys.stderr.flush()
+    for fn in _on_fail:
+        try:
+            fn()
+        except Exception as e:
+            print("on_fail handler: %r" % e, file=sys.stderr)
+    sys.stdout.flush()
     sys.stderr.flush()
     _cleanup_all()
     os._exit(1)
@@ -81,6 +116,27 @@ def check(cond, msg):
 def check_eq(got, want, what):
     if got != want:
         fail("%s: got %r, want %r" % (what, got, want))
+
+
+verbose_expect = False  # a test sets harness.verbose_expect = True to list passes too
+
+
+def expect(cond, msg):
+    """A soft check: record a failure and go on, so that one run shows every problem."""
+    if not cond:
+        failures.append(msg)
+        print("FAIL: " + msg, flush=True)
+    elif verbose_expect:
+        print("ok   " + msg, flush=True)
+    return bool(cond)
+
+
+def finish(name):
+    if failures:
+        print("%s: %d check(s) failed" % (name, len(failures)), flush=True)
+        sys.exit(1)
+    print("%s: all checks passed" % name, flush=True)
+    sys.exit(0)
 
 
 def binary(name):
@@ -181,8 +237,11 @@ class _Proc:
 
 
 class Devsim(_Proc):
+    """A devsim process (simulated usbmuxd and phones) with a private dir, usbmux socket and
+    control socket."""
+
     def __init__(self, binary_path=None, phones_dirs=(), socket=None, control=True,
-                 verbose=False, dir=None):
+                 verbose=False, dir=None, show_log=False):
         self.dir = dir or tmpdir("jt-ds-")
         super().__init__(os.path.join(self.dir, "devsim.log"))
         self.binary = binary_path or binary("DEVSIM")
@@ -190,12 +249,22 @@ class Devsim(_Proc):
         self.socket = socket or os.path.join(self.dir, "usbmuxd.sock")
         self.control_path = os.path.join(self.dir, "control.sock") if control else None
         self.verbose = verbose
+        self.show_log = show_log
+        if show_log:
+            on_fail(lambda: print(self.stderr_text()))
 
     @property
     def usbmuxd(self):
         return "UNIX:" + self.socket
 
-    def start(self, timeout=10):
+    @property
+    def env(self):
+        """The environment for libimobiledevice tools that talk to this devsim."""
+        return dict(os.environ, USBMUXD_SOCKET_ADDRESS=self.usbmuxd)
+
+    def start(self, timeout=60, phones_dirs=None):
+        if phones_dirs is not None:
+            self.phones_dirs = list(phones_dirs)
         argv = [self.binary, "--socket", self.socket]
         if self.control_path:
             argv += ["--control", self.control_path]
@@ -208,37 +277,97 @@ class Devsim(_Proc):
             if not self.running():
                 fail("devsim exited early (rc %s): %s" % (self.proc.returncode,
                                                           self.stderr_text()[-2000:]))
-            return os.path.exists(self.socket) and (
-                not self.control_path or os.path.exists(self.control_path))
+            if not os.path.exists(self.socket):
+                return False
+            if not self.control_path:
+                return True
+            try:
+                return self.ctl("list")[-1:] == ["ok"]
+            except OSError:
+                return False
+        # a readiness wait: generous for loaded ASan runs, it only costs time on failure
         wait_until(up, timeout, what="devsim socket " + self.socket)
         return self
 
-    def restart(self, timeout=10):
+    def restart(self, timeout=60):
         self.stop()
-        return self.start(timeout)
+        return self.start(timeout=timeout)
 
-    def control(self, cmd, timeout=10):
+    def alive(self):
+        return self.running()
+
+    def stderr_text(self):
+        if not os.path.exists(self.log):
+            return "(no devsim log: %s)" % tmp_state(self.log)
+        return super().stderr_text()
+
+    def ctl(self, line, timeout=10):
+        """Send one control command; return the reply lines (the last is ok or error: ...)."""
         if not self.control_path:
             raise DevsimError("devsim started without a control socket")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(timeout)
         try:
             s.connect(self.control_path)
-            s.sendall(cmd.encode() + b"\n")
+            s.sendall(line.encode() + b"\n")
             buf = b""
-            while b"\n" not in buf:
-                chunk = s.recv(4096)
-                if not chunk:
+            while True:
+                lines = buf.decode(errors="replace").split("\n")
+                if any(l == "ok" or l.startswith("error: ") for l in lines[:-1]):
                     break
-                buf += chunk
+                d = s.recv(65536)
+                if not d:
+                    break
+                buf += d
         finally:
             s.close()
-        line = buf.split(b"\n", 1)[0].decode(errors="replace")
-        if line.startswith("error"):
-            raise DevsimError(line)
-        if not line.startswith("ok"):
-            raise DevsimError("unexpected control reply %r to %r" % (line, cmd))
-        return line
+        return buf.decode(errors="replace").rstrip("\n").split("\n")
+
+    def ctl_ok(self, line):
+        r = self.ctl(line)
+        check_eq(r[-1], "ok", "reply to control command %r" % line)
+        return r[:-1]
+
+    def control(self, cmd, timeout=10):
+        last = self.ctl(cmd, timeout)[-1]
+        if last.startswith("error"):
+            raise DevsimError(last)
+        if last != "ok":
+            raise DevsimError("unexpected control reply %r to %r" % (last, cmd))
+        return last
+
+    def run(self, argv, timeout=90):
+        return subprocess.run(argv, env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+
+    def popen(self, argv):
+        return subprocess.Popen(argv, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+    def stop_clean(self, timeout=60):
+        """SIGTERM devsim; it must exit 0 (under ASan this also means no leaks)."""
+        code = self.stop(timeout)
+        if code != 0:
+            fail("devsim exited with %s:\n%s" % (code, self.stderr_text()))
+        check(not os.path.exists(self.socket), "devsim left its socket behind")
+
+    def cleanup(self):
+        if self.running():
+            self.kill()
+        if self.show_log:
+            print(self.stderr_text())
+        if os.environ.get("JT_KEEP") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def tmp_state(path):
+    """Explain a missing test path: was the whole private /tmp/jt-* dir removed under us?"""
+    parts = path.split(os.sep)
+    if len(parts) > 2 and parts[1] == "tmp":
+        top = os.sep.join(parts[:3])
+        if not os.path.isdir(top):
+            return "the test dir '%s' is gone: removed by another process" % top
+    return "the test dir still exists"
 
 
 def _format_config(d):

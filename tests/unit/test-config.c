@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../../daemon/config.h"
+#include "../../daemon/log.h"
 #include "check.h"
 
 static int load(struct config *c, const char *text, char *err, size_t errlen)
@@ -202,7 +203,15 @@ static void test_check_and_file(void)
 	ASSERT_STREQ(err, "key 'max_clients': '0' is out of range 1..4096");
 	ASSERT_EQ(config_set(&c, "log_level", "err", err, sizeof(err)), 0);
 	ASSERT_EQ(c.log_level, LOG_LEVEL_ERR);
-	ASSERT_STREQ(config_log_level_name(c.log_level), "err");
+	ASSERT_STREQ(log_level_name(c.log_level), "err");
+	ASSERT_EQ(config_set(&c, "log_level", "WARN", err, sizeof(err)), 0);
+	ASSERT_STREQ(log_level_name(c.log_level), "warning");
+	ASSERT_EQ(config_set(&c, "log_level", "Error", err, sizeof(err)), 0);
+	ASSERT_EQ(c.log_level, LOG_LEVEL_ERR);
+	ASSERT_EQ(config_set(&c, "log_level", "verbose", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'log_level': 'verbose' is not one of err, warning, info, debug");
+	ASSERT_STREQ(log_level_name(LOG_LEVEL_INFO), "info");
+	ASSERT_STREQ(log_level_name(LOG_LEVEL_DEBUG), "debug");
 	ASSERT_STREQ(config_collect_name(CONFIG_COLLECT_ALL), "all");
 	config_release(&c);
 }
