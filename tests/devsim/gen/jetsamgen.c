@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "gen.h"
@@ -26,8 +29,8 @@ static const char usage_text[] =
 	"  --page-size N      4096 or 16384 (default: 4096 for iPhone7,x / iPod7,1 and older)\n"
 	"  --variant V        body layout (default: 9-10 J1, 11-14 J2, 15-16 J3, 17+ J4)\n"
 	"  --processes N      process entries, kills included (default: typical for the OS)\n"
-	"  --seed N           random seed; same arguments and seed give the same bytes (default "
-	"0)\n"
+	"  --seed N           random seed; same arguments and seed give the same bytes\n"
+	"                     (default: a fresh seed per run, so a fresh incident id and time)\n"
 	"  --incident UUID    incident id (default: random)\n"
 	"  --time T           report time, e.g. 2024-01-02T10:11:12.34+01:00 (default: random)\n"
 	"  --kill SPEC        NAME:ROLE:REASON:RPAGES[:PID], repeatable; ROLE is foreground,\n"
@@ -70,6 +73,19 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* without --seed every run is another report: a fresh incident id, time and content */
+static uint64_t fresh_seed(void)
+{
+	struct timespec ts;
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) == (ssize_t)sizeof(v))
+		return v;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
+	       ((uint64_t)getpid() << 40);
 }
 
 static int parse_seed(const char *s, uint64_t *out)
@@ -158,6 +174,7 @@ static int cmd_report(int argc, char **argv)
 	int c, rc;
 
 	memset(&p, 0, sizeof(p));
+	p.seed = fresh_seed();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", report_opts, NULL)) != -1) {
 		switch (c) {
@@ -275,6 +292,7 @@ static int cmd_phone(int argc, char **argv)
 	int c, rc;
 
 	memset(&p, 0, sizeof(p));
+	p.seed = fresh_seed();
 	p.n_reports = 5;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", phone_opts, NULL)) != -1) {
