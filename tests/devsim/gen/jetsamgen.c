@@ -162,14 +162,49 @@ static const struct option phone_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* one more --kill SPEC; 0, or the exit status */
+static int add_kill(struct gen_kill **kills, size_t *n_kills, const char *spec)
+{
+	struct gen_kill *k = realloc(*kills, (*n_kills + 1) * sizeof(**kills));
+	char err[256];
+
+	if (!k) {
+		fprintf(stderr, "jetsamgen: out of memory\n");
+		return 1;
+	}
+	*kills = k;
+	if (gen_kill_parse(spec, &k[*n_kills], err, sizeof(err)) < 0)
+		return usage_error("%s", err);
+	(*n_kills)++;
+	return 0;
+}
+
+/* build the report and write it (and its truth); returns the exit status */
+static int report_write(struct gen_params *p, const char *out, const char *truth)
+{
+	struct gen_report r;
+	char err[256];
+	int rc = gen_report_build(p, &r, err, sizeof(err));
+
+	if (rc < 0) {
+		fprintf(stderr, "jetsamgen: %s\n", err);
+		return rc == -EINVAL ? 2 : 1;
+	}
+	rc = gen_write_files(&r, out, truth);
+	gen_report_release(&r);
+	if (rc < 0) {
+		fprintf(stderr, "jetsamgen: cannot write '%s': %s\n", out, strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_report(int argc, char **argv)
 {
 	struct gen_params p;
-	struct gen_report r;
 	struct gen_kill *kills = NULL;
 	size_t n_kills = 0;
 	const char *out = NULL, *truth = NULL;
-	char err[256];
 	long long v;
 	int c, rc;
 
@@ -227,22 +262,13 @@ static int cmd_report(int argc, char **argv)
 			}
 			p.has_time = true;
 			break;
-		case OPT_KILL: {
-			struct gen_kill *k = realloc(kills, (n_kills + 1) * sizeof(*kills));
-
-			if (!k) {
+		case OPT_KILL:
+			rc = add_kill(&kills, &n_kills, optarg);
+			if (rc) {
 				free(kills);
-				fprintf(stderr, "jetsamgen: out of memory\n");
-				return 1;
+				return rc;
 			}
-			kills = k;
-			if (gen_kill_parse(optarg, &kills[n_kills], err, sizeof(err)) < 0) {
-				free(kills);
-				return usage_error("%s", err);
-			}
-			n_kills++;
 			break;
-		}
 		case OPT_OUT:
 			out = optarg;
 			break;
@@ -268,20 +294,9 @@ static int cmd_report(int argc, char **argv)
 	}
 	p.kills = kills;
 	p.n_kills = n_kills;
-	rc = gen_report_build(&p, &r, err, sizeof(err));
-	if (rc < 0) {
-		free(kills);
-		fprintf(stderr, "jetsamgen: %s\n", err);
-		return rc == -EINVAL ? 2 : 1;
-	}
-	rc = gen_write_files(&r, out, truth);
-	gen_report_release(&r);
+	rc = report_write(&p, out, truth);
 	free(kills);
-	if (rc < 0) {
-		fprintf(stderr, "jetsamgen: cannot write '%s': %s\n", out, strerror(-rc));
-		return 1;
-	}
-	return 0;
+	return rc;
 }
 
 static int cmd_phone(int argc, char **argv)
