@@ -90,6 +90,19 @@ void conn_close(struct conn *c, const char *fmt, ...)
 	uv_close((uv_handle_t *)&c->pipe, conn_handle_close_cb);
 }
 
+/* close, but let what the phone already sent cross the emulated link first */
+void conn_close_after_link(struct conn *c, const char *reason)
+{
+	if (link_pending_out(c) == 0) {
+		conn_close(c, "%s", reason);
+		return;
+	}
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	c->hold = true;
+	c->close_after_link = true;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+}
+
 void *conn_wbuf_new(size_t len, char **data)
 {
 	struct wreq *w = malloc(sizeof(*w) + len);

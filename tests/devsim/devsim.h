@@ -108,6 +108,7 @@ struct conn {
 	bool read_paused; /* too much output queued */
 	bool listening;
 	bool eof;
+	bool close_after_link; /* close once the emulated link has delivered the output */
 	int handles_open;
 	uint64_t nmsg;
 	uint64_t bytes_in, bytes_out;
@@ -176,6 +177,7 @@ size_t conn_out_pending(struct conn *c);
 /* a write that has crossed the emulated link; bytes that have crossed it to the phone */
 int conn_write_now(struct conn *c, void *w);
 void conn_input(struct conn *c, const char *data, size_t len);
+void conn_close_after_link(struct conn *c, const char *reason);
 
 /* link.c */
 int link_parse_duration(const char *s, uint64_t *ns);

@@ -228,7 +228,9 @@ static void link_poll_cb(uv_poll_t *h, int status, int events)
 		conn_input(q->c, it->data, it->len);
 		free(it);
 	}
-	if (!q->closing)
+	if (!q->closing && !q->out_head && q->c->close_after_link)
+		conn_close(q->c, "%s", q->c->reason);
+	else if (!q->closing)
 		link_arm(q);
 }
 

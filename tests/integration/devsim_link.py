@@ -67,6 +67,15 @@ def run_link(tools, args, label, size):
         n, afc = afc_read(ds, UDID, "ExcResource-big.ips", MIB)
         check_eq(n, size, "%s: bytes read with 1 MiB AFC reads" % label)
         rtt = round_trips(ds, 1)
+        if label == "usb2":
+            # a fault still gives the host exactly BYTES before the close
+            ds.ctl_ok("fault %s drop-after 300000" % UDID)
+            out = os.path.join(ds.tmp, "out-fault")
+            os.makedirs(out)
+            r = ds.run([tools["idevicecrashreport"], "-u", UDID, "-k", out], timeout=300)
+            check_eq(r.returncode, 0, "idevicecrashreport exit with drop-after on usb2")
+            check(b"File size mismatch. Skipping..." in r.stdout + r.stderr,
+                  "drop-after on usb2: %r" % (r.stdout + r.stderr))
         print("%s: %d MiB: idevicecrashreport %.3f s = %.1f MB/s, 1 MiB AFC reads %.3f s = "
               "%.1f MB/s; lockdown round trip min %.3f ms, median %.3f ms"
               % (label, size // MIB, dt, size / dt / 1e6, afc, size / afc / 1e6,
