@@ -552,7 +552,7 @@ static void afc_file_read(struct conn *c, uint64_t pnum, uint64_t handle, uint64
 	log_msg("conn %u afc %s: fault: dropping the connection after %llu file bytes", c->id,
 		p->udid, (unsigned long long)a->file_bytes);
 	p->drop_after = -1;
-	conn_close(c, "fault drop-after");
+	conn_close_after_link(c, "fault drop-after");
 }
 
 static void afc_file_close(struct conn *c, uint64_t pnum, uint64_t handle)

@@ -34,6 +34,8 @@ const char *conn_kind_name(enum conn_kind kind)
 		return "afc";
 	case CONN_CONTROL:
 		return "control";
+	case CONN_SYSLOG:
+		return "syslog";
 	}
 	return "?";
 }
@@ -73,6 +75,9 @@ void conn_close(struct conn *c, const char *fmt, ...)
 		va_end(ap);
 	}
 	conn_log_close(c);
+	link_close(c);
+	if (c->kind == CONN_SYSLOG)
+		syslog_conn_closed(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -83,6 +88,19 @@ void conn_close(struct conn *c, const char *fmt, ...)
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, conn_handle_close_cb);
 	uv_close((uv_handle_t *)&c->pipe, conn_handle_close_cb);
+}
+
+/* close, but let what the phone already sent cross the emulated link first */
+void conn_close_after_link(struct conn *c, const char *reason)
+{
+	if (link_pending_out(c) == 0) {
+		conn_close(c, "%s", reason);
+		return;
+	}
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	c->hold = true;
+	c->close_after_link = true;
+	uv_read_stop((uv_stream_t *)&c->pipe);
 }
 
 void *conn_wbuf_new(size_t len, char **data)
@@ -112,11 +130,16 @@ void conn_wbuf_free(void *w)
 
 static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+size_t conn_out_pending(struct conn *c)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) + link_pending_out(c);
+}
+
 /* after the peer's EOF: close once every reply is written (half-closing clients get them) */
 static void conn_finish(struct conn *c)
 {
-	if (c->eof && !c->closing && !c->hold && !c->read_paused &&
-	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) == 0)
+	if (c->eof && !c->closing && !c->hold && !c->read_paused && conn_out_pending(c) == 0 &&
+	    link_pending_in(c) == 0)
 		conn_close(c, "peer closed");
 }
 
@@ -134,8 +157,7 @@ static void conn_write_cb(uv_write_t *req, int status)
 		conn_close(c, "write failed: %s", uv_strerror(status));
 		return;
 	}
-	if (c->read_paused &&
-	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < CONN_QUEUE_LOW) {
+	if (c->read_paused && conn_out_pending(c) < CONN_QUEUE_LOW) {
 		c->read_paused = false;
 		if (!c->eof)
 			uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
@@ -148,6 +170,20 @@ static void conn_write_cb(uv_write_t *req, int status)
 int conn_wbuf_send(struct conn *c, void *wp)
 {
 	struct wreq *w = wp;
+
+	if (c->closing) {
+		free(w);
+		return -EPIPE;
+	}
+	c->bytes_out += w->len;
+	if (link_applies(c))
+		return link_send(c, w, w->len);
+	return conn_write_now(c, w);
+}
+
+int conn_write_now(struct conn *c, void *wp)
+{
+	struct wreq *w = wp;
 	uv_buf_t b;
 	int r;
 
@@ -157,7 +193,6 @@ int conn_wbuf_send(struct conn *c, void *wp)
 	}
 	w->c = c;
 	b = uv_buf_init(w->data, (unsigned)w->len);
-	c->bytes_out += w->len;
 	r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, conn_write_cb);
 	if (r < 0) {
 		free(w);
@@ -209,7 +244,7 @@ void conn_process(struct conn *c)
 		const char *d = c->in + c->in_off;
 		size_t n = c->in_len - c->in_off;
 
-		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > CONN_QUEUE_HIGH) {
+		if (conn_out_pending(c) > CONN_QUEUE_HIGH) {
 			/* the peer does not read its replies: stop until they drain */
 			if (!c->read_paused) {
 				c->read_paused = true;
@@ -232,6 +267,7 @@ void conn_process(struct conn *c)
 			used = control_handle(c, d, n);
 			break;
 		case CONN_MOVER:
+		case CONN_SYSLOG:
 		default:
 			/* the host sends nothing to the mover; ignore what it sends */
 			used = n;
@@ -250,8 +286,7 @@ void conn_process(struct conn *c)
 		c->in_len -= c->in_off;
 		c->in_off = 0;
 	}
-	if (!c->read_paused &&
-	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > CONN_QUEUE_HIGH) {
+	if (!c->read_paused && conn_out_pending(c) > CONN_QUEUE_HIGH) {
 		c->read_paused = true;
 		uv_read_stop((uv_stream_t *)&c->pipe);
 	}
@@ -314,10 +349,21 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;
 	c->bytes_in += (uint64_t)nread;
+	if (link_applies(c))
+		link_receive(c, buf->base, (size_t)nread);
+	else
+		conn_input(c, buf->base, (size_t)nread);
+}
+
+/* bytes from the host have reached the phone: run its protocol */
+void conn_input(struct conn *c, const char *data, size_t len)
+{
+	if (c->closing)
+		return;
 	if (c->kind == CONN_LOCKDOWN) {
-		if (lockdown_feed(c, buf->base, (size_t)nread) < 0)
+		if (lockdown_feed(c, data, len) < 0)
 			return;
-	} else if (conn_append(c, buf->base, (size_t)nread) < 0) {
+	} else if (conn_append(c, data, len) < 0) {
 		return;
 	}
 	conn_process(c);

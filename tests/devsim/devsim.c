@@ -17,16 +17,72 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: devsim --socket PATH [--control PATH] [--verbose] [DEVICE_DIR...]\n"
-		   "\n"
-		   "Simulated usbmuxd with simulated iPhones for libimobiledevice clients.\n"
-		   "Point clients at it with USBMUXD_SOCKET_ADDRESS=UNIX:PATH.\n"
-		   "\n"
-		   "  -s, --socket PATH    usbmuxd socket to serve\n"
-		   "  -c, --control PATH   control socket (attach, detach, list, set, fault)\n"
-		   "  -v, --verbose        log every message\n"
-		   "  -h, --help           show this help\n"
-		   "  -V, --version        show the version\n");
+	fprintf(f,
+		"usage: devsim --socket PATH [--control PATH] [--verbose] [--link KIND]\n"
+		"              [--latency DURATION] [--bandwidth RATE] [--bus-bandwidth RATE]\n"
+		"              [--syslog-rate N] [DEVICE_DIR...]\n"
+		"\n"
+		"Simulated usbmuxd with simulated iPhones for libimobiledevice clients.\n"
+		"Point clients at it with USBMUXD_SOCKET_ADDRESS=UNIX:PATH.\n"
+		"\n"
+		"  -s, --socket PATH    usbmuxd socket to serve\n"
+		"  -c, --control PATH   control socket (attach, detach, list, set, fault)\n"
+		"  -v, --verbose        log every message\n"
+		"      --link KIND      loopback (default: no emulation), usb2 (1 ms round trip,\n"
+		"                       30 MB/s per phone) or usb3 (0.5 ms, 300 MB/s)\n"
+		"      --latency D      round trip per phone, e.g. 1ms, 250us (overrides --link)\n"
+		"      --bandwidth R    per phone, e.g. 30MB/s, 480Mbit/s; 0 = unlimited\n"
+		"      --bus-bandwidth R  all phones together; 0 = unlimited (default)\n"
+		"      --syslog-rate N  background syslog_relay lines per second (default %u)\n"
+		"  -h, --help           show this help\n"
+		"  -V, --version        show the version\n",
+		DEVSIM_SYSLOG_RATE);
+}
+
+enum {
+	OPT_LINK = 256,
+	OPT_LATENCY,
+	OPT_BANDWIDTH,
+	OPT_BUS,
+	OPT_SYSLOG_RATE,
+};
+
+/* the link and syslog options; --link first, then explicit values override it */
+static int link_options(struct devsim *ds, const char *link, const char *latency,
+			const char *bandwidth, const char *bus, const char *rate)
+{
+	unsigned long v;
+	char *end;
+
+	if (link && link_preset(link, &ds->link) < 0) {
+		fprintf(stderr, "devsim: --link must be loopback, usb2 or usb3, not '%s'\n", link);
+		return -EINVAL;
+	}
+	if (latency && link_parse_duration(latency, &ds->link.latency_ns) < 0) {
+		fprintf(stderr, "devsim: bad --latency '%s' (e.g. 1ms, 250us, up to 60s)\n",
+			latency);
+		return -EINVAL;
+	}
+	if (bandwidth && link_parse_rate(bandwidth, &ds->link.bandwidth) < 0) {
+		fprintf(stderr, "devsim: bad --bandwidth '%s' (e.g. 30MB/s, 480Mbit/s)\n",
+			bandwidth);
+		return -EINVAL;
+	}
+	if (bus && link_parse_rate(bus, &ds->link.bus_bandwidth) < 0) {
+		fprintf(stderr, "devsim: bad --bus-bandwidth '%s' (e.g. 40MB/s)\n", bus);
+		return -EINVAL;
+	}
+	ds->syslog_rate = DEVSIM_SYSLOG_RATE;
+	if (rate) {
+		errno = 0;
+		v = strtoul(rate, &end, 10);
+		if (errno || end == rate || *end || *rate == '-' || v > 100000) {
+			fprintf(stderr, "devsim: bad --syslog-rate '%s' (0..100000)\n", rate);
+			return -EINVAL;
+		}
+		ds->syslog_rate = (unsigned)v;
+	}
+	return 0;
 }
 
 /* the BUID is derived from the socket path, so it is stable across restarts */
@@ -143,30 +199,35 @@ static void signal_cb(uv_signal_t *h, int signum)
 	devsim_stop(ds);
 }
 
-int main(int argc, char **argv)
+/* options into ds; returns -1 to go on, else the exit status */
+static int parse_args(struct devsim *ds, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'}, {"control", required_argument, NULL, 'c'},
-		{"verbose", no_argument, NULL, 'v'},	  {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
+		{"socket", required_argument, NULL, 's'},
+		{"control", required_argument, NULL, 'c'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"link", required_argument, NULL, OPT_LINK},
+		{"latency", required_argument, NULL, OPT_LATENCY},
+		{"bandwidth", required_argument, NULL, OPT_BANDWIDTH},
+		{"bus-bandwidth", required_argument, NULL, OPT_BUS},
+		{"syslog-rate", required_argument, NULL, OPT_SYSLOG_RATE},
+		{NULL, 0, NULL, 0},
 	};
-	struct devsim ds;
-	uv_loop_t loop;
-	char err[512];
-	int opt, r, status = 0;
+	const char *lv[OPT_SYSLOG_RATE - OPT_LINK + 1] = {NULL};
+	int opt;
 
-	memset(&ds, 0, sizeof(ds));
-	log_init();
 	while ((opt = getopt_long(argc, argv, "s:c:vhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			ds.socket_path = optarg;
+			ds->socket_path = optarg;
 			break;
 		case 'c':
-			ds.control_path = optarg;
+			ds->control_path = optarg;
 			break;
 		case 'v':
-			ds.verbose = true;
+			ds->verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -174,16 +235,42 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("devsim %s\n", JETSAMD_VERSION);
 			return 0;
+		case OPT_LINK:
+		case OPT_LATENCY:
+		case OPT_BANDWIDTH:
+		case OPT_BUS:
+		case OPT_SYSLOG_RATE:
+			lv[opt - OPT_LINK] = optarg;
+			break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!ds.socket_path) {
+	if (!ds->socket_path) {
 		fprintf(stderr, "devsim: --socket PATH is required\n");
 		usage(stderr);
 		return 2;
 	}
+	if (link_options(ds, lv[OPT_LINK - OPT_LINK], lv[OPT_LATENCY - OPT_LINK],
+			 lv[OPT_BANDWIDTH - OPT_LINK], lv[OPT_BUS - OPT_LINK],
+			 lv[OPT_SYSLOG_RATE - OPT_LINK]) < 0)
+		return 2;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct devsim ds;
+	uv_loop_t loop;
+	char err[512];
+	int r, status = 0;
+
+	memset(&ds, 0, sizeof(ds));
+	log_init();
+	r = parse_args(&ds, argc, argv);
+	if (r >= 0)
+		return r;
 	signal(SIGPIPE, SIG_IGN);
 	make_buid(&ds);
 	ds.keys = pairkeys_new();
@@ -220,9 +307,10 @@ int main(int argc, char **argv)
 	if (status == 0) {
 		uv_signal_start(&ds.sigterm, signal_cb, SIGTERM);
 		uv_signal_start(&ds.sigint, signal_cb, SIGINT);
-		log_msg("serving %u phones on '%s'%s%s%s", ds.next_device_id, ds.socket_path,
-			ds.control_path ? ", control '" : "",
-			ds.control_path ? ds.control_path : "", ds.control_path ? "'" : "");
+		link_describe(&ds.link, err, sizeof(err));
+		log_msg("serving %u phones on '%s'%s%s%s, link %s", ds.next_device_id,
+			ds.socket_path, ds.control_path ? ", control '" : "",
+			ds.control_path ? ds.control_path : "", ds.control_path ? "'" : "", err);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	} else {
 		devsim_stop(&ds);

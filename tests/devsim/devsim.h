@@ -12,11 +12,14 @@ struct pairkeys;
 struct tls;
 struct lockdown;
 struct afc;
+struct linkq;
+struct syslogd;
 
 #define DEVSIM_LOCKDOWN_PORT	  62078
 #define DEVSIM_FIRST_SERVICE_PORT 49200
 #define DEVSIM_MAX_PORTS	  16
 #define DEVSIM_UDID_MAX		  44
+#define DEVSIM_SYSLOG_RATE	  4 /* background syslog_relay lines per second */
 
 enum trust {
 	TRUST_PAIRED,
@@ -29,6 +32,7 @@ enum service_kind {
 	SERVICE_NONE,
 	SERVICE_MOVER,
 	SERVICE_COPYMOBILE,
+	SERVICE_SYSLOG,
 };
 
 enum mover_fault {
@@ -73,6 +77,10 @@ struct phone {
 	uint64_t stall_ms;
 	enum mover_fault mover;
 	uint64_t mover_slow_ms;
+	/* link emulation: when this phone's USB pipe is free again (uv_hrtime ns) */
+	uint64_t link_busy;
+	/* syslog_relay: open streams, crash directory watch (syslog.c) */
+	struct syslogd *syslog;
 };
 
 enum conn_kind {
@@ -81,6 +89,7 @@ enum conn_kind {
 	CONN_MOVER,
 	CONN_AFC,
 	CONN_CONTROL,
+	CONN_SYSLOG,
 };
 
 /* one accepted stream connection, on the usbmuxd socket or on the control socket */
@@ -99,6 +108,7 @@ struct conn {
 	bool read_paused; /* too much output queued */
 	bool listening;
 	bool eof;
+	bool close_after_link; /* close once the emulated link has delivered the output */
 	int handles_open;
 	uint64_t nmsg;
 	uint64_t bytes_in, bytes_out;
@@ -106,6 +116,17 @@ struct conn {
 	struct lockdown *ld;
 	struct afc *afc;
 	void *held; /* a delayed write (struct wreq) */
+	/* link emulation (link.c): bytes on their way to the host / to the phone */
+	struct linkq *link;
+	/* syslog_relay streams of one phone */
+	struct conn *syslog_prev, *syslog_next;
+};
+
+/* emulated USB link (--link, --latency, --bandwidth, --bus-bandwidth); all 0 = loopback */
+struct link_params {
+	uint64_t latency_ns;	/* round trip: half on the way in, half on the way out */
+	uint64_t bandwidth;	/* bytes/s per phone, both directions together; 0 = unlimited */
+	uint64_t bus_bandwidth; /* bytes/s of all phones together; 0 = unlimited */
 };
 
 struct devsim {
@@ -124,6 +145,9 @@ struct devsim {
 	unsigned next_conn_id;
 	struct pairkeys *keys;
 	char buid[40];
+	struct link_params link;
+	uint64_t bus_busy;    /* when the shared bus is free again (uv_hrtime ns) */
+	unsigned syslog_rate; /* background syslog lines per second per stream */
 };
 
 /* log.c */
@@ -148,6 +172,24 @@ const char *conn_kind_name(enum conn_kind kind);
 void conn_close_phone(struct devsim *ds, struct phone *p);
 void conn_close_all(struct devsim *ds);
 void conn_delay(struct conn *c, uint64_t ms, void *w);
+/* bytes queued for the host: in the stream's write queue and on the emulated link */
+size_t conn_out_pending(struct conn *c);
+/* a write that has crossed the emulated link; bytes that have crossed it to the phone */
+int conn_write_now(struct conn *c, void *w);
+void conn_input(struct conn *c, const char *data, size_t len);
+void conn_close_after_link(struct conn *c, const char *reason);
+
+/* link.c */
+int link_parse_duration(const char *s, uint64_t *ns);
+int link_parse_rate(const char *s, uint64_t *bytes_per_s);
+int link_preset(const char *name, struct link_params *lp);
+void link_describe(const struct link_params *lp, char *out, size_t outlen);
+bool link_applies(const struct conn *c);
+int link_send(struct conn *c, void *w, size_t len);
+int link_receive(struct conn *c, const char *data, size_t len);
+size_t link_pending_out(const struct conn *c);
+size_t link_pending_in(const struct conn *c);
+void link_close(struct conn *c);
 
 /* usbmux.c */
 size_t usbmux_handle(struct conn *c, const char *data, size_t len);
@@ -169,6 +211,10 @@ int mover_move_pending(struct phone *p, unsigned *moved);
 int afc_start(struct conn *c);
 size_t afc_handle(struct conn *c, const char *data, size_t len);
 void afc_free(struct afc *a);
+
+/* syslog.c */
+void syslog_start(struct conn *c);
+void syslog_conn_closed(struct conn *c);
 
 /* control.c */
 size_t control_handle(struct conn *c, const char *data, size_t len);

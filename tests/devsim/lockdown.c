@@ -380,6 +380,8 @@ static void ld_start_service(struct conn *c, plist_t req)
 		kind = SERVICE_MOVER;
 	else if (!strcmp(name, "com.apple.crashreportcopymobile"))
 		kind = SERVICE_COPYMOBILE;
+	else if (!strcmp(name, "com.apple.syslog_relay"))
+		kind = SERVICE_SYSLOG;
 	else
 		kind = SERVICE_NONE;
 	if (!c->ld->session) {
@@ -390,7 +392,7 @@ static void ld_start_service(struct conn *c, plist_t req)
 		ld_error(c, "StartService", "InvalidService");
 		return;
 	}
-	if (c->phone->locked) {
+	if (c->phone->locked && kind != SERVICE_SYSLOG) {
 		ld_error(c, "StartService", "PasswordProtected");
 		return;
 	}

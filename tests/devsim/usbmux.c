@@ -244,6 +244,9 @@ static void mux_connect(struct conn *c, uint32_t tag, plist_t dict)
 	} else if (kind == SERVICE_MOVER) {
 		c->kind = CONN_MOVER;
 		mover_start(c);
+	} else if (kind == SERVICE_SYSLOG) {
+		c->kind = CONN_SYSLOG;
+		syslog_start(c);
 	} else {
 		c->kind = CONN_AFC;
 		afc_start(c);

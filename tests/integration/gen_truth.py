@@ -124,6 +124,14 @@ def main():
             outs.append((open(p, "rb").read(), open(p + ".t", "rb").read()))
         expect(outs[0] == outs[1], "same seed gives the same bytes")
         expect(outs[0][0] != outs[2][0], "another seed gives other bytes")
+        # without --seed every run is a new incident (a kill injected twice is two reports)
+        ids = []
+        for i in range(2):
+            p = os.path.join(tmp, "fresh-%d.ips" % i)
+            run(["report", "--product", "iPhone12,1", "--os-version", "14.2", "--build",
+                 "18B5061e", "--kill", KILLS[3], "--out", p])
+            ids.append(dict(split_report(open(p, "rb").read())[0])["incident_id"])
+        expect(ids[0] != ids[1], "two runs without --seed: incident ids %r" % ids)
 
         # usage errors: exit 2 with a message
         base = ["report", "--product", "iPhone13,2", "--os-version", "15.5", "--build", "19F77",

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "gen.h"
@@ -26,8 +29,8 @@ static const char usage_text[] =
 	"  --page-size N      4096 or 16384 (default: 4096 for iPhone7,x / iPod7,1 and older)\n"
 	"  --variant V        body layout (default: 9-10 J1, 11-14 J2, 15-16 J3, 17+ J4)\n"
 	"  --processes N      process entries, kills included (default: typical for the OS)\n"
-	"  --seed N           random seed; same arguments and seed give the same bytes (default "
-	"0)\n"
+	"  --seed N           random seed; same arguments and seed give the same bytes\n"
+	"                     (default: a fresh seed per run, so a fresh incident id and time)\n"
 	"  --incident UUID    incident id (default: random)\n"
 	"  --time T           report time, e.g. 2024-01-02T10:11:12.34+01:00 (default: random)\n"
 	"  --kill SPEC        NAME:ROLE:REASON:RPAGES[:PID], repeatable; ROLE is foreground,\n"
@@ -70,6 +73,19 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* without --seed every run is another report: a fresh incident id, time and content */
+static uint64_t fresh_seed(void)
+{
+	struct timespec ts;
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) == (ssize_t)sizeof(v))
+		return v;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
+	       ((uint64_t)getpid() << 40);
 }
 
 static int parse_seed(const char *s, uint64_t *out)
@@ -146,18 +162,54 @@ static const struct option phone_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* one more --kill SPEC; 0, or the exit status */
+static int add_kill(struct gen_kill **kills, size_t *n_kills, const char *spec)
+{
+	struct gen_kill *k = realloc(*kills, (*n_kills + 1) * sizeof(**kills));
+	char err[256];
+
+	if (!k) {
+		fprintf(stderr, "jetsamgen: out of memory\n");
+		return 1;
+	}
+	*kills = k;
+	if (gen_kill_parse(spec, &k[*n_kills], err, sizeof(err)) < 0)
+		return usage_error("%s", err);
+	(*n_kills)++;
+	return 0;
+}
+
+/* build the report and write it (and its truth); returns the exit status */
+static int report_write(struct gen_params *p, const char *out, const char *truth)
+{
+	struct gen_report r;
+	char err[256];
+	int rc = gen_report_build(p, &r, err, sizeof(err));
+
+	if (rc < 0) {
+		fprintf(stderr, "jetsamgen: %s\n", err);
+		return rc == -EINVAL ? 2 : 1;
+	}
+	rc = gen_write_files(&r, out, truth);
+	gen_report_release(&r);
+	if (rc < 0) {
+		fprintf(stderr, "jetsamgen: cannot write '%s': %s\n", out, strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_report(int argc, char **argv)
 {
 	struct gen_params p;
-	struct gen_report r;
 	struct gen_kill *kills = NULL;
 	size_t n_kills = 0;
 	const char *out = NULL, *truth = NULL;
-	char err[256];
 	long long v;
 	int c, rc;
 
 	memset(&p, 0, sizeof(p));
+	p.seed = fresh_seed();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", report_opts, NULL)) != -1) {
 		switch (c) {
@@ -210,22 +262,13 @@ static int cmd_report(int argc, char **argv)
 			}
 			p.has_time = true;
 			break;
-		case OPT_KILL: {
-			struct gen_kill *k = realloc(kills, (n_kills + 1) * sizeof(*kills));
-
-			if (!k) {
+		case OPT_KILL:
+			rc = add_kill(&kills, &n_kills, optarg);
+			if (rc) {
 				free(kills);
-				fprintf(stderr, "jetsamgen: out of memory\n");
-				return 1;
+				return rc;
 			}
-			kills = k;
-			if (gen_kill_parse(optarg, &kills[n_kills], err, sizeof(err)) < 0) {
-				free(kills);
-				return usage_error("%s", err);
-			}
-			n_kills++;
 			break;
-		}
 		case OPT_OUT:
 			out = optarg;
 			break;
@@ -251,20 +294,9 @@ static int cmd_report(int argc, char **argv)
 	}
 	p.kills = kills;
 	p.n_kills = n_kills;
-	rc = gen_report_build(&p, &r, err, sizeof(err));
-	if (rc < 0) {
-		free(kills);
-		fprintf(stderr, "jetsamgen: %s\n", err);
-		return rc == -EINVAL ? 2 : 1;
-	}
-	rc = gen_write_files(&r, out, truth);
-	gen_report_release(&r);
+	rc = report_write(&p, out, truth);
 	free(kills);
-	if (rc < 0) {
-		fprintf(stderr, "jetsamgen: cannot write '%s': %s\n", out, strerror(-rc));
-		return 1;
-	}
-	return 0;
+	return rc;
 }
 
 static int cmd_phone(int argc, char **argv)
@@ -275,6 +307,7 @@ static int cmd_phone(int argc, char **argv)
 	int c, rc;
 
 	memset(&p, 0, sizeof(p));
+	p.seed = fresh_seed();
 	p.n_reports = 5;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", phone_opts, NULL)) != -1) {
