@@ -10,8 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from devsim_common import (Devsim, check, check_eq, fail, ld_recv, ld_send, make_phone,  # noqa
-                           mux_open_port, need_tools, snapshot)
+from devsim_common import ld_recv, ld_send, make_phone, mux_open_port, need_tools, snapshot
+from harness import Devsim, binary, check, check_eq  # noqa: E402
 
 UDID = "00008101-001234560E12345E"
 MIB = 1024 * 1024
@@ -41,7 +41,7 @@ def afc_read(ds, udid, name, chunk):
 
 def round_trips(ds, device_id, n=20):
     """Seconds of n lockdown QueryType request/reply round trips through usbmux."""
-    s = mux_open_port(ds.sock, device_id, 62078)
+    s = mux_open_port(ds.socket, device_id, 62078)
     times = []
     for _ in range(n):
         t0 = time.monotonic()
@@ -55,14 +55,14 @@ def round_trips(ds, device_id, n=20):
 
 def run_link(tools, args, label, size):
     """One phone with a SIZE-byte report behind a devsim started with ARGS."""
-    ds = Devsim()
+    ds = Devsim(show_log=True)
     data = os.urandom(size)
-    phone = make_phone(ds.tmp, "p", UDID, files={"ExcResource-big.ips": data,
+    phone = make_phone(ds.dir, "p", UDID, files={"ExcResource-big.ips": data,
                                                  "JetsamEvent-2024-01-01-120000.ips": b"{}\n"})
-    ds.start(args + [phone])
+    ds.start(phones_dirs=[phone], args=args)
     try:
-        dt = pull(ds, tools["idevicecrashreport"], UDID, os.path.join(ds.tmp, "out"))
-        got = snapshot(os.path.join(ds.tmp, "out"))
+        dt = pull(ds, tools["idevicecrashreport"], UDID, os.path.join(ds.dir, "out"))
+        got = snapshot(os.path.join(ds.dir, "out"))
         check_eq(got.get("ExcResource-big.ips"), ("f", data), "%s: pulled file" % label)
         n, afc = afc_read(ds, UDID, "ExcResource-big.ips", MIB)
         check_eq(n, size, "%s: bytes read with 1 MiB AFC reads" % label)
@@ -70,7 +70,7 @@ def run_link(tools, args, label, size):
         if label == "usb2":
             # a fault still gives the host exactly BYTES before the close
             ds.ctl_ok("fault %s drop-after 300000" % UDID)
-            out = os.path.join(ds.tmp, "out-fault")
+            out = os.path.join(ds.dir, "out-fault")
             os.makedirs(out)
             r = ds.run([tools["idevicecrashreport"], "-u", UDID, "-k", out], timeout=300)
             check_eq(r.returncode, 0, "idevicecrashreport exit with drop-after on usb2")
@@ -80,13 +80,8 @@ def run_link(tools, args, label, size):
               "%.1f MB/s; lockdown round trip min %.3f ms, median %.3f ms"
               % (label, size // MIB, dt, size / dt / 1e6, afc, size / afc / 1e6,
                  min(rtt) * 1e3, statistics.median(rtt) * 1e3))
-        ds.stop()
-        log = ds.log()
-    except BaseException:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
-        print(ds.log())
-        raise
+        ds.stop_clean()
+        log = ds.stderr_text()
     finally:
         ds.cleanup()
     return afc, rtt, log
@@ -94,17 +89,17 @@ def run_link(tools, args, label, size):
 
 def check_bus(tools):
     """Two phones pulled at once share --bus-bandwidth: together at least 2 x size / bus."""
-    ds = Devsim()
+    ds = Devsim(show_log=True)
     size = 4 * MIB
     udids = ["00008101-0000000000B05001", "00008101-0000000000B05002"]
-    dirs = [make_phone(ds.tmp, "b%d" % i, u, files={"ExcResource-%d.ips" % i: os.urandom(size)})
+    dirs = [make_phone(ds.dir, "b%d" % i, u, files={"ExcResource-%d.ips" % i: os.urandom(size)})
             for i, u in enumerate(udids)]
-    ds.start(["--bus-bandwidth", "10MB/s"] + dirs)
+    ds.start(phones_dirs=dirs, args=["--bus-bandwidth", "10MB/s"])
     try:
         t0 = time.monotonic()
         procs = []
         for i, u in enumerate(udids):
-            out = os.path.join(ds.tmp, "out%d" % i)
+            out = os.path.join(ds.dir, "out%d" % i)
             os.makedirs(out)
             procs.append(ds.popen([tools["idevicecrashreport"], "-u", u, "-k", out]))
         for p in procs:
@@ -115,45 +110,41 @@ def check_bus(tools):
         check(dt >= 2 * size / 10e6, "2 x 4 MiB over a 10 MB/s bus took %.3f s < %.3f s"
               % (dt, 2 * size / 10e6))
         for i in range(2):
-            check_eq(os.path.getsize(os.path.join(ds.tmp, "out%d" % i, "ExcResource-%d.ips" % i)),
+            check_eq(os.path.getsize(os.path.join(ds.dir, "out%d" % i, "ExcResource-%d.ips" % i)),
                      size, "file of phone %d" % i)
-        ds.stop()
+        ds.stop_clean()
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
         ds.cleanup()
 
 
 def check_many(tools):
     """32 phones on one devsim with --link usb2: every one is pulled, all at once."""
-    ds = Devsim()
+    ds = Devsim(show_log=True)
     dirs, udids = [], []
     for i in range(32):
         u = "00008101-%016X" % (0xC000 + i)
-        dirs.append(make_phone(ds.tmp, "m%02d" % i, u,
+        dirs.append(make_phone(ds.dir, "m%02d" % i, u,
                                files={"JetsamEvent-2024-01-01-1200%02d.ips" % i:
                                       (b'{"bug_type":"298"}\n{"n":%d}\n' % i) * 500}))
         udids.append(u)
-    ds.start(["--link", "usb2"] + dirs)
+    ds.start(phones_dirs=dirs, args=["--link", "usb2"])
     try:
         procs = []
         for i, u in enumerate(udids):
-            out = os.path.join(ds.tmp, "out%02d" % i)
+            out = os.path.join(ds.dir, "out%02d" % i)
             os.makedirs(out)
             procs.append((out, i, ds.popen([tools["idevicecrashreport"], "-u", u, "-k", out])))
         for out, i, p in procs:
             _, err = p.communicate(timeout=600)
             check_eq(p.returncode, 0, "idevicecrashreport of phone %d (%s)" % (i, err))
             check_eq(len(os.listdir(out)), 1, "files pulled from phone %d" % i)
-        ds.stop()
+        ds.stop_clean()
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
         ds.cleanup()
 
 
 def check_options():
-    exe = os.environ["DEVSIM"]
+    exe = binary("DEVSIM")
     for bad in (["--link", "usb4"], ["--latency", "fast"], ["--bandwidth", "-3MB/s"],
                 ["--bus-bandwidth", "10 parsecs"], ["--syslog-rate", "x"]):
         r = subprocess.run([exe, "--socket", "/tmp/jt-never.sock"] + bad,

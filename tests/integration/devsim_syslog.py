@@ -8,7 +8,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from devsim_common import Devsim, check, check_eq, fail, make_phone, need_tools  # noqa
+from devsim_common import make_phone, need_tools
+from harness import Devsim, check, check_eq, fail, on_fail  # noqa: E402
 
 UDID = "00008101-001234560E12345E"
 UDID_B = "00008110-000A11112222333E"
@@ -24,6 +25,7 @@ class Syslog:
     def __init__(self, ds, tool, udid):
         self.proc = subprocess.Popen([tool, "-u", udid, "--no-colors"], env=ds.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        on_fail(self.proc.kill)  # fail() exits without running the finally: blocks
         self.lines = queue.Queue()
         self.seen = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -64,7 +66,8 @@ def is_background(line):
     return "<Notice>:" in line or "<Error>:" in line
 
 
-def check_stream(ds, tool, phone):
+def check_stream(ds, tools, phone):
+    tool = tools["idevicesyslog"]
     a = Syslog(ds, tool, UDID)
     try:
         a.wait_for(lambda l: l == "[connected]", "[connected]")
@@ -87,9 +90,9 @@ def check_stream(ds, tool, phone):
         line = a.wait_for(lambda l: other in l, "the line for " + other)[0]
         check("Saved type '309(LabTestApp)' report" in line, "crash report line: %r" % line)
         # the mover moving the pending report into CrashReporter/ is not a second report
-        out = os.path.join(ds.tmp, "out")
+        out = os.path.join(ds.dir, "out")
         os.makedirs(out)
-        r = ds.run([ds.tools["idevicecrashreport"], "-u", UDID, "-k", out])
+        r = ds.run([tools["idevicecrashreport"], "-u", UDID, "-k", out])
         check_eq(r.returncode, 0, "idevicecrashreport exit")
         check(os.path.exists(os.path.join(phone, "CrashReporter", name)), "report moved")
         a.wait_for(is_background, "background lines after the move", count=10)
@@ -120,7 +123,7 @@ def check_stream(ds, tool, phone):
     finally:
         a.stop()
     check(ds.alive(), "devsim survives the disconnects")
-    log = ds.log()
+    log = ds.stderr_text()
     check("syslog %s: streaming, 50 background lines/s" % UDID in log, "stream log:\n" + log)
     check(log.count("phone %s: syslog: saved report" % UDID) == 3, "saved lines:\n" + log)
 
@@ -144,22 +147,18 @@ def check_other_phone(ds, tool, phone_b):
 
 def main():
     tools = need_tools("idevicesyslog", "idevicecrashreport")
-    ds = Devsim()
-    ds.tools = tools
-    phone = make_phone(ds.tmp, "a", UDID, device_name="Lab iPhone 12",
+    ds = Devsim(show_log=True)
+    phone = make_phone(ds.dir, "a", UDID, device_name="Lab iPhone 12",
                        files={"JetsamEvent-2024-01-01-120000.ips": REPORT},
                        pending={"Retired/old.ips": b"{}\n"})
-    phone_b = make_phone(ds.tmp, "b", UDID_B, device_name="Lab iPhone 13")
+    phone_b = make_phone(ds.dir, "b", UDID_B, device_name="Lab iPhone 13")
     # the stream also works over an emulated link
-    ds.start(["--syslog-rate", "50", "--link", "usb2", phone, phone_b])
+    ds.start(phones_dirs=[phone, phone_b], args=["--syslog-rate", "50", "--link", "usb2"])
     try:
-        check_stream(ds, tools["idevicesyslog"], phone)
+        check_stream(ds, tools, phone)
         check_other_phone(ds, tools["idevicesyslog"], phone_b)
-        ds.stop()
+        ds.stop_clean()
     finally:
-        if ds.proc and ds.proc.poll() is None:
-            ds.proc.kill()
-        print(ds.log())
         ds.cleanup()
     print("PASS")
 

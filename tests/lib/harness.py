@@ -25,8 +25,10 @@ API (stable; extend only):
     Devsim(binary=None, phones_dirs=(), socket=None, control=True, verbose=False, dir=None,
            show_log=False)   show_log: print devsim's log when fail() ends the test and
                            in .cleanup()
-        .start(timeout=60, phones_dirs=None) -> self   waits until the usbmux socket exists
-                           and the control socket answers (phones_dirs replaces the list)
+        .start(timeout=60, phones_dirs=None, args=None) -> self   waits until the usbmux
+                           socket exists and the control socket answers (phones_dirs replaces
+                           the list; args: extra devsim options such as ["--link", "usb2"],
+                           put before the phone dirs, replaces the list; both kept by .restart())
         .control(cmd) -> "ok", raises DevsimError on "error: ..." (OSError if not listening)
         .ctl(line) -> every reply line (the last is "ok" or "error: ...")
         .ctl_ok(line) -> the reply lines before "ok" (fails the test on an error reply)
@@ -36,7 +38,7 @@ API (stable; extend only):
         .stop_clean(timeout=60) -> SIGTERM; fails the test unless devsim exits 0 (under
                            ASan: no leaks) and removes its socket
         .cleanup() -> kills devsim if it still runs, prints its log (show_log), removes
-                           .dir now (unless JT_KEEP=1)
+                           .dir now (unless JT_KEEP=1); a later fail() no longer prints its log
         .dir, .socket (path), .usbmuxd ("UNIX:" + path), .control_path, .log (stderr file),
         .stderr_text() (says why when the log file is gone)
 
@@ -246,12 +248,14 @@ class Devsim(_Proc):
         super().__init__(os.path.join(self.dir, "devsim.log"))
         self.binary = binary_path or binary("DEVSIM")
         self.phones_dirs = list(phones_dirs)
+        self.args = []
         self.socket = socket or os.path.join(self.dir, "usbmuxd.sock")
         self.control_path = os.path.join(self.dir, "control.sock") if control else None
         self.verbose = verbose
         self.show_log = show_log
+        self._print_log = lambda: print(self.stderr_text())
         if show_log:
-            on_fail(lambda: print(self.stderr_text()))
+            on_fail(self._print_log)
 
     @property
     def usbmuxd(self):
@@ -262,15 +266,17 @@ class Devsim(_Proc):
         """The environment for libimobiledevice tools that talk to this devsim."""
         return dict(os.environ, USBMUXD_SOCKET_ADDRESS=self.usbmuxd)
 
-    def start(self, timeout=60, phones_dirs=None):
+    def start(self, timeout=60, phones_dirs=None, args=None):
         if phones_dirs is not None:
             self.phones_dirs = list(phones_dirs)
+        if args is not None:
+            self.args = list(args)
         argv = [self.binary, "--socket", self.socket]
         if self.control_path:
             argv += ["--control", self.control_path]
         if self.verbose:
             argv.append("--verbose")
-        argv += self.phones_dirs
+        argv += self.args + self.phones_dirs
         self._spawn(argv)
 
         def up():
@@ -356,6 +362,8 @@ class Devsim(_Proc):
             self.kill()
         if self.show_log:
             print(self.stderr_text())
+            if self._print_log in _on_fail:  # printed now; the dir is about to go
+                _on_fail.remove(self._print_log)
         if os.environ.get("JT_KEEP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
 
