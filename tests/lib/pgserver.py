@@ -20,6 +20,7 @@ PgServer: a real PostgreSQL server (Debian postgresql-15) for one test process.
 - JT_KEEP=1 keeps the dir (the server is still stopped) for post-mortems.
 """
 import atexit
+import ctypes
 import glob
 import os
 import pwd
@@ -91,6 +92,27 @@ def _ensure_user():
     if r.returncode not in (0, 9):  # 9: created meanwhile by a parallel test
         _fail(f"useradd {PG_USER}: {r.stderr.strip()}")
     return pwd.getpwnam(PG_USER)
+
+
+def _become_subreaper():
+    """The postmaster pg_ctl leaves behind is re-parented to us, so stop() can reap it and
+    no <defunct> postgres outlives the test."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not our child (no subreaper): init reaps it
+            return
+        if done:
+            return
+        time.sleep(0.02)
 
 
 def _pid_alive(pid):
@@ -176,6 +198,7 @@ class PgServer:
         if not ok:
             _fail(why)
         self.reap_stale()
+        _become_subreaper()
         self.dir = tempfile.mkdtemp(prefix=DIR_PREFIX)
         with open(os.path.join(self.dir, "owner.pid"), "w") as f:
             f.write(f"{os.getpid()}\n")
@@ -260,11 +283,18 @@ class PgServer:
             return
         if self.running:
             self.running = False
+            try:
+                with open(os.path.join(self.datadir, "postmaster.pid")) as f:
+                    pm = int(f.readline().strip())
+            except (OSError, ValueError):
+                pm = 0
             rc, out = self._run_tool([os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir,
                                       "-m", "fast", "-w", "-t", "30", "stop"], timeout=40)
             if rc != 0:
                 self._run_tool([os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir,
                                 "-m", "immediate", "-w", "-t", "10", "stop"], timeout=20)
+            if pm:
+                _reap(pm)
         if os.environ.get("JT_KEEP") == "1":
             os.unlink(os.path.join(self.dir, "owner.pid"))  # not reaped by the next start()
             print(f"pgserver: kept {self.dir}", file=sys.stderr)
