@@ -184,6 +184,9 @@ class PgServer:
             try:
                 with open(pidfile) as f:
                     pm = int(f.readline().strip())
+                with open(f"/proc/{pm}/cmdline", "rb") as f:  # that postmaster, not a reused pid
+                    if os.path.join(d, "data").encode() not in f.read():
+                        raise ValueError("not our postmaster")
                 os.kill(pm, signal.SIGQUIT)  # immediate shutdown
                 for _ in range(100):
                     if not _pid_alive(pm):

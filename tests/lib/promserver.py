@@ -12,13 +12,15 @@ PromServer: a real Prometheus (Debian package prometheus) that scrapes given tar
   server log on timeout).
 - The server runs with PR_SET_PDEATHSIG=SIGKILL: it dies with the test even when the test
   is SIGKILLed; stop() (also run at exit and on SIGTERM/SIGINT/SIGHUP) terminates it and
-  removes the temp dir (JT_KEEP=1 keeps the dir).
+  removes the temp dir (JT_KEEP=1 keeps the dir); the dir of a SIGKILLed test is removed
+  by the next start() (each dir records its owner's pid).
 - OpenMetricsServer(path_or_bytes) serves a file on 127.0.0.1 at /metrics with the
   OpenMetrics content type, from a thread (http.server); .target is "127.0.0.1:PORT",
   .requests counts the scrapes, .accept the last Accept header.
 """
 import atexit
 import ctypes
+import glob
 import http.server
 import json
 import os
@@ -69,6 +71,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _reap_stale_dirs():
+    """Removes the dirs of tests that were SIGKILLed (their server died with them)."""
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), "jt-prom-*")):
+        try:
+            with open(os.path.join(d, "owner.pid")) as f:
+                os.kill(int(f.read().strip()), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (OSError, ValueError):
+            pass
+
+
 def _die_with_parent():
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
@@ -108,7 +122,10 @@ class PromServer:
     def start(self, timeout=60):
         if not shutil.which(PROMETHEUS):
             _fail(f"'{PROMETHEUS}' not found (Debian package prometheus)")
+        _reap_stale_dirs()
         self.dir = tempfile.mkdtemp(prefix="jt-prom-")
+        with open(os.path.join(self.dir, "owner.pid"), "w") as f:
+            f.write(f"{os.getpid()}\n")
         _live.append(self)
         cfg = os.path.join(self.dir, "prometheus.yml")
         with open(cfg, "w") as f:
@@ -192,6 +209,7 @@ class PromServer:
         self.proc = None
         if self.dir is not None:
             if os.environ.get("JT_KEEP") == "1":
+                os.unlink(os.path.join(self.dir, "owner.pid"))  # not reaped by the next start()
                 print(f"promserver: kept {self.dir}", file=sys.stderr)
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)
