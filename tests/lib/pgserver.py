@@ -87,11 +87,15 @@ def _ensure_user():
         return pwd.getpwnam(PG_USER)
     except KeyError:
         pass
-    r = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", PG_USER], capture_output=True, text=True)
-    if r.returncode not in (0, 9):  # 9: created meanwhile by a parallel test
-        _fail(f"useradd {PG_USER}: {r.stderr.strip()}")
-    return pwd.getpwnam(PG_USER)
+    for _attempt in range(20):  # a parallel test may hold the passwd lock (exit 10)
+        r = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
+                            "/nonexistent", "--shell", "/usr/sbin/nologin", PG_USER],
+                           capture_output=True, text=True)
+        if r.returncode in (0, 9):  # 9: created meanwhile by a parallel test
+            return pwd.getpwnam(PG_USER)
+        time.sleep(0.25)
+    _fail(f"useradd {PG_USER}: {r.stderr.strip()}")
+    return None
 
 
 def _become_subreaper():
