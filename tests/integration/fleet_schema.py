@@ -12,11 +12,13 @@ Starts a throwaway PostgreSQL (tests/lib/pgserver.py), then:
    the tables hold each (host, key) once and the last delivered values;
 3. jetsam_limits, jetsam_kills and jetsam_devices equal what Python computes from the same
    sample data with the daemon's `limits` semantics (lower median, DRIFT > 5 %, the
-   6 GB -> 3 GB foreground drop at -50.0 %).
+   6 GB -> 3 GB foreground drop at -50.0 %), jetsam_hosts the per-host counts;
+4. jetsam_kills_recent holds a kill of 1 hour ago and not one of 25 hours ago.
 Environment: SOURCE_ROOT (meson), PG_BINDIR (optional).
 """
 import datetime
 import json
+import time
 import glob
 import os
 import random
@@ -411,6 +413,29 @@ def test_data(pg, blocks):
     check(hosts_v == want_h, f"jetsam_hosts per host devices/reports {want_h} ({hosts_v})")
 
 
+def test_recent(pg, blocks):
+    """jetsam_kills_recent: the last 24 hours only, by the event's time."""
+    now = int(time.time())
+    reps, evs = [], []
+    for age_h, key in ((1, "sha256:" + "1" * 64), (25, "sha256:" + "2" * 64)):
+        t = iso(now - age_h * 3600)
+        reps.append(dict(host_id="host-c", key=key, incident=None, udid="recent-udid",
+                         path="import:recent", size=1, sha256=key[7:], status="ok", error=None,
+                         variant="jetsam", product="iPhone15,2", os_version="18.6",
+                         build="22G86", timestamp=t, time=t, n_events=1, collected_at=t,
+                         removed_from_device=False, facts=None, raw=None))
+        evs.append(dict(host_id="host-c", report_key=key, seq=0, udid="recent-udid",
+                        product="iPhone15,2", os_version="18.6", build="22G86", time=t,
+                        process=f"Recent{age_h}h", pid=1, uuid=None, reason="highwater",
+                        role="daemon", priority=0, rpages=1, page_size=16384,
+                        footprint_bytes=16384, limit_bytes=None, lifetime_max_pages=1,
+                        event="{}"))
+    deliver(pg, blocks, "host-c", [], reps, evs)
+    got = pg.rows("SELECT process FROM jetsam_kills_recent")
+    check(got == [("Recent1h",)], f"jetsam_kills_recent: the kill of 1 h ago only, not those "
+          f"of 25 h ago and older ({got})")
+
+
 def main():
     ok, why = pgserver.pg_available()
     if not ok:
@@ -422,6 +447,7 @@ def main():
     try:
         test_migrations(pg, files)
         test_data(pg, blocks)
+        test_recent(pg, blocks)
     except pgserver.PsqlError as e:
         print(f"FAIL: {e}")
         fails.append(str(e))
