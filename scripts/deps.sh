@@ -40,7 +40,7 @@ packages=(
 # checks, the peer tools devsim is checked against, the tmux screen test, appium
 test_packages=(
 	clang libclang-rt-14-dev clang-format shellcheck
-	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd
+	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus libpq-dev
 )
 ((want_test)) && packages+=("${test_packages[@]}")
 ((want_real)) && packages+=(usbmuxd)
