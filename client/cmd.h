@@ -19,9 +19,23 @@
 	}
 
 /*
- * Handle --json/--csv given after the command. Returns 1 when c was one of them, else 0.
+ * Set the output format (from --json or --csv): 0, or CTL_EXIT_USAGE after a usage error of
+ * cmd when the other format was given before (the formats exclude each other).
  */
-int cmd_common_option(struct ctl *ctl, int c);
+int cmd_set_format(struct ctl *ctl, const char *cmd, enum ctl_format format);
+
+/*
+ * Handle --json/--csv given after the command. Returns 1 when c was one of them, 0 when it
+ * was not, -1 after a usage error (both formats given).
+ */
+int cmd_common_option(struct ctl *ctl, const char *cmd, int c);
+
+/*
+ * Print the one-line usage error of getopt's result c ('?' unknown option or value given to a
+ * flag, ':' missing value) for argv, with "did you mean" from longopts when one is close.
+ * getopt must have run with opterr = 0 and shortopts starting with ':'.
+ */
+void cmd_bad_option(const char *cmd, const struct option *longopts, char **argv, int c);
 
 /* How a command reads its argv: getopt's short options and long table (ending in
  * CMD_COMMON_OPTIONS), the --help text, and how many operands it takes (-1: any number). */

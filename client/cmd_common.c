@@ -7,34 +7,80 @@
 #include "cmd.h"
 #include "conn.h"
 #include "products.h"
+#include "suggest.h"
 
-int cmd_common_option(struct ctl *ctl, int c)
+int cmd_set_format(struct ctl *ctl, const char *cmd, enum ctl_format format)
 {
-	if (c == CMD_OPT_JSON) {
-		ctl->format = CTL_FORMAT_JSON;
-		return 1;
+	const char *opt = format == CTL_FORMAT_JSON ? "--json" : "--csv";
+
+	if (ctl->format_opt != NULL && ctl->format != format) {
+		ctl_usage_error(cmd, "%s and %s cannot be used together: choose one format",
+				ctl->format_opt, opt);
+		return CTL_EXIT_USAGE;
 	}
-	if (c == CMD_OPT_CSV) {
-		ctl->format = CTL_FORMAT_CSV;
-		return 1;
-	}
+	ctl->format = format;
+	ctl->format_opt = opt;
 	return 0;
+}
+
+int cmd_common_option(struct ctl *ctl, const char *cmd, int c)
+{
+	if (c == CMD_OPT_JSON)
+		return cmd_set_format(ctl, cmd, CTL_FORMAT_JSON) == 0 ? 1 : -1;
+	if (c == CMD_OPT_CSV)
+		return cmd_set_format(ctl, cmd, CTL_FORMAT_CSV) == 0 ? 1 : -1;
+	return 0;
+}
+
+void cmd_bad_option(const char *cmd, const struct option *longopts, char **argv, int c)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : NULL, *words[64], *best;
+	char typed[128], shortopt[3] = {'-', (char)optopt, 0};
+	size_t n = 0;
+
+	/* getopt leaves optind after the bad word; a bad letter in "-xy" keeps it */
+	if (arg == NULL || arg[0] != '-' || (optopt != 0 && arg[1] != '-'))
+		arg = shortopt;
+	snprintf(typed, sizeof(typed), "%s", arg);
+	typed[strcspn(typed, "=")] = 0;
+	if (c == ':') {
+		ctl_usage_error(cmd, "option '%s' needs a value", typed);
+		return;
+	}
+	if (optopt != 0 && typed[1] == '-') {
+		ctl_usage_error(cmd, "option '%s' takes no value", typed);
+		return;
+	}
+	for (; longopts != NULL && longopts->name != NULL && n < 64; longopts++)
+		words[n++] = longopts->name;
+	best = typed[1] == '-' ? suggest_word(typed + 2, words, n) : NULL;
+	if (best != NULL)
+		ctl_usage_error(cmd, "unknown option '%s'; did you mean '--%s'?", typed, best);
+	else
+		ctl_usage_error(cmd, "unknown option '%s'", typed);
 }
 
 int cmd_options(struct ctl *ctl, const struct cmd_opts *o, int argc, char **argv, cmd_option_cb cb,
 		void *arg)
 {
+	char shortopts[64];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, o->shortopts, o->longopts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
+	/* a leading ':' tells a missing value (':') from an unknown option ('?') */
+	snprintf(shortopts, sizeof(shortopts), ":%s", o->shortopts);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, o->longopts, NULL)) != -1) {
+		if ((r = cmd_common_option(ctl, o->name, c)) != 0) {
+			if (r < 0)
+				return CTL_EXIT_USAGE;
 			continue;
+		}
 		if (c == 'h') {
 			fputs(o->help, stdout);
 			return CTL_EXIT_OK;
 		}
 		if (c == '?' || c == ':' || cb == NULL) {
-			ctl_usage_error(o->name, "unknown option");
+			cmd_bad_option(o->name, o->longopts, argv, c);
 			return CTL_EXIT_USAGE;
 		}
 		if ((r = cb(arg, c, optarg)) != 0)

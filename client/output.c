@@ -24,11 +24,12 @@ void ctl_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "jetsamctl %s: ", cmd);
+	fflush(stdout);
+	fprintf(stderr, "jetsamctl%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see `jetsamctl %s --help`)\n", cmd);
+	fprintf(stderr, " (see `jetsamctl%s%s --help`)\n", cmd ? " " : "", cmd ? cmd : "");
 }
 
 /* --- text --- */

@@ -111,6 +111,32 @@ def main():
         rc, out, err = ctl(sock, *args)
         check_eq(rc, 2, "exit of usage error %s (%s)" % (args, err.strip()))
         check(err != "" and out == "", "usage error %s explains on stderr only" % args)
+        if args:
+            check_eq(len(err.splitlines()), 1, "one error line for %s: %r" % (args, err))
+    # "did you mean" for commands and options, on one line, without the whole usage
+    for args, want in ((["devcies"], "did you mean 'devices'?"),
+                       (["events", "--procces", "x"], "did you mean '--process'?"),
+                       (["--jsno", "status"], "did you mean '--json'?"),
+                       (["help", "evnets"], "did you mean 'events'?")):
+        rc, out, err = ctl(sock, *args)
+        check_eq(rc, 2, "exit of %s" % args)
+        check_eq(len(err.splitlines()), 1, "one line for %s: %r" % (args, err))
+        check(want in err and "usage:" not in err, "%s: %r" % (args, err))
+    # the formats exclude each other, wherever they are given
+    for args in (["--json", "--csv", "status"], ["--json", "status", "--csv"],
+                 ["events", "--csv", "--json"], ["parse", "--json", "--csv", report]):
+        rc, out, err = ctl(sock, *args)
+        check_eq(rc, 2, "exit of %s" % args)
+        check("cannot be used together" in err and out == "",
+              "%s: %r" % (args, err))
+    rc, out, err = ctl(sock, "--json", "--json", "status")
+    check_eq(rc, 0, "the same format twice is fine")
+    # help COMMAND is COMMAND --help
+    for cmd in ("events", "limit", "watch", "parse"):
+        rc, out, err = ctl(sock, "help", cmd)
+        check_eq(rc, 0, "help %s" % cmd)
+        check(out.startswith("usage: jetsamctl") and cmd in out.splitlines()[0] and
+              out == ctl(sock, cmd, "--help")[1], "help %s: %r" % (cmd, out))
 
     # --- 3: --fail-if-any matched ---
     rc, out, err = ctl(sock, "events", "--process", APP, "--fail-if-any")
