@@ -63,7 +63,7 @@ static int sync_print(const struct ctl *ctl, const cJSON *result, int wait)
 		}
 	} else {
 		static const struct table_column cols[] = {
-			{"UDID", TABLE_LEFT, 10, 0},
+			{"UDID", TABLE_LEFT, TABLE_WHOLE, 0},
 			{"STATE", TABLE_LEFT, 0, 0},
 			{"NEW REPORTS", TABLE_RIGHT, 0, 0},
 			{"ERROR", TABLE_LEFT, 10, 0},
@@ -118,18 +118,24 @@ int sync_main(struct ctl *ctl, int argc, char **argv)
 		.longopts = opts,
 		.help = "usage: jetsamctl sync [UDID] [--wait]\n"
 			"Ask the daemon to pull new reports from one phone (default: all "
-			"attached);\n--wait returns when that sync has finished.\n",
+			"attached);\n--wait returns when that sync has finished. A unique "
+			"UDID prefix names a phone.\n",
 		.max_operands = 1,
 	};
 	const char *udid = NULL;
+	char full[256];
 	int wait = 0, r;
 	cJSON *req, *result;
 
 	r = cmd_options(ctl, &o, argc, argv, sync_option_cb, &wait);
 	if (r != CMD_RUN)
 		return r;
-	if (optind < argc)
-		udid = argv[optind];
+	if (optind < argc) {
+		r = cmd_resolve_udid(ctl, "sync", argv[optind], full, sizeof(full));
+		if (r != CTL_EXIT_OK)
+			return r;
+		udid = full;
+	}
 	req = cmd_request_new("sync");
 	cmd_request_str(req, "udid", udid);
 	cmd_request_bool(req, "wait", wait);

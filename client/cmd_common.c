@@ -6,7 +6,9 @@
 
 #include "cmd.h"
 #include "conn.h"
+#include "output.h"
 #include "products.h"
+#include "resolve.h"
 #include "suggest.h"
 
 int cmd_set_format(struct ctl *ctl, const char *cmd, enum ctl_format format)
@@ -200,4 +202,70 @@ int cmd_parse_count(const char *s, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+void cmd_udids_release(struct cmd_udids *u)
+{
+	cJSON_Delete(u->result);
+	free(u->udids);
+	memset(u, 0, sizeof(*u));
+}
+
+void cmd_udids_add(struct cmd_udids *u, const cJSON *list)
+{
+	const cJSON *o;
+	size_t n = u->n + (size_t)cJSON_GetArraySize(list);
+	const char **udids = realloc(u->udids, (n ? n : 1) * sizeof(*udids));
+
+	if (udids == NULL)
+		out_of_memory();
+	u->udids = udids;
+	cJSON_ArrayForEach(o, list)
+	{
+		if (jstr(o, "udid") != NULL)
+			u->udids[u->n++] = jstr(o, "udid");
+	}
+}
+
+int cmd_udids_fetch(struct ctl *ctl, const char *cmd, struct cmd_udids *u)
+{
+	cJSON *req = cmd_request_new("devices");
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	r = cmd_call(ctl, cmd, req, &u->result);
+	cJSON_Delete(req);
+	if (r != CTL_EXIT_OK)
+		return r;
+	cmd_udids_add(u, cJSON_GetObjectItemCaseSensitive(u->result, "devices"));
+	return CTL_EXIT_OK;
+}
+
+void cmd_udid_prefix(char *buf, size_t size, const char *udid, const struct cmd_udids *u)
+{
+	resolve_udid_prefix(buf, size, udid, u->udids, u->n, 8);
+}
+
+int cmd_resolve_udid(struct ctl *ctl, const char *cmd, const char *given, char *buf, size_t size)
+{
+	struct cmd_udids u;
+	size_t found[8], n, i;
+	char names[512] = "";
+	int r = cmd_udids_fetch(ctl, cmd, &u);
+
+	if (r != CTL_EXIT_OK)
+		return r;
+	n = resolve_udid(given, u.udids, u.n, found, 8);
+	snprintf(buf, size, "%s", n == 1 ? u.udids[found[0]] : given);
+	for (i = 0; n > 1 && i < n && i < 8; i++) {
+		size_t len = strlen(names);
+
+		snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
+			 u.udids[found[i]]);
+	}
+	if (n > 1)
+		ctl_usage_error(cmd, "UDID prefix '%s' is ambiguous: %s%s", given, names,
+				n > 8 ? ", ..." : "");
+	cmd_udids_release(&u);
+	return n > 1 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
 }

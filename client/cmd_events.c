@@ -35,10 +35,10 @@ static const char *const events_csv_fields[] = {
 	NULL,
 };
 
-static int events_print_table(const struct ctl *ctl, const cJSON *list)
+static int events_print_table(struct ctl *ctl, const cJSON *list)
 {
 	static const struct table_column cols[] = {
-		{"TIME", TABLE_LEFT, 0, 0},	  {"UDID", TABLE_LEFT, 8, 7},
+		{"TIME", TABLE_LEFT, 0, 0},	  {"UDID", TABLE_LEFT, TABLE_WHOLE, 0},
 		{"PRODUCT", TABLE_LEFT, 10, 4},	  {"OS", TABLE_LEFT, 0, 6},
 		{"PROCESS", TABLE_LEFT, 10, 0},	  {"REASON", TABLE_LEFT, 0, 0},
 		{"ROLE", TABLE_LEFT, 0, 5},	  {"USED MiB", TABLE_RIGHT, 0, 3},
@@ -46,13 +46,20 @@ static int events_print_table(const struct ctl *ctl, const cJSON *list)
 	};
 	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	time_t now = time(NULL);
+	struct cmd_udids known;
 	const cJSON *e;
 
 	if (t == NULL)
 		return CTL_EXIT_ERROR;
+	/* a narrow terminal shows unique UDID prefixes that sync and --udid accept */
+	if (cmd_udids_fetch(ctl, "events", &known) != CTL_EXIT_OK) {
+		table_free(t);
+		return CTL_EXIT_ERROR;
+	}
+	cmd_udids_add(&known, list);
 	cJSON_ArrayForEach(e, list)
 	{
-		char when[64], product[128], os[64], used[32], limit[32];
+		char when[64], product[128], os[64], used[32], limit[32], prefix[128];
 		const char *reason = jstr(e, "reason");
 
 		fmt_reltime_str(when, sizeof(when), jstr(e, "time"), now);
@@ -60,7 +67,9 @@ static int events_print_table(const struct ctl *ctl, const cJSON *list)
 		fmt_os(os, sizeof(os), jstr(e, "os_version"), jstr(e, "build"));
 		fmt_jmib(used, sizeof(used), e, "footprint_bytes");
 		fmt_jmib(limit, sizeof(limit), e, "limit_bytes");
-		if (table_add(t, when, NULL) < 0 || table_add(t, jstr(e, "udid"), NULL) < 0 ||
+		cmd_udid_prefix(prefix, sizeof(prefix), jstr_or(e, "udid", "-"), &known);
+		if (table_add(t, when, NULL) < 0 ||
+		    table_add_alt(t, jstr(e, "udid"), prefix, NULL) < 0 ||
 		    table_add_alt(t, product, jstr(e, "product"), NULL) < 0 ||
 		    table_add(t, os, NULL) < 0 || table_add(t, jstr(e, "process"), "1") < 0 ||
 		    table_add(t, reason,
@@ -69,10 +78,12 @@ static int events_print_table(const struct ctl *ctl, const cJSON *list)
 		    table_add(t, jstr(e, "role"), NULL) < 0 || table_add(t, used, NULL) < 0 ||
 		    table_add(t, limit, NULL) < 0) {
 			table_free(t);
+			cmd_udids_release(&known);
 			ctl_error("out of memory");
 			return CTL_EXIT_ERROR;
 		}
 	}
+	cmd_udids_release(&known);
 	return table_finish(t, ctl, "no matching kill events");
 }
 
@@ -185,6 +196,7 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 		.max_operands = 0,
 	};
 	struct events_args a = {.limit = -1};
+	char udid[256];
 	cJSON *req, *result;
 	const cJSON *list;
 	int r;
@@ -192,6 +204,12 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	r = cmd_options(ctl, &o, argc, argv, events_option_cb, &a);
 	if (r != CMD_RUN)
 		return r;
+	if (a.udid != NULL) {
+		r = cmd_resolve_udid(ctl, "events", a.udid, udid, sizeof(udid));
+		if (r != CTL_EXIT_OK)
+			return r;
+		a.udid = udid;
+	}
 	if (a.has_since && a.has_until && a.until < a.since) {
 		ctl_usage_error("events", "--until is before --since");
 		return CTL_EXIT_USAGE;

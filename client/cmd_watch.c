@@ -255,6 +255,7 @@ int watch_main(struct ctl *ctl, int argc, char **argv)
 		.max_operands = 0,
 	};
 	struct watch_args a = {.timeout = -1};
+	char udid[256];
 	long long deadline = -1;
 	struct conn conn;
 	int r;
@@ -262,6 +263,12 @@ int watch_main(struct ctl *ctl, int argc, char **argv)
 	r = cmd_options(ctl, &o, argc, argv, watch_option_cb, &a);
 	if (r != CMD_RUN)
 		return r;
+	if (a.udid != NULL) {
+		r = cmd_resolve_udid(ctl, "watch", a.udid, udid, sizeof(udid));
+		if (r != CTL_EXIT_OK)
+			return r;
+		a.udid = udid;
+	}
 	if (a.timeout > 0)
 		deadline = mono_ms() + (long long)(a.timeout * 1000.0);
 	r = watch_subscribe(ctl, &a, &conn);

@@ -1,5 +1,6 @@
 /* jetsamctl.c: entry point of jetsamctl: global options and command dispatch */
 #include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,16 @@ static int output_width(void)
 	return isatty(STDOUT_FILENO) ? 80 : 0;
 }
 
+/* LC_CTYPE from the environment, for wcwidth(3) in tables; a UTF-8 one when it names none
+ * (the daemon's texts are UTF-8) */
+static void ctype_locale(void)
+{
+	const char *l = setlocale(LC_CTYPE, "");
+
+	if (l == NULL || strcmp(l, "C") == 0 || strcmp(l, "POSIX") == 0)
+		setlocale(LC_CTYPE, "C.UTF-8");
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl ctl = {.socket_path = JETSAMD_DEFAULT_SOCKET, .format = CTL_FORMAT_TABLE};
@@ -151,6 +162,7 @@ int main(int argc, char **argv)
 	const struct command *cmd;
 	int r;
 
+	ctype_locale();
 	if (env != NULL && *env != '\0')
 		ctl.socket_path = env;
 	r = global_options(&ctl, argc, argv);

@@ -6,7 +6,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_world import (APP, DRIFT_NEW, DRIFT_OLD, PHONE_A, PHONE_B, PHONES, World,  # noqa: E402
+from ctl_world import (APP, DRIFT_NEW, DRIFT_OLD, PHONE_A, PHONE_B, PHONE_C, PHONES, World,  # noqa: E402
                        binary, check, check_eq, csv_rows, gen_report, run)
 
 STATUS_CSV = ["version", "daemon", "pid", "started", "uptime_s", "usbmuxd_connected",
@@ -46,7 +46,7 @@ def test_status(w):
     check_eq(rows[0]["devices_total"], str(len(PHONES)), "status csv devices_total")
     out = w.ok("status")
     check("pid %d" % st["pid"] in out, "status table names the pid: %r" % out)
-    check("2 attached" in out and "connected" in out, "status table: %r" % out)
+    check("%d attached" % len(PHONES) in out and "connected" in out, "status table: %r" % out)
     check(w.socket in out, "status table names the socket")
 
 
@@ -273,7 +273,7 @@ def test_sync(w):
     out = w.ok("sync", "--wait")
     check(PHONE_A["udid"] in out and "NEW REPORTS" in out, "sync --wait table: %r" % out)
     out = w.ok("sync")
-    check("sync queued for 2 phones" in out, "sync table: %r" % out)
+    check("sync queued for %d phones" % len(PHONES) in out, "sync table: %r" % out)
     # a new report on a phone arrives with the next sync (after the queued ones are done)
     w.json("sync", "--wait")
     new = gen_report(os.path.join(w.phone_dirs[0], "CrashReporter",
@@ -382,6 +382,41 @@ def test_phone_error(w):
     check_eq((row["state"], row["error"]), ("untrusted", s["error"]), "devices csv error")
     w.devsim.control("set %s trust paired" % PHONE_B["udid"])
 
+def test_udid_prefixes(w):
+    # a unique prefix, in any case, names the phone wherever a UDID is taken
+    j = w.json("sync", "--wait", PHONE_C["udid"][:13].lower())
+    check_eq([s["udid"] for s in j["synced"]], [PHONE_C["udid"]], "sync of a UDID prefix")
+    j = w.json("events", "--udid", PHONE_A["udid"][:13])
+    check(j["events"] and all(e["udid"] == PHONE_A["udid"] for e in j["events"]),
+          "events --udid PREFIX: %r" % j["events"][:1])
+    j = w.json("reports", "--udid", PHONE_B["udid"][:6].upper())
+    check_eq(len(j["reports"]), PHONE_B["reports"], "reports --udid PREFIX")
+    # an ambiguous prefix names the candidates (exit 2); no match is the daemon's not_found
+    for args in (["sync", "00008101"], ["events", "--udid", "00008101-000"],
+                 ["watch", "--udid", "0000", "--timeout", "1"]):
+        rc, out, err = w.ctl(*args)
+        check_eq(rc, 2, "ambiguous prefix %s" % args)
+        check("ambiguous" in err and PHONE_A["udid"] in err and PHONE_C["udid"] in err and
+              len(err.splitlines()) == 1, "ambiguous prefix names both: %r" % err)
+    rc, out, err = w.ctl("sync", "ffff")
+    check(rc == 1 and "not_found" in err, "sync of no phone: %d %r" % (rc, err))
+    # at 80 columns UDIDs are never cut: devices shows them whole, events and reports a
+    # unique prefix that sync accepts, instead of dropping the column
+    rc, out, err = w.ctl("devices", env={"COLUMNS": "80"})
+    for p in PHONES:
+        check(p["udid"] in out, "devices at 80 columns shows %s whole: %r" % (p["udid"], out))
+    for cmd in ("events", "reports"):
+        rc, out, err = w.ctl(cmd, env={"COLUMNS": "80"})
+        lines = out.splitlines()
+        check("UDID" in lines[0].split(), "%s at 80 columns keeps UDID: %r" % (cmd, lines[0]))
+        start = lines[0].index("UDID")
+        shown = set(l[start:].split()[0] for l in lines[1:] if len(l) > start)
+        check(PHONE_A["udid"][:13] in shown and PHONE_C["udid"][:13] in shown,
+              "%s shows unique prefixes: %r" % (cmd, shown))
+        for u in shown - {"-"}:
+            j = w.json("sync", "--wait", u)
+            check_eq(len(j["synced"]), 1, "sync accepts %s from the %s table" % (u, cmd))
+
 
 def main():
     w = World()
@@ -395,6 +430,7 @@ def main():
     test_events(w, total_events)
     test_reports(w)
     test_sync(w)
+    test_udid_prefixes(w)
     test_import(w)
     test_reparse(w)
     test_parse(w)
