@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "output.h"
 #include "products.h"
+#include "terms.h"
 #include "timeparse.h"
 
 /* CSV column names of an event (documented in jetsamctl(1)) */
@@ -101,7 +102,7 @@ static int time_option(const char *opt, const char *arg, time_t *out)
 
 /* The options of events: filters, time range, limit */
 struct events_args {
-	const char *udid, *product, *build, *process, *reason, *role;
+	const char *udid, *product, *build, *os, *process, *reason, *role;
 	time_t since, until;
 	int has_since, has_until, fail_if_any;
 	long limit;
@@ -120,6 +121,9 @@ static int events_option_cb(void *arg, int c, const char *value)
 		break;
 	case 'b':
 		a->build = value;
+		break;
+	case 'o':
+		a->os = value;
 		break;
 	case 'P':
 		a->process = value;
@@ -148,13 +152,13 @@ static int events_option_cb(void *arg, int c, const char *value)
 	return 0;
 }
 
-static cJSON *events_request(const struct events_args *a)
+static cJSON *events_request(const struct events_args *a, const char *product, const char *build)
 {
 	cJSON *req = cmd_request_new("events");
 
 	cmd_request_str(req, "udid", a->udid);
-	cmd_request_str(req, "product", a->product);
-	cmd_request_str(req, "build", a->build);
+	cmd_request_str(req, "product", product);
+	cmd_request_str(req, "build", build);
 	cmd_request_str(req, "process", a->process);
 	cmd_request_str(req, "reason", a->reason);
 	cmd_request_str(req, "role", a->role);
@@ -167,12 +171,77 @@ static cJSON *events_request(const struct events_args *a)
 	return req;
 }
 
+/* Newest first: by time, descending (ISO-8601 UTC strings sort as times) */
+static int events_newer_first(const void *pa, const void *pb)
+{
+	const cJSON *a = *(const cJSON *const *)pa, *b = *(const cJSON *const *)pb;
+
+	return -strcmp(jstr_or(a, "time", ""), jstr_or(b, "time", ""));
+}
+
+/* Append the events of more (freed) to result's, then keep the newest limit of them */
+static void events_merge(cJSON *result, cJSON *more, long limit)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(result, "events");
+	cJSON *add = cJSON_DetachItemFromObjectCaseSensitive(more, "events"), **all;
+	int n, i,
+		truncated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "truncated")) ||
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(more, "truncated"));
+
+	while (add != NULL && cJSON_GetArraySize(add) > 0)
+		cJSON_AddItemToArray(list, cJSON_DetachItemFromArray(add, 0));
+	cJSON_Delete(add);
+	cJSON_Delete(more);
+	n = cJSON_GetArraySize(list);
+	all = malloc((size_t)(n ? n : 1) * sizeof(*all));
+	if (all == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		all[i] = cJSON_DetachItemFromArray(list, 0);
+	qsort(all, (size_t)n, sizeof(*all), events_newer_first);
+	for (i = 0; i < n; i++) {
+		if (i < limit)
+			cJSON_AddItemToArray(list, all[i]);
+		else
+			cJSON_Delete(all[i]);
+	}
+	free(all);
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "truncated");
+	cJSON_AddBoolToObject(result, "truncated", truncated || n > limit);
+}
+
+/* The events of a's filters: one request, or one per build of an --os with several */
+static int events_fetch(struct ctl *ctl, const struct events_args *a, const struct terms *t,
+			cJSON **result)
+{
+	size_t i, n = t->build == NULL && t->nbuilds > 1 ? t->nbuilds : 1;
+	int r = CTL_EXIT_OK;
+
+	*result = NULL;
+	for (i = 0; i < n && r == CTL_EXIT_OK; i++) {
+		cJSON *req = events_request(a, t->product, n > 1 ? t->builds[i] : t->build), *res;
+
+		r = cmd_call(ctl, "events", req, &res);
+		cJSON_Delete(req);
+		if (r == CTL_EXIT_OK && *result == NULL)
+			*result = res;
+		else if (r == CTL_EXIT_OK)
+			events_merge(*result, res, a->limit > 0 ? a->limit : 1000);
+	}
+	if (r != CTL_EXIT_OK) {
+		cJSON_Delete(*result);
+		*result = NULL;
+	}
+	return r;
+}
+
 int events_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"udid", required_argument, NULL, 'u'},
 		{"product", required_argument, NULL, 'p'},
 		{"build", required_argument, NULL, 'b'},
+		{"os", required_argument, NULL, 'o'},
 		{"process", required_argument, NULL, 'P'},
 		{"reason", required_argument, NULL, 'R'},
 		{"role", required_argument, NULL, 'r'},
@@ -184,9 +253,9 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	};
 	static const struct cmd_opts o = {
 		.name = "events",
-		.shortopts = "hu:p:b:P:R:r:S:U:n:f",
+		.shortopts = "hu:p:b:o:P:R:r:S:U:n:f",
 		.longopts = opts,
-		.help = "usage: jetsamctl events [--udid U] [--product P] [--build B] "
+		.help = "usage: jetsamctl events [--udid U] [--product P] [--build B | --os V] "
 			"[--process NAME]\n"
 			"         [--reason R] [--role ROLE] [--since T] [--until T] "
 			"[--limit N] [--fail-if-any]\n"
@@ -197,7 +266,8 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	};
 	struct events_args a = {.limit = -1};
 	char udid[256];
-	cJSON *req, *result;
+	struct terms terms;
+	cJSON *result;
 	const cJSON *list;
 	int r;
 
@@ -214,9 +284,10 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 		ctl_usage_error("events", "--until is before --since");
 		return CTL_EXIT_USAGE;
 	}
-	req = events_request(&a);
-	r = cmd_call(ctl, "events", req, &result);
-	cJSON_Delete(req);
+	r = terms_resolve(ctl, "events", a.product, a.build, a.os, &terms);
+	if (r == CTL_EXIT_OK)
+		r = events_fetch(ctl, &a, &terms, &result);
+	terms_release(&terms);
 	if (r != CTL_EXIT_OK)
 		return r;
 	cmd_add_product_names(result);

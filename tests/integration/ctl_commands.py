@@ -1,5 +1,6 @@
 # ctl_commands.py: every jetsamctl command against jetsamd fed by devsim, in all three formats
 import json
+import re
 import os
 import subprocess
 import sys
@@ -173,6 +174,44 @@ def test_limit(w):
             check_eq(out, "", "nothing on stdout when unknown")
     rc, out, err = w.ctl("limit", "--product", "iPad14,5", "--role", "daemon")
     check_eq(rc, 4, "limit of a role with no observation")
+
+
+def test_user_terms(w):
+    # issue 13 must-show 4: a marketing name and an OS version, or an identifier in another
+    # case and the build, give the same number (and --build 15.5 is --os 15.5)
+    want = w.ok("limit", "--product", "iPhone13,2", "--build", "19F77")
+    check(re.fullmatch(r"\d+\n", want) is not None, "limit of phone A: %r" % want)
+    for args in (["--product", "iPhone 12", "--os", "15.5"],
+                 ["--product", "iphone13,2", "--build", "19F77"],
+                 ["--product", "IPHONE 12", "--build", "15.5"], ["--product", "iPhone 12"],
+                 ["--product", "iphone 12", "--os", "15"]):
+        check_eq(w.ok("limit", *args), want, "limit %s" % args)
+    j = w.json("limit", "--product", "iPhone 12", "--os", "15.5")
+    check_eq((j["product"], j["build"]), ("iPhone13,2", "19F77"), "limit --json names them")
+    # an OS version with several builds: limits keeps the rows of those builds only, events
+    # asks for each build and merges, newest first
+    rows = w.json("limits", "--product", "ipad14,5", "--os", "26")["limits"]
+    check_eq(sorted(set(r["build"] for r in rows)), sorted([DRIFT_OLD["build"],
+                                                            DRIFT_NEW["build"]]),
+             "limits --os 26: %r" % rows)
+    check_eq(w.json("limits", "--product", "iPad Pro (12.9-inch) (6th generation)", "--os",
+                    "26.4")["limits"],
+             w.json("limits", "--product", "iPad14,5", "--build", DRIFT_NEW["build"])["limits"],
+             "limits by marketing name and OS")
+    ev = w.json("events", "--product", "iPad14,5", "--os", "26")["events"]
+    check_eq([e["build"] for e in ev], [DRIFT_NEW["build"], DRIFT_OLD["build"]],
+             "events --os 26: both builds, newest first")
+    check_eq(len(w.json("events", "--os", "26", "--limit", "1")["events"]), 1,
+             "events --os --limit")
+    a = w.json("events", "--product", "iPhone 12", "--os", "15.5")["events"]
+    b = w.json("events", "--product", "iPhone13,2", "--build", "19F77")["events"]
+    check(a and a == b, "events by marketing name and OS: %d vs %d" % (len(a), len(b)))
+    # an OS the daemon has no build of: nothing matches
+    check_eq(w.json("events", "--os", "9.3")["events"], [], "events of an unknown OS")
+    rc, out, err = w.ctl("limit", "--product", "iPhone 12", "--os", "9.3")
+    check(rc == 4 and "OS '9.3'" in err, "limit of an unknown OS: %d %r" % (rc, err))
+    rc, out, err = w.ctl("limit", "--product", "iPhone 12", "--os", "15.5", "--build", "19F77")
+    check_eq(rc, 2, "--os with --build")
 
 
 def test_events(w, total_events):
@@ -427,6 +466,7 @@ def main():
     test_devices(w)
     test_limits(w)
     test_limit(w)
+    test_user_terms(w)
     test_events(w, total_events)
     test_reports(w)
     test_sync(w)

@@ -138,6 +138,25 @@ def main():
         check(out.startswith("usage: jetsamctl") and cmd in out.splitlines()[0] and
               out == ctl(sock, cmd, "--help")[1], "help %s: %r" % (cmd, out))
 
+    # a marketing name of several identifiers with data (iPhone 8: iPhone10,1 and ,4) is
+    # ambiguous: the error names them; with data of one, that one is meant
+    r8 = dict(product="iPhone10,1", os="16.7", build="20H19", rpages=90000, ago=60)
+    kill8 = "EightApp:foreground:per-process-limit:90000"
+    rc, out, err = ctl(sock, "import", gen_report(os.path.join(d, "i8a.ips"), r8, kill=kill8))
+    check_eq(rc, 0, "import iPhone10,1 (%s)" % err)
+    rc, out, err = ctl(sock, "limit", "--product", "iPhone 8")
+    check(rc == 0 and out == "%d\n" % (90000 * 16384), "one variant with data: %d %r %r"
+          % (rc, out, err))
+    r8["product"] = "iPhone10,4"
+    rc, out, err = ctl(sock, "import", gen_report(os.path.join(d, "i8b.ips"), r8, kill=kill8))
+    check_eq(rc, 0, "import iPhone10,4 (%s)" % err)
+    for args in (["limit", "--product", "iPhone 8"], ["events", "--product", "iphone 8"],
+                 ["limits", "--product", "IPHONE 8", "--os", "16.7"]):
+        rc, out, err = ctl(sock, *args)
+        check_eq(rc, 2, "ambiguous %s" % args)
+        check("iPhone10,1" in err and "iPhone10,4" in err and len(err.splitlines()) == 1,
+              "ambiguous names both: %r" % err)
+
     # --- 3: --fail-if-any matched ---
     rc, out, err = ctl(sock, "events", "--process", APP, "--fail-if-any")
     check_eq(rc, 3, "events --fail-if-any with a match")

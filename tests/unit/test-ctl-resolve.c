@@ -1,4 +1,4 @@
-/* test-ctl-resolve.c: unit tests of jetsamctl's user terms: UDID prefixes */
+/* test-ctl-resolve.c: unit tests of jetsamctl's user terms: UDID prefixes, OS versions */
 #include <stdio.h>
 
 #include "check.h"
@@ -49,8 +49,30 @@ static void test_udid(void)
 	}
 }
 
+static void test_os(void)
+{
+	CHECK(resolve_is_version("15"));
+	CHECK(resolve_is_version("15.5"));
+	CHECK(resolve_is_version("16.4.1"));
+	CHECK(!resolve_is_version("19F77"));
+	CHECK(!resolve_is_version("20E252"));
+	CHECK(!resolve_is_version(""));
+	CHECK(!resolve_is_version(".5"));
+	CHECK(!resolve_is_version("15."));
+	CHECK(!resolve_is_version("15..5"));
+	CHECK(!resolve_is_version(NULL));
+	CHECK(resolve_os_match("15.5", "15.5"));
+	CHECK(resolve_os_match("15.5", "15.5.1"));
+	CHECK(resolve_os_match("15", "15.5"));
+	CHECK(!resolve_os_match("15.5", "15.51"));
+	CHECK(!resolve_os_match("15.5", "15"));
+	CHECK(!resolve_os_match("1", "15.5"));
+	CHECK(!resolve_os_match("15.5", NULL));
+}
+
 int main(void)
 {
 	test_udid();
+	test_os();
 	return CHECK_DONE();
 }
