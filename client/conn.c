@@ -310,7 +310,19 @@ int conn_command(struct conn *conn, const char *cmd, cJSON *req, cJSON **result)
 	return CTL_EXIT_ERROR;
 }
 
+/* Say why a connection failed, unless quiet */
+#define CONN_SAY(quiet, ...)                                                                       \
+	do {                                                                                       \
+		if (!(quiet))                                                                      \
+			ctl_error(__VA_ARGS__);                                                    \
+	} while (0)
+
 int conn_open(struct conn *conn, const char *path)
+{
+	return conn_open_quiet(conn, path, 0);
+}
+
+int conn_open_quiet(struct conn *conn, const char *path, int quiet)
 {
 	cJSON *req, *result = NULL;
 	const cJSON *version;
@@ -324,7 +336,7 @@ int conn_open(struct conn *conn, const char *path)
 	r = conn_connect(conn, path);
 	if (r < 0) {
 		conn_explain_error(msg, sizeof(msg), r, path);
-		ctl_error("%s", msg);
+		CONN_SAY(quiet, "%s", msg);
 		return CTL_EXIT_ERROR;
 	}
 	req = cJSON_CreateObject();
@@ -333,24 +345,25 @@ int conn_open(struct conn *conn, const char *path)
 	    cJSON_AddStringToObject(req, "client", "jetsamctl " JETSAMD_VERSION) == NULL) {
 		cJSON_Delete(req);
 		conn_release(conn);
-		ctl_error("out of memory");
+		CONN_SAY(quiet, "out of memory");
 		return CTL_EXIT_ERROR;
 	}
 	r = conn_call(conn, req, &result);
 	cJSON_Delete(req);
 	if (r == CONN_E_DAEMON) {
 		if (strcmp(conn->err_code, PROTO_E_VERSION) == 0)
-			ctl_error("protocol version mismatch: jetsamctl %s speaks version %d, the "
-				  "daemon on '%s' refused it: %s",
-				  JETSAMD_VERSION, PROTO_VERSION, path, conn->err_message);
+			CONN_SAY(quiet,
+				 "protocol version mismatch: jetsamctl %s speaks version %d, the "
+				 "daemon on '%s' refused it: %s",
+				 JETSAMD_VERSION, PROTO_VERSION, path, conn->err_message);
 		else
-			ctl_error("hello to '%s' failed: %s (%s)", path, conn->err_message,
-				  conn->err_code);
+			CONN_SAY(quiet, "hello to '%s' failed: %s (%s)", path, conn->err_message,
+				 conn->err_code);
 		conn_release(conn);
 		return CTL_EXIT_ERROR;
 	}
 	if (r < 0) {
-		ctl_error("hello to '%s' failed: %s", path, conn_strerror(r));
+		CONN_SAY(quiet, "hello to '%s' failed: %s", path, conn_strerror(r));
 		conn_release(conn);
 		return CTL_EXIT_ERROR;
 	}
@@ -358,11 +371,12 @@ int conn_open(struct conn *conn, const char *path)
 	if (!cJSON_IsNumber(version) || version->valuedouble != PROTO_VERSION) {
 		const cJSON *daemon = cJSON_GetObjectItemCaseSensitive(result, "daemon");
 
-		ctl_error("protocol version mismatch: jetsamctl %s speaks version %d, %s on '%s' "
-			  "speaks version %g (use the jetsamctl that came with it)",
-			  JETSAMD_VERSION, PROTO_VERSION,
-			  cJSON_IsString(daemon) ? daemon->valuestring : "the daemon", path,
-			  cJSON_IsNumber(version) ? version->valuedouble : 0.0);
+		CONN_SAY(quiet,
+			 "protocol version mismatch: jetsamctl %s speaks version %d, %s on '%s' "
+			 "speaks version %g (use the jetsamctl that came with it)",
+			 JETSAMD_VERSION, PROTO_VERSION,
+			 cJSON_IsString(daemon) ? daemon->valuestring : "the daemon", path,
+			 cJSON_IsNumber(version) ? version->valuedouble : 0.0);
 		cJSON_Delete(result);
 		conn_release(conn);
 		return CTL_EXIT_ERROR;

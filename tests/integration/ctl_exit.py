@@ -170,20 +170,42 @@ def main():
     rc, out, err = ctl(sock, "limit", "--product", DRIFT_NEW["product"], "--build", "00A000")
     check_eq(rc, 4, "limit of an unknown build")
 
-    # --- 1: the daemon goes away during a watch ---
+    # --- the daemon restarts during a watch: it says so once and reconnects (backoff) ---
     result = {}
 
     def watcher():
-        result["r"] = ctl(sock, "watch", "--timeout", "20")
+        result["r"] = ctl(sock, "watch", "--until-event", "--process", "AfterRestart",
+                          "--timeout", "40", timeout=60)
     t = threading.Thread(target=watcher)
     t.start()
     time.sleep(0.5)
     check_eq(jd.stop(), 0, "jetsamd stops cleanly")
-    t.join(25)
-    check(not t.is_alive(), "watch ended when the daemon stopped")
+    time.sleep(2.5)  # an outage of several retries (0.25 s, 0.5 s, 1 s, ...)
+    jd.start()
+    time.sleep(6)  # the retry interval is at most 5 s
+    kill = "AfterRestart:foreground:per-process-limit:70000"
+    rc, out, err = ctl(sock, "import", gen_report(os.path.join(d, "after.ips"), DRIFT_NEW,
+                                                  kill=kill))
+    check_eq(rc, 0, "import after the restart (%s)" % err)
+    t.join(30)
+    check(not t.is_alive(), "watch ended at the kill after the restart")
     rc, out, err = result["r"]
-    check_eq(rc, 1, "watch exit when the daemon goes away")
+    check_eq(rc, 0, "watch exit after reconnecting (%s)" % err)
+    check("AfterRestart" in out, "the kill after the restart is shown: %r" % out)
+    check_eq(err.count("reconnecting"), 1, "one line per outage: %r" % err)
     check("jetsamd closed the connection" in err, "watch says the daemon left: %r" % err)
+    # a daemon that does not come back: the watch ends at its timeout (exit 0, or 1 with
+    # --until-event), having said so once
+    for args, want in ((["--timeout", "3"], 0), (["--until-event", "--timeout", "3"], 1)):
+        jd.start() if not jd.running() else None
+        t = threading.Thread(target=lambda: result.update(r=ctl(sock, "watch", *args)))
+        t.start()
+        time.sleep(0.5)
+        check_eq(jd.stop(), 0, "jetsamd stops cleanly")
+        t.join(15)
+        rc, out, err = result["r"]
+        check_eq(rc, want, "watch %s without a daemon to come back to (%s)" % (args, err))
+        check_eq(err.count("reconnecting"), 1, "said once: %r" % err)
     print("ok: exit codes 0 1 2 3 4")
 
 
