@@ -225,6 +225,24 @@ static int read_file(const char *path, char **data, size_t *size)
 	return 0;
 }
 
+/* Whether the daemon stored the imported report of entry with status error (it does not
+ * parse) */
+static int import_unparsed(const cJSON *entry)
+{
+	const cJSON *report = cJSON_GetObjectItemCaseSensitive(entry, "report");
+
+	return strcmp(jstr_or(report, "status", ""), "error") == 0;
+}
+
+/* Say why an imported report is stored with status error */
+static void import_say_status(const char *path, const cJSON *entry)
+{
+	if (import_unparsed(entry))
+		ctl_error("'%s' does not parse: %s (stored with status error)", path,
+			  jstr_or(cJSON_GetObjectItemCaseSensitive(entry, "report"), "error",
+				  "no reason given"));
+}
+
 /* Import one file on conn (reconnecting when needed); returns the entry for the output */
 static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, const char *path)
 {
@@ -298,6 +316,7 @@ static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, con
 					entry, "report",
 					cJSON_DetachItemFromObjectCaseSensitive(result, "report"));
 				cJSON_Delete(result);
+				import_say_status(path, entry);
 			} else {
 				const cJSON *err = cJSON_GetObjectItemCaseSensitive(reply, "error");
 
@@ -417,7 +436,8 @@ int import_main(struct ctl *ctl, int argc, char **argv)
 		.longopts = opts,
 		.help = "usage: jetsamctl import FILE...\n"
 			"Send report files to the daemon, which archives and parses them "
-			"('-' reads stdin).\n",
+			"('-' reads stdin).\nExit 1 when a file could not be sent or does not "
+			"parse.\n",
 		.max_operands = -1,
 	};
 	struct conn conn = {.fd = -1};
@@ -446,7 +466,8 @@ int import_main(struct ctl *ctl, int argc, char **argv)
 			cJSON_Delete(doc);
 			return CTL_EXIT_ERROR;
 		}
-		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "ok")))
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "ok")) ||
+		    import_unparsed(entry))
 			failed++;
 		cJSON_AddItemToArray(list, entry);
 	}

@@ -326,6 +326,36 @@ static int reports_print_table(struct ctl *ctl, const cJSON *list)
 	return table_finish(t, ctl, "no reports");
 }
 
+/* As documented: newest first by collection time, then by id (the newest first) */
+static int reports_newer_first(const void *pa, const void *pb)
+{
+	const cJSON *a = *(const cJSON *const *)pa, *b = *(const cJSON *const *)pb;
+	int c = strcmp(jstr_or(b, "collected", ""), jstr_or(a, "collected", ""));
+	double ia = 0, ib = 0;
+
+	if (c != 0)
+		return c;
+	jnum(a, "id", &ia);
+	jnum(b, "id", &ib);
+	return ia < ib ? 1 : ia > ib ? -1 : 0;
+}
+
+/* Sort the reports of list as documented, whatever order the daemon sent */
+static void reports_sort(cJSON *list)
+{
+	int n = cJSON_GetArraySize(list), i;
+	cJSON **all = malloc((size_t)(n ? n : 1) * sizeof(*all));
+
+	if (all == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		all[i] = cJSON_DetachItemFromArray(list, 0);
+	qsort(all, (size_t)n, sizeof(*all), reports_newer_first);
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(list, all[i]);
+	free(all);
+}
+
 /* The options of reports */
 struct reports_args {
 	const char *udid, *status;
@@ -368,13 +398,14 @@ int reports_main(struct ctl *ctl, int argc, char **argv)
 		.longopts = opts,
 		.help = "usage: jetsamctl reports [--udid UDID] [--status ok|skipped|error] "
 			"[--limit N]\n"
-			"List collected reports, newest first.\n",
+			"List collected reports, newest first (by collection time, then id)."
+			"\n",
 		.max_operands = 0,
 	};
 	struct reports_args a = {.limit = -1};
 	char udid[256];
 	cJSON *req, *result;
-	const cJSON *list;
+	cJSON *list;
 	int r;
 
 	r = cmd_options(ctl, &o, argc, argv, reports_option_cb, &a);
@@ -397,6 +428,7 @@ int reports_main(struct ctl *ctl, int argc, char **argv)
 		return r;
 	cmd_add_product_names(result);
 	list = cJSON_GetObjectItemCaseSensitive(result, "reports");
+	reports_sort(list);
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(result);
 	} else if (ctl->format == CTL_FORMAT_CSV) {

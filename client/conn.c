@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,11 @@ void conn_explain_error(char *buf, size_t size, int err, const char *path)
 			 path);
 		break;
 	case ENOTSOCK:
+		snprintf(buf, size,
+			 "'%s' is not a socket: give jetsamd's socket with --socket PATH or "
+			 "$JETSAMD_SOCKET",
+			 path);
+		break;
 	case EPROTOTYPE:
 		snprintf(buf, size, "cannot connect to '%s': not a jetsamd socket", path);
 		break;
@@ -97,8 +103,13 @@ static int conn_connect(struct conn *conn, const char *path)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int err = -errno;
+		struct stat st;
 
 		close(fd);
+		/* Linux refuses a connection to a file that is not a socket like one nobody
+		 * listens on: tell them apart */
+		if (err == -ECONNREFUSED && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			err = -ENOTSOCK;
 		return err;
 	}
 	conn->fd = fd;

@@ -291,8 +291,13 @@ def test_reports(w):
     check_eq(header, REPORTS_CSV, "reports csv header")
     check_eq(sorted(r["sha256"] for r in rows), sorted(r["sha256"] for r in reps["reports"]),
              "reports csv rows")
+    # newest first by collection time, then id, as documented
+    order = [(r["collected"], r["id"]) for r in reps["reports"]]
+    check_eq(order, sorted(order, reverse=True), "reports order")
     out = w.ok("reports")
     check_eq(len(out.splitlines()), want + 1, "reports table lines")
+    check_eq([int(l.split()[0]) for l in out.splitlines()[1:]], [o[1] for o in order],
+             "reports table order")
     check("import:JetsamEvent-%s.ips" % DRIFT_NEW["build"] in out, "import path in the table")
 
 
@@ -358,6 +363,12 @@ def test_import(w):
     check_eq(len(w.json("reports", "--status", "error")["reports"]), 1, "the junk is stored")
     out = w.ok("import", fresh)
     check("duplicate" in out and "fresh.ips" in out, "import table: %r" % out)
+    # a report that does not parse: stored, but exit 1 and the reason on stderr
+    for fmt in ([], ["--json"]):
+        rc, out, err = w.ctl(*fmt, "import", junk)
+        check_eq(rc, 1, "import of a report that does not parse %s" % fmt)
+        check("'%s' does not parse: " % junk in err and len(err.splitlines()) == 1,
+              "import says why: %r" % err)
     # stdin
     with open(fresh, "rb") as f:
         p = subprocess.run([binary("JETSAMCTL"), "--socket", w.socket, "--json",

@@ -1,4 +1,5 @@
 # ctl_exit.py: every documented jetsamctl exit code (0 1 2 3 4) and the errors that say what to do
+import json
 import os
 import shutil
 import socket
@@ -23,6 +24,48 @@ def ctl(sock, *args, env=None, preexec=None, timeout=30):
     out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
     no_sanitizer_errors(err, "jetsamctl " + " ".join(args))
     return p.returncode, out, err
+
+
+def fake_daemon(path, results):
+    """A socket that answers hello, then each command with results[cmd] (one client)."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+
+    def serve():
+        for _ in range(4):
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            f = c.makefile("rwb")
+            for line in f:
+                req = json.loads(line)
+                res = {"version": 1, "daemon": "fake"} if req["cmd"] == "hello" else \
+                    results[req["cmd"]]
+                f.write((json.dumps({"id": req.get("id"), "ok": True, "result": res}) +
+                         "\n").encode())
+                f.flush()
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+def check_reports_order(d):
+    # a daemon that sends reports in another order: jetsamctl sorts them as documented
+    rep = dict(udid=None, path="import:x", status="ok", events=0, product=None)
+    reports = [dict(rep, id=1, collected="2026-11-23T10:00:00Z"),
+               dict(rep, id=3, collected="2026-11-22T10:00:00Z"),
+               dict(rep, id=2, collected="2026-11-23T10:00:00Z"),
+               dict(rep, id=4, collected="2026-11-23T11:00:00Z")]
+    path = os.path.join(d, "fake.sock")
+    srv = fake_daemon(path, {"reports": {"reports": reports, "truncated": False},
+                             "devices": {"devices": []}})
+    rc, out, err = ctl(path, "--json", "reports")
+    check_eq(rc, 0, "reports from the fake daemon (%s)" % err)
+    check_eq([r["id"] for r in json.loads(out)["reports"]], [4, 2, 1, 3],
+             "newest collected first, then id")
+    srv.close()
 
 
 def main():
@@ -58,6 +101,15 @@ def main():
     rc, out, err = ctl(stale, "--json", "events")
     check_eq(rc, 1, "exit on a stale socket")
     check("jetsamd is not running: cannot connect to '%s'" % stale in err, "stale: %r" % err)
+
+    check_reports_order(d)
+
+    # --- 1: a file that is not a socket is not "not running" ---
+    for path in ("/etc/passwd", d):
+        rc, out, err = ctl(path, "status")
+        check_eq(rc, 1, "exit on %s" % path)
+        check(("'%s' is not a socket" % path) in err and "not running" not in err and
+              len(err.splitlines()) == 1, "not a socket: %r" % err)
 
     # --- 1: permission denied on the socket names the group ---
     setpriv = shutil.which("setpriv")
