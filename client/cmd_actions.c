@@ -243,6 +243,26 @@ static void import_say_status(const char *path, const cJSON *entry)
 				  "no reason given"));
 }
 
+/* Read the reply to request id (or an error without id), skipping pushed lines: 0 with
+ * *reply set, or -errno */
+static int import_reply(struct conn *conn, long id, cJSON **reply)
+{
+	for (;;) {
+		const cJSON *rid, *ok;
+		int r = conn_read(conn, reply, -1);
+
+		if (r < 0)
+			return r;
+		rid = cJSON_GetObjectItemCaseSensitive(*reply, "id");
+		ok = cJSON_GetObjectItemCaseSensitive(*reply, "ok");
+		if ((cJSON_IsNumber(rid) && (long)rid->valuedouble == id) ||
+		    ((rid == NULL || cJSON_IsNull(rid)) && cJSON_IsFalse(ok)))
+			return 0;
+		cJSON_Delete(*reply);
+		*reply = NULL;
+	}
+}
+
 /* Import one file on conn (reconnecting when needed); returns the entry for the output */
 static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, const char *path)
 {
@@ -289,20 +309,7 @@ static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, con
 	if (r == 0) {
 		cJSON *reply = NULL;
 
-		for (;;) {
-			const cJSON *rid, *ok;
-
-			r = conn_read(conn, &reply, -1);
-			if (r < 0)
-				break;
-			rid = cJSON_GetObjectItemCaseSensitive(reply, "id");
-			ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
-			if ((cJSON_IsNumber(rid) && (long)rid->valuedouble == id) ||
-			    ((rid == NULL || cJSON_IsNull(rid)) && cJSON_IsFalse(ok)))
-				break;
-			cJSON_Delete(reply);
-			reply = NULL;
-		}
+		r = import_reply(conn, id, &reply);
 		if (reply != NULL) {
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
 				result = cJSON_DetachItemFromObjectCaseSensitive(reply, "result");
