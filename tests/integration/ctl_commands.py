@@ -1,7 +1,9 @@
 # ctl_commands.py: every jetsamctl command against jetsamd fed by devsim, in all three formats
 import json
-import re
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -467,6 +469,45 @@ def test_udid_prefixes(w):
             j = w.json("sync", "--wait", u)
             check_eq(len(j["synced"]), 1, "sync accepts %s from the %s table" % (u, cmd))
 
+def complete(w, words, sock=None):
+    """The bash completion of the last of words (jetsamctl --socket SOCK words...)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client",
+                          "jetsamctl.bash")
+    argv = [binary("JETSAMCTL"), "--socket", sock or w.socket] + list(words)
+    prog = "source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _jetsamctl; " \
+        "printf '%%s\\n' \"${COMPREPLY[@]}\"" % (
+            shlex.quote(script), " ".join(shlex.quote(a) for a in argv), len(argv) - 1)
+    t0 = time.monotonic()
+    p = subprocess.run(["bash", "-c", prog], capture_output=True, timeout=30)
+    check_eq(p.stderr.decode(), "", "completion of %r: stderr" % (words,))
+    return [l for l in p.stdout.decode().splitlines() if l], time.monotonic() - t0
+
+
+def test_completion(w):
+    if shutil.which("bash") is None:
+        print("note: no bash, completion not tested")
+        return
+    got, _ = complete(w, ["sync", ""])
+    check_eq(sorted(got), sorted(p["udid"] for p in PHONES), "sync UDIDs from the daemon")
+    got, _ = complete(w, ["events", "--udid", "0000"])
+    check_eq(sorted(got), sorted([PHONE_A["udid"], PHONE_C["udid"]]), "--udid prefix")
+    got, _ = complete(w, ["limit", "--product", "iP"])
+    check(set(got) >= {"iPhone13,2", "iPad14,5"}, "products from the daemon: %r" % got)
+    got, _ = complete(w, ["events", "--process", ""])
+    check(APP in got and "Slack" in got, "processes from the daemon: %r" % got)
+    got, _ = complete(w, ["limits", "--build", "23"])
+    check_eq(sorted(got), sorted([DRIFT_OLD["build"], DRIFT_NEW["build"]]), "builds")
+    got, _ = complete(w, ["limits", "--os", "26"])
+    check_eq(sorted(got), ["26.3", "26.4"], "OS versions")
+    got, _ = complete(w, ["help", "ev"])
+    check_eq(got, ["events"], "help COMMAND")
+    got, _ = complete(w, ["watch", "--ki"])
+    check_eq(got, ["--kills"], "watch --kills")
+    # the daemon down: nothing, quietly and at once
+    for words in (["sync", ""], ["events", "--process", ""], ["limit", "--product", ""]):
+        got, took = complete(w, words, sock=os.path.join(w.dir, "down.sock"))
+        check(got == [] and took < 5, "nothing without a daemon: %r in %.1f s" % (got, took))
+
 
 def main():
     w = World()
@@ -486,6 +527,7 @@ def main():
     test_reparse(w)
     test_parse(w)
     test_help(w)
+    test_completion(w)
     test_phone_error(w)
     w.jetsamd.stop()
     print("ok: every command in table, json and csv")
