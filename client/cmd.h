@@ -19,9 +19,23 @@
 	}
 
 /*
- * Handle --json/--csv given after the command. Returns 1 when c was one of them, else 0.
+ * Set the output format (from --json or --csv): 0, or CTL_EXIT_USAGE after a usage error of
+ * cmd when the other format was given before (the formats exclude each other).
  */
-int cmd_common_option(struct ctl *ctl, int c);
+int cmd_set_format(struct ctl *ctl, const char *cmd, enum ctl_format format);
+
+/*
+ * Handle --json/--csv given after the command. Returns 1 when c was one of them, 0 when it
+ * was not, -1 after a usage error (both formats given).
+ */
+int cmd_common_option(struct ctl *ctl, const char *cmd, int c);
+
+/*
+ * Print the one-line usage error of getopt's result c ('?' unknown option or value given to a
+ * flag, ':' missing value) for argv, with "did you mean" from longopts when one is close.
+ * getopt must have run with opterr = 0 and shortopts starting with ':'.
+ */
+void cmd_bad_option(const char *cmd, const struct option *longopts, char **argv, int c);
 
 /* How a command reads its argv: getopt's short options and long table (ending in
  * CMD_COMMON_OPTIONS), the --help text, and how many operands it takes (-1: any number). */
@@ -70,6 +84,31 @@ int cmd_call(struct ctl *ctl, const char *cmd, cJSON *req, cJSON **result);
 
 /* Add "product_name" (marketing name or null) to every object in v that has "product" */
 void cmd_add_product_names(cJSON *v);
+
+/* The UDIDs the daemon knows (its devices list) */
+struct cmd_udids {
+	cJSON *result;	    /* the devices result the strings point into */
+	const char **udids; /* n UDIDs */
+	size_t n;
+};
+
+/* Ask the daemon for its devices: a CTL_EXIT_* code (u is empty unless CTL_EXIT_OK) */
+int cmd_udids_fetch(struct ctl *ctl, const char *cmd, struct cmd_udids *u);
+void cmd_udids_release(struct cmd_udids *u);
+
+/* Add the "udid" strings of the objects of list to u (UDIDs the daemon's list may miss) */
+void cmd_udids_add(struct cmd_udids *u, const cJSON *list);
+
+/* The shortest prefix (8 characters at least) that names udid alone among u */
+void cmd_udid_prefix(char *buf, size_t size, const char *udid, const struct cmd_udids *u);
+
+/*
+ * Resolve a UDID or unique UDID prefix (case-insensitive) given to cmd with the daemon's
+ * devices list; buf gets the UDID (or the given text when no phone matches: the daemon then
+ * says not_found or finds nothing). Returns CTL_EXIT_OK, CTL_EXIT_USAGE after an error naming
+ * the candidates of an ambiguous prefix, or CTL_EXIT_ERROR (daemon unreachable).
+ */
+int cmd_resolve_udid(struct ctl *ctl, const char *cmd, const char *given, char *buf, size_t size);
 
 /* Parse a non-negative integer option value; returns 0 or -1 */
 int cmd_parse_count(const char *s, long max, long *out);

@@ -63,7 +63,7 @@ static int sync_print(const struct ctl *ctl, const cJSON *result, int wait)
 		}
 	} else {
 		static const struct table_column cols[] = {
-			{"UDID", TABLE_LEFT, 10, 0},
+			{"UDID", TABLE_LEFT, TABLE_WHOLE, 0},
 			{"STATE", TABLE_LEFT, 0, 0},
 			{"NEW REPORTS", TABLE_RIGHT, 0, 0},
 			{"ERROR", TABLE_LEFT, 10, 0},
@@ -118,18 +118,24 @@ int sync_main(struct ctl *ctl, int argc, char **argv)
 		.longopts = opts,
 		.help = "usage: jetsamctl sync [UDID] [--wait]\n"
 			"Ask the daemon to pull new reports from one phone (default: all "
-			"attached);\n--wait returns when that sync has finished.\n",
+			"attached);\n--wait returns when that sync has finished. A unique "
+			"UDID prefix names a phone.\n",
 		.max_operands = 1,
 	};
 	const char *udid = NULL;
+	char full[256];
 	int wait = 0, r;
 	cJSON *req, *result;
 
 	r = cmd_options(ctl, &o, argc, argv, sync_option_cb, &wait);
 	if (r != CMD_RUN)
 		return r;
-	if (optind < argc)
-		udid = argv[optind];
+	if (optind < argc) {
+		r = cmd_resolve_udid(ctl, "sync", argv[optind], full, sizeof(full));
+		if (r != CTL_EXIT_OK)
+			return r;
+		udid = full;
+	}
 	req = cmd_request_new("sync");
 	cmd_request_str(req, "udid", udid);
 	cmd_request_bool(req, "wait", wait);
@@ -219,6 +225,44 @@ static int read_file(const char *path, char **data, size_t *size)
 	return 0;
 }
 
+/* Whether the daemon stored the imported report of entry with status error (it does not
+ * parse) */
+static int import_unparsed(const cJSON *entry)
+{
+	const cJSON *report = cJSON_GetObjectItemCaseSensitive(entry, "report");
+
+	return strcmp(jstr_or(report, "status", ""), "error") == 0;
+}
+
+/* Say why an imported report is stored with status error */
+static void import_say_status(const char *path, const cJSON *entry)
+{
+	if (import_unparsed(entry))
+		ctl_error("'%s' does not parse: %s (stored with status error)", path,
+			  jstr_or(cJSON_GetObjectItemCaseSensitive(entry, "report"), "error",
+				  "no reason given"));
+}
+
+/* Read the reply to request id (or an error without id), skipping pushed lines: 0 with
+ * *reply set, or -errno */
+static int import_reply(struct conn *conn, long id, cJSON **reply)
+{
+	for (;;) {
+		const cJSON *rid, *ok;
+		int r = conn_read(conn, reply, -1);
+
+		if (r < 0)
+			return r;
+		rid = cJSON_GetObjectItemCaseSensitive(*reply, "id");
+		ok = cJSON_GetObjectItemCaseSensitive(*reply, "ok");
+		if ((cJSON_IsNumber(rid) && (long)rid->valuedouble == id) ||
+		    ((rid == NULL || cJSON_IsNull(rid)) && cJSON_IsFalse(ok)))
+			return 0;
+		cJSON_Delete(*reply);
+		*reply = NULL;
+	}
+}
+
 /* Import one file on conn (reconnecting when needed); returns the entry for the output */
 static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, const char *path)
 {
@@ -265,20 +309,7 @@ static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, con
 	if (r == 0) {
 		cJSON *reply = NULL;
 
-		for (;;) {
-			const cJSON *rid, *ok;
-
-			r = conn_read(conn, &reply, -1);
-			if (r < 0)
-				break;
-			rid = cJSON_GetObjectItemCaseSensitive(reply, "id");
-			ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
-			if ((cJSON_IsNumber(rid) && (long)rid->valuedouble == id) ||
-			    ((rid == NULL || cJSON_IsNull(rid)) && cJSON_IsFalse(ok)))
-				break;
-			cJSON_Delete(reply);
-			reply = NULL;
-		}
+		r = import_reply(conn, id, &reply);
 		if (reply != NULL) {
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
 				result = cJSON_DetachItemFromObjectCaseSensitive(reply, "result");
@@ -292,6 +323,7 @@ static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, con
 					entry, "report",
 					cJSON_DetachItemFromObjectCaseSensitive(result, "report"));
 				cJSON_Delete(result);
+				import_say_status(path, entry);
 			} else {
 				const cJSON *err = cJSON_GetObjectItemCaseSensitive(reply, "error");
 
@@ -411,7 +443,8 @@ int import_main(struct ctl *ctl, int argc, char **argv)
 		.longopts = opts,
 		.help = "usage: jetsamctl import FILE...\n"
 			"Send report files to the daemon, which archives and parses them "
-			"('-' reads stdin).\n",
+			"('-' reads stdin).\nExit 1 when a file could not be sent or does not "
+			"parse.\n",
 		.max_operands = -1,
 	};
 	struct conn conn = {.fd = -1};
@@ -440,7 +473,8 @@ int import_main(struct ctl *ctl, int argc, char **argv)
 			cJSON_Delete(doc);
 			return CTL_EXIT_ERROR;
 		}
-		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "ok")))
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "ok")) ||
+		    import_unparsed(entry))
 			failed++;
 		cJSON_AddItemToArray(list, entry);
 	}

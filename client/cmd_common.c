@@ -6,35 +6,83 @@
 
 #include "cmd.h"
 #include "conn.h"
+#include "output.h"
 #include "products.h"
+#include "resolve.h"
+#include "suggest.h"
 
-int cmd_common_option(struct ctl *ctl, int c)
+int cmd_set_format(struct ctl *ctl, const char *cmd, enum ctl_format format)
 {
-	if (c == CMD_OPT_JSON) {
-		ctl->format = CTL_FORMAT_JSON;
-		return 1;
+	const char *opt = format == CTL_FORMAT_JSON ? "--json" : "--csv";
+
+	if (ctl->format_opt != NULL && ctl->format != format) {
+		ctl_usage_error(cmd, "%s and %s cannot be used together: choose one format",
+				ctl->format_opt, opt);
+		return CTL_EXIT_USAGE;
 	}
-	if (c == CMD_OPT_CSV) {
-		ctl->format = CTL_FORMAT_CSV;
-		return 1;
-	}
+	ctl->format = format;
+	ctl->format_opt = opt;
 	return 0;
+}
+
+int cmd_common_option(struct ctl *ctl, const char *cmd, int c)
+{
+	if (c == CMD_OPT_JSON)
+		return cmd_set_format(ctl, cmd, CTL_FORMAT_JSON) == 0 ? 1 : -1;
+	if (c == CMD_OPT_CSV)
+		return cmd_set_format(ctl, cmd, CTL_FORMAT_CSV) == 0 ? 1 : -1;
+	return 0;
+}
+
+void cmd_bad_option(const char *cmd, const struct option *longopts, char **argv, int c)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : NULL, *words[64], *best;
+	char typed[128], shortopt[3] = {'-', (char)optopt, 0};
+	size_t n = 0;
+
+	/* getopt leaves optind after the bad word; a bad letter in "-xy" keeps it */
+	if (arg == NULL || arg[0] != '-' || (optopt != 0 && arg[1] != '-'))
+		arg = shortopt;
+	snprintf(typed, sizeof(typed), "%s", arg);
+	typed[strcspn(typed, "=")] = 0;
+	if (c == ':') {
+		ctl_usage_error(cmd, "option '%s' needs a value", typed);
+		return;
+	}
+	if (optopt != 0 && typed[1] == '-') {
+		ctl_usage_error(cmd, "option '%s' takes no value", typed);
+		return;
+	}
+	for (; longopts != NULL && longopts->name != NULL && n < 64; longopts++)
+		words[n++] = longopts->name;
+	best = typed[1] == '-' ? suggest_word(typed + 2, words, n) : NULL;
+	if (best != NULL)
+		ctl_usage_error(cmd, "unknown option '%s'; did you mean '--%s'?", typed, best);
+	else
+		ctl_usage_error(cmd, "unknown option '%s'", typed);
 }
 
 int cmd_options(struct ctl *ctl, const struct cmd_opts *o, int argc, char **argv, cmd_option_cb cb,
 		void *arg)
 {
+	char shortopts[64];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, o->shortopts, o->longopts, NULL)) != -1) {
-		if (cmd_common_option(ctl, c))
+	/* a leading ':' tells a missing value (':') from an unknown option ('?') */
+	snprintf(shortopts, sizeof(shortopts), ":%s", o->shortopts);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, o->longopts, NULL)) != -1) {
+		if ((r = cmd_common_option(ctl, o->name, c)) != 0) {
+			if (r < 0)
+				return CTL_EXIT_USAGE;
 			continue;
+		}
 		if (c == 'h') {
 			fputs(o->help, stdout);
 			return CTL_EXIT_OK;
 		}
 		if (c == '?' || c == ':' || cb == NULL) {
-			ctl_usage_error(o->name, "unknown option");
+			cmd_bad_option(o->name, o->longopts, argv, c);
 			return CTL_EXIT_USAGE;
 		}
 		if ((r = cb(arg, c, optarg)) != 0)
@@ -154,4 +202,70 @@ int cmd_parse_count(const char *s, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+void cmd_udids_release(struct cmd_udids *u)
+{
+	cJSON_Delete(u->result);
+	free(u->udids);
+	memset(u, 0, sizeof(*u));
+}
+
+void cmd_udids_add(struct cmd_udids *u, const cJSON *list)
+{
+	const cJSON *o;
+	size_t n = u->n + (size_t)cJSON_GetArraySize(list);
+	const char **udids = realloc(u->udids, (n ? n : 1) * sizeof(*udids));
+
+	if (udids == NULL)
+		out_of_memory();
+	u->udids = udids;
+	cJSON_ArrayForEach(o, list)
+	{
+		if (jstr(o, "udid") != NULL)
+			u->udids[u->n++] = jstr(o, "udid");
+	}
+}
+
+int cmd_udids_fetch(struct ctl *ctl, const char *cmd, struct cmd_udids *u)
+{
+	cJSON *req = cmd_request_new("devices");
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	r = cmd_call(ctl, cmd, req, &u->result);
+	cJSON_Delete(req);
+	if (r != CTL_EXIT_OK)
+		return r;
+	cmd_udids_add(u, cJSON_GetObjectItemCaseSensitive(u->result, "devices"));
+	return CTL_EXIT_OK;
+}
+
+void cmd_udid_prefix(char *buf, size_t size, const char *udid, const struct cmd_udids *u)
+{
+	resolve_udid_prefix(buf, size, udid, u->udids, u->n, 8);
+}
+
+int cmd_resolve_udid(struct ctl *ctl, const char *cmd, const char *given, char *buf, size_t size)
+{
+	struct cmd_udids u;
+	size_t found[8], n, i;
+	char names[512] = "";
+	int r = cmd_udids_fetch(ctl, cmd, &u);
+
+	if (r != CTL_EXIT_OK)
+		return r;
+	n = resolve_udid(given, u.udids, u.n, found, 8);
+	snprintf(buf, size, "%s", n == 1 ? u.udids[found[0]] : given);
+	for (i = 0; n > 1 && i < n && i < 8; i++) {
+		size_t len = strlen(names);
+
+		snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
+			 u.udids[found[i]]);
+	}
+	if (n > 1)
+		ctl_usage_error(cmd, "UDID prefix '%s' is ambiguous: %s%s", given, names,
+				n > 8 ? ", ..." : "");
+	cmd_udids_release(&u);
+	return n > 1 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
 }

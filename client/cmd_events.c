@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "output.h"
 #include "products.h"
+#include "terms.h"
 #include "timeparse.h"
 
 /* CSV column names of an event (documented in jetsamctl(1)) */
@@ -35,10 +36,10 @@ static const char *const events_csv_fields[] = {
 	NULL,
 };
 
-static int events_print_table(const struct ctl *ctl, const cJSON *list)
+static int events_print_table(struct ctl *ctl, const cJSON *list)
 {
 	static const struct table_column cols[] = {
-		{"TIME", TABLE_LEFT, 0, 0},	  {"UDID", TABLE_LEFT, 8, 7},
+		{"TIME", TABLE_LEFT, 0, 0},	  {"UDID", TABLE_LEFT, TABLE_WHOLE, 0},
 		{"PRODUCT", TABLE_LEFT, 10, 4},	  {"OS", TABLE_LEFT, 0, 6},
 		{"PROCESS", TABLE_LEFT, 10, 0},	  {"REASON", TABLE_LEFT, 0, 0},
 		{"ROLE", TABLE_LEFT, 0, 5},	  {"USED MiB", TABLE_RIGHT, 0, 3},
@@ -46,13 +47,20 @@ static int events_print_table(const struct ctl *ctl, const cJSON *list)
 	};
 	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	time_t now = time(NULL);
+	struct cmd_udids known;
 	const cJSON *e;
 
 	if (t == NULL)
 		return CTL_EXIT_ERROR;
+	/* a narrow terminal shows unique UDID prefixes that sync and --udid accept */
+	if (cmd_udids_fetch(ctl, "events", &known) != CTL_EXIT_OK) {
+		table_free(t);
+		return CTL_EXIT_ERROR;
+	}
+	cmd_udids_add(&known, list);
 	cJSON_ArrayForEach(e, list)
 	{
-		char when[64], product[128], os[64], used[32], limit[32];
+		char when[64], product[128], os[64], used[32], limit[32], prefix[128];
 		const char *reason = jstr(e, "reason");
 
 		fmt_reltime_str(when, sizeof(when), jstr(e, "time"), now);
@@ -60,7 +68,9 @@ static int events_print_table(const struct ctl *ctl, const cJSON *list)
 		fmt_os(os, sizeof(os), jstr(e, "os_version"), jstr(e, "build"));
 		fmt_jmib(used, sizeof(used), e, "footprint_bytes");
 		fmt_jmib(limit, sizeof(limit), e, "limit_bytes");
-		if (table_add(t, when, NULL) < 0 || table_add(t, jstr(e, "udid"), NULL) < 0 ||
+		cmd_udid_prefix(prefix, sizeof(prefix), jstr_or(e, "udid", "-"), &known);
+		if (table_add(t, when, NULL) < 0 ||
+		    table_add_alt(t, jstr(e, "udid"), prefix, NULL) < 0 ||
 		    table_add_alt(t, product, jstr(e, "product"), NULL) < 0 ||
 		    table_add(t, os, NULL) < 0 || table_add(t, jstr(e, "process"), "1") < 0 ||
 		    table_add(t, reason,
@@ -69,10 +79,12 @@ static int events_print_table(const struct ctl *ctl, const cJSON *list)
 		    table_add(t, jstr(e, "role"), NULL) < 0 || table_add(t, used, NULL) < 0 ||
 		    table_add(t, limit, NULL) < 0) {
 			table_free(t);
+			cmd_udids_release(&known);
 			ctl_error("out of memory");
 			return CTL_EXIT_ERROR;
 		}
 	}
+	cmd_udids_release(&known);
 	return table_finish(t, ctl, "no matching kill events");
 }
 
@@ -90,7 +102,7 @@ static int time_option(const char *opt, const char *arg, time_t *out)
 
 /* The options of events: filters, time range, limit */
 struct events_args {
-	const char *udid, *product, *build, *process, *reason, *role;
+	const char *udid, *product, *build, *os, *process, *reason, *role;
 	time_t since, until;
 	int has_since, has_until, fail_if_any;
 	long limit;
@@ -109,6 +121,9 @@ static int events_option_cb(void *arg, int c, const char *value)
 		break;
 	case 'b':
 		a->build = value;
+		break;
+	case 'o':
+		a->os = value;
 		break;
 	case 'P':
 		a->process = value;
@@ -137,13 +152,13 @@ static int events_option_cb(void *arg, int c, const char *value)
 	return 0;
 }
 
-static cJSON *events_request(const struct events_args *a)
+static cJSON *events_request(const struct events_args *a, const char *product, const char *build)
 {
 	cJSON *req = cmd_request_new("events");
 
 	cmd_request_str(req, "udid", a->udid);
-	cmd_request_str(req, "product", a->product);
-	cmd_request_str(req, "build", a->build);
+	cmd_request_str(req, "product", product);
+	cmd_request_str(req, "build", build);
 	cmd_request_str(req, "process", a->process);
 	cmd_request_str(req, "reason", a->reason);
 	cmd_request_str(req, "role", a->role);
@@ -156,12 +171,77 @@ static cJSON *events_request(const struct events_args *a)
 	return req;
 }
 
+/* Newest first: by time, descending (ISO-8601 UTC strings sort as times) */
+static int events_newer_first(const void *pa, const void *pb)
+{
+	const cJSON *a = *(const cJSON *const *)pa, *b = *(const cJSON *const *)pb;
+
+	return -strcmp(jstr_or(a, "time", ""), jstr_or(b, "time", ""));
+}
+
+/* Append the events of more (freed) to result's, then keep the newest limit of them */
+static void events_merge(cJSON *result, cJSON *more, long limit)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(result, "events");
+	cJSON *add = cJSON_DetachItemFromObjectCaseSensitive(more, "events"), **all;
+	int n, i,
+		truncated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "truncated")) ||
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(more, "truncated"));
+
+	while (add != NULL && cJSON_GetArraySize(add) > 0)
+		cJSON_AddItemToArray(list, cJSON_DetachItemFromArray(add, 0));
+	cJSON_Delete(add);
+	cJSON_Delete(more);
+	n = cJSON_GetArraySize(list);
+	all = malloc((size_t)(n ? n : 1) * sizeof(*all));
+	if (all == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		all[i] = cJSON_DetachItemFromArray(list, 0);
+	qsort(all, (size_t)n, sizeof(*all), events_newer_first);
+	for (i = 0; i < n; i++) {
+		if (i < limit)
+			cJSON_AddItemToArray(list, all[i]);
+		else
+			cJSON_Delete(all[i]);
+	}
+	free(all);
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "truncated");
+	cJSON_AddBoolToObject(result, "truncated", truncated || n > limit);
+}
+
+/* The events of a's filters: one request, or one per build of an --os with several */
+static int events_fetch(struct ctl *ctl, const struct events_args *a, const struct terms *t,
+			cJSON **result)
+{
+	size_t i, n = t->build == NULL && t->nbuilds > 1 ? t->nbuilds : 1;
+	int r = CTL_EXIT_OK;
+
+	*result = NULL;
+	for (i = 0; i < n && r == CTL_EXIT_OK; i++) {
+		cJSON *req = events_request(a, t->product, n > 1 ? t->builds[i] : t->build), *res;
+
+		r = cmd_call(ctl, "events", req, &res);
+		cJSON_Delete(req);
+		if (r == CTL_EXIT_OK && *result == NULL)
+			*result = res;
+		else if (r == CTL_EXIT_OK)
+			events_merge(*result, res, a->limit > 0 ? a->limit : 1000);
+	}
+	if (r != CTL_EXIT_OK) {
+		cJSON_Delete(*result);
+		*result = NULL;
+	}
+	return r;
+}
+
 int events_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"udid", required_argument, NULL, 'u'},
 		{"product", required_argument, NULL, 'p'},
 		{"build", required_argument, NULL, 'b'},
+		{"os", required_argument, NULL, 'o'},
 		{"process", required_argument, NULL, 'P'},
 		{"reason", required_argument, NULL, 'R'},
 		{"role", required_argument, NULL, 'r'},
@@ -173,9 +253,9 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	};
 	static const struct cmd_opts o = {
 		.name = "events",
-		.shortopts = "hu:p:b:P:R:r:S:U:n:f",
+		.shortopts = "hu:p:b:o:P:R:r:S:U:n:f",
 		.longopts = opts,
-		.help = "usage: jetsamctl events [--udid U] [--product P] [--build B] "
+		.help = "usage: jetsamctl events [--udid U] [--product P] [--build B | --os V] "
 			"[--process NAME]\n"
 			"         [--reason R] [--role ROLE] [--since T] [--until T] "
 			"[--limit N] [--fail-if-any]\n"
@@ -185,20 +265,29 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 		.max_operands = 0,
 	};
 	struct events_args a = {.limit = -1};
-	cJSON *req, *result;
+	char udid[256];
+	struct terms terms;
+	cJSON *result;
 	const cJSON *list;
 	int r;
 
 	r = cmd_options(ctl, &o, argc, argv, events_option_cb, &a);
 	if (r != CMD_RUN)
 		return r;
+	if (a.udid != NULL) {
+		r = cmd_resolve_udid(ctl, "events", a.udid, udid, sizeof(udid));
+		if (r != CTL_EXIT_OK)
+			return r;
+		a.udid = udid;
+	}
 	if (a.has_since && a.has_until && a.until < a.since) {
 		ctl_usage_error("events", "--until is before --since");
 		return CTL_EXIT_USAGE;
 	}
-	req = events_request(&a);
-	r = cmd_call(ctl, "events", req, &result);
-	cJSON_Delete(req);
+	r = terms_resolve(ctl, "events", a.product, a.build, a.os, &terms);
+	if (r == CTL_EXIT_OK)
+		r = events_fetch(ctl, &a, &terms, &result);
+	terms_release(&terms);
 	if (r != CTL_EXIT_OK)
 		return r;
 	cmd_add_product_names(result);

@@ -163,9 +163,9 @@ static const char *state_style(const char *state)
 static int devices_print_table(const struct ctl *ctl, const cJSON *list)
 {
 	static const struct table_column cols[] = {
-		{"UDID", TABLE_LEFT, 10, 0},	 {"NAME", TABLE_LEFT, 8, 0},
-		{"PRODUCT", TABLE_LEFT, 12, 0},	 {"OS", TABLE_LEFT, 0, 1},
-		{"STATE", TABLE_LEFT, 0, 0},	 {"REPORTS", TABLE_RIGHT, 0, 3},
+		{"UDID", TABLE_LEFT, TABLE_WHOLE, 0}, {"NAME", TABLE_LEFT, 8, 0},
+		{"PRODUCT", TABLE_LEFT, 12, 0},	      {"OS", TABLE_LEFT, 0, 1},
+		{"STATE", TABLE_LEFT, 0, 0},	      {"REPORTS", TABLE_RIGHT, 0, 3},
 		{"LAST SYNC", TABLE_LEFT, 0, 2},
 	};
 	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
@@ -262,23 +262,34 @@ static const char *const reports_csv[] = {
 	NULL,
 };
 
-static int reports_print_table(const struct ctl *ctl, const cJSON *list)
+static int reports_print_table(struct ctl *ctl, const cJSON *list)
 {
 	static const struct table_column cols[] = {
-		{"ID", TABLE_RIGHT, 0, 0},     {"TIME", TABLE_LEFT, 0, 0},
-		{"UDID", TABLE_LEFT, 8, 4},    {"PRODUCT", TABLE_LEFT, 10, 3},
-		{"OS", TABLE_LEFT, 0, 2},      {"STATUS", TABLE_LEFT, 0, 0},
-		{"EVENTS", TABLE_RIGHT, 0, 1}, {"PATH", TABLE_LEFT, 12, 0},
+		{"ID", TABLE_RIGHT, 0, 0},
+		{"TIME", TABLE_LEFT, 0, 0},
+		{"UDID", TABLE_LEFT, TABLE_WHOLE, 0},
+		{"PRODUCT", TABLE_LEFT, 10, 3},
+		{"OS", TABLE_LEFT, 0, 2},
+		{"STATUS", TABLE_LEFT, 0, 0},
+		{"EVENTS", TABLE_RIGHT, 0, 1},
+		{"PATH", TABLE_LEFT, 12, 0},
 	};
 	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	const cJSON *rep;
 	time_t now = time(NULL);
+	struct cmd_udids known;
 
 	if (t == NULL)
 		return CTL_EXIT_ERROR;
+	/* a narrow terminal shows unique UDID prefixes that sync and --udid accept */
+	if (cmd_udids_fetch(ctl, "reports", &known) != CTL_EXIT_OK) {
+		table_free(t);
+		return CTL_EXIT_ERROR;
+	}
+	cmd_udids_add(&known, list);
 	cJSON_ArrayForEach(rep, list)
 	{
-		char id[32], when[64], product[128], os[64], events[32], path[1024];
+		char id[32], when[64], product[128], os[64], events[32], path[1024], prefix[128];
 		const char *status = jstr(rep, "status");
 		const char *style = NULL;
 
@@ -299,17 +310,50 @@ static int reports_print_table(const struct ctl *ctl, const cJSON *list)
 				style = "2";
 			snprintf(path, sizeof(path), "%s", jstr_or(rep, "path", "-"));
 		}
+		cmd_udid_prefix(prefix, sizeof(prefix), jstr_or(rep, "udid", "-"), &known);
 		if (table_add(t, id, NULL) < 0 || table_add(t, when, NULL) < 0 ||
-		    table_add(t, jstr(rep, "udid"), NULL) < 0 ||
+		    table_add_alt(t, jstr(rep, "udid"), prefix, NULL) < 0 ||
 		    table_add_alt(t, product, jstr(rep, "product"), NULL) < 0 ||
 		    table_add(t, os, NULL) < 0 || table_add(t, status, style) < 0 ||
 		    table_add(t, events, NULL) < 0 || table_add(t, path, NULL) < 0) {
 			table_free(t);
+			cmd_udids_release(&known);
 			ctl_error("out of memory");
 			return CTL_EXIT_ERROR;
 		}
 	}
+	cmd_udids_release(&known);
 	return table_finish(t, ctl, "no reports");
+}
+
+/* As documented: newest first by collection time, then by id (the newest first) */
+static int reports_newer_first(const void *pa, const void *pb)
+{
+	const cJSON *a = *(const cJSON *const *)pa, *b = *(const cJSON *const *)pb;
+	int c = strcmp(jstr_or(b, "collected", ""), jstr_or(a, "collected", ""));
+	double ia = 0, ib = 0;
+
+	if (c != 0)
+		return c;
+	jnum(a, "id", &ia);
+	jnum(b, "id", &ib);
+	return ia < ib ? 1 : ia > ib ? -1 : 0;
+}
+
+/* Sort the reports of list as documented, whatever order the daemon sent */
+static void reports_sort(cJSON *list)
+{
+	int n = cJSON_GetArraySize(list), i;
+	cJSON **all = malloc((size_t)(n ? n : 1) * sizeof(*all));
+
+	if (all == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		all[i] = cJSON_DetachItemFromArray(list, 0);
+	qsort(all, (size_t)n, sizeof(*all), reports_newer_first);
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(list, all[i]);
+	free(all);
 }
 
 /* The options of reports */
@@ -354,17 +398,25 @@ int reports_main(struct ctl *ctl, int argc, char **argv)
 		.longopts = opts,
 		.help = "usage: jetsamctl reports [--udid UDID] [--status ok|skipped|error] "
 			"[--limit N]\n"
-			"List collected reports, newest first.\n",
+			"List collected reports, newest first (by collection time, then id)."
+			"\n",
 		.max_operands = 0,
 	};
 	struct reports_args a = {.limit = -1};
+	char udid[256];
 	cJSON *req, *result;
-	const cJSON *list;
+	cJSON *list;
 	int r;
 
 	r = cmd_options(ctl, &o, argc, argv, reports_option_cb, &a);
 	if (r != CMD_RUN)
 		return r;
+	if (a.udid != NULL) {
+		r = cmd_resolve_udid(ctl, "reports", a.udid, udid, sizeof(udid));
+		if (r != CTL_EXIT_OK)
+			return r;
+		a.udid = udid;
+	}
 	req = cmd_request_new("reports");
 	cmd_request_str(req, "udid", a.udid);
 	cmd_request_str(req, "status", a.status);
@@ -376,6 +428,7 @@ int reports_main(struct ctl *ctl, int argc, char **argv)
 		return r;
 	cmd_add_product_names(result);
 	list = cJSON_GetObjectItemCaseSensitive(result, "reports");
+	reports_sort(list);
 	if (ctl->format == CTL_FORMAT_JSON) {
 		r = json_print(result);
 	} else if (ctl->format == CTL_FORMAT_CSV) {

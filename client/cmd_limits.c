@@ -7,11 +7,13 @@
 #include "cmd.h"
 #include "output.h"
 #include "products.h"
+#include "terms.h"
 
 /* The options of limits and limit (limit adds --min) */
 struct limits_args {
 	const char *cmd; /* in messages */
-	const char *product, *build, *role, *stat;
+	const char *product, *build, *os, *role, *stat;
+	struct terms terms; /* product, build and os resolved */
 };
 
 static int limits_option_cb(void *arg, int c, const char *value)
@@ -25,6 +27,9 @@ static int limits_option_cb(void *arg, int c, const char *value)
 	case 'b':
 		a->build = value;
 		break;
+	case 'o':
+		a->os = value;
+		break;
 	case 'r':
 		return cmd_option_role(a->cmd, value, &a->role);
 	case 'm':
@@ -34,17 +39,28 @@ static int limits_option_cb(void *arg, int c, const char *value)
 	return 0;
 }
 
-/* The daemon's limits request for a's filters; the caller frees the result. */
-static int limits_call(struct ctl *ctl, const struct limits_args *a, cJSON **result)
+/* Resolve a's product, build and OS, then the daemon's limits request for a's filters, without
+ * the rows of other builds of an --os; the caller frees the result and releases a->terms. */
+static int limits_call(struct ctl *ctl, struct limits_args *a, cJSON **result)
 {
-	cJSON *req = cmd_request_new("limits");
-	int r;
+	cJSON *req, *list, *row, *next;
+	int r = terms_resolve(ctl, a->cmd, a->product, a->build, a->os, &a->terms);
 
-	cmd_request_str(req, "product", a->product);
-	cmd_request_str(req, "build", a->build);
+	*result = NULL;
+	if (r != CTL_EXIT_OK)
+		return r;
+	req = cmd_request_new("limits");
+	cmd_request_str(req, "product", a->terms.product);
+	cmd_request_str(req, "build", a->terms.build);
 	cmd_request_str(req, "role", a->role);
 	r = cmd_call(ctl, a->cmd, req, result);
 	cJSON_Delete(req);
+	list = cJSON_GetObjectItemCaseSensitive(*result, "limits");
+	for (row = list != NULL ? list->child : NULL; row != NULL; row = next) {
+		next = row->next;
+		if (!terms_build_ok(&a->terms, jstr(row, "build")))
+			cJSON_Delete(cJSON_DetachItemViaPointer(list, row));
+	}
 	return r;
 }
 
@@ -152,14 +168,15 @@ int limits_main(struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {
 		{"product", required_argument, NULL, 'p'},
 		{"build", required_argument, NULL, 'b'},
+		{"os", required_argument, NULL, 'o'},
 		{"role", required_argument, NULL, 'r'},
 		CMD_COMMON_OPTIONS,
 	};
 	static const struct cmd_opts o = {
 		.name = "limits",
-		.shortopts = "hp:b:r:",
+		.shortopts = "hp:b:o:r:",
 		.longopts = opts,
-		.help = "usage: jetsamctl limits [--product P] [--build B] [--role ROLE]\n"
+		.help = "usage: jetsamctl limits [--product P] [--build B | --os V] [--role ROLE]\n"
 			"Observed per-process limits, one row per product, build and role;\n"
 			"DRIFT marks a foreground median more than 5 % off the previous "
 			"build's.\n",
@@ -174,6 +191,7 @@ int limits_main(struct ctl *ctl, int argc, char **argv)
 	if (r != CMD_RUN)
 		return r;
 	r = limits_call(ctl, &a, &result);
+	terms_release(&a.terms);
 	if (r != CTL_EXIT_OK)
 		return r;
 	cmd_add_product_names(result);
@@ -194,8 +212,7 @@ int limits_main(struct ctl *ctl, int argc, char **argv)
  * The row limit answers: with a build, the (last) row of that build; without, the newest
  * build's row (the daemon sorts by product, OS version, build, role).
  */
-static const cJSON *limit_pick(const cJSON *list, const char *product, const char *build,
-			       const char *role)
+static const cJSON *limit_pick(const cJSON *list, const struct terms *t, const char *role)
 {
 	const cJSON *l, *found = NULL;
 
@@ -203,9 +220,11 @@ static const cJSON *limit_pick(const cJSON *list, const char *product, const cha
 	{
 		const char *p = jstr(l, "product"), *b = jstr(l, "build"), *ro = jstr(l, "role");
 
-		if (p == NULL || strcmp(p, product) != 0 || ro == NULL || strcmp(ro, role) != 0)
+		if (p == NULL || strcmp(p, t->product) != 0 || ro == NULL || strcmp(ro, role) != 0)
 			continue;
-		if (build != NULL && (b == NULL || strcmp(b, build) != 0))
+		if (t->os == NULL && t->build != NULL && (b == NULL || strcmp(b, t->build) != 0))
+			continue;
+		if (!terms_build_ok(t, b))
 			continue;
 		found = l;
 	}
@@ -219,14 +238,14 @@ static cJSON *limit_document(const struct limits_args *a, const cJSON *row, int 
 
 	if (out == NULL)
 		return NULL;
-	cJSON_AddStringToObject(out, "product", a->product);
+	cJSON_AddStringToObject(out, "product", a->terms.product);
 	cJSON_AddItemToObject(out, "os_version",
 			      row && jstr(row, "os_version")
 				      ? cJSON_CreateString(jstr(row, "os_version"))
 				      : cJSON_CreateNull());
 	cJSON_AddItemToObject(out, "build",
 			      row && jstr(row, "build") ? cJSON_CreateString(jstr(row, "build"))
-			      : a->build		? cJSON_CreateString(a->build)
+			      : a->terms.build		? cJSON_CreateString(a->terms.build)
 							: cJSON_CreateNull());
 	cJSON_AddStringToObject(out, "role", a->role);
 	cJSON_AddStringToObject(out, "statistic", a->stat);
@@ -269,9 +288,11 @@ static int limit_print(const struct ctl *ctl, const struct limits_args *a, const
 		printf("%.0f\n", bytes);
 	}
 	if (r == CTL_EXIT_OK && !known) {
-		ctl_error("no %s limit known for '%s'%s%s%s", a->role, a->product,
-			  a->build ? " build '" : "", a->build ? a->build : "",
-			  a->build ? "'" : "");
+		const char *what = a->terms.os ? " OS '" : a->terms.build ? " build '" : "";
+		const char *which = a->terms.os ? a->terms.os : a->terms.build;
+
+		ctl_error("no %s limit known for '%s'%s%s%s", a->role, a->terms.product, what,
+			  which ? which : "", which ? "'" : "");
 		r = CTL_EXIT_UNKNOWN;
 	}
 	return r;
@@ -280,21 +301,20 @@ static int limit_print(const struct ctl *ctl, const struct limits_args *a, const
 int limit_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"product", required_argument, NULL, 'p'},
-		{"build", required_argument, NULL, 'b'},
-		{"role", required_argument, NULL, 'r'},
-		{"min", no_argument, NULL, 'm'},
-		CMD_COMMON_OPTIONS,
+		{"product", required_argument, NULL, 'p'}, {"build", required_argument, NULL, 'b'},
+		{"os", required_argument, NULL, 'o'},	   {"role", required_argument, NULL, 'r'},
+		{"min", no_argument, NULL, 'm'},	   CMD_COMMON_OPTIONS,
 	};
 	static const struct cmd_opts o = {
 		.name = "limit",
-		.shortopts = "hp:b:r:m",
+		.shortopts = "hp:b:o:r:m",
 		.longopts = opts,
-		.help = "usage: jetsamctl limit --product P [--build B] [--role ROLE] "
+		.help = "usage: jetsamctl limit --product P [--build B | --os V] [--role ROLE] "
 			"[--min]\n"
 			"Print the observed limit in bytes (the median, or with --min the "
-			"smallest);\nwithout --build, of the newest build known. Exit 4 when "
-			"nothing is known.\n",
+			"smallest);\nwithout --build, of the newest build known (of OS V). P "
+			"may be a marketing\nname (\"iPhone 12\"). Exit 4 when nothing is "
+			"known.\n",
 		.max_operands = 0,
 	};
 	struct limits_args a = {.cmd = "limit", .role = "foreground", .stat = "median"};
@@ -311,19 +331,22 @@ int limit_main(struct ctl *ctl, int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	r = limits_call(ctl, &a, &result);
-	if (r != CTL_EXIT_OK)
+	if (r != CTL_EXIT_OK) {
+		terms_release(&a.terms);
 		return r;
-	row = limit_pick(cJSON_GetObjectItemCaseSensitive(result, "limits"), a.product, a.build,
-			 a.role);
+	}
+	row = limit_pick(cJSON_GetObjectItemCaseSensitive(result, "limits"), &a.terms, a.role);
 	known = row != NULL && jnum(row, a.stat, &bytes) == 0;
 	out = limit_document(&a, row, known, bytes);
 	if (out == NULL) {
 		cJSON_Delete(result);
+		terms_release(&a.terms);
 		ctl_error("out of memory");
 		return CTL_EXIT_ERROR;
 	}
 	r = limit_print(ctl, &a, out, known, bytes);
 	cJSON_Delete(out);
 	cJSON_Delete(result);
+	terms_release(&a.terms);
 	return r;
 }

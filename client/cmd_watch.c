@@ -11,6 +11,7 @@
 #include "output.h"
 #include "products.h"
 #include "protocol.h"
+#include "timeparse.h"
 
 static const char *const watch_csv[] = {
 	"type",		"received",	   "udid",	  "name", "state",   "error", "product",
@@ -43,10 +44,29 @@ static void watch_print_csv(const char *type, const cJSON *obj, const char *rece
 	csv_end(stdout);
 }
 
+/* The kill's time (the report's) in local time: "10:42:07" today, else "2026-11-20 10:42:07";
+ * "?" when the event has none */
+static void watch_kill_time(char *buf, size_t size, const cJSON *obj)
+{
+	time_t t, now = time(NULL);
+	struct tm tm, today;
+
+	if (jstr(obj, "time") == NULL || timeparse_iso(jstr(obj, "time"), &t) < 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	localtime_r(&t, &tm);
+	localtime_r(&now, &today);
+	strftime(buf, size,
+		 tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday ? "%H:%M:%S"
+									    : "%Y-%m-%d %H:%M:%S",
+		 &tm);
+}
+
 static void watch_print_line(const struct ctl *ctl, const char *type, const cJSON *obj,
 			     const char *received)
 {
-	char line[2048], fitted[2048], product[128], os[64], used[32], limit[32];
+	char line[2048], fitted[2048], product[128], os[64], used[32], limit[32], killed[64];
 	const char *on = ctl->color ? "\033[1;31m" : "", *off = ctl->color ? "\033[0m" : "";
 
 	products_label(product, sizeof(product), jstr(obj, "product"));
@@ -58,12 +78,13 @@ static void watch_print_line(const struct ctl *ctl, const char *type, const cJSO
 		fmt_jmib(limit, sizeof(limit), obj, "limit_bytes");
 		if (jnum(obj, "pid", &pid) < 0)
 			pid = -1;
+		watch_kill_time(killed, sizeof(killed), obj);
 		snprintf(line, sizeof(line),
-			 "%s  kill    %s[%.0f] %s, %s MiB%s%s%s, %s on %s %s %s", received,
-			 jstr_or(obj, "process", "?"), pid, jstr_or(obj, "reason", "-"), used,
-			 strcmp(limit, "-") ? " (limit " : "", strcmp(limit, "-") ? limit : "",
-			 strcmp(limit, "-") ? " MiB)" : "", jstr_or(obj, "role", "-"),
-			 jstr_or(obj, "udid", "-"), product, os);
+			 "%s  kill    %s[%.0f] killed %s: %s, %s MiB%s%s%s, %s on %s %s %s",
+			 received, jstr_or(obj, "process", "?"), pid, killed,
+			 jstr_or(obj, "reason", "-"), used, strcmp(limit, "-") ? " (limit " : "",
+			 strcmp(limit, "-") ? limit : "", strcmp(limit, "-") ? " MiB)" : "",
+			 jstr_or(obj, "role", "-"), jstr_or(obj, "udid", "-"), product, os);
 	} else {
 		snprintf(line, sizeof(line), "%s  device  %s %s (%s, %s %s)%s%s", received,
 			 jstr_or(obj, "udid", "-"), jstr_or(obj, "state", "-"),
@@ -118,6 +139,7 @@ static int watch_option_cb(void *arg, int c, const char *value)
 		a->process = value;
 		break;
 	case 'E':
+	case 'k':
 		a->events_only = 1;
 		break;
 	}
@@ -126,12 +148,13 @@ static int watch_option_cb(void *arg, int c, const char *value)
 
 /* Connect and subscribe to events (and devices unless --events-only): a CTL_EXIT_* code;
  * conn is open only on CTL_EXIT_OK. */
-static int watch_subscribe(struct ctl *ctl, const struct watch_args *a, struct conn *conn)
+static int watch_subscribe(struct ctl *ctl, const struct watch_args *a, struct conn *conn,
+			   int quiet)
 {
 	cJSON *req, *result = NULL, *topics;
 	int r;
 
-	r = conn_open(conn, ctl->socket_path);
+	r = conn_open_quiet(conn, ctl->socket_path, quiet);
 	if (r != CTL_EXIT_OK)
 		return r;
 	req = cmd_request_new("subscribe");
@@ -184,8 +207,10 @@ static int watch_print(const struct ctl *ctl, cJSON *line, const char *type, con
 	localtime_r(&now, &tm);
 	strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
 	cmd_add_product_names(line);
-	if (ctl->format == CTL_FORMAT_JSON)
+	if (ctl->format == CTL_FORMAT_JSON) {
+		cJSON_AddStringToObject(line, "received", received);
 		return json_print(line);
+	}
 	if (ctl->format == CTL_FORMAT_CSV)
 		watch_print_csv(type, obj, received);
 	else
@@ -193,14 +218,45 @@ static int watch_print(const struct ctl *ctl, cJSON *line, const char *type, con
 	return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR;
 }
 
+/*
+ * The connection is lost (the daemon restarted): say so once, then connect and subscribe
+ * again every 0.25 s, doubling to 5 s, until it works (0) or the deadline passes
+ * (-ETIMEDOUT).
+ */
+static int watch_reconnect(struct ctl *ctl, const struct watch_args *a, struct conn *conn,
+			   long long deadline, int err)
+{
+	long long backoff = 250;
+
+	ctl_error("watch: %s; reconnecting", conn_strerror(err));
+	conn_release(conn);
+	for (;;) {
+		long long wait = backoff;
+		struct timespec ts;
+
+		if (deadline >= 0 && mono_ms() + wait > deadline)
+			wait = deadline - mono_ms();
+		if (wait > 0) {
+			ts.tv_sec = (time_t)(wait / 1000);
+			ts.tv_nsec = (long)(wait % 1000) * 1000000L;
+			nanosleep(&ts, NULL);
+		}
+		if (deadline >= 0 && mono_ms() >= deadline)
+			return -ETIMEDOUT;
+		if (watch_subscribe(ctl, a, conn, 1) == CTL_EXIT_OK)
+			return 0;
+		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+	}
+}
+
 /* Show pushed lines until the deadline (mono_ms, -1: none), an error, or with --until-event
  * the first kill event. Returns a CTL_EXIT_* code. */
-static int watch_loop(const struct ctl *ctl, const struct watch_args *a, struct conn *conn,
+static int watch_loop(struct ctl *ctl, const struct watch_args *a, struct conn *conn,
 		      long long deadline)
 {
 	for (;;) {
 		int left = -1, r;
-		cJSON *line;
+		cJSON *line = NULL;
 		const char *type;
 		const cJSON *obj = NULL;
 
@@ -210,6 +266,10 @@ static int watch_loop(const struct ctl *ctl, const struct watch_args *a, struct 
 			left = ms > 0 ? (int)(ms > 86400000 ? 86400000 : ms) : 0;
 		}
 		r = left == 0 ? -ETIMEDOUT : conn_read(conn, &line, left);
+		if (r < 0 && r != -ETIMEDOUT && r != -EMSGSIZE && r != -EBADMSG && r != -ENOMEM)
+			r = watch_reconnect(ctl, a, conn, deadline, r);
+		if (r == 0 && line == NULL)
+			continue; /* reconnected */
 		if (r == -ETIMEDOUT) {
 			if (!a->until_event)
 				return CTL_EXIT_OK;
@@ -237,24 +297,29 @@ static int watch_loop(const struct ctl *ctl, const struct watch_args *a, struct 
 int watch_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"until-event", no_argument, NULL, 'e'}, {"timeout", required_argument, NULL, 't'},
-		{"udid", required_argument, NULL, 'u'},	 {"process", required_argument, NULL, 'P'},
-		{"events-only", no_argument, NULL, 'E'}, CMD_COMMON_OPTIONS,
+		{"until-event", no_argument, NULL, 'e'},
+		{"timeout", required_argument, NULL, 't'},
+		{"udid", required_argument, NULL, 'u'},
+		{"process", required_argument, NULL, 'P'},
+		{"events-only", no_argument, NULL, 'E'},
+		{"kills", no_argument, NULL, 'k'},
+		CMD_COMMON_OPTIONS,
 	};
 	static const struct cmd_opts o = {
 		.name = "watch",
-		.shortopts = "het:u:P:E",
+		.shortopts = "het:u:P:Ek",
 		.longopts = opts,
 		.help = "usage: jetsamctl watch [--until-event] [--timeout SEC] [--udid U] "
 			"[--process NAME]\n"
-			"                      [--events-only]\n"
-			"Stream kill events and phone state changes. --until-event exits 0 "
-			"at "
-			"the first\nkill event; --timeout ends the watch after SEC seconds "
-			"(exit 1 with --until-event).\n",
+			"                      [--kills]\n"
+			"Stream kill events and phone state changes; --kills: kill events "
+			"only.\n--until-event exits 0 at the first kill event; --timeout ends "
+			"the watch after SEC\nseconds (exit 1 with --until-event). When the "
+			"daemon restarts, watch reconnects.\n",
 		.max_operands = 0,
 	};
 	struct watch_args a = {.timeout = -1};
+	char udid[256];
 	long long deadline = -1;
 	struct conn conn;
 	int r;
@@ -262,9 +327,15 @@ int watch_main(struct ctl *ctl, int argc, char **argv)
 	r = cmd_options(ctl, &o, argc, argv, watch_option_cb, &a);
 	if (r != CMD_RUN)
 		return r;
+	if (a.udid != NULL) {
+		r = cmd_resolve_udid(ctl, "watch", a.udid, udid, sizeof(udid));
+		if (r != CTL_EXIT_OK)
+			return r;
+		a.udid = udid;
+	}
 	if (a.timeout > 0)
 		deadline = mono_ms() + (long long)(a.timeout * 1000.0);
-	r = watch_subscribe(ctl, &a, &conn);
+	r = watch_subscribe(ctl, &a, &conn, 0);
 	if (r != CTL_EXIT_OK)
 		return r;
 	if (ctl->format == CTL_FORMAT_CSV)

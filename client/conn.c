@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,11 @@ void conn_explain_error(char *buf, size_t size, int err, const char *path)
 			 path);
 		break;
 	case ENOTSOCK:
+		snprintf(buf, size,
+			 "'%s' is not a socket: give jetsamd's socket with --socket PATH or "
+			 "$JETSAMD_SOCKET",
+			 path);
+		break;
 	case EPROTOTYPE:
 		snprintf(buf, size, "cannot connect to '%s': not a jetsamd socket", path);
 		break;
@@ -97,8 +103,13 @@ static int conn_connect(struct conn *conn, const char *path)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int err = -errno;
+		struct stat st;
 
 		close(fd);
+		/* Linux refuses a connection to a file that is not a socket like one nobody
+		 * listens on: tell them apart */
+		if (err == -ECONNREFUSED && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			err = -ENOTSOCK;
 		return err;
 	}
 	conn->fd = fd;
@@ -310,7 +321,19 @@ int conn_command(struct conn *conn, const char *cmd, cJSON *req, cJSON **result)
 	return CTL_EXIT_ERROR;
 }
 
+/* Say why a connection failed, unless quiet */
+#define CONN_SAY(quiet, ...)                                                                       \
+	do {                                                                                       \
+		if (!(quiet))                                                                      \
+			ctl_error(__VA_ARGS__);                                                    \
+	} while (0)
+
 int conn_open(struct conn *conn, const char *path)
+{
+	return conn_open_quiet(conn, path, 0);
+}
+
+int conn_open_quiet(struct conn *conn, const char *path, int quiet)
 {
 	cJSON *req, *result = NULL;
 	const cJSON *version;
@@ -324,7 +347,7 @@ int conn_open(struct conn *conn, const char *path)
 	r = conn_connect(conn, path);
 	if (r < 0) {
 		conn_explain_error(msg, sizeof(msg), r, path);
-		ctl_error("%s", msg);
+		CONN_SAY(quiet, "%s", msg);
 		return CTL_EXIT_ERROR;
 	}
 	req = cJSON_CreateObject();
@@ -333,24 +356,25 @@ int conn_open(struct conn *conn, const char *path)
 	    cJSON_AddStringToObject(req, "client", "jetsamctl " JETSAMD_VERSION) == NULL) {
 		cJSON_Delete(req);
 		conn_release(conn);
-		ctl_error("out of memory");
+		CONN_SAY(quiet, "out of memory");
 		return CTL_EXIT_ERROR;
 	}
 	r = conn_call(conn, req, &result);
 	cJSON_Delete(req);
 	if (r == CONN_E_DAEMON) {
 		if (strcmp(conn->err_code, PROTO_E_VERSION) == 0)
-			ctl_error("protocol version mismatch: jetsamctl %s speaks version %d, the "
-				  "daemon on '%s' refused it: %s",
-				  JETSAMD_VERSION, PROTO_VERSION, path, conn->err_message);
+			CONN_SAY(quiet,
+				 "protocol version mismatch: jetsamctl %s speaks version %d, the "
+				 "daemon on '%s' refused it: %s",
+				 JETSAMD_VERSION, PROTO_VERSION, path, conn->err_message);
 		else
-			ctl_error("hello to '%s' failed: %s (%s)", path, conn->err_message,
-				  conn->err_code);
+			CONN_SAY(quiet, "hello to '%s' failed: %s (%s)", path, conn->err_message,
+				 conn->err_code);
 		conn_release(conn);
 		return CTL_EXIT_ERROR;
 	}
 	if (r < 0) {
-		ctl_error("hello to '%s' failed: %s", path, conn_strerror(r));
+		CONN_SAY(quiet, "hello to '%s' failed: %s", path, conn_strerror(r));
 		conn_release(conn);
 		return CTL_EXIT_ERROR;
 	}
@@ -358,11 +382,12 @@ int conn_open(struct conn *conn, const char *path)
 	if (!cJSON_IsNumber(version) || version->valuedouble != PROTO_VERSION) {
 		const cJSON *daemon = cJSON_GetObjectItemCaseSensitive(result, "daemon");
 
-		ctl_error("protocol version mismatch: jetsamctl %s speaks version %d, %s on '%s' "
-			  "speaks version %g (use the jetsamctl that came with it)",
-			  JETSAMD_VERSION, PROTO_VERSION,
-			  cJSON_IsString(daemon) ? daemon->valuestring : "the daemon", path,
-			  cJSON_IsNumber(version) ? version->valuedouble : 0.0);
+		CONN_SAY(quiet,
+			 "protocol version mismatch: jetsamctl %s speaks version %d, %s on '%s' "
+			 "speaks version %g (use the jetsamctl that came with it)",
+			 JETSAMD_VERSION, PROTO_VERSION,
+			 cJSON_IsString(daemon) ? daemon->valuestring : "the daemon", path,
+			 cJSON_IsNumber(version) ? version->valuedouble : 0.0);
 		cJSON_Delete(result);
 		conn_release(conn);
 		return CTL_EXIT_ERROR;

@@ -33,6 +33,8 @@ struct conn {
  * conn is then released. Returns CTL_EXIT_OK on success.
  */
 int conn_open(struct conn *conn, const char *path);
+/* conn_open() that prints nothing when quiet (a watch reconnecting) */
+int conn_open_quiet(struct conn *conn, const char *path, int quiet);
 
 /* Close the socket and free the buffer (safe on a zeroed or released conn) */
 void conn_release(struct conn *conn);

@@ -16,7 +16,8 @@ enum {
 struct ctl {
 	const char *socket_path; /* --socket, else $JETSAMD_SOCKET, else the built-in default */
 	enum ctl_format format;
-	int color; /* stdout is a TTY and NO_COLOR is unset */
+	const char *format_opt; /* "--json" or "--csv" once one was given, else NULL */
+	int color;		/* stdout is a TTY and NO_COLOR is unset */
 	int width; /* table width in columns: the terminal's on a TTY, else $COLUMNS, else 0 =
 		      unlimited */
 };
@@ -42,7 +43,8 @@ int watch_main(struct ctl *ctl, int argc, char **argv);	  /* cmd_watch.c */
 /* Print "jetsamctl: <message>" on stderr (message without newline) */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Print a usage error for command cmd ("jetsamctl CMD: ...", then the hint) */
+/* Print a usage error for command cmd on one line: "jetsamctl CMD: ... (see `jetsamctl CMD
+ * --help`)"; cmd NULL: "jetsamctl: ... (see `jetsamctl --help`)" */
 void ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,14 +1,17 @@
 /* jetsamctl.c: entry point of jetsamctl: global options and command dispatch */
 #include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "config.h"
 #include "ctl.h"
 #include "protocol.h"
+#include "suggest.h"
 
 static const struct command {
 	const char *name;
@@ -36,7 +39,97 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s\n", commands[i].synopsis);
-	fprintf(f, "`jetsamctl COMMAND --help` describes a command; see jetsamctl(1).\n");
+	fprintf(f, "`jetsamctl help COMMAND` describes a command; see jetsamctl(1).\n");
+}
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The command called name, or NULL after a one-line usage error (with "did you mean") */
+static const struct command *find_command(const char *name)
+{
+	const char *words[N_COMMANDS + 1], *best;
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+		words[i] = commands[i].name;
+	}
+	words[N_COMMANDS] = "help";
+	best = suggest_word(name, words, N_COMMANDS + 1);
+	if (best != NULL)
+		ctl_usage_error(NULL, "unknown command '%s'; did you mean '%s'?", name, best);
+	else
+		ctl_usage_error(NULL, "unknown command '%s'", name);
+	return NULL;
+}
+
+/* jetsamctl help [COMMAND]: the overview, or the --help of COMMAND */
+static int help_main(struct ctl *ctl, int argc, char **argv)
+{
+	static char help_opt[] = "--help";
+	const struct command *cmd;
+	char *args[3];
+
+	if (argc < 2) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (argc > 2) {
+		ctl_usage_error("help", "unexpected argument '%s'", argv[2]);
+		return CTL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	cmd = find_command(argv[1]);
+	if (cmd == NULL)
+		return CTL_EXIT_USAGE;
+	args[0] = argv[1];
+	args[1] = help_opt;
+	args[2] = NULL;
+	return cmd->main(ctl, 2, args);
+}
+
+/* Read the global options into ctl: CMD_RUN, or an exit code (after --help, --version or a
+ * usage error) */
+static int global_options(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+		{"csv", no_argument, NULL, 'c'},	  {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:s:jch", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			ctl->socket_path = optarg;
+			break;
+		case 'j':
+		case 'c':
+			if (cmd_set_format(ctl, NULL, c == 'j' ? CTL_FORMAT_JSON : CTL_FORMAT_CSV))
+				return CTL_EXIT_USAGE;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("jetsamctl %s (protocol %d)\n", JETSAMD_VERSION, PROTO_VERSION);
+			return CTL_EXIT_OK;
+		default:
+			cmd_bad_option(NULL, opts, argv, c);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	return CMD_RUN;
 }
 
 /* Table width: the terminal's when stdout is one, else $COLUMNS, else unlimited */
@@ -52,59 +145,36 @@ static int output_width(void)
 	return isatty(STDOUT_FILENO) ? 80 : 0;
 }
 
+/* LC_CTYPE from the environment, for wcwidth(3) in tables; a UTF-8 one when it names none
+ * (the daemon's texts are UTF-8) */
+static void ctype_locale(void)
+{
+	const char *l = setlocale(LC_CTYPE, "");
+
+	if (l == NULL || strcmp(l, "C") == 0 || strcmp(l, "POSIX") == 0)
+		setlocale(LC_CTYPE, "C.UTF-8");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-		{"csv", no_argument, NULL, 'c'},	  {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
-	};
 	struct ctl ctl = {.socket_path = JETSAMD_DEFAULT_SOCKET, .format = CTL_FORMAT_TABLE};
 	const char *env = getenv("JETSAMD_SOCKET");
-	size_t i;
-	int c;
+	const struct command *cmd;
+	int r;
 
+	ctype_locale();
 	if (env != NULL && *env != '\0')
 		ctl.socket_path = env;
-	while ((c = getopt_long(argc, argv, "+s:jch", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			ctl.socket_path = optarg;
-			break;
-		case 'j':
-			ctl.format = CTL_FORMAT_JSON;
-			break;
-		case 'c':
-			ctl.format = CTL_FORMAT_CSV;
-			break;
-		case 'h':
-			usage(stdout);
-			return CTL_EXIT_OK;
-		case 'V':
-			printf("jetsamctl %s (protocol %d)\n", JETSAMD_VERSION, PROTO_VERSION);
-			return CTL_EXIT_OK;
-		default:
-			usage(stderr);
-			return CTL_EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return CTL_EXIT_USAGE;
-	}
+	r = global_options(&ctl, argc, argv);
+	if (r != CMD_RUN)
+		return r;
 	ctl.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	ctl.width = output_width();
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* commands run getopt again on their own argv */
-	if (strcmp(argv[0], "help") == 0) {
-		usage(stdout);
-		return CTL_EXIT_OK;
-	}
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
-			return commands[i].main(&ctl, argc, argv);
-	fprintf(stderr, "jetsamctl: unknown command '%s'\n", argv[0]);
-	usage(stderr);
-	return CTL_EXIT_USAGE;
+	if (strcmp(argv[0], "help") == 0)
+		return help_main(&ctl, argc, argv);
+	cmd = find_command(argv[0]);
+	return cmd != NULL ? cmd->main(&ctl, argc, argv) : CTL_EXIT_USAGE;
 }

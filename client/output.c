@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "output.h"
 #include "timeparse.h"
@@ -24,11 +25,12 @@ void ctl_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "jetsamctl %s: ", cmd);
+	fflush(stdout);
+	fprintf(stderr, "jetsamctl%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see `jetsamctl %s --help`)\n", cmd);
+	fprintf(stderr, " (see `jetsamctl%s%s --help`)\n", cmd ? " " : "", cmd ? cmd : "");
 }
 
 /* --- text --- */
@@ -77,13 +79,18 @@ static size_t utf8_next(const unsigned char *s, long *cp)
 	return n;
 }
 
-/* Columns taken by code point c (a small wcwidth that does not depend on the locale) */
+/* Columns taken by code point c: wcwidth(3) of the locale (jetsamctl sets LC_CTYPE, a UTF-8
+ * one when the environment names none), else a small table of its own */
 static int cp_width(long c)
 {
+	int w;
+
 	if (c < 0)
 		return 1; /* shown as '?' */
 	if (c < 0x20 || (c >= 0x7f && c < 0xa0))
 		return 1; /* shown as '?' */
+	if ((w = wcwidth((wchar_t)c)) >= 0)
+		return w;
 	if ((c >= 0x300 && c <= 0x36f) || (c >= 0x200b && c <= 0x200f) ||
 	    (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0x20d0 && c <= 0x20ff))
 		return 0;
@@ -91,6 +98,7 @@ static int cp_width(long c)
 	    (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
 	    (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
 	    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
+	    (c >= 0x1f680 && c <= 0x1f6ff) || (c >= 0x1fa70 && c <= 0x1faff) ||
 	    (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd))
 		return 2;
 	return 1;

@@ -35,9 +35,14 @@ enum table_align { TABLE_LEFT, TABLE_RIGHT };
 struct table_column {
 	const char *header;
 	enum table_align align;
-	int min;  /* narrowest width when space is short (cells get ellipsized); 0: never shrunk */
+	int min;  /* narrowest width when space is short (cells get ellipsized); 0: never shrunk;
+		     TABLE_WHOLE: never cut */
 	int drop; /* 0: always shown; else dropped when space is short, highest number first */
 };
+
+/* min of a column whose cells are never cut: shown in full, or all as their alt text when the
+ * table does not fit otherwise (before columns are dropped) */
+#define TABLE_WHOLE (-1)
 
 /* Flags of table_print() */
 enum {

@@ -11,16 +11,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "cmd.h"
 #include "ctl.h"
 #include "report.h"
 #include "report_json.h"
-
-static void parse_usage(FILE *f)
-{
-	fprintf(f, "usage: jetsamctl [--json | --csv] parse [--max-size BYTES] FILE...\n"
-		   "parse iOS JetsamEvent, LowMemory and EXC_RESOURCE reports offline\n"
-		   "FILE '-' reads standard input\n");
-}
 
 /* Read at most max + 1 bytes of path ('-' = stdin): 0 or -errno. */
 static int read_file(const char *path, size_t max, char **out, size_t *out_len)
@@ -307,57 +301,62 @@ static int parse_one(const struct ctl *ctl, const char *file, const struct repor
 	return rc;
 }
 
+/* The options of parse: -j and -c are short for --json and --csv here */
+struct parse_args {
+	struct ctl *ctl;
+	struct report_opts ropts;
+};
+
+static int parse_option_cb(void *arg, int c, const char *value)
+{
+	struct parse_args *a = arg;
+	char *end;
+	unsigned long long v;
+
+	if (c == 'j' || c == 'c')
+		return cmd_set_format(a->ctl, "parse", c == 'j' ? CTL_FORMAT_JSON : CTL_FORMAT_CSV);
+	if (c != 'm')
+		return 0;
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || value[0] == '-' ||
+	    v > (unsigned long long)SIZE_MAX / 2) {
+		ctl_usage_error("parse", "invalid --max-size '%s'", value);
+		return CTL_EXIT_USAGE;
+	}
+	a->ropts.max_size = (size_t)v;
+	return 0;
+}
+
 int parse_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"csv", no_argument, NULL, 'c'},
 		{"max-size", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CMD_COMMON_OPTIONS,
 	};
-	struct report_opts ropts = {.max_size = REPORT_DEFAULT_MAX_SIZE};
-	int c, failed = 0;
+	static const struct cmd_opts o = {
+		.name = "parse",
+		.shortopts = "jcm:h",
+		.longopts = opts,
+		.help = "usage: jetsamctl [--json | --csv] parse [--max-size BYTES] FILE...\n"
+			"parse iOS JetsamEvent, LowMemory and EXC_RESOURCE reports offline\n"
+			"FILE '-' reads standard input\n",
+		.max_operands = -1,
+	};
+	struct parse_args a = {.ctl = ctl, .ropts = {.max_size = REPORT_DEFAULT_MAX_SIZE}};
+	int failed = 0, r;
 
-	while ((c = getopt_long(argc, argv, "jcm:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			ctl->format = CTL_FORMAT_JSON;
-			break;
-		case 'c':
-			ctl->format = CTL_FORMAT_CSV;
-			break;
-		case 'm': {
-			char *end;
-			unsigned long long v;
-
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || v == 0 || optarg[0] == '-' ||
-			    v > (unsigned long long)SIZE_MAX / 2) {
-				fprintf(stderr, "jetsamctl: invalid --max-size '%s'\n", optarg);
-				return CTL_EXIT_USAGE;
-			}
-			ropts.max_size = (size_t)v;
-			break;
-		}
-		case 'h':
-			parse_usage(stdout);
-			return CTL_EXIT_OK;
-		default:
-			parse_usage(stderr);
-			return CTL_EXIT_USAGE;
-		}
-	}
+	r = cmd_options(ctl, &o, argc, argv, parse_option_cb, &a);
+	if (r != CMD_RUN)
+		return r;
 	if (optind >= argc) {
-		fprintf(stderr, "jetsamctl: parse: no report file given\n");
-		parse_usage(stderr);
+		ctl_usage_error("parse", "no report file given");
 		return CTL_EXIT_USAGE;
 	}
 	if (ctl->format == CTL_FORMAT_CSV)
 		print_csv_header();
 	for (int i = optind; i < argc; i++) {
-		int rc = parse_one(ctl, argv[i], &ropts);
+		int rc = parse_one(ctl, argv[i], &a.ropts);
 
 		if (rc < 0) {
 			fprintf(stderr, "jetsamctl: parse: out of memory\n");

@@ -1,6 +1,7 @@
 /* products.c: marketing names of Apple product identifiers ("iPhone13,2" -> "iPhone 12") */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "products.h"
 
@@ -202,4 +203,27 @@ void products_label(char *buf, size_t size, const char *id)
 		snprintf(buf, size, "%s", id);
 	else
 		snprintf(buf, size, "%s (%s)", id, name);
+}
+
+size_t products_find(const char *term, const char **ids, size_t max)
+{
+	size_t i, n = 0;
+
+	if (term == NULL)
+		return 0;
+	for (i = 0; i < sizeof(products) / sizeof(products[0]); i++) {
+		if (strcasecmp(products[i].id, term) == 0) {
+			if (max > 0)
+				ids[0] = products[i].id;
+			return 1;
+		}
+	}
+	for (i = 0; i < sizeof(products) / sizeof(products[0]); i++) {
+		if (strcasecmp(products[i].name, term) != 0)
+			continue;
+		if (n < max)
+			ids[n] = products[i].id;
+		n++;
+	}
+	return n;
 }

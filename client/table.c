@@ -138,6 +138,8 @@ static int column_uses_alt(const struct table *t, size_t i, int w)
 		if (cell->width > w && cell->alt != NULL && text_width(cell->alt) > maxalt)
 			maxalt = text_width(cell->alt);
 	}
+	if (t->cols[i].min == TABLE_WHOLE) /* never cut: the alt texts, however wide the column */
+		return maxalt > 0 && maxalt <= w;
 	return maxalt > 0 && maxalt <= w && w < maxalt + TABLE_ALT_MARGIN;
 }
 
@@ -202,6 +204,43 @@ static void table_give_back(const struct table *t, const int *natural, int *widt
 	free(gave);
 }
 
+/* Width of whole column i when every cell with an alt text shows it */
+static int whole_alt_width(const struct table *t, size_t i)
+{
+	size_t rows = table_rows(t), r;
+	int max = text_width(t->cols[i].header);
+
+	for (r = 0; r < rows; r++) {
+		const struct table_cell *cell = &t->cells[r * t->ncols + i];
+		int w = cell->alt != NULL ? text_width(cell->alt) : cell->width;
+
+		if (w > max)
+			max = w;
+	}
+	return max;
+}
+
+/* Narrow the first whole column still in full that has alt texts to them: 1 when one was
+ * narrowed (every shown column is back at its natural width), else 0 */
+static int table_whole_to_alt(const struct table *t, int *natural, int *widths)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->ncols; i++) {
+		int w;
+
+		if (t->cols[i].min != TABLE_WHOLE || widths[i] < 0 ||
+		    (w = whole_alt_width(t, i)) >= natural[i])
+			continue;
+		natural[i] = w;
+		for (j = 0; j < t->ncols; j++)
+			if (widths[j] >= 0)
+				widths[j] = natural[j];
+		return 1;
+	}
+	return 0;
+}
+
 int table_layout(const struct table *t, int width, int *widths)
 {
 	size_t rows = table_rows(t), i, r;
@@ -245,6 +284,9 @@ int table_layout(const struct table *t, int width, int *widths)
 		}
 		if (width <= 0 || total <= width)
 			break;
+		/* Still too wide: whole columns show their alt texts, then try again */
+		if (table_whole_to_alt(t, natural, widths))
+			continue;
 		/* Still too wide: drop the column with the highest drop number (rightmost on
 		 * ties), give everything else its natural width back, and try again */
 		{

@@ -245,8 +245,9 @@ EOT
 fi
 say "watching kill events and phone states (Ctrl-C to stop)"
 # In the background, so that a TERM or INT reaches our trap at once (bash runs traps only
-# after a foreground child has exited).
-ctl watch &
+# after a foreground child has exited). jetsamctl itself, not a subshell running ctl(): the
+# TERM of cleanup() must reach it (a watch reconnects while jetsamd is away).
+"$jetsamctl" --socket "$ctl_sock" watch &
 watch_pid=$!
 pids=("$watch_pid" "${pids[@]}")
 if ! wait "$watch_pid"; then

@@ -1,12 +1,15 @@
 # ctl_commands.py: every jetsamctl command against jetsamd fed by devsim, in all three formats
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_world import (APP, DRIFT_NEW, DRIFT_OLD, PHONE_A, PHONE_B, PHONES, World,  # noqa: E402
+from ctl_world import (APP, DRIFT_NEW, DRIFT_OLD, PHONE_A, PHONE_B, PHONE_C, PHONES, World,  # noqa: E402
                        binary, check, check_eq, csv_rows, gen_report, run)
 
 STATUS_CSV = ["version", "daemon", "pid", "started", "uptime_s", "usbmuxd_connected",
@@ -46,7 +49,7 @@ def test_status(w):
     check_eq(rows[0]["devices_total"], str(len(PHONES)), "status csv devices_total")
     out = w.ok("status")
     check("pid %d" % st["pid"] in out, "status table names the pid: %r" % out)
-    check("2 attached" in out and "connected" in out, "status table: %r" % out)
+    check("%d attached" % len(PHONES) in out and "connected" in out, "status table: %r" % out)
     check(w.socket in out, "status table names the socket")
 
 
@@ -175,6 +178,44 @@ def test_limit(w):
     check_eq(rc, 4, "limit of a role with no observation")
 
 
+def test_user_terms(w):
+    # issue 13 must-show 4: a marketing name and an OS version, or an identifier in another
+    # case and the build, give the same number (and --build 15.5 is --os 15.5)
+    want = w.ok("limit", "--product", "iPhone13,2", "--build", "19F77")
+    check(re.fullmatch(r"\d+\n", want) is not None, "limit of phone A: %r" % want)
+    for args in (["--product", "iPhone 12", "--os", "15.5"],
+                 ["--product", "iphone13,2", "--build", "19F77"],
+                 ["--product", "IPHONE 12", "--build", "15.5"], ["--product", "iPhone 12"],
+                 ["--product", "iphone 12", "--os", "15"]):
+        check_eq(w.ok("limit", *args), want, "limit %s" % args)
+    j = w.json("limit", "--product", "iPhone 12", "--os", "15.5")
+    check_eq((j["product"], j["build"]), ("iPhone13,2", "19F77"), "limit --json names them")
+    # an OS version with several builds: limits keeps the rows of those builds only, events
+    # asks for each build and merges, newest first
+    rows = w.json("limits", "--product", "ipad14,5", "--os", "26")["limits"]
+    check_eq(sorted(set(r["build"] for r in rows)), sorted([DRIFT_OLD["build"],
+                                                            DRIFT_NEW["build"]]),
+             "limits --os 26: %r" % rows)
+    check_eq(w.json("limits", "--product", "iPad Pro (12.9-inch) (6th generation)", "--os",
+                    "26.4")["limits"],
+             w.json("limits", "--product", "iPad14,5", "--build", DRIFT_NEW["build"])["limits"],
+             "limits by marketing name and OS")
+    ev = w.json("events", "--product", "iPad14,5", "--os", "26")["events"]
+    check_eq([e["build"] for e in ev], [DRIFT_NEW["build"], DRIFT_OLD["build"]],
+             "events --os 26: both builds, newest first")
+    check_eq(len(w.json("events", "--os", "26", "--limit", "1")["events"]), 1,
+             "events --os --limit")
+    a = w.json("events", "--product", "iPhone 12", "--os", "15.5")["events"]
+    b = w.json("events", "--product", "iPhone13,2", "--build", "19F77")["events"]
+    check(a and a == b, "events by marketing name and OS: %d vs %d" % (len(a), len(b)))
+    # an OS the daemon has no build of: nothing matches
+    check_eq(w.json("events", "--os", "9.3")["events"], [], "events of an unknown OS")
+    rc, out, err = w.ctl("limit", "--product", "iPhone 12", "--os", "9.3")
+    check(rc == 4 and "OS '9.3'" in err, "limit of an unknown OS: %d %r" % (rc, err))
+    rc, out, err = w.ctl("limit", "--product", "iPhone 12", "--os", "15.5", "--build", "19F77")
+    check_eq(rc, 2, "--os with --build")
+
+
 def test_events(w, total_events):
     ev = w.json("events")
     check_eq(len(ev["events"]), total_events, "events count (all)")
@@ -252,8 +293,13 @@ def test_reports(w):
     check_eq(header, REPORTS_CSV, "reports csv header")
     check_eq(sorted(r["sha256"] for r in rows), sorted(r["sha256"] for r in reps["reports"]),
              "reports csv rows")
+    # newest first by collection time, then id, as documented
+    order = [(r["collected"], r["id"]) for r in reps["reports"]]
+    check_eq(order, sorted(order, reverse=True), "reports order")
     out = w.ok("reports")
     check_eq(len(out.splitlines()), want + 1, "reports table lines")
+    check_eq([int(l.split()[0]) for l in out.splitlines()[1:]], [o[1] for o in order],
+             "reports table order")
     check("import:JetsamEvent-%s.ips" % DRIFT_NEW["build"] in out, "import path in the table")
 
 
@@ -273,7 +319,7 @@ def test_sync(w):
     out = w.ok("sync", "--wait")
     check(PHONE_A["udid"] in out and "NEW REPORTS" in out, "sync --wait table: %r" % out)
     out = w.ok("sync")
-    check("sync queued for 2 phones" in out, "sync table: %r" % out)
+    check("sync queued for %d phones" % len(PHONES) in out, "sync table: %r" % out)
     # a new report on a phone arrives with the next sync (after the queued ones are done)
     w.json("sync", "--wait")
     new = gen_report(os.path.join(w.phone_dirs[0], "CrashReporter",
@@ -319,6 +365,12 @@ def test_import(w):
     check_eq(len(w.json("reports", "--status", "error")["reports"]), 1, "the junk is stored")
     out = w.ok("import", fresh)
     check("duplicate" in out and "fresh.ips" in out, "import table: %r" % out)
+    # a report that does not parse: stored, but exit 1 and the reason on stderr
+    for fmt in ([], ["--json"]):
+        rc, out, err = w.ctl(*fmt, "import", junk)
+        check_eq(rc, 1, "import of a report that does not parse %s" % fmt)
+        check("'%s' does not parse: " % junk in err and len(err.splitlines()) == 1,
+              "import says why: %r" % err)
     # stdin
     with open(fresh, "rb") as f:
         p = subprocess.run([binary("JETSAMCTL"), "--socket", w.socket, "--json",
@@ -382,6 +434,80 @@ def test_phone_error(w):
     check_eq((row["state"], row["error"]), ("untrusted", s["error"]), "devices csv error")
     w.devsim.control("set %s trust paired" % PHONE_B["udid"])
 
+def test_udid_prefixes(w):
+    # a unique prefix, in any case, names the phone wherever a UDID is taken
+    j = w.json("sync", "--wait", PHONE_C["udid"][:13].lower())
+    check_eq([s["udid"] for s in j["synced"]], [PHONE_C["udid"]], "sync of a UDID prefix")
+    j = w.json("events", "--udid", PHONE_A["udid"][:13])
+    check(j["events"] and all(e["udid"] == PHONE_A["udid"] for e in j["events"]),
+          "events --udid PREFIX: %r" % j["events"][:1])
+    j = w.json("reports", "--udid", PHONE_B["udid"][:6].upper())
+    check_eq(len(j["reports"]), PHONE_B["reports"], "reports --udid PREFIX")
+    # an ambiguous prefix names the candidates (exit 2); no match is the daemon's not_found
+    for args in (["sync", "00008101"], ["events", "--udid", "00008101-000"],
+                 ["watch", "--udid", "0000", "--timeout", "1"]):
+        rc, out, err = w.ctl(*args)
+        check_eq(rc, 2, "ambiguous prefix %s" % args)
+        check("ambiguous" in err and PHONE_A["udid"] in err and PHONE_C["udid"] in err and
+              len(err.splitlines()) == 1, "ambiguous prefix names both: %r" % err)
+    rc, out, err = w.ctl("sync", "ffff")
+    check(rc == 1 and "not_found" in err, "sync of no phone: %d %r" % (rc, err))
+    # at 80 columns UDIDs are never cut: devices shows them whole, events and reports a
+    # unique prefix that sync accepts, instead of dropping the column
+    rc, out, err = w.ctl("devices", env={"COLUMNS": "80"})
+    for p in PHONES:
+        check(p["udid"] in out, "devices at 80 columns shows %s whole: %r" % (p["udid"], out))
+    for cmd in ("events", "reports"):
+        rc, out, err = w.ctl(cmd, env={"COLUMNS": "80"})
+        lines = out.splitlines()
+        check("UDID" in lines[0].split(), "%s at 80 columns keeps UDID: %r" % (cmd, lines[0]))
+        start = lines[0].index("UDID")
+        shown = set(l[start:].split()[0] for l in lines[1:] if len(l) > start)
+        check(PHONE_A["udid"][:13] in shown and PHONE_C["udid"][:13] in shown,
+              "%s shows unique prefixes: %r" % (cmd, shown))
+        for u in shown - {"-"}:
+            j = w.json("sync", "--wait", u)
+            check_eq(len(j["synced"]), 1, "sync accepts %s from the %s table" % (u, cmd))
+
+def complete(w, words, sock=None):
+    """The bash completion of the last of words (jetsamctl --socket SOCK words...)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client",
+                          "jetsamctl.bash")
+    argv = [binary("JETSAMCTL"), "--socket", sock or w.socket] + list(words)
+    prog = "source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _jetsamctl; " \
+        "printf '%%s\\n' \"${COMPREPLY[@]}\"" % (
+            shlex.quote(script), " ".join(shlex.quote(a) for a in argv), len(argv) - 1)
+    t0 = time.monotonic()
+    p = subprocess.run(["bash", "-c", prog], capture_output=True, timeout=30)
+    check_eq(p.stderr.decode(), "", "completion of %r: stderr" % (words,))
+    return [l for l in p.stdout.decode().splitlines() if l], time.monotonic() - t0
+
+
+def test_completion(w):
+    if shutil.which("bash") is None:
+        print("note: no bash, completion not tested")
+        return
+    got, _ = complete(w, ["sync", ""])
+    check_eq(sorted(got), sorted(p["udid"] for p in PHONES), "sync UDIDs from the daemon")
+    got, _ = complete(w, ["events", "--udid", "0000"])
+    check_eq(sorted(got), sorted([PHONE_A["udid"], PHONE_C["udid"]]), "--udid prefix")
+    got, _ = complete(w, ["limit", "--product", "iP"])
+    check(set(got) >= {"iPhone13,2", "iPad14,5"}, "products from the daemon: %r" % got)
+    got, _ = complete(w, ["events", "--process", ""])
+    check(APP in got and "Slack" in got, "processes from the daemon: %r" % got)
+    got, _ = complete(w, ["limits", "--build", "23"])
+    check_eq(sorted(got), sorted([DRIFT_OLD["build"], DRIFT_NEW["build"]]), "builds")
+    got, _ = complete(w, ["limits", "--os", "26"])
+    check_eq(sorted(got), ["26.3", "26.4"], "OS versions")
+    got, _ = complete(w, ["help", "ev"])
+    check_eq(got, ["events"], "help COMMAND")
+    got, _ = complete(w, ["watch", "--ki"])
+    check_eq(got, ["--kills"], "watch --kills")
+    # the daemon down: nothing, quietly and at once
+    for words in (["sync", ""], ["events", "--process", ""], ["limit", "--product", ""]):
+        got, took = complete(w, words, sock=os.path.join(w.dir, "down.sock"))
+        check(got == [] and took < 5, "nothing without a daemon: %r in %.1f s" % (got, took))
+
 
 def main():
     w = World()
@@ -392,13 +518,16 @@ def main():
     test_devices(w)
     test_limits(w)
     test_limit(w)
+    test_user_terms(w)
     test_events(w, total_events)
     test_reports(w)
     test_sync(w)
+    test_udid_prefixes(w)
     test_import(w)
     test_reparse(w)
     test_parse(w)
     test_help(w)
+    test_completion(w)
     test_phone_error(w)
     w.jetsamd.stop()
     print("ok: every command in table, json and csv")

@@ -1,4 +1,5 @@
 # ctl_tty.py: devices and limits tables in a real 80-column terminal (tmux): fit and aligned
+import json
 import os
 import re
 import shutil
@@ -8,11 +9,12 @@ import time
 import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_world import PHONES, World, binary, check, check_eq, fail  # noqa: E402
+from ctl_world import PHONE_C, PHONES, World, binary, check, check_eq, fail  # noqa: E402
 import harness  # noqa: E402
 
 WIDTH, HEIGHT = 80, 40
-RIGHT_ALIGNED = {"REPORTS", "OBS", "PHONES", "MIN MiB", "MEDIAN MiB", "MAX MiB"}
+RIGHT_ALIGNED = {"REPORTS", "OBS", "PHONES", "MIN MiB", "MEDIAN MiB", "MAX MiB", "USED MiB",
+                 "LIMIT MiB"}
 
 
 def columns(line):
@@ -111,6 +113,25 @@ def main():
         check(len(rows) >= len(PHONES), "devices rows: %r" % lines)
         check(any("\u2026" in l for l in lines), "long names are ellipsized with U+2026")
         check("iPhone13,2" in "\n".join(lines), "product shown (maybe without its name)")
+        # every UDID whole, so that it can be passed back; the emoji name (two columns)
+        # aligned by check_table like the others
+        udids = [l.split()[0] for l in lines[1:]]
+        check_eq(sorted(udids), sorted(p["udid"] for p in PHONES), "devices UDIDs, whole")
+        check(any(PHONE_C["name"] in l for l in lines), "emoji name shown: %r" % lines)
+        rc, out, err = w.ctl("--json", "sync", "--wait", udids[-1])
+        check(rc == 0 and udids[-1] in out, "sync accepts %s from the screen" % udids[-1])
+
+        # events keeps its UDID column: unique prefixes, which sync accepts
+        lines = tm.command(ctl + " events", "__END_EVENTS__")
+        print("\n".join(lines))
+        check_table("events", lines, ["TIME", "UDID", "PROCESS", "LIMIT MiB"])
+        start = "".join(columns(lines[0])).index("UDID")
+        shown = set("".join(columns(l))[start:].split()[0] for l in lines[1:])
+        check(len(shown - {"-"}) >= 2, "events UDID column: %r" % shown)
+        for u in sorted(shown - {"-"}):
+            rc, out, err = w.ctl("--json", "sync", "--wait", u)
+            check(rc == 0 and len(json.loads(out)["synced"]) == 1,
+                  "sync accepts the prefix %r from the screen: %d %s" % (u, rc, err))
 
         lines = tm.command(ctl + " limits", "__END_LIMITS__")
         print("\n".join(lines))

@@ -1,6 +1,7 @@
 # ctl_watch.py: jetsamctl watch streams kill events (within 1 s of the sync) and phone changes
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -65,12 +66,12 @@ def subscribed(w, base):
     time.sleep(0.3)
 
 
-def new_report(w, phone_index, process, minute):
+def new_report(w, phone_index, process, minute, ago=20):
     p = (PHONE_A, PHONE_B)[phone_index]
     return gen_report(os.path.join(w.phone_dirs[phone_index], "CrashReporter",
                                    "JetsamEvent-2026-11-23-10%02d00.ips" % minute),
                       dict(product=p["product"], os=p["os"], build=p["build"], rpages=80000,
-                           ago=20), kill="%s:foreground:per-process-limit:80000" % process)
+                           ago=ago), kill="%s:foreground:per-process-limit:80000" % process)
 
 
 def event_of(line, process):
@@ -129,6 +130,28 @@ def main():
     check(" kill " in text[0] and "TableApp" in text[0] and "per-process-limit" in text[0] and
           "1250.0 MiB" in text[0] and "iPhone13,2 (iPhone 12)" in text[0],
           "table line: %r" % text[0])
+    # both times: when it was received (first) and when the kill happened (20 s before)
+    m = re.match(r"(\d\d:\d\d:\d\d)  kill    TableApp\[\d+\] killed (\d\d:\d\d:\d\d): ", text[0])
+    check(m is not None, "received and kill times: %r" % text[0])
+    fmt = "%H:%M:%S"
+    got = [time.mktime(time.strptime(time.strftime("%Y-%m-%d ") + x, "%Y-%m-%d " + fmt))
+           for x in m.groups()]
+    check(10 <= got[0] - got[1] <= 60, "kill 20 s before it was received: %r" % (m.groups(),))
+
+    # --- --kills: kill events only, no device state lines; an old kill shows its date ---
+    base = clients(w)
+    watch = Watch(w, "watch", "--kills", "--timeout", "6")
+    subscribed(w, base)
+    w.devsim.control("attach " + w.phone_dirs[1])  # phone B comes back: state changes
+    new_report(w, 0, "KillsApp", 5, ago=3 * 86400)
+    w.ok("sync", "--wait", PHONE_A["udid"])
+    rc, err = watch.finish(15)
+    check_eq(rc, 0, "watch --kills --timeout exit (%s)" % err)
+    text = [l for _, l in watch.lines]
+    check(len(text) == 1 and " kill " in text[0] and "KillsApp" in text[0],
+          "--kills shows the kill only: %r" % text)
+    check(re.search(r"killed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d: ", text[0]) is not None,
+          "a kill of another day shows its date: %r" % text[0])
 
     # --- csv: header, then rows; --udid filter ---
     base = clients(w)

@@ -18,7 +18,11 @@ PHONE_A = dict(udid="00008101-000A1B2C3D4E5F60", product="iPhone13,2", os="15.5"
 PHONE_B = dict(udid="a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", product="iPad14,5",
                os="16.4.1", build="20E252", name="iPad Pro 12.9 (6th gen) of the memory team",
                reports=2)
-PHONES = (PHONE_A, PHONE_B)
+# An emoji in the name (wcwidth 2, the old width table said 1), and a UDID that shares its
+# first 12 characters with PHONE_A's: prefixes must be longer to be unique
+PHONE_C = dict(udid="00008101-000C0FFEE0C0FFEE", product="iPhone14,5", os="16.0",
+               build="20A362", name="\U0001F680 Rocket lab phone", reports=1)
+PHONES = (PHONE_A, PHONE_B, PHONE_C)
 
 # Imported reports proving a limit drift: iPad14,5 foreground 6 GiB on 26.3, 3 GiB on 26.4
 DRIFT_OLD = dict(product="iPad14,5", os="26.3", build="23D60", rpages=393216, ago=7200)

@@ -37,6 +37,7 @@ def main():
         f"{d['BINDIR']}/jetsamgen": "x",
         f"{d['MANDIR']}/man8/jetsamd.8": "f",
         f"{d['MANDIR']}/man1/jetsamctl.1": "f",
+        f"{d['MANDIR']}/man7/jetsamd-protocol.7": "f",
         f"{d['MANDIR']}/man1/devsim.1": "f",
         f"{d['DATADIR']}/bash-completion/completions/jetsamctl": "f",
         f"{d['MANDIR']}/man5/jetsamd.conf.5": "f",

@@ -25,7 +25,10 @@ static void test_explain(void)
 	conn_explain_error(buf, sizeof(buf), -ENAMETOOLONG, "/very/long");
 	CHECK(strstr(buf, "socket path too long: '/very/long'") != NULL);
 	conn_explain_error(buf, sizeof(buf), -ENOTSOCK, "/etc/passwd");
-	ASSERT_STREQ(buf, "cannot connect to '/etc/passwd': not a jetsamd socket");
+	ASSERT_STREQ(buf, "'/etc/passwd' is not a socket: give jetsamd's socket with --socket PATH "
+			  "or $JETSAMD_SOCKET");
+	conn_explain_error(buf, sizeof(buf), -EPROTOTYPE, "/tmp/dgram");
+	ASSERT_STREQ(buf, "cannot connect to '/tmp/dgram': not a jetsamd socket");
 	conn_explain_error(buf, sizeof(buf), -EIO, "/s");
 	ASSERT_STREQ(buf, "cannot connect to '/s': Input/output error");
 	ASSERT_STREQ(conn_strerror(-ECONNRESET), "jetsamd closed the connection");

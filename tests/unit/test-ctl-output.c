@@ -1,4 +1,5 @@
 /* test-ctl-output.c: unit tests of jetsamctl's tables (80 columns), CSV, MiB, relative times */
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,8 +346,56 @@ static void test_table(void)
 	table_free(NULL);
 }
 
+/* A whole column (TABLE_WHOLE) is never cut: in full, or its alt texts before anything
+ * is dropped; wide characters (wcwidth 2 in a UTF-8 locale) keep the columns aligned */
+static void test_whole(void)
+{
+	static const struct table_column cols[] = {{"UDID", TABLE_LEFT, TABLE_WHOLE, 0},
+						   {"NAME", TABLE_LEFT, 6, 0},
+						   {"OS", TABLE_LEFT, 0, 1}};
+	static const char *const udid = "00008101-000A1B2C3D4E5F60";
+	struct table *t = table_new(cols, 3);
+	int widths[3];
+	char *out;
+
+	table_add_alt(t, udid, "00008101-000A", NULL);
+	table_add(t, "\xf0\x9f\x9a\x80 Rocket lab phone", NULL); /* U+1F680 */
+	table_add(t, "15.5 (19F77)", NULL);
+	table_add_alt(t, "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", "a1b2c3d4", NULL);
+	table_add(t, "Lab", NULL);
+	table_add(t, "16.4.1 (20E252)", NULL);
+	/* room for the UDID in full: shown in full, the name gives way */
+	table_layout(t, 70, widths);
+	ASSERT_EQ(widths[0], 40);
+	out = render(t, 70, 0);
+	CHECK(strstr(out, udid) != NULL);
+	CHECK(max_line_width(out) <= 70);
+	free(out);
+	/* too narrow for it: every UDID shows its alt text, nothing is dropped or cut */
+	table_layout(t, 40, widths);
+	ASSERT_EQ(widths[0], 13);
+	CHECK(widths[2] >= 0);
+	out = render(t, 40, 0);
+	CHECK(strstr(out, "00008101-000A  ") != NULL);
+	CHECK(strstr(out, "a1b2c3d4  ") != NULL);
+	CHECK(strstr(out, "00008101-000A1") == NULL);
+	CHECK(max_line_width(out) <= 40);
+	/* the emoji takes two columns: the OS column starts at the same column on every row */
+	ASSERT_EQ(column_of(line_n(out, 0), "OS"), column_of(line_n(out, 1), "15.5"));
+	ASSERT_EQ(column_of(line_n(out, 0), "OS"), column_of(line_n(out, 2), "16.4.1"));
+	free(out);
+	table_free(t);
+}
+
 int main(void)
 {
+	/* as jetsamctl does: wcwidth(3) of a UTF-8 locale */
+	if (setlocale(LC_CTYPE, "C.UTF-8") != NULL) {
+		ASSERT_EQ(text_width("\xf0\x9f\x9a\x80"), 2); /* U+1F680, 1 in the old table */
+		ASSERT_EQ(text_width("\xe2\x9c\x85"), 2);     /* U+2705 */
+		ASSERT_EQ(text_width("e\xcc\x81"), 1);
+	}
+	test_whole();
 	test_text();
 	test_values();
 	test_json_fields();

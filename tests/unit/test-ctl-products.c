@@ -87,5 +87,25 @@ int main(void)
 	ASSERT_STREQ(buf, "-");
 	products_label(buf, 8, "iPhone13,2");
 	ASSERT_STREQ(buf, "iPhone1");
+	/* user terms: identifiers in any case, marketing names (several for variants) */
+	{
+		const char *ids[8];
+
+		ASSERT_EQ(products_find("iphone13,2", ids, 8), 1);
+		ASSERT_STREQ(ids[0], "iPhone13,2");
+		ASSERT_EQ(products_find("iPhone 12", ids, 8), 1);
+		ASSERT_STREQ(ids[0], "iPhone13,2");
+		ASSERT_EQ(products_find("IPHONE 12 PRO", ids, 8), 1);
+		ASSERT_STREQ(ids[0], "iPhone13,3");
+		ASSERT_EQ(products_find("iPhone 8", ids, 8), 2);
+		ASSERT_STREQ(ids[0], "iPhone10,1");
+		ASSERT_STREQ(ids[1], "iPhone10,4");
+		ASSERT_EQ(products_find("ipad pro (12.9-inch) (6th generation)", ids, 8), 2);
+		ASSERT_STREQ(ids[0], "iPad14,5");
+		ASSERT_EQ(products_find("iPad 2", ids, 1), 4); /* counts beyond max */
+		ASSERT_EQ(products_find("iPhone 99", ids, 8), 0);
+		ASSERT_EQ(products_find("iPhone13", ids, 8), 0);
+		ASSERT_EQ(products_find(NULL, ids, 8), 0);
+	}
 	return CHECK_DONE();
 }
