@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "devices.h"
 #include "devwatch.h"
@@ -112,14 +113,6 @@ struct devices {
 
 static void pump(struct devices *dv);
 static void maybe_finish(struct devices *dv);
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- waits ---- */
 
@@ -312,7 +305,7 @@ static int job_start(struct phone *ph, struct phone_job *j)
 	j->ph = ph;
 	j->gen = ph->gen;
 	j->work.data = j;
-	j->started_ms = now_ms();
+	j->started_ms = clock_now_ms();
 	atomic_init(&j->cancel, 0);
 	r = uv_queue_work(dv->d->loop, &j->work, sync_work_cb, job_after_cb);
 	if (r < 0)
@@ -548,7 +541,7 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 	struct devices *dv = ph->dv;
 	struct fetch_known *rm = NULL;
 	size_t n_rm = 0;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = clock_now_ms();
 	int r;
 
 	r = commit_files(ph, j, &rm, &n_rm);
@@ -567,8 +560,8 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 		 "(store %llu ms)",
 		 ph->udid, fetch_state_name(j->res.state), j->res.n_files, ph->new_reports,
 		 j->res.n_known, (unsigned long long)j->res.bytes,
-		 (unsigned long long)(now_ms() - j->started_ms),
-		 (unsigned long long)(now_ms() - t0));
+		 (unsigned long long)(clock_now_ms() - j->started_ms),
+		 (unsigned long long)(clock_now_ms() - t0));
 	if (n_rm && j->res.state == FETCH_OK) {
 		struct phone_job *rj = calloc(1, sizeof(*rj));
 

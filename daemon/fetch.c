@@ -14,6 +14,7 @@
 
 #include "archive.h"
 #include "fetch.h"
+#include "clock.h"
 #include "log.h"
 
 #define FETCH_LABEL	"jetsamd"
@@ -142,14 +143,6 @@ static char *get_string(lockdownd_client_t ld, const char *key)
 	return s;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Start the mover and wait for its "ping"; a missing ping is only a warning. */
 static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeout_ms)
 {
@@ -158,7 +151,7 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 	lockdownd_error_t le;
 	char buf[8];
 	uint32_t got = 0, n;
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = clock_now_ms() + timeout_ms;
 
 	le = lockdownd_start_service(ld, FETCH_MOVER, &svc);
 	if (le != LOCKDOWN_E_SUCCESS) {
@@ -183,7 +176,7 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 	}
 	lockdownd_service_descriptor_free(svc);
 	while (got < 5) {
-		uint64_t t = now_ms();
+		uint64_t t = clock_now_ms();
 		unsigned slice;
 
 		if (cancelled(c)) {
@@ -572,7 +565,7 @@ void fetch_remove(const char *state_dir, const char *udid, int network, struct f
 		  size_t n, atomic_int *cancel, struct fetch_result *out)
 {
 	struct fetch_conn c = {.udid = udid, .network = network, .cancel = cancel, .out = out};
-	uint64_t t0 = now_ms();
+	uint64_t t0 = clock_now_ms();
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -587,7 +580,7 @@ void fetch_remove(const char *state_dir, const char *udid, int network, struct f
 		return;
 	}
 	log_debug("fetch", "%s: store durable before removal (%llu ms)", udid,
-		  (unsigned long long)(now_ms() - t0));
+		  (unsigned long long)(clock_now_ms() - t0));
 	if (conn_open(&c, 0, 0, 0) < 0) {
 		conn_close(&c);
 		return;
