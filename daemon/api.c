@@ -15,7 +15,7 @@
 #include "../proto/report.h"
 #include "api.h"
 #include "archive.h"
-#include "daemon.h"
+#include "config.h"
 #include "devices.h"
 #include "ipc.h"
 #include "log.h"
@@ -41,16 +41,9 @@ struct api_client {
 	char import_err[256];
 };
 
-static unsigned jobs_running;
-
-unsigned api_jobs_running(void)
-{
-	return jobs_running;
-}
-
 static struct api_client *client_state(struct ipc_client *c)
 {
-	void **slot = ipc_client_api_slot(c);
+	void **slot = ipc_client_slot(c);
 
 	if (*slot == NULL)
 		*slot = calloc(1, sizeof(struct api_client));
@@ -116,12 +109,12 @@ static void reply_store_err(struct ipc_client *c, const cJSON *id, int r)
 
 /* ---- simple commands ---- */
 
-static void cmd_hello(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	int64_t version = API_VERSION;
 	cJSON *res, *cmds;
 
-	(void)d;
+	(void)a;
 	if (request_int(req, "version", 0, 1000000, &version) < 0) {
 		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
@@ -147,7 +140,7 @@ static void cmd_hello(struct daemon *d, struct ipc_client *c, struct request *re
 	reply_ok(c, req->id, res);
 }
 
-static void cmd_status(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	unsigned attached = 0, syncing = 0, total = 0;
 	int64_t reports = 0, events = 0;
@@ -157,29 +150,29 @@ static void cmd_status(struct daemon *d, struct ipc_client *c, struct request *r
 
 	if (res == NULL)
 		return;
-	r = store_counts(d->store, &reports, &events);
+	r = store_counts(a->store, &reports, &events);
 	if (r < 0) {
 		cJSON_Delete(res);
 		reply_store_err(c, req->id, r);
 		return;
 	}
-	if (d->devices)
-		devices_counts(d->devices, &attached, &syncing, &total);
-	store_format_time(d->started, started);
+	if (a->devices)
+		devices_counts(a->devices, &attached, &syncing, &total);
+	store_format_time(a->started, started);
 	cJSON_AddNumberToObject(res, "version", API_VERSION);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
 	cJSON_AddNumberToObject(res, "pid", (double)getpid());
 	cJSON_AddStringToObject(res, "started", started);
-	cJSON_AddNumberToObject(res, "uptime_s", (double)(time(NULL) - d->started));
+	cJSON_AddNumberToObject(res, "uptime_s", (double)(time(NULL) - a->started));
 	u = cJSON_AddObjectToObject(res, "usbmuxd");
 	if (u) {
 		cJSON_AddBoolToObject(u, "connected",
-				      d->devices ? devices_usbmuxd_connected(d->devices) : 0);
+				      a->devices ? devices_usbmuxd_connected(a->devices) : 0);
 		cJSON_AddStringToObject(u, "socket",
-					d->cfg.usbmuxd_socket ? d->cfg.usbmuxd_socket
-							      : "UNIX:/var/run/usbmuxd");
+					a->cfg->usbmuxd_socket ? a->cfg->usbmuxd_socket
+							       : "UNIX:/var/run/usbmuxd");
 	}
-	cJSON_AddStringToObject(res, "state_dir", d->cfg.state_dir);
+	cJSON_AddStringToObject(res, "state_dir", a->cfg->state_dir);
 	dev = cJSON_AddObjectToObject(res, "devices");
 	if (dev) {
 		cJSON_AddNumberToObject(dev, "attached", attached);
@@ -188,15 +181,15 @@ static void cmd_status(struct daemon *d, struct ipc_client *c, struct request *r
 	}
 	cJSON_AddNumberToObject(res, "reports", (double)reports);
 	cJSON_AddNumberToObject(res, "events", (double)events);
-	cJSON_AddNumberToObject(res, "clients", ipc_client_count(d->ipc));
-	cJSON_AddNumberToObject(res, "resync_interval_s", d->cfg.resync_interval_s);
+	cJSON_AddNumberToObject(res, "clients", ipc_client_count(a->ipc));
+	cJSON_AddNumberToObject(res, "resync_interval_s", a->cfg->resync_interval_s);
 	reply_ok(c, req->id, res);
 }
 
-static void cmd_devices(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_devices(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	cJSON *arr, *res;
-	int r = store_devices_json(d->store, &arr);
+	int r = store_devices_json(a->store, &arr);
 
 	if (r < 0) {
 		reply_store_err(c, req->id, r);
@@ -250,7 +243,7 @@ static int get_role(struct request *req, const char **role)
 	return 0;
 }
 
-static void cmd_reports(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_reports(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	struct store_report_filter f = {0};
 	int truncated = 0, r;
@@ -267,7 +260,7 @@ static void cmd_reports(struct daemon *d, struct ipc_client *c, struct request *
 			  "argument 'status' must be ok, skipped or error");
 		return;
 	}
-	r = store_reports_json(d->store, &f, &arr, &truncated);
+	r = store_reports_json(a->store, &f, &arr, &truncated);
 	if (r < 0) {
 		reply_store_err(c, req->id, r);
 		return;
@@ -275,7 +268,7 @@ static void cmd_reports(struct daemon *d, struct ipc_client *c, struct request *
 	reply_list(c, req->id, "reports", arr, truncated);
 }
 
-static void cmd_events(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_events(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	struct store_event_filter f = {.since = REPORT_NULL, .until = REPORT_NULL};
 	int truncated = 0, r;
@@ -291,7 +284,7 @@ static void cmd_events(struct daemon *d, struct ipc_client *c, struct request *r
 		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
-	r = store_events_json(d->store, &f, &arr, &truncated);
+	r = store_events_json(a->store, &f, &arr, &truncated);
 	if (r < 0) {
 		reply_store_err(c, req->id, r);
 		return;
@@ -299,7 +292,7 @@ static void cmd_events(struct daemon *d, struct ipc_client *c, struct request *r
 	reply_list(c, req->id, "events", arr, truncated);
 }
 
-static void cmd_limits(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_limits(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	const char *product = NULL, *build = NULL, *role = NULL;
 	cJSON *arr, *res;
@@ -310,7 +303,7 @@ static void cmd_limits(struct daemon *d, struct ipc_client *c, struct request *r
 		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
-	r = store_limits_json(d->store, product, build, role, &arr);
+	r = store_limits_json(a->store, product, build, role, &arr);
 	if (r < 0) {
 		reply_store_err(c, req->id, r);
 		return;
@@ -324,13 +317,13 @@ static void cmd_limits(struct daemon *d, struct ipc_client *c, struct request *r
 	reply_ok(c, req->id, res);
 }
 
-static void cmd_subscribe(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	const cJSON *topics = cJSON_GetObjectItemCaseSensitive(req->root, "topics"), *t;
 	unsigned mask = 0;
 	cJSON *res, *arr;
 
-	(void)d;
+	(void)a;
 	if (topics == NULL || cJSON_IsNull(topics)) {
 		mask = IPC_TOPIC_EVENTS | IPC_TOPIC_DEVICES;
 	} else if (!cJSON_IsArray(topics)) {
@@ -382,7 +375,7 @@ static void sync_done_cb(void *arg, const struct devices_sync_result *res, size_
 {
 	struct sync_wait *sw = arg;
 	cJSON *out = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-	struct api_client *ac = *ipc_client_api_slot(sw->c);
+	struct api_client *ac = *ipc_client_slot(sw->c);
 
 	/* before replying: a reply can close the client, which frees its api state */
 	if (ac && ac->wait == sw)
@@ -418,84 +411,90 @@ static void sync_done_cb(void *arg, const struct devices_sync_result *res, size_
 	free(sw);
 }
 
-static enum api_outcome cmd_sync(struct daemon *d, struct ipc_client *c, struct request *req)
+/* {"queued": [udid...]} */
+static void reply_queued(struct ipc_client *c, const cJSON *id, const struct devices_queued *q)
+{
+	cJSON *res = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && i < q->n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(q->udid[i]));
+	if (res == NULL || arr == NULL) {
+		cJSON_Delete(res);
+		cJSON_Delete(arr);
+		reply_err(c, id, REQ_E_INTERNAL, "out of memory");
+		return;
+	}
+	cJSON_AddItemToObject(res, "queued", arr);
+	reply_ok(c, id, res);
+}
+
+static void reply_sync_err(struct ipc_client *c, const cJSON *id, const char *udid, int r)
+{
+	if (r == -ENOENT)
+		reply_err(c, id, REQ_E_NOT_FOUND, "device '%s' is unknown or detached",
+			  udid ? udid : "");
+	else
+		reply_err(c, id, REQ_E_INTERNAL, "cannot queue the sync: %s", strerror(-r));
+}
+
+static enum ipc_outcome cmd_sync(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	const char *udid = NULL;
 	int wait = 0, r;
 	struct sync_wait *sw = NULL;
 	struct api_client *ac = client_state(c);
-	cJSON *queued;
+	struct devices_queued queued = {0};
 
 	if (request_string(req, "udid", &udid) < 0 || request_bool(req, "wait", &wait) < 0) {
 		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
-		return API_DONE;
+		return IPC_DONE;
 	}
-	if (d->devices == NULL) {
+	if (a->devices == NULL) {
 		reply_err(c, req->id, REQ_E_INTERNAL, "device watching is not running");
-		return API_DONE;
+		return IPC_DONE;
 	}
-	queued = cJSON_CreateArray();
-	if (queued == NULL || ac == NULL) {
-		cJSON_Delete(queued);
+	if (ac == NULL || (wait && (sw = calloc(1, sizeof(*sw))) == NULL)) {
 		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-		return API_DONE;
+		return IPC_DONE;
 	}
 	if (wait) {
-		sw = calloc(1, sizeof(*sw));
-		if (sw == NULL) {
-			cJSON_Delete(queued);
-			reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-			return API_DONE;
-		}
 		sw->c = ipc_client_ref(c);
 		sw->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
 		sw->pending = 1;
 		ac->wait = sw;
 	}
-	r = devices_sync(d->devices, udid, queued, wait ? sync_done_cb : NULL, sw,
+	r = devices_sync(a->devices, udid, wait ? NULL : &queued, wait ? sync_done_cb : NULL, sw,
 			 wait ? &sw->w : NULL);
 	if (r < 0 && sw && !sw->done) {
 		/* the callback does not run after a failed call */
-		struct api_client *cur = *ipc_client_api_slot(c);
+		struct api_client *cur = *ipc_client_slot(c);
 
 		if (cur && cur->wait == sw)
 			cur->wait = NULL;
 		sw->done = 1;
 	}
-	if (r < 0) {
-		if (r == -ENOENT)
-			reply_err(c, req->id, REQ_E_NOT_FOUND, "device '%s' is unknown or detached",
-				  udid ? udid : "");
-		else
-			reply_err(c, req->id, REQ_E_INTERNAL, "cannot queue the sync: %s",
-				  strerror(-r));
-	} else if (!wait) {
-		cJSON *res = cJSON_CreateObject();
-
-		if (res) {
-			cJSON_AddItemToObject(res, "queued", queued);
-			queued = NULL;
-			reply_ok(c, req->id, res);
-		}
-	}
-	cJSON_Delete(queued);
+	if (r < 0)
+		reply_sync_err(c, req->id, udid, r);
+	else if (!wait)
+		reply_queued(c, req->id, &queued);
+	devices_queued_release(&queued);
 	if (sw == NULL)
-		return API_DONE;
+		return IPC_DONE;
 	sw->pending = 0;
 	if (sw->done) { /* answered at once (nothing to wait for) or failed */
 		ipc_client_unref(sw->c);
 		cJSON_Delete(sw->id);
 		free(sw);
-		return API_DONE;
+		return IPC_DONE;
 	}
-	return API_PENDING;
+	return IPC_PENDING;
 }
 
 /* ---- import ---- */
 
 struct import_job {
 	uv_work_t work;
-	struct daemon *d;
+	struct api_ctx *a;
 	struct ipc_client *c; /* referenced */
 	cJSON *id;
 	char *name;
@@ -545,7 +544,7 @@ static void import_durable_work_cb(uv_work_t *w)
 
 static void import_reply(struct import_job *j)
 {
-	struct daemon *d = j->d;
+	struct api_ctx *a = j->a;
 	cJSON *rep = NULL, *out;
 	int r;
 
@@ -555,7 +554,7 @@ static void import_reply(struct import_job *j)
 			  strerror(-j->durable_err));
 		return;
 	}
-	r = store_report_json(d->store, j->res.report_id, &rep);
+	r = store_report_json(a->store, j->res.report_id, &rep);
 	out = cJSON_CreateObject();
 	if (r < 0 || out == NULL) {
 		cJSON_Delete(out);
@@ -574,7 +573,7 @@ static void import_durable_after_cb(uv_work_t *w, int status)
 {
 	struct import_job *j = w->data;
 
-	jobs_running--;
+	j->a->jobs_running--;
 	if (status < 0 && j->durable_err == 0)
 		j->durable_err = status == UV_ECANCELED ? -ECANCELED : -EIO;
 	import_reply(j);
@@ -585,13 +584,13 @@ static void import_durable_after_cb(uv_work_t *w, int status)
 static void import_after_cb(uv_work_t *w, int status)
 {
 	struct import_job *j = w->data;
-	struct daemon *d = j->d;
+	struct api_ctx *a = j->a;
 	struct store_ingest_result res;
 	struct store_ingest in = {0};
 	char path[300];
 	int r;
 
-	jobs_running--;
+	j->a->jobs_running--;
 	if (status < 0) {
 		reply_err(j->c, j->id, REQ_E_INTERNAL, "import cancelled: %s", uv_strerror(status));
 		goto done;
@@ -615,23 +614,23 @@ static void import_after_cb(uv_work_t *w, int status)
 	in.sha256 = j->sha;
 	in.archive = j->archive;
 	in.report = j->report;
-	r = store_begin(d->store);
+	r = store_begin(a->store);
 	if (r == 0)
-		r = store_ingest(d->store, &in, &res);
+		r = store_ingest(a->store, &in, &res);
 	if (r == 0)
-		r = store_commit(d->store);
+		r = store_commit(a->store);
 	if (r < 0) {
-		store_rollback(d->store);
+		store_rollback(a->store);
 		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot store the report: %s", strerror(-r));
 		goto done;
 	}
 	j->res = res;
 	if (!res.duplicate)
-		daemon_publish_report(d, res.report_id);
+		a->report_cb(a->report_arg, res.report_id);
 	/* fsync in a worker, then reply: the loop never waits for the disk */
-	r = uv_queue_work(d->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
+	r = uv_queue_work(a->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
 	if (r == 0) {
-		jobs_running++;
+		j->a->jobs_running++;
 		return;
 	}
 	j->durable_err = -EIO;
@@ -642,7 +641,7 @@ done:
 	import_job_free(j);
 }
 
-static enum api_outcome cmd_import(struct daemon *d, struct ipc_client *c, struct request *req)
+static enum ipc_outcome cmd_import(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	struct api_client *ac = client_state(c);
 	const cJSON *size = cJSON_GetObjectItemCaseSensitive(req->root, "size");
@@ -652,21 +651,21 @@ static enum api_outcome cmd_import(struct daemon *d, struct ipc_client *c, struc
 	if (ac == NULL) {
 		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
 		ipc_client_close_after_flush(c);
-		return API_DONE;
+		return IPC_DONE;
 	}
 	if (size == NULL || !cJSON_IsNumber(size)) {
 		reply_err(c, req->id, REQ_E_BAD_REQUEST,
 			  "argument 'size' must be the byte count that follows: closing");
 		ipc_client_close_after_flush(c);
-		return API_DONE;
+		return IPC_DONE;
 	}
 	n = size->valuedouble;
-	if (n < 1 || n != (double)(size_t)n || n > (double)d->cfg.max_report_size) {
+	if (n < 1 || n != (double)(size_t)n || n > (double)a->cfg->max_report_size) {
 		reply_err(c, req->id, REQ_E_TOO_LARGE,
 			  "import size must be 1..%zu bytes (max_report_size): closing",
-			  d->cfg.max_report_size);
+			  a->cfg->max_report_size);
 		ipc_client_close_after_flush(c);
-		return API_DONE;
+		return IPC_DONE;
 	}
 	ac->import_bad = 0;
 	if (request_string(req, "name", &name) < 0 || name == NULL) {
@@ -684,10 +683,10 @@ static enum api_outcome cmd_import(struct daemon *d, struct ipc_client *c, struc
 	ac->import_id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
 	ac->import_name = strdup(name && !ac->import_bad ? name : "");
 	ipc_client_expect_raw(c, (size_t)n);
-	return API_DONE;
+	return IPC_DONE;
 }
 
-enum api_outcome api_raw(struct daemon *d, struct ipc_client *c, void *buf, size_t len)
+enum ipc_outcome api_raw(struct api_ctx *a, struct ipc_client *c, void *buf, size_t len)
 {
 	struct api_client *ac = client_state(c);
 	struct import_job *j;
@@ -697,19 +696,19 @@ enum api_outcome api_raw(struct daemon *d, struct ipc_client *c, void *buf, size
 		if (ac)
 			reply_err(c, ac->import_id, REQ_E_BAD_REQUEST, "%s", ac->import_err);
 		free(buf);
-		return API_DONE;
+		return IPC_DONE;
 	}
 	j = calloc(1, sizeof(*j));
 	if (j == NULL || ac->import_name == NULL ||
-	    (j->state_dir = strdup(d->cfg.state_dir)) == NULL) {
+	    (j->state_dir = strdup(a->cfg->state_dir)) == NULL) {
 		if (j)
 			free(j);
 		free(buf);
 		reply_err(c, ac->import_id, REQ_E_INTERNAL, "out of memory");
-		return API_DONE;
+		return IPC_DONE;
 	}
 	j->work.data = j;
-	j->d = d;
+	j->a = a;
 	j->c = ipc_client_ref(c);
 	j->id = ac->import_id;
 	ac->import_id = NULL;
@@ -717,15 +716,15 @@ enum api_outcome api_raw(struct daemon *d, struct ipc_client *c, void *buf, size
 	ac->import_name = NULL;
 	j->buf = buf;
 	j->len = len;
-	j->max_size = d->cfg.max_report_size;
-	r = uv_queue_work(d->loop, &j->work, import_work_cb, import_after_cb);
+	j->max_size = a->cfg->max_report_size;
+	r = uv_queue_work(a->loop, &j->work, import_work_cb, import_after_cb);
 	if (r < 0) {
 		reply_err(c, j->id, REQ_E_INTERNAL, "cannot queue the import: %s", uv_strerror(r));
 		import_job_free(j);
-		return API_DONE;
+		return IPC_DONE;
 	}
-	jobs_running++;
-	return API_PENDING;
+	j->a->jobs_running++;
+	return IPC_PENDING;
 }
 
 /* ---- reparse ---- */
@@ -739,7 +738,7 @@ struct reparse_item {
 
 struct reparse_job {
 	uv_work_t work;
-	struct daemon *d;
+	struct api_ctx *a;
 	struct ipc_client *c; /* referenced */
 	cJSON *id;
 	char *state_dir;
@@ -749,8 +748,6 @@ struct reparse_job {
 	size_t n;
 	int64_t total, ok, skipped, error, events;
 };
-
-static int reparse_running;
 
 static void reparse_work_cb(uv_work_t *w)
 {
@@ -783,7 +780,7 @@ static void reparse_finish(struct reparse_job *j, int r)
 	reparse_items_release(j);
 	/* also after a failure or a stop: the batches committed so far changed events */
 	if (j->total > 0) {
-		int r2 = store_limits_rebuild(j->d->store);
+		int r2 = store_limits_rebuild(j->a->store);
 
 		if (r == 0)
 			r = r2;
@@ -807,7 +804,7 @@ static void reparse_finish(struct reparse_job *j, int r)
 			 (long long)j->total, (long long)j->ok, (long long)j->skipped,
 			 (long long)j->error, (long long)j->events);
 	}
-	reparse_running = 0;
+	j->a->reparse_running = 0;
 	ipc_client_resume(j->c);
 	ipc_client_unref(j->c);
 	cJSON_Delete(j->id);
@@ -825,7 +822,7 @@ static void reparse_next(struct reparse_job *j)
 	int r;
 
 	reparse_items_release(j);
-	r = store_archived_list(j->d->store, j->after_id, REPARSE_BATCH, &v, &n);
+	r = store_archived_list(j->a->store, j->after_id, REPARSE_BATCH, &v, &n);
 	if (r < 0 || n == 0) {
 		store_archived_free(v, n);
 		reparse_finish(j, r);
@@ -841,21 +838,21 @@ static void reparse_next(struct reparse_job *j)
 	j->n = n;
 	j->after_id = v[n - 1].id;
 	store_archived_free(v, n);
-	r = uv_queue_work(j->d->loop, &j->work, reparse_work_cb, reparse_after_cb);
+	r = uv_queue_work(j->a->loop, &j->work, reparse_work_cb, reparse_after_cb);
 	if (r < 0) {
 		reparse_finish(j, -ECANCELED);
 		return;
 	}
-	jobs_running++;
+	j->a->jobs_running++;
 }
 
 static void reparse_after_cb(uv_work_t *w, int status)
 {
 	struct reparse_job *j = w->data;
-	struct store *s = j->d->store;
+	struct store *s = j->a->store;
 	int r;
 
-	jobs_running--;
+	j->a->jobs_running--;
 	if (status < 0) {
 		reparse_finish(j, -ECANCELED);
 		return;
@@ -894,45 +891,45 @@ static void reparse_after_cb(uv_work_t *w, int status)
 		reparse_finish(j, r);
 		return;
 	}
-	if (j->d->stopping) {
+	if (j->a->stopping) {
 		reparse_finish(j, -ECANCELED);
 		return;
 	}
 	reparse_next(j);
 }
 
-static enum api_outcome cmd_reparse(struct daemon *d, struct ipc_client *c, struct request *req)
+static enum ipc_outcome cmd_reparse(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	struct reparse_job *j;
 
-	if (reparse_running) {
+	if (a->reparse_running) {
 		reply_err(c, req->id, REQ_E_INTERNAL, "a reparse is already running");
-		return API_DONE;
+		return IPC_DONE;
 	}
 	j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->state_dir = strdup(d->cfg.state_dir)) == NULL) {
+	if (j == NULL || (j->state_dir = strdup(a->cfg->state_dir)) == NULL) {
 		free(j);
 		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-		return API_DONE;
+		return IPC_DONE;
 	}
 	j->work.data = j;
-	j->d = d;
+	j->a = a;
 	j->c = ipc_client_ref(c);
 	j->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
-	j->max_size = d->cfg.max_report_size;
-	reparse_running = 1;
+	j->max_size = a->cfg->max_report_size;
+	a->reparse_running = 1;
 	log_info("api", "reparse started");
 	reparse_next(j);
 	/* reparse_next() may have finished at once (no archived reports) */
-	return reparse_running ? API_PENDING : API_DONE;
+	return a->reparse_running ? IPC_PENDING : IPC_DONE;
 }
 
 /* ---- dispatch ---- */
 
-enum api_outcome api_request(struct daemon *d, struct ipc_client *c, const char *line, size_t len)
+enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char *line, size_t len)
 {
 	struct request req;
-	enum api_outcome out = API_DONE;
+	enum ipc_outcome out = IPC_DONE;
 	int r = request_decode(&req, line, len);
 
 	if (r != 0) {
@@ -941,40 +938,40 @@ enum api_outcome api_request(struct daemon *d, struct ipc_client *c, const char 
 		else
 			reply_err(c, req.id, req.err_code, "%s", req.err_msg);
 		request_release(&req);
-		return API_DONE;
+		return IPC_DONE;
 	}
 	if (strcmp(req.cmd, "hello") == 0)
-		cmd_hello(d, c, &req);
+		cmd_hello(a, c, &req);
 	else if (strcmp(req.cmd, "status") == 0)
-		cmd_status(d, c, &req);
+		cmd_status(a, c, &req);
 	else if (strcmp(req.cmd, "devices") == 0)
-		cmd_devices(d, c, &req);
+		cmd_devices(a, c, &req);
 	else if (strcmp(req.cmd, "reports") == 0)
-		cmd_reports(d, c, &req);
+		cmd_reports(a, c, &req);
 	else if (strcmp(req.cmd, "events") == 0)
-		cmd_events(d, c, &req);
+		cmd_events(a, c, &req);
 	else if (strcmp(req.cmd, "limits") == 0)
-		cmd_limits(d, c, &req);
+		cmd_limits(a, c, &req);
 	else if (strcmp(req.cmd, "subscribe") == 0)
-		cmd_subscribe(d, c, &req);
+		cmd_subscribe(a, c, &req);
 	else if (strcmp(req.cmd, "sync") == 0)
-		out = cmd_sync(d, c, &req);
+		out = cmd_sync(a, c, &req);
 	else if (strcmp(req.cmd, "import") == 0)
-		out = cmd_import(d, c, &req);
+		out = cmd_import(a, c, &req);
 	else if (strcmp(req.cmd, "reparse") == 0)
-		out = cmd_reparse(d, c, &req);
+		out = cmd_reparse(a, c, &req);
 	else
 		reply_err(c, req.id, REQ_E_UNKNOWN_COMMAND, "unknown command '%.64s'", req.cmd);
 	request_release(&req);
 	return out;
 }
 
-void api_client_gone(struct daemon *d, struct ipc_client *c)
+void api_client_gone(struct api_ctx *a, struct ipc_client *c)
 {
-	void **slot = ipc_client_api_slot(c);
+	void **slot = ipc_client_slot(c);
 	struct api_client *ac = *slot;
 
-	(void)d;
+	(void)a;
 	if (ac == NULL)
 		return;
 	if (ac->wait) {

@@ -3,22 +3,40 @@
 #define JETSAMD_API_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
-struct daemon;
-struct ipc_client;
+#include "ipc.h"
 
-enum api_outcome {
-	API_DONE,    /* answered; the next request may be read */
-	API_PENDING, /* the reply comes later: the api calls ipc_client_resume() */
+struct config;
+struct devices;
+struct store;
+
+/*
+ * What the commands work with, set up by the hub (nothing here sees struct hub). The api
+ * answers on the ipc client it was handed, queries the store and asks devices for syncs.
+ */
+struct api_ctx {
+	uv_loop_t *loop;
+	const struct config *cfg; /* the hub's, replaced in place on reload */
+	struct store *store;
+	struct devices *devices; /* NULL when device watching is not running */
+	struct ipc *ipc;
+	int64_t started; /* epoch seconds */
+	int stopping;	 /* set by the hub: long jobs (reparse) stop at their next step */
+	/* An imported report was committed and is new: publish its events. */
+	void (*report_cb)(void *arg, int64_t report_id);
+	void *report_arg;
+	/* the api's own */
+	unsigned jobs_running; /* work items (import, reparse) still on the thread pool */
+	int reparse_running;
 };
 
 /* One request line (NUL-terminated at line[len]). */
-enum api_outcome api_request(struct daemon *d, struct ipc_client *c, const char *line, size_t len);
+enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char *line, size_t len);
 /* The raw bytes announced by an import (buf is malloc'ed and handed over). */
-enum api_outcome api_raw(struct daemon *d, struct ipc_client *c, void *buf, size_t len);
+enum ipc_outcome api_raw(struct api_ctx *a, struct ipc_client *c, void *buf, size_t len);
 /* The client is closing: cancel what waits for it. */
-void api_client_gone(struct daemon *d, struct ipc_client *c);
-/* Work items (import, reparse) still running on the thread pool. */
-unsigned api_jobs_running(void);
+void api_client_gone(struct api_ctx *a, struct ipc_client *c);
 
 #endif

@@ -7,10 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "clock.h"
-#include "daemon.h"
+#include "config.h"
 #include "devices.h"
 #include "devwatch.h"
 #include "fetch.h"
@@ -98,7 +96,11 @@ struct phone {
 };
 
 struct devices {
-	struct daemon *d;
+	uv_loop_t *loop;
+	const struct config *cfg; /* the owner's, replaced in place on reload */
+	struct store *store;
+	const struct devices_ops *ops;
+	void *arg;
 	struct devwatch *watch;
 	struct phone *phones;
 	struct phone *qhead, *qtail;
@@ -180,11 +182,10 @@ static void set_state(struct phone *ph, enum phone_state st, const char *error)
 	ph->state = st;
 	free(ph->error);
 	ph->error = error ? strdup(error) : NULL;
-	r = store_device_set_state(dv->d->store, ph->udid, state_names[st], ph->attached, error);
+	r = store_device_set_state(dv->store, ph->udid, state_names[st], ph->attached, error);
 	if (r < 0)
 		log_err("devices", "'%s': cannot record state: %s", ph->udid, strerror(-r));
-	daemon_publish_device(dv->d, ph->udid);
-	daemon_notify_status(dv->d);
+	dv->ops->device_cb(dv->arg, ph->udid);
 }
 
 static struct phone *phone_find(struct devices *dv, const char *udid)
@@ -209,7 +210,7 @@ static struct phone *phone_get(struct devices *dv, const char *udid)
 	ph->dv = dv;
 	strncpy(ph->udid, udid, sizeof(ph->udid) - 1);
 	ph->state = PH_DETACHED;
-	uv_timer_init(dv->d->loop, &ph->timer);
+	uv_timer_init(dv->loop, &ph->timer);
 	ph->timer.data = ph;
 	ph->next = dv->phones;
 	dv->phones = ph;
@@ -307,7 +308,7 @@ static int job_start(struct phone *ph, struct phone_job *j)
 	j->work.data = j;
 	j->started_ms = clock_now_ms();
 	atomic_init(&j->cancel, 0);
-	r = uv_queue_work(dv->d->loop, &j->work, sync_work_cb, job_after_cb);
+	r = uv_queue_work(dv->loop, &j->work, sync_work_cb, job_after_cb);
 	if (r < 0)
 		return r;
 	ph->job = j;
@@ -318,7 +319,7 @@ static int job_start(struct phone *ph, struct phone_job *j)
 static void finish_sync(struct phone *ph, enum phone_state st, const char *error)
 {
 	struct devices *dv = ph->dv;
-	const struct config *cfg = &dv->d->cfg;
+	const struct config *cfg = dv->cfg;
 
 	set_state(ph, st, error);
 	if (st == PH_IDLE) {
@@ -345,7 +346,7 @@ static void finish_sync(struct phone *ph, enum phone_state st, const char *error
 static void start_sync(struct phone *ph)
 {
 	struct devices *dv = ph->dv;
-	const struct config *cfg = &dv->d->cfg;
+	const struct config *cfg = dv->cfg;
 	struct phone_job *j = calloc(1, sizeof(*j));
 	int r = -ENOMEM;
 
@@ -370,7 +371,7 @@ static void start_sync(struct phone *ph)
 	j->params.max_report_size = cfg->max_report_size;
 	if (!j->params.state_dir)
 		goto fail;
-	r = store_file_index_load(dv->d->store, ph->udid, &j->params.index);
+	r = store_file_index_load(dv->store, ph->udid, &j->params.index);
 	if (r < 0)
 		goto fail;
 	r = job_start(ph, j);
@@ -387,7 +388,7 @@ fail:
 
 static void pump(struct devices *dv)
 {
-	unsigned max = dv->d->cfg.max_parallel_syncs ? dv->d->cfg.max_parallel_syncs : 1;
+	unsigned max = dv->cfg->max_parallel_syncs ? dv->cfg->max_parallel_syncs : 1;
 
 	while (!dv->stopping && dv->in_flight < max && dv->qhead) {
 		struct phone *ph = dv->qhead;
@@ -420,7 +421,7 @@ static int commit_files(struct phone *ph, struct phone_job *j, struct fetch_know
 			size_t *n_rm)
 {
 	struct devices *dv = ph->dv;
-	struct store *s = dv->d->store;
+	struct store *s = dv->store;
 	struct fetch_result *res = &j->res;
 	int64_t *new_ids = NULL;
 	size_t n_new = 0;
@@ -478,9 +479,9 @@ static int commit_files(struct phone *ph, struct phone_job *j, struct fetch_know
 	}
 	ph->new_reports += (int)n_new;
 	for (size_t i = 0; i < n_new; i++)
-		daemon_publish_report(dv->d, new_ids[i]);
+		dv->ops->report_cb(dv->arg, new_ids[i]);
 removal:
-	if (dv->d->cfg.remove_after_pull && (res->n_files || res->n_known)) {
+	if (dv->cfg->remove_after_pull && (res->n_files || res->n_known)) {
 		size_t n = 0;
 		struct fetch_known *v = calloc(res->n_files + res->n_known, sizeof(*v));
 
@@ -512,7 +513,7 @@ out:
 /* Record what the removal job removed (facts about the phone, kept even when stale). */
 static size_t mark_removed(struct phone *ph, struct phone_job *j)
 {
-	struct store *s = ph->dv->d->store;
+	struct store *s = ph->dv->store;
 	size_t n = 0;
 
 	for (size_t i = 0; i < j->n_rm; i++) {
@@ -554,7 +555,7 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 		return;
 	}
 	if (j->res.state == FETCH_OK || j->res.n_files)
-		store_device_set_synced(dv->d->store, ph->udid, (int64_t)time(NULL));
+		store_device_set_synced(dv->store, ph->udid, (int64_t)time(NULL));
 	log_info("devices",
 		 "'%s': sync %s: %zu pulled, %d new, %zu known, %llu bytes in %llu ms "
 		 "(store %llu ms)",
@@ -569,7 +570,7 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 			rj->kind = JOB_REMOVE;
 			memcpy(rj->params.udid, ph->udid, sizeof(rj->params.udid));
 			rj->params.network = ph->network;
-			rj->params.state_dir = strdup(dv->d->cfg.state_dir);
+			rj->params.state_dir = strdup(dv->cfg->state_dir);
 			rj->rm = rm;
 			rj->n_rm = n_rm;
 			if (rj->params.state_dir && job_start(ph, rj) == 0)
@@ -638,7 +639,7 @@ static void attach_cb(void *arg, const char *udid, int network)
 	ph->attached = 1;
 	ph->network = network;
 	ph->backoff_s = 0;
-	r = store_device_upsert(dv->d->store, udid, NULL, NULL, NULL, NULL,
+	r = store_device_upsert(dv->store, udid, NULL, NULL, NULL, NULL,
 				network ? "Network" : "USB");
 	if (r < 0)
 		log_err("devices", "'%s': cannot record the phone: %s", udid, strerror(-r));
@@ -682,7 +683,7 @@ static void connected_cb(void *arg, int connected)
 	struct devices *dv = arg;
 
 	(void)connected;
-	daemon_notify_status(dv->d);
+	dv->ops->status_cb(dv->arg);
 }
 
 static const struct devwatch_ops watch_ops = {
@@ -694,30 +695,34 @@ static const struct devwatch_ops watch_ops = {
 
 /* ---- public ---- */
 
-int devices_new(struct daemon *d, struct devices **out)
+int devices_new(uv_loop_t *loop, const struct config *cfg, struct store *store,
+		const struct devices_ops *ops, void *arg, struct devices **out)
 {
 	struct devices *dv = calloc(1, sizeof(*dv));
 	int r;
 
 	if (!dv)
 		return -ENOMEM;
-	dv->d = d;
-	if (d->cfg.usbmuxd_socket && setenv("USBMUXD_SOCKET_ADDRESS", d->cfg.usbmuxd_socket, 1)) {
+	dv->loop = loop;
+	dv->cfg = cfg;
+	dv->store = store;
+	dv->ops = ops;
+	dv->arg = arg;
+	if (cfg->usbmuxd_socket && setenv("USBMUXD_SOCKET_ADDRESS", cfg->usbmuxd_socket, 1)) {
 		r = -errno;
 		free(dv);
 		return r;
 	}
 	/* without usbmuxd_socket, libusbmuxd still honours an inherited USBMUXD_SOCKET_ADDRESS */
-	r = devwatch_new(d->loop,
-			 d->cfg.usbmuxd_socket ? d->cfg.usbmuxd_socket
-					       : getenv("USBMUXD_SOCKET_ADDRESS"),
-			 &watch_ops, dv, &dv->watch);
+	r = devwatch_new(
+		loop, cfg->usbmuxd_socket ? cfg->usbmuxd_socket : getenv("USBMUXD_SOCKET_ADDRESS"),
+		&watch_ops, dv, &dv->watch);
 	if (r < 0) {
 		log_err("devices", "cannot watch usbmuxd: %s", strerror(-r));
 		free(dv);
 		return r;
 	}
-	uv_timer_init(d->loop, &dv->deliver);
+	uv_timer_init(loop, &dv->deliver);
 	dv->deliver.data = dv;
 	*out = dv;
 	return 0;
@@ -725,7 +730,7 @@ int devices_new(struct daemon *d, struct devices **out)
 
 void devices_reconfigure(struct devices *dv)
 {
-	const struct config *cfg = &dv->d->cfg;
+	const struct config *cfg = dv->cfg;
 	const char *cur = getenv("USBMUXD_SOCKET_ADDRESS");
 
 	/* setenv() while libusbmuxd threads read the environment would race */
@@ -739,8 +744,8 @@ void devices_reconfigure(struct devices *dv)
 	pump(dv);
 }
 
-int devices_sync(struct devices *dv, const char *udid, void *queued, devices_sync_cb cb, void *arg,
-		 struct devices_wait **wait_out)
+int devices_sync(struct devices *dv, const char *udid, struct devices_queued *queued,
+		 devices_sync_cb cb, void *arg, struct devices_wait **wait_out)
 {
 	struct devices_wait *w = NULL;
 	struct phone *one = NULL;
@@ -759,10 +764,17 @@ int devices_sync(struct devices *dv, const char *udid, void *queued, devices_syn
 		for (struct phone *ph = dv->phones; ph; ph = ph->next)
 			n += ph->attached != 0;
 	}
+	if (queued) {
+		queued->n = 0;
+		queued->udid = n ? calloc(n, sizeof(*queued->udid)) : NULL;
+		if (n && !queued->udid)
+			return -ENOMEM;
+	}
 	if (cb) {
 		w = calloc(1, sizeof(*w));
 		if (!w || (n && !(w->res = calloc(n, sizeof(*w->res))))) {
 			free(w);
+			devices_queued_release(queued);
 			return -ENOMEM;
 		}
 		w->cb = cb;
@@ -774,7 +786,7 @@ int devices_sync(struct devices *dv, const char *udid, void *queued, devices_syn
 		if (!ph->attached)
 			continue;
 		if (queued)
-			cJSON_AddItemToArray(queued, cJSON_CreateString(ph->udid));
+			memcpy(queued->udid[queued->n++], ph->udid, sizeof(ph->udid));
 		if (w) {
 			struct waitref *ref = calloc(1, sizeof(*ref));
 
@@ -803,6 +815,15 @@ int devices_sync(struct devices *dv, const char *udid, void *queued, devices_syn
 		}
 	}
 	return 0;
+}
+
+void devices_queued_release(struct devices_queued *q)
+{
+	if (!q)
+		return;
+	free(q->udid);
+	q->udid = NULL;
+	q->n = 0;
 }
 
 void devices_wait_cancel(struct devices_wait *w)
