@@ -14,34 +14,25 @@
 
 #include "../proto/report.h"
 #include "api.h"
-#include "archive.h"
 #include "config.h"
 #include "devices.h"
+#include "import.h"
 #include "ipc.h"
 #include "log.h"
+#include "reparse.h"
 #include "request.h"
 #include "store.h"
 
 #define API_VERSION	  1
 #define API_LIMIT_DEFAULT 1000
 #define API_LIMIT_MAX	  100000
-#define REPARSE_BATCH	  64
 
 static const char *const api_commands[] = {
 	"hello", "status", "devices", "reports",   "events", "limits",
 	"sync",	 "import", "reparse", "subscribe", NULL,
 };
 
-/* per-client state, in the client's api slot */
-struct api_client {
-	struct sync_wait *wait; /* a waited sync in progress */
-	cJSON *import_id;	/* id of the import whose bytes are being read */
-	char *import_name;
-	int import_bad; /* the import header was bad: drop the bytes, then reply */
-	char import_err[256];
-};
-
-static struct api_client *client_state(struct ipc_client *c)
+struct api_client *api_client_state(struct ipc_client *c)
 {
 	void **slot = ipc_client_slot(c);
 
@@ -58,7 +49,7 @@ static void add_id(cJSON *o, const cJSON *id)
 		cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
 }
 
-static void reply_ok(struct ipc_client *c, const cJSON *id, cJSON *result)
+void api_reply_ok(struct ipc_client *c, const cJSON *id, cJSON *result)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -74,10 +65,7 @@ static void reply_ok(struct ipc_client *c, const cJSON *id, cJSON *result)
 	cJSON_Delete(o);
 }
 
-static void reply_err(struct ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void reply_err(struct ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...)
+void api_reply_err(struct ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...)
 {
 	cJSON *o = cJSON_CreateObject(), *e = cJSON_CreateObject();
 	char msg[512];
@@ -99,12 +87,12 @@ static void reply_err(struct ipc_client *c, const cJSON *id, const char *code, c
 	cJSON_Delete(o);
 }
 
-static void reply_store_err(struct ipc_client *c, const cJSON *id, int r)
+void api_reply_store_err(struct ipc_client *c, const cJSON *id, int r)
 {
 	if (r == -ENOMEM)
-		reply_err(c, id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, id, REQ_E_INTERNAL, "out of memory");
 	else
-		reply_err(c, id, REQ_E_INTERNAL, "store query failed: %s", strerror(-r));
+		api_reply_err(c, id, REQ_E_INTERNAL, "store query failed: %s", strerror(-r));
 }
 
 /* ---- simple commands ---- */
@@ -116,13 +104,14 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 
 	(void)a;
 	if (request_int(req, "version", 0, 1000000, &version) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	if (version != API_VERSION) {
-		reply_err(c, req->id, REQ_E_VERSION,
-			  "client asked for protocol version %lld, the daemon speaks version %d",
-			  (long long)version, API_VERSION);
+		api_reply_err(
+			c, req->id, REQ_E_VERSION,
+			"client asked for protocol version %lld, the daemon speaks version %d",
+			(long long)version, API_VERSION);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -137,7 +126,7 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 	cJSON_AddNumberToObject(res, "version", API_VERSION);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
 	cJSON_AddItemToObject(res, "commands", cmds);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
 static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -153,7 +142,7 @@ static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *
 	r = store_counts(a->store, &reports, &events);
 	if (r < 0) {
 		cJSON_Delete(res);
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	if (a->devices)
@@ -183,7 +172,7 @@ static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *
 	cJSON_AddNumberToObject(res, "events", (double)events);
 	cJSON_AddNumberToObject(res, "clients", ipc_client_count(a->ipc));
 	cJSON_AddNumberToObject(res, "resync_interval_s", a->cfg->resync_interval_s);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
 static void cmd_devices(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -192,7 +181,7 @@ static void cmd_devices(struct api_ctx *a, struct ipc_client *c, struct request 
 	int r = store_devices_json(a->store, &arr);
 
 	if (r < 0) {
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -201,7 +190,7 @@ static void cmd_devices(struct api_ctx *a, struct ipc_client *c, struct request 
 		return;
 	}
 	cJSON_AddItemToObject(res, "devices", arr);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
 /* {key: arr, "truncated": t} */
@@ -216,7 +205,7 @@ static void reply_list(struct ipc_client *c, const cJSON *id, const char *key, c
 	}
 	cJSON_AddItemToObject(res, key, arr);
 	cJSON_AddBoolToObject(res, "truncated", truncated);
-	reply_ok(c, id, res);
+	api_reply_ok(c, id, res);
 }
 
 static int get_limit(struct request *req, size_t *limit)
@@ -251,18 +240,18 @@ static void cmd_reports(struct api_ctx *a, struct ipc_client *c, struct request 
 
 	if (request_string(req, "udid", &f.udid) < 0 ||
 	    request_string(req, "status", &f.status) < 0 || get_limit(req, &f.limit) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	if (f.status && strcmp(f.status, "ok") != 0 && strcmp(f.status, "skipped") != 0 &&
 	    strcmp(f.status, "error") != 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST,
-			  "argument 'status' must be ok, skipped or error");
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+			      "argument 'status' must be ok, skipped or error");
 		return;
 	}
 	r = store_reports_json(a->store, &f, &arr, &truncated);
 	if (r < 0) {
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	reply_list(c, req->id, "reports", arr, truncated);
@@ -281,12 +270,12 @@ static void cmd_events(struct api_ctx *a, struct ipc_client *c, struct request *
 	    request_string(req, "reason", &f.reason) < 0 || get_role(req, &f.role) < 0 ||
 	    request_time(req, "since", &f.since) < 0 || request_time(req, "until", &f.until) < 0 ||
 	    get_limit(req, &f.limit) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	r = store_events_json(a->store, &f, &arr, &truncated);
 	if (r < 0) {
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	reply_list(c, req->id, "events", arr, truncated);
@@ -300,12 +289,12 @@ static void cmd_limits(struct api_ctx *a, struct ipc_client *c, struct request *
 
 	if (request_string(req, "product", &product) < 0 ||
 	    request_string(req, "build", &build) < 0 || get_role(req, &role) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	r = store_limits_json(a->store, product, build, role, &arr);
 	if (r < 0) {
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -314,7 +303,7 @@ static void cmd_limits(struct api_ctx *a, struct ipc_client *c, struct request *
 		return;
 	}
 	cJSON_AddItemToObject(res, "limits", arr);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
 static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -327,8 +316,8 @@ static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct reques
 	if (topics == NULL || cJSON_IsNull(topics)) {
 		mask = IPC_TOPIC_EVENTS | IPC_TOPIC_DEVICES;
 	} else if (!cJSON_IsArray(topics)) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST,
-			  "argument 'topics' must be an array of \"events\", \"devices\"");
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+			      "argument 'topics' must be an array of \"events\", \"devices\"");
 		return;
 	} else {
 		cJSON_ArrayForEach(t, topics)
@@ -338,9 +327,9 @@ static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct reques
 			} else if (cJSON_IsString(t) && strcmp(t->valuestring, "devices") == 0) {
 				mask |= IPC_TOPIC_DEVICES;
 			} else {
-				reply_err(c, req->id, REQ_E_BAD_REQUEST,
-					  "argument 'topics' must be an array of \"events\", "
-					  "\"devices\"");
+				api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+					      "argument 'topics' must be an array of \"events\", "
+					      "\"devices\"");
 				return;
 			}
 		}
@@ -358,7 +347,7 @@ static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct reques
 	if (mask & IPC_TOPIC_DEVICES)
 		cJSON_AddItemToArray(arr, cJSON_CreateString("devices"));
 	cJSON_AddItemToObject(res, "subscribed", arr);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
 /* ---- sync ---- */
@@ -397,7 +386,7 @@ static void sync_done_cb(void *arg, const struct devices_sync_result *res, size_
 	if (out && arr) {
 		cJSON_AddItemToObject(out, "synced", arr);
 		arr = NULL;
-		reply_ok(sw->c, sw->id, out);
+		api_reply_ok(sw->c, sw->id, out);
 		out = NULL;
 	}
 	cJSON_Delete(out);
@@ -421,20 +410,20 @@ static void reply_queued(struct ipc_client *c, const cJSON *id, const struct dev
 	if (res == NULL || arr == NULL) {
 		cJSON_Delete(res);
 		cJSON_Delete(arr);
-		reply_err(c, id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, id, REQ_E_INTERNAL, "out of memory");
 		return;
 	}
 	cJSON_AddItemToObject(res, "queued", arr);
-	reply_ok(c, id, res);
+	api_reply_ok(c, id, res);
 }
 
 static void reply_sync_err(struct ipc_client *c, const cJSON *id, const char *udid, int r)
 {
 	if (r == -ENOENT)
-		reply_err(c, id, REQ_E_NOT_FOUND, "device '%s' is unknown or detached",
-			  udid ? udid : "");
+		api_reply_err(c, id, REQ_E_NOT_FOUND, "device '%s' is unknown or detached",
+			      udid ? udid : "");
 	else
-		reply_err(c, id, REQ_E_INTERNAL, "cannot queue the sync: %s", strerror(-r));
+		api_reply_err(c, id, REQ_E_INTERNAL, "cannot queue the sync: %s", strerror(-r));
 }
 
 static enum ipc_outcome cmd_sync(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -442,19 +431,19 @@ static enum ipc_outcome cmd_sync(struct api_ctx *a, struct ipc_client *c, struct
 	const char *udid = NULL;
 	int wait = 0, r;
 	struct sync_wait *sw = NULL;
-	struct api_client *ac = client_state(c);
+	struct api_client *ac = api_client_state(c);
 	struct devices_queued queued = {0};
 
 	if (request_string(req, "udid", &udid) < 0 || request_bool(req, "wait", &wait) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return IPC_DONE;
 	}
 	if (a->devices == NULL) {
-		reply_err(c, req->id, REQ_E_INTERNAL, "device watching is not running");
+		api_reply_err(c, req->id, REQ_E_INTERNAL, "device watching is not running");
 		return IPC_DONE;
 	}
 	if (ac == NULL || (wait && (sw = calloc(1, sizeof(*sw))) == NULL)) {
-		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
 		return IPC_DONE;
 	}
 	if (wait) {
@@ -490,441 +479,12 @@ static enum ipc_outcome cmd_sync(struct api_ctx *a, struct ipc_client *c, struct
 	return IPC_PENDING;
 }
 
-/* ---- import ---- */
-
-struct import_job {
-	uv_work_t work;
-	struct api_ctx *a;
-	struct ipc_client *c; /* referenced */
-	cJSON *id;
-	char *name;
-	char *state_dir;
-	void *buf;
-	size_t len;
-	size_t max_size;
-	char sha[65];
-	char *archive;
-	int archive_err;
-	struct report *report;
-	int parse_err;
-	struct store_ingest_result res; /* after the commit */
-	int durable_err;		/* store_sync_durable() after the commit */
-};
-
-static void import_work_cb(uv_work_t *w)
-{
-	struct import_job *j = w->data;
-	struct report_opts opts = {.max_size = j->max_size};
-
-	archive_sha256_hex(j->buf, j->len, j->sha);
-	j->archive_err = archive_write(j->state_dir, j->buf, j->len, j->sha, &j->archive);
-	if (j->archive_err == 0)
-		j->parse_err = report_parse(j->buf, j->len, &opts, &j->report);
-}
-
-static void import_job_free(struct import_job *j)
-{
-	ipc_client_unref(j->c);
-	cJSON_Delete(j->id);
-	free(j->name);
-	free(j->state_dir);
-	free(j->buf);
-	free(j->archive);
-	report_free(j->report);
-	free(j);
-}
-
-/* The reply to an import is sent once its commit is durable (store.h DESIGN). */
-static void import_durable_work_cb(uv_work_t *w)
-{
-	struct import_job *j = w->data;
-
-	j->durable_err = store_sync_durable(j->state_dir);
-}
-
-static void import_reply(struct import_job *j)
-{
-	struct api_ctx *a = j->a;
-	cJSON *rep = NULL, *out;
-	int r;
-
-	if (j->durable_err < 0) {
-		/* committed but perhaps not on disk: the client keeps its copy and may retry */
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot make the store durable: %s",
-			  strerror(-j->durable_err));
-		return;
-	}
-	r = store_report_json(a->store, j->res.report_id, &rep);
-	out = cJSON_CreateObject();
-	if (r < 0 || out == NULL) {
-		cJSON_Delete(out);
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot read back the report");
-		return;
-	}
-	cJSON_AddItemToObject(out, "report", rep);
-	cJSON_AddBoolToObject(out, "duplicate", j->res.duplicate);
-	reply_ok(j->c, j->id, out);
-	log_info("api", "import '%s': report %lld, %s, %zu events%s", j->name,
-		 (long long)j->res.report_id, report_status_name(j->report->status),
-		 j->res.n_events, j->res.duplicate ? " (duplicate)" : "");
-}
-
-static void import_durable_after_cb(uv_work_t *w, int status)
-{
-	struct import_job *j = w->data;
-
-	j->a->jobs_running--;
-	if (status < 0 && j->durable_err == 0)
-		j->durable_err = status == UV_ECANCELED ? -ECANCELED : -EIO;
-	import_reply(j);
-	ipc_client_resume(j->c);
-	import_job_free(j);
-}
-
-static void import_after_cb(uv_work_t *w, int status)
-{
-	struct import_job *j = w->data;
-	struct api_ctx *a = j->a;
-	struct store_ingest_result res;
-	struct store_ingest in = {0};
-	char path[300];
-	int r;
-
-	j->a->jobs_running--;
-	if (status < 0) {
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "import cancelled: %s", uv_strerror(status));
-		goto done;
-	}
-	if (j->archive_err < 0) {
-		log_err("api", "import '%s': cannot archive: %s", j->name,
-			strerror(-j->archive_err));
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot archive the report: %s",
-			  strerror(-j->archive_err));
-		goto done;
-	}
-	if (j->parse_err < 0 || j->report == NULL) {
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot parse the report: %s",
-			  strerror(j->parse_err < 0 ? -j->parse_err : ENOMEM));
-		goto done;
-	}
-	snprintf(path, sizeof(path), "import:%s", j->name);
-	in.path = path;
-	in.size = (int64_t)j->len;
-	in.mtime_ns = REPORT_NULL;
-	in.sha256 = j->sha;
-	in.archive = j->archive;
-	in.report = j->report;
-	r = store_begin(a->store);
-	if (r == 0)
-		r = store_ingest(a->store, &in, &res);
-	if (r == 0)
-		r = store_commit(a->store);
-	if (r < 0) {
-		store_rollback(a->store);
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot store the report: %s", strerror(-r));
-		goto done;
-	}
-	j->res = res;
-	if (!res.duplicate)
-		a->report_cb(a->report_arg, res.report_id);
-	/* fsync in a worker, then reply: the loop never waits for the disk */
-	r = uv_queue_work(a->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
-	if (r == 0) {
-		j->a->jobs_running++;
-		return;
-	}
-	j->durable_err = -EIO;
-	log_err("api", "import '%s': cannot queue the store fsync: %s", j->name, uv_strerror(r));
-	import_reply(j);
-done:
-	ipc_client_resume(j->c);
-	import_job_free(j);
-}
-
-static enum ipc_outcome cmd_import(struct api_ctx *a, struct ipc_client *c, struct request *req)
-{
-	struct api_client *ac = client_state(c);
-	const cJSON *size = cJSON_GetObjectItemCaseSensitive(req->root, "size");
-	const char *name = NULL;
-	double n;
-
-	if (ac == NULL) {
-		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-		ipc_client_close_after_flush(c);
-		return IPC_DONE;
-	}
-	if (size == NULL || !cJSON_IsNumber(size)) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST,
-			  "argument 'size' must be the byte count that follows: closing");
-		ipc_client_close_after_flush(c);
-		return IPC_DONE;
-	}
-	n = size->valuedouble;
-	if (n < 1 || n != (double)(size_t)n || n > (double)a->cfg->max_report_size) {
-		reply_err(c, req->id, REQ_E_TOO_LARGE,
-			  "import size must be 1..%zu bytes (max_report_size): closing",
-			  a->cfg->max_report_size);
-		ipc_client_close_after_flush(c);
-		return IPC_DONE;
-	}
-	ac->import_bad = 0;
-	if (request_string(req, "name", &name) < 0 || name == NULL) {
-		ac->import_bad = 1;
-		snprintf(ac->import_err, sizeof(ac->import_err), "%s",
-			 name == NULL && req->err_msg[0] == '\0' ? "argument 'name' is missing"
-								 : req->err_msg);
-	} else if (strlen(name) > 255 || strchr(name, '\n')) {
-		ac->import_bad = 1;
-		snprintf(ac->import_err, sizeof(ac->import_err),
-			 "argument 'name' must be at most 255 bytes, on one line");
-	}
-	cJSON_Delete(ac->import_id);
-	free(ac->import_name);
-	ac->import_id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
-	ac->import_name = strdup(name && !ac->import_bad ? name : "");
-	ipc_client_expect_raw(c, (size_t)n);
-	return IPC_DONE;
-}
+/* ---- dispatch ---- */
 
 enum ipc_outcome api_raw(struct api_ctx *a, struct ipc_client *c, void *buf, size_t len)
 {
-	struct api_client *ac = client_state(c);
-	struct import_job *j;
-	int r;
-
-	if (ac == NULL || ac->import_bad) {
-		if (ac)
-			reply_err(c, ac->import_id, REQ_E_BAD_REQUEST, "%s", ac->import_err);
-		free(buf);
-		return IPC_DONE;
-	}
-	j = calloc(1, sizeof(*j));
-	if (j == NULL || ac->import_name == NULL ||
-	    (j->state_dir = strdup(a->cfg->state_dir)) == NULL) {
-		if (j)
-			free(j);
-		free(buf);
-		reply_err(c, ac->import_id, REQ_E_INTERNAL, "out of memory");
-		return IPC_DONE;
-	}
-	j->work.data = j;
-	j->a = a;
-	j->c = ipc_client_ref(c);
-	j->id = ac->import_id;
-	ac->import_id = NULL;
-	j->name = ac->import_name;
-	ac->import_name = NULL;
-	j->buf = buf;
-	j->len = len;
-	j->max_size = a->cfg->max_report_size;
-	r = uv_queue_work(a->loop, &j->work, import_work_cb, import_after_cb);
-	if (r < 0) {
-		reply_err(c, j->id, REQ_E_INTERNAL, "cannot queue the import: %s", uv_strerror(r));
-		import_job_free(j);
-		return IPC_DONE;
-	}
-	j->a->jobs_running++;
-	return IPC_PENDING;
+	return import_raw(a, c, buf, len);
 }
-
-/* ---- reparse ---- */
-
-struct reparse_item {
-	int64_t id;
-	char *archive;
-	struct report *report;
-	int err; /* archive read or parse failure */
-};
-
-struct reparse_job {
-	uv_work_t work;
-	struct api_ctx *a;
-	struct ipc_client *c; /* referenced */
-	cJSON *id;
-	char *state_dir;
-	size_t max_size;
-	int64_t after_id;
-	struct reparse_item items[REPARSE_BATCH];
-	size_t n;
-	int64_t total, ok, skipped, error, events;
-};
-
-static void reparse_work_cb(uv_work_t *w)
-{
-	struct reparse_job *j = w->data;
-	struct report_opts opts = {.max_size = j->max_size};
-
-	for (size_t i = 0; i < j->n; i++) {
-		struct reparse_item *it = &j->items[i];
-		void *buf = NULL;
-		size_t len = 0;
-
-		it->err = archive_read(j->state_dir, it->archive, j->max_size, &buf, &len);
-		if (it->err == 0)
-			it->err = report_parse(buf, len, &opts, &it->report);
-		free(buf);
-	}
-}
-
-static void reparse_items_release(struct reparse_job *j)
-{
-	for (size_t i = 0; i < j->n; i++) {
-		free(j->items[i].archive);
-		report_free(j->items[i].report);
-	}
-	j->n = 0;
-}
-
-static void reparse_finish(struct reparse_job *j, int r)
-{
-	reparse_items_release(j);
-	/* also after a failure or a stop: the batches committed so far changed events */
-	if (j->total > 0) {
-		int r2 = store_limits_rebuild(j->a->store);
-
-		if (r == 0)
-			r = r2;
-	}
-	if (r < 0) {
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "reparse failed: %s", strerror(-r));
-	} else {
-		cJSON *res = cJSON_CreateObject();
-
-		if (res) {
-			cJSON_AddNumberToObject(res, "reports", (double)j->total);
-			cJSON_AddNumberToObject(res, "ok", (double)j->ok);
-			cJSON_AddNumberToObject(res, "skipped", (double)j->skipped);
-			cJSON_AddNumberToObject(res, "error", (double)j->error);
-			cJSON_AddNumberToObject(res, "events", (double)j->events);
-			reply_ok(j->c, j->id, res);
-		}
-		log_info("api",
-			 "reparse: %lld reports, %lld ok, %lld skipped, %lld error, "
-			 "%lld events",
-			 (long long)j->total, (long long)j->ok, (long long)j->skipped,
-			 (long long)j->error, (long long)j->events);
-	}
-	j->a->reparse_running = 0;
-	ipc_client_resume(j->c);
-	ipc_client_unref(j->c);
-	cJSON_Delete(j->id);
-	free(j->state_dir);
-	free(j);
-}
-
-static void reparse_after_cb(uv_work_t *w, int status);
-
-/* Queue the next batch, or finish. */
-static void reparse_next(struct reparse_job *j)
-{
-	struct store_archived *v = NULL;
-	size_t n = 0;
-	int r;
-
-	reparse_items_release(j);
-	r = store_archived_list(j->a->store, j->after_id, REPARSE_BATCH, &v, &n);
-	if (r < 0 || n == 0) {
-		store_archived_free(v, n);
-		reparse_finish(j, r);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		j->items[i].id = v[i].id;
-		j->items[i].archive = v[i].archive;
-		j->items[i].report = NULL;
-		j->items[i].err = 0;
-		v[i].archive = NULL;
-	}
-	j->n = n;
-	j->after_id = v[n - 1].id;
-	store_archived_free(v, n);
-	r = uv_queue_work(j->a->loop, &j->work, reparse_work_cb, reparse_after_cb);
-	if (r < 0) {
-		reparse_finish(j, -ECANCELED);
-		return;
-	}
-	j->a->jobs_running++;
-}
-
-static void reparse_after_cb(uv_work_t *w, int status)
-{
-	struct reparse_job *j = w->data;
-	struct store *s = j->a->store;
-	int r;
-
-	j->a->jobs_running--;
-	if (status < 0) {
-		reparse_finish(j, -ECANCELED);
-		return;
-	}
-	r = store_begin(s);
-	for (size_t i = 0; r == 0 && i < j->n; i++) {
-		struct reparse_item *it = &j->items[i];
-		size_t nev = 0;
-
-		j->total++;
-		if (it->err < 0 || it->report == NULL) {
-			log_warn("api", "reparse: report %lld: cannot read '%s': %s",
-				 (long long)it->id, it->archive,
-				 strerror(it->err < 0 ? -it->err : ENOMEM));
-			j->error++;
-			continue;
-		}
-		r = store_report_replace(s, it->id, it->report, &nev);
-		j->events += (int64_t)nev;
-		switch (it->report->status) {
-		case REPORT_OK:
-			j->ok++;
-			break;
-		case REPORT_SKIPPED:
-			j->skipped++;
-			break;
-		case REPORT_ERROR:
-			j->error++;
-			break;
-		}
-	}
-	if (r == 0)
-		r = store_commit(s);
-	if (r < 0) {
-		store_rollback(s);
-		reparse_finish(j, r);
-		return;
-	}
-	if (j->a->stopping) {
-		reparse_finish(j, -ECANCELED);
-		return;
-	}
-	reparse_next(j);
-}
-
-static enum ipc_outcome cmd_reparse(struct api_ctx *a, struct ipc_client *c, struct request *req)
-{
-	struct reparse_job *j;
-
-	if (a->reparse_running) {
-		reply_err(c, req->id, REQ_E_INTERNAL, "a reparse is already running");
-		return IPC_DONE;
-	}
-	j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->state_dir = strdup(a->cfg->state_dir)) == NULL) {
-		free(j);
-		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-		return IPC_DONE;
-	}
-	j->work.data = j;
-	j->a = a;
-	j->c = ipc_client_ref(c);
-	j->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
-	j->max_size = a->cfg->max_report_size;
-	a->reparse_running = 1;
-	log_info("api", "reparse started");
-	reparse_next(j);
-	/* reparse_next() may have finished at once (no archived reports) */
-	return a->reparse_running ? IPC_PENDING : IPC_DONE;
-}
-
-/* ---- dispatch ---- */
 
 enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char *line, size_t len)
 {
@@ -934,9 +494,9 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 
 	if (r != 0) {
 		if (r < 0)
-			reply_err(c, NULL, REQ_E_INTERNAL, "out of memory");
+			api_reply_err(c, NULL, REQ_E_INTERNAL, "out of memory");
 		else
-			reply_err(c, req.id, req.err_code, "%s", req.err_msg);
+			api_reply_err(c, req.id, req.err_code, "%s", req.err_msg);
 		request_release(&req);
 		return IPC_DONE;
 	}
@@ -957,11 +517,11 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 	else if (strcmp(req.cmd, "sync") == 0)
 		out = cmd_sync(a, c, &req);
 	else if (strcmp(req.cmd, "import") == 0)
-		out = cmd_import(a, c, &req);
+		out = import_request(a, c, &req);
 	else if (strcmp(req.cmd, "reparse") == 0)
-		out = cmd_reparse(a, c, &req);
+		out = reparse_request(a, c, &req);
 	else
-		reply_err(c, req.id, REQ_E_UNKNOWN_COMMAND, "unknown command '%.64s'", req.cmd);
+		api_reply_err(c, req.id, REQ_E_UNKNOWN_COMMAND, "unknown command '%.64s'", req.cmd);
 	request_release(&req);
 	return out;
 }

@@ -39,4 +39,27 @@ enum ipc_outcome api_raw(struct api_ctx *a, struct ipc_client *c, void *buf, siz
 /* The client is closing: cancel what waits for it. */
 void api_client_gone(struct api_ctx *a, struct ipc_client *c);
 
+/* ---- for the command files (api.c, import.c, reparse.c) ---- */
+
+struct cJSON;
+
+/* per-client state, in the client's ipc slot */
+struct api_client {
+	struct sync_wait *wait;	 /* a waited sync in progress */
+	struct cJSON *import_id; /* id of the import whose bytes are being read */
+	char *import_name;
+	int import_bad; /* the import header was bad: drop the bytes, then reply */
+	char import_err[256];
+};
+
+/* The client's state, created on first use; NULL when out of memory. */
+struct api_client *api_client_state(struct ipc_client *c);
+/* {"id", "ok": true, "result"}: result is consumed. */
+void api_reply_ok(struct ipc_client *c, const struct cJSON *id, struct cJSON *result);
+/* {"id", "ok": false, "error": {"code", "message"}} */
+void api_reply_err(struct ipc_client *c, const struct cJSON *id, const char *code, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+/* A store call failed with r. */
+void api_reply_store_err(struct ipc_client *c, const struct cJSON *id, int r);
+
 #endif
