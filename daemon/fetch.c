@@ -552,8 +552,6 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 	}
 	r = walk(&c, p, NULL, 0);
 	conn_close(&c);
-	/* keep the log short here, so that the loop's commits never run a checkpoint */
-	store_checkpoint(p->state_dir, FETCH_CHECKPOINT_BYTES, NULL);
 	if (r == -ENOMEM)
 		set_error(out, FETCH_ERROR, "out of memory");
 	if (out->state == FETCH_OK && out->n_failed)
@@ -561,26 +559,15 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 			  out->n_failed);
 }
 
-void fetch_remove(const char *state_dir, const char *udid, int network, struct fetch_known *v,
-		  size_t n, atomic_int *cancel, struct fetch_result *out)
+void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n,
+		  atomic_int *cancel, struct fetch_result *out)
 {
 	struct fetch_conn c = {.udid = udid, .network = network, .cancel = cancel, .out = out};
-	uint64_t t0 = clock_now_ms();
-	int r;
 
 	memset(out, 0, sizeof(*out));
 	out->state = FETCH_OK;
 	if (cancelled(&c))
 		return;
-	/* the commits of these files are durable before any of them leaves the phone */
-	r = store_sync_durable(state_dir);
-	if (r < 0) {
-		set_error(out, FETCH_ERROR, "cannot make the store durable: %s; nothing removed",
-			  strerror(-r));
-		return;
-	}
-	log_debug("fetch", "%s: store durable before removal (%llu ms)", udid,
-		  (unsigned long long)(clock_now_ms() - t0));
 	if (conn_open(&c, 0, 0, 0) < 0) {
 		conn_close(&c);
 		return;

@@ -62,22 +62,16 @@ struct fetch_result {
 	uint64_t bytes;	   /* file bytes read over AFC */
 };
 
-/* fetch_sync checkpoints the store (off the loop) once its log is this long */
-#define FETCH_CHECKPOINT_BYTES (4 * 1024 * 1024)
-
-/*
- * Walk, download, archive and parse the new reports of one phone, then checkpoint the store
- * (store_checkpoint) when its log has grown. Always fills out.
- */
+/* Walk, download, archive and parse the new reports of one phone. Always fills out. */
 void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_result *out);
 
 /*
  * Remove v[i].path from the phone when its size and mtime still match; sets v[i].removed.
- * First makes the store under state_dir durable (store_sync_durable); when that fails it
- * removes nothing and reports FETCH_ERROR. out->state/error say how the connection went.
+ * The caller has made the commits of these files durable first. out->state/error say how
+ * the connection went.
  */
-void fetch_remove(const char *state_dir, const char *udid, int network, struct fetch_known *v,
-		  size_t n, atomic_int *cancel, struct fetch_result *out);
+void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n,
+		  atomic_int *cancel, struct fetch_result *out);
 
 void fetch_params_release(struct fetch_params *p);
 void fetch_result_release(struct fetch_result *r);
