@@ -7,6 +7,8 @@
 #include <uv.h>
 
 struct config;
+struct ingest_item;
+struct ingest_source;
 struct store;
 struct devices;
 struct devices_wait;
@@ -26,7 +28,7 @@ struct devices_ops {
 	/* A phone's DEVICE row changed (state, attached, error): the row is in the store. */
 	void (*device_cb)(void *arg, const char *udid);
 	/* A report pulled from a phone was committed and is new: publish its events. */
-	void (*report_cb)(void *arg, int64_t report_id);
+	void (*report_cb)(void *arg, const struct ingest_source *src, const struct ingest_item *it);
 	/* The usbmuxd connection changed (counts for a status line). */
 	void (*status_cb)(void *arg);
 };

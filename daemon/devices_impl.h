@@ -9,6 +9,7 @@
 #include "devices.h"
 #include "devwatch.h"
 #include "fetch.h"
+#include "ingest.h"
 
 /* Loop thread only; see the DESIGN comment in devices.c. */
 
@@ -46,7 +47,9 @@ struct phone_job {
 	enum job_kind kind;
 	atomic_int cancel;
 	struct fetch_params params; /* JOB_SYNC */
-	struct fetch_known *rm;	    /* JOB_REMOVE */
+	struct ingest_item *files;  /* JOB_SYNC: downloaded, archived and parsed (worker) */
+	size_t n_files, cap_files;
+	struct fetch_known *rm; /* JOB_REMOVE */
 	size_t n_rm;
 	struct fetch_result res;
 	uint64_t started_ms;

@@ -38,6 +38,38 @@ static void remove_work(struct phone_job *j)
 	fetch_remove(j->params.udid, j->params.network, j->rm, j->n_rm, &j->cancel, &j->res);
 }
 
+/* Worker (fetch_params.file_cb): archive and parse one downloaded file into the job. */
+static int file_cb(void *arg, const char *path, int64_t size, int64_t mtime_ns, const void *buf)
+{
+	struct phone_job *j = arg;
+	struct ingest_item *it;
+	int r;
+
+	if (j->n_files == j->cap_files) {
+		size_t cap = j->cap_files ? 2 * j->cap_files : 16;
+		struct ingest_item *v = realloc(j->files, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		j->files = v;
+		j->cap_files = cap;
+	}
+	it = &j->files[j->n_files];
+	memset(it, 0, sizeof(*it));
+	it->path = strdup(path);
+	it->size = size;
+	it->mtime_ns = mtime_ns;
+	if (!it->path)
+		return -ENOMEM;
+	r = ingest_prepare(j->params.state_dir, buf, (size_t)size, j->params.max_report_size, it);
+	if (r < 0) {
+		ingest_item_release(it);
+		return r;
+	}
+	j->n_files++;
+	return 0;
+}
+
 /* Worker thread: only the job's own values, never loop-owned objects. */
 static void sync_work_cb(uv_work_t *req)
 {
@@ -56,6 +88,9 @@ static void job_free(struct phone_job *j)
 {
 	fetch_params_release(&j->params);
 	fetch_result_release(&j->res);
+	for (size_t i = 0; i < j->n_files; i++)
+		ingest_item_release(&j->files[i]);
+	free(j->files);
 	for (size_t i = 0; i < j->n_rm; i++)
 		free(j->rm[i].path);
 	free(j->rm);
@@ -135,6 +170,8 @@ static void start_sync(struct phone *ph)
 	j->params.network = ph->network;
 	j->params.mover_timeout_ms = cfg->mover_timeout_ms;
 	j->params.max_report_size = cfg->max_report_size;
+	j->params.file_cb = file_cb;
+	j->params.file_arg = j;
 	if (!j->params.state_dir)
 		goto fail;
 	r = store_file_index_load(dv->store, ph->udid, &j->params.index);
@@ -183,97 +220,69 @@ static enum phone_state state_of(enum fetch_state s)
 }
 
 /* Store what the job pulled; returns how many files are committed (for removal) via rm. */
-static int commit_files(struct phone *ph, struct phone_job *j, struct fetch_known **rm,
-			size_t *n_rm)
+/* Store what the job pulled (identity facts, then the files in one transaction); publish. */
+static int commit_files(struct phone *ph, struct phone_job *j)
 {
 	struct devices *dv = ph->dv;
-	struct store *s = dv->store;
-	struct fetch_result *res = &j->res;
-	int64_t *new_ids = NULL;
-	size_t n_new = 0;
-	int r = 0;
+	const struct fetch_result *res = &j->res;
+	struct ingest_source src = {ph->udid, res->product, res->os_version, res->build};
+	int r;
 
-	*rm = NULL;
-	*n_rm = 0;
 	if (res->name || res->product || res->os_version || res->build) {
-		r = store_device_upsert(s, ph->udid, res->name, res->product, res->os_version,
-					res->build, ph->network ? "Network" : "USB");
+		r = store_device_upsert(dv->store, ph->udid, res->name, res->product,
+					res->os_version, res->build,
+					ph->network ? "Network" : "USB");
 		if (r < 0)
 			return r;
 	}
-	if (res->n_files == 0)
-		goto removal;
-	new_ids = calloc(res->n_files, sizeof(*new_ids));
-	if (!new_ids)
-		return -ENOMEM;
-	r = store_begin(s);
+	if (j->n_files == 0)
+		return 0;
+	r = ingest_commit(dv->store, &src, j->files, j->n_files);
 	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < res->n_files; i++) {
-		const struct fetch_file *f = &res->files[i];
-		struct store_ingest in = {
-			.udid = ph->udid,
-			.path = f->path,
-			.size = f->size,
-			.mtime_ns = f->mtime_ns,
-			.sha256 = f->sha256,
-			.archive = f->archive,
-			.report = f->report,
-			.device_product = res->product,
-			.device_os_version = res->os_version,
-			.device_build = res->build,
-		};
-		struct store_ingest_result out = {0};
+		return r;
+	for (size_t i = 0; i < j->n_files; i++) {
+		const struct ingest_item *it = &j->files[i];
 
-		r = store_ingest(s, &in, &out);
-		if (r < 0)
-			break;
-		if (!out.duplicate)
-			new_ids[n_new++] = out.report_id;
 		log_debug("devices", "'%s': '%s' stored as report %lld%s (%zu events)", ph->udid,
-			  f->path, (long long)out.report_id, out.duplicate ? ", a duplicate" : "",
-			  out.n_events);
+			  it->path, (long long)it->res.report_id,
+			  it->res.duplicate ? ", a duplicate" : "", it->res.n_events);
+		if (it->res.duplicate)
+			continue;
+		ph->new_reports++;
+		dv->ops->report_cb(dv->arg, &src, it);
 	}
-	if (r < 0) {
-		store_rollback(s);
-		goto out;
-	}
-	r = store_commit(s);
-	if (r < 0) {
-		store_rollback(s);
-		goto out;
-	}
-	ph->new_reports += (int)n_new;
-	for (size_t i = 0; i < n_new; i++)
-		dv->ops->report_cb(dv->arg, new_ids[i]);
-removal:
-	if (dv->cfg->remove_after_pull && (res->n_files || res->n_known)) {
-		size_t n = 0;
-		struct fetch_known *v = calloc(res->n_files + res->n_known, sizeof(*v));
+	return 0;
+}
 
-		if (!v) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < res->n_files; i++) {
-			v[n].path = res->files[i].path;
-			res->files[i].path = NULL;
-			v[n].size = res->files[i].size;
-			v[n].mtime_ns = res->files[i].mtime_ns;
-			n++;
-		}
-		for (size_t i = 0; i < res->n_known; i++) {
-			v[n] = res->known[i];
-			res->known[i].path = NULL;
-			n++;
-		}
-		*rm = v;
-		*n_rm = n;
+/* With remove_after_pull: every file now committed (pulled now or before), for removal. */
+static int removal_list(struct phone_job *j, struct fetch_known **rm, size_t *n_rm)
+{
+	struct fetch_result *res = &j->res;
+	struct fetch_known *v;
+	size_t n = 0;
+
+	*rm = NULL;
+	*n_rm = 0;
+	if (j->n_files + res->n_known == 0)
+		return 0;
+	v = calloc(j->n_files + res->n_known, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < j->n_files; i++) {
+		v[n].path = j->files[i].path;
+		j->files[i].path = NULL;
+		v[n].size = j->files[i].size;
+		v[n].mtime_ns = j->files[i].mtime_ns;
+		n++;
 	}
-	r = 0;
-out:
-	free(new_ids);
-	return r;
+	for (size_t i = 0; i < res->n_known; i++) {
+		v[n] = res->known[i];
+		res->known[i].path = NULL;
+		n++;
+	}
+	*rm = v;
+	*n_rm = n;
+	return 0;
 }
 
 /* Record what the removal job removed (facts about the phone, kept even when stale). */
@@ -311,7 +320,9 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 	uint64_t t0 = clock_now_ms();
 	int r;
 
-	r = commit_files(ph, j, &rm, &n_rm);
+	r = commit_files(ph, j);
+	if (r == 0 && dv->cfg->remove_after_pull)
+		r = removal_list(j, &rm, &n_rm);
 	if (r < 0) {
 		for (size_t i = 0; i < n_rm; i++)
 			free(rm[i].path);

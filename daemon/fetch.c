@@ -1,4 +1,4 @@
-/* fetch.c: libimobiledevice side of a phone sync: lockdown, mover, AFC walk, download, archive */
+/* fetch.c: libimobiledevice side of a phone sync: lockdown, mover, AFC walk, download, remove */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +12,6 @@
 #include <libimobiledevice/service.h>
 #include <plist/plist.h>
 
-#include "archive.h"
 #include "fetch.h"
 #include "clock.h"
 #include "log.h"
@@ -400,41 +399,14 @@ static int download(struct fetch_conn *c, const char *path, const struct file_in
 }
 
 static int keep_file(struct fetch_conn *c, const struct fetch_params *p, const char *path,
-		     const struct file_info *fi, char *buf)
+		     const struct file_info *fi, const char *buf)
 {
-	struct fetch_result *out = c->out;
-	struct fetch_file *f, *v;
-	struct report_opts opts = {.max_size = p->max_report_size};
-	int r;
+	int r = p->file_cb(p->file_arg, path, fi->size, fi->mtime_ns, buf);
 
-	v = realloc(out->files, (out->n_files + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	out->files = v;
-	f = &v[out->n_files];
-	memset(f, 0, sizeof(*f));
-	archive_sha256_hex(buf, (size_t)fi->size, f->sha256);
-	r = archive_write(p->state_dir, buf, (size_t)fi->size, f->sha256, &f->archive);
-	if (r < 0) {
-		log_err("fetch", "%s: cannot archive '%s': %s", c->udid, path, strerror(-r));
+	if (r < 0)
 		return r;
-	}
-	r = report_parse(buf, (size_t)fi->size, &opts, &f->report);
-	if (r < 0 || !f->report) {
-		free(f->archive);
-		return r < 0 ? r : -ENOMEM;
-	}
-	f->path = strdup(path);
-	if (!f->path) {
-		report_free(f->report);
-		free(f->archive);
-		return -ENOMEM;
-	}
-	f->size = fi->size;
-	f->mtime_ns = fi->mtime_ns;
-	out->n_files++;
-	log_debug("fetch", "%s: downloaded '%s' (%lld bytes, %s)", c->udid, path,
-		  (long long)fi->size, report_status_name(f->report->status));
+	c->out->n_files++;
+	log_debug("fetch", "%s: downloaded '%s' (%lld bytes)", c->udid, path, (long long)fi->size);
 	return 0;
 }
 
@@ -625,14 +597,8 @@ void fetch_params_release(struct fetch_params *p)
 
 void fetch_result_release(struct fetch_result *r)
 {
-	for (size_t i = 0; i < r->n_files; i++) {
-		free(r->files[i].path);
-		free(r->files[i].archive);
-		report_free(r->files[i].report);
-	}
 	for (size_t i = 0; i < r->n_known; i++)
 		free(r->known[i].path);
-	free(r->files);
 	free(r->known);
 	free(r->error);
 	free(r->name);

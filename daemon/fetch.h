@@ -26,6 +26,14 @@ enum fetch_state {
 	FETCH_CANCELLED, /* the cancel flag was seen */
 };
 
+/*
+ * A downloaded file, on the worker: path (relative to the crash directory), its AFC size
+ * and mtime and the whole content. Returns 0 when kept; -ENOMEM stops the walk, any other
+ * negative errno counts the file as failed.
+ */
+typedef int (*fetch_file_cb)(void *arg, const char *path, int64_t size, int64_t mtime_ns,
+			     const void *buf);
+
 struct fetch_params {
 	char udid[44];
 	char *state_dir; /* owned */
@@ -34,14 +42,8 @@ struct fetch_params {
 	unsigned mover_timeout_ms;
 	size_t max_report_size;
 	struct store_file_index index; /* owned deep copy of the phone's file index */
-};
-
-struct fetch_file {
-	char *path; /* relative to the crash directory */
-	int64_t size, mtime_ns;
-	char sha256[65];
-	char *archive;	       /* relative to the state dir */
-	struct report *report; /* owned, never NULL */
+	fetch_file_cb file_cb;	       /* each new file (the caller archives and parses it) */
+	void *file_arg;
 };
 
 struct fetch_known {
@@ -54,15 +56,14 @@ struct fetch_result {
 	enum fetch_state state;
 	char *error;				   /* NULL when FETCH_OK and no file failed */
 	char *name, *product, *os_version, *build; /* from lockdown; NULL when unknown */
-	struct fetch_file *files;		   /* downloaded and archived this time */
-	size_t n_files;
+	size_t n_files;				   /* downloaded and kept by file_cb */
 	struct fetch_known *known; /* candidates already in the index (not re-downloaded) */
 	size_t n_known;
 	unsigned n_failed; /* candidates that could not be fetched (each logged) */
 	uint64_t bytes;	   /* file bytes read over AFC */
 };
 
-/* Walk, download, archive and parse the new reports of one phone. Always fills out. */
+/* Walk the phone's crash directory and download its new reports into p->file_cb. */
 void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_result *out);
 
 /*

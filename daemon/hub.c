@@ -11,6 +11,7 @@
 #include "api.h"
 #include "devices.h"
 #include "hub.h"
+#include "ingest.h"
 #include "ipc.h"
 #include "log.h"
 #include "sd.h"
@@ -43,17 +44,15 @@ static void device_cb(void *arg, const char *udid)
 }
 
 /* devices_ops.report_cb and api_ctx.report_cb: push each kill event of a new report */
-static void report_cb(void *arg, int64_t report_id)
+static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
 {
 	struct hub *h = arg;
-	cJSON *events = NULL, *ev;
+	cJSON *events, *ev;
 
-	if (h->ipc == NULL || store_report_events_json(h->store, report_id, &events) < 0)
+	if (h->ipc == NULL || (events = ingest_events_json(src, it)) == NULL)
 		return;
-	cJSON_ArrayForEach(ev, events)
-	{
-		publish(h, IPC_TOPIC_EVENTS, "event", cJSON_Duplicate(ev, 1));
-	}
+	while ((ev = cJSON_DetachItemFromArray(events, 0)) != NULL)
+		publish(h, IPC_TOPIC_EVENTS, "event", ev);
 	cJSON_Delete(events);
 }
 

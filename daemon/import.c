@@ -9,8 +9,8 @@
 
 #include "../proto/report.h"
 #include "api.h"
-#include "archive.h"
 #include "config.h"
+#include "ingest.h"
 #include "ipc.h"
 #include "log.h"
 #include "request.h"
@@ -24,27 +24,23 @@ struct import_job {
 	cJSON *id;
 	char *name;
 	char *state_dir;
-	void *buf;
+	void *buf; /* the raw bytes, freed by the worker once archived and parsed */
 	size_t len;
 	size_t max_size;
-	char sha[65];
-	char *archive;
-	int archive_err;
-	struct report *report;
-	int parse_err;
-	struct store_ingest_result res; /* after the commit */
-	int durable_err;		/* store_sync_durable() after the commit */
+	struct ingest_item it;
+	int prepare_err; /* ingest_prepare() */
+	int durable_err; /* store_sync_durable() after the commit */
 };
+
+static const struct ingest_source import_source = {0}; /* no phone, no phone facts */
 
 static void import_work_cb(uv_work_t *w)
 {
 	struct import_job *j = w->data;
-	struct report_opts opts = {.max_size = j->max_size};
 
-	archive_sha256_hex(j->buf, j->len, j->sha);
-	j->archive_err = archive_write(j->state_dir, j->buf, j->len, j->sha, &j->archive);
-	if (j->archive_err == 0)
-		j->parse_err = report_parse(j->buf, j->len, &opts, &j->report);
+	j->prepare_err = ingest_prepare(j->state_dir, j->buf, j->len, j->max_size, &j->it);
+	free(j->buf);
+	j->buf = NULL;
 }
 
 static void import_job_free(struct import_job *j)
@@ -54,8 +50,7 @@ static void import_job_free(struct import_job *j)
 	free(j->name);
 	free(j->state_dir);
 	free(j->buf);
-	free(j->archive);
-	report_free(j->report);
+	ingest_item_release(&j->it);
 	free(j);
 }
 
@@ -69,7 +64,7 @@ static void import_durable_work_cb(uv_work_t *w)
 
 static void import_reply(struct import_job *j)
 {
-	struct api_ctx *a = j->a;
+	const struct store_ingest_result *res = &j->it.res;
 	cJSON *rep = NULL, *out;
 	int r;
 
@@ -79,7 +74,7 @@ static void import_reply(struct import_job *j)
 			      strerror(-j->durable_err));
 		return;
 	}
-	r = store_report_json(a->store, j->res.report_id, &rep);
+	r = store_report_json(j->a->store, res->report_id, &rep);
 	out = cJSON_CreateObject();
 	if (r < 0 || out == NULL) {
 		cJSON_Delete(out);
@@ -87,11 +82,11 @@ static void import_reply(struct import_job *j)
 		return;
 	}
 	cJSON_AddItemToObject(out, "report", rep);
-	cJSON_AddBoolToObject(out, "duplicate", j->res.duplicate);
+	cJSON_AddBoolToObject(out, "duplicate", res->duplicate);
 	api_reply_ok(j->c, j->id, out);
 	log_info("api", "import '%s': report %lld, %s, %zu events%s", j->name,
-		 (long long)j->res.report_id, report_status_name(j->report->status),
-		 j->res.n_events, j->res.duplicate ? " (duplicate)" : "");
+		 (long long)res->report_id, report_status_name(j->it.report->status), res->n_events,
+		 res->duplicate ? " (duplicate)" : "");
 }
 
 static void import_durable_after_cb(uv_work_t *w, int status)
@@ -106,56 +101,44 @@ static void import_durable_after_cb(uv_work_t *w, int status)
 	import_job_free(j);
 }
 
-static void import_after_cb(uv_work_t *w, int status)
+/* Commit and publish; 0, or -1 when an error reply was sent. */
+static int import_commit(struct import_job *j, int status)
 {
-	struct import_job *j = w->data;
 	struct api_ctx *a = j->a;
-	struct store_ingest_result res;
-	struct store_ingest in = {0};
-	char path[300];
 	int r;
 
-	j->a->jobs_running--;
 	if (status < 0) {
 		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "import cancelled: %s",
 			      uv_strerror(status));
-		goto done;
+		return -1;
 	}
-	if (j->archive_err < 0) {
-		log_err("api", "import '%s': cannot archive: %s", j->name,
-			strerror(-j->archive_err));
-		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot archive the report: %s",
-			      strerror(-j->archive_err));
-		goto done;
+	if (j->prepare_err < 0) {
+		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot %s the report: %s",
+			      j->it.failed_step ? j->it.failed_step : "archive",
+			      strerror(-j->prepare_err));
+		return -1;
 	}
-	if (j->parse_err < 0 || j->report == NULL) {
-		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot parse the report: %s",
-			      strerror(j->parse_err < 0 ? -j->parse_err : ENOMEM));
-		goto done;
-	}
-	snprintf(path, sizeof(path), "import:%s", j->name);
-	in.path = path;
-	in.size = (int64_t)j->len;
-	in.mtime_ns = REPORT_NULL;
-	in.sha256 = j->sha;
-	in.archive = j->archive;
-	in.report = j->report;
-	r = store_begin(a->store);
-	if (r == 0)
-		r = store_ingest(a->store, &in, &res);
-	if (r == 0)
-		r = store_commit(a->store);
+	r = ingest_commit(a->store, &import_source, &j->it, 1);
 	if (r < 0) {
-		store_rollback(a->store);
 		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot store the report: %s",
 			      strerror(-r));
-		goto done;
+		return -1;
 	}
-	j->res = res;
-	if (!res.duplicate)
-		a->report_cb(a->report_arg, res.report_id);
+	if (!j->it.res.duplicate)
+		a->report_cb(a->report_arg, &import_source, &j->it);
+	return 0;
+}
+
+static void import_after_cb(uv_work_t *w, int status)
+{
+	struct import_job *j = w->data;
+	int r;
+
+	j->a->jobs_running--;
+	if (import_commit(j, status) < 0)
+		goto done;
 	/* fsync in a worker, then reply: the loop never waits for the disk */
-	r = uv_queue_work(a->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
+	r = uv_queue_work(j->a->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
 	if (r == 0) {
 		j->a->jobs_running++;
 		return;
@@ -244,6 +227,14 @@ enum ipc_outcome import_raw(struct api_ctx *a, struct ipc_client *c, void *buf, 
 	j->buf = buf;
 	j->len = len;
 	j->max_size = a->cfg->max_report_size;
+	j->it.size = (int64_t)len;
+	j->it.mtime_ns = REPORT_NULL;
+	if (asprintf(&j->it.path, "import:%s", j->name) < 0) {
+		j->it.path = NULL;
+		api_reply_err(c, j->id, REQ_E_INTERNAL, "out of memory");
+		import_job_free(j);
+		return IPC_DONE;
+	}
 	r = uv_queue_work(a->loop, &j->work, import_work_cb, import_after_cb);
 	if (r < 0) {
 		api_reply_err(c, j->id, REQ_E_INTERNAL, "cannot queue the import: %s",

@@ -9,8 +9,8 @@
 
 #include "../proto/report.h"
 #include "api.h"
-#include "archive.h"
 #include "config.h"
+#include "ingest.h"
 #include "ipc.h"
 #include "log.h"
 #include "request.h"
@@ -42,17 +42,11 @@ struct reparse_job {
 static void reparse_work_cb(uv_work_t *w)
 {
 	struct reparse_job *j = w->data;
-	struct report_opts opts = {.max_size = j->max_size};
 
 	for (size_t i = 0; i < j->n; i++) {
 		struct reparse_item *it = &j->items[i];
-		void *buf = NULL;
-		size_t len = 0;
 
-		it->err = archive_read(j->state_dir, it->archive, j->max_size, &buf, &len);
-		if (it->err == 0)
-			it->err = report_parse(buf, len, &opts, &it->report);
-		free(buf);
+		it->err = ingest_reread(j->state_dir, it->archive, j->max_size, &it->report);
 	}
 }
 

@@ -10,6 +10,7 @@
 
 #include "../../daemon/api.h"
 #include "../../daemon/config.h"
+#include "../../daemon/ingest.h"
 #include "../../daemon/ipc.h"
 #include "../../daemon/store.h"
 #include "check.h"
@@ -26,6 +27,7 @@ struct bench {
 	uv_async_t done;
 	int64_t published[8]; /* report_cb calls (loop thread; read after the loop) */
 	size_t n_published;
+	cJSON *pushed;	    /* the events report_cb would push, rendered from memory */
 	const char *report; /* corpus file to import */
 	int stopped;
 };
@@ -47,13 +49,15 @@ static void gone_cb(void *arg, struct ipc_client *c)
 
 static const struct ipc_ops ops = {.request_cb = request_cb, .raw_cb = raw_cb, .gone_cb = gone_cb};
 
-static void report_cb(void *arg, int64_t report_id)
+static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
 {
 	struct bench *b = arg;
 
 	if (b->n_published < 8)
-		b->published[b->n_published] = report_id;
+		b->published[b->n_published] = it->res.report_id;
 	b->n_published++;
+	cJSON_Delete(b->pushed);
+	b->pushed = ingest_events_json(src, it);
 }
 
 /* ---- client side (its own thread) ---- */
@@ -277,6 +281,27 @@ static int bench_start(struct bench *b)
 	return uv_async_init(&b->loop, &b->done, done_cb);
 }
 
+/* The events pushed from memory are the store's EVENTs of that report, field for field. */
+static void check_pushed(struct bench *b)
+{
+	cJSON *stored = NULL;
+
+	CHECK(store_report_events_json(b->store, b->published[0], &stored) == 0);
+	CHECK(b->pushed != NULL && cJSON_GetArraySize(b->pushed) > 0);
+	/* the store keeps each EVENT as JSON text: the pushed text must be the same bytes */
+	CHECK(cJSON_GetArraySize(b->pushed) == cJSON_GetArraySize(stored));
+	for (int i = 0; i < cJSON_GetArraySize(stored); i++) {
+		char *x = cJSON_PrintUnformatted(cJSON_GetArrayItem(b->pushed, i));
+		char *y = cJSON_PrintUnformatted(cJSON_GetArrayItem(stored, i));
+
+		ASSERT_STREQ(x, y);
+		cJSON_free(x);
+		cJSON_free(y);
+	}
+	cJSON_Delete(stored);
+	cJSON_Delete(b->pushed);
+}
+
 int main(void)
 {
 	static struct bench b;
@@ -298,6 +323,7 @@ int main(void)
 	/* the first import was new and published once; the duplicate was not */
 	ASSERT_EQ(b.n_published, 1);
 	ASSERT_EQ(b.published[0], 1);
+	check_pushed(&b);
 	ipc_free(b.ipc);
 	store_close(b.store);
 	CHECK(uv_loop_close(&b.loop) == 0);

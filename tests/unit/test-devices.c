@@ -113,9 +113,10 @@ static void device_cb(void *arg, const char *udid)
 	cJSON_Delete(dev);
 }
 
-static void report_cb(void *arg, int64_t report_id)
+static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
 {
-	(void)report_id;
+	(void)src;
+	(void)it;
 	((struct bench *)arg)->reports++;
 }
 
