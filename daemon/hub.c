@@ -1,4 +1,33 @@
 /* hub.c: owns and wires jetsamd's subsystems: start, stop, pushes to subscribers, STATUS= */
+
+/*
+ * DESIGN: data flows one way, top to bottom; no file includes a file above it.
+ *
+ *   main.c              options, config file, signals, watchdog, the loop
+ *     hub.c             owns loop, config, store, ipc, devices; implements their ops tables
+ *       api.c           socket commands: decode, dispatch, replies, queries    (L2 commands)
+ *       import.c        the import command        reparse.c   the reparse command
+ *         ipc.c         socket, clients, line framing, output queues           (L3 services)
+ *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs
+ *         ingest.c      hash, archive, parse (worker); commit, EVENT JSON (loop)
+ *           fetch.c     libimobiledevice: walk, download, remove (worker)      (L4 workers)
+ *           devwatch.c  usbmuxd events          store.c  SQLite store
+ *             fileindex, durable, archive.c, proto/ (report parser, request decoder) (L5)
+ *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h
+ *
+ * Upward calls go through ops tables set here: ipc_ops (request line, raw bytes, client gone,
+ * client count), devices_ops (device row changed, report ingested, status), devwatch_ops
+ * (inside devices). api, import and reparse see struct api_ctx, never struct hub.
+ *
+ * Where to change what:
+ *  - a socket command: a cmd_* in api.c (or its own file like import.c) and its name in
+ *    api_commands[]; the protocol text in proto/PROTOCOL.md; the client in client/.
+ *  - a report format: the parser in proto/ (report*.c); ingest.c and the store take any
+ *    struct report, and reparse re-reads the archive with the new parser.
+ *  - a store column: the schema and statements of the store (store*.c, store.h), the row
+ *    struct or JSON rendering there; ingest.c if the column comes from a report.
+ *  - a push to subscribers: the ops callbacks below (publish()).
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
