@@ -12,8 +12,8 @@
 #include <libimobiledevice/service.h>
 #include <plist/plist.h>
 
-#include "fetch.h"
 #include "clock.h"
+#include "fetch.h"
 #include "log.h"
 
 #define FETCH_LABEL	"jetsamd"

@@ -10,12 +10,12 @@
 #include "../proto/report.h"
 #include "api.h"
 #include "config.h"
+#include "import.h"
 #include "ingest.h"
 #include "ipc.h"
 #include "log.h"
 #include "request.h"
 #include "store.h"
-#include "import.h"
 
 struct import_job {
 	uv_work_t work;

@@ -13,9 +13,9 @@
 #include "ingest.h"
 #include "ipc.h"
 #include "log.h"
+#include "reparse.h"
 #include "request.h"
 #include "store.h"
-#include "reparse.h"
 
 #define REPARSE_BATCH 64
 
