@@ -8,7 +8,7 @@
 #include <uv.h>
 
 #include "../proto/report.h"
-#include "api.h"
+#include "api_common.h"
 #include "config.h"
 #include "import.h"
 #include "ingest.h"
