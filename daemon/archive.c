@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "archive.h"
+#include "durable.h"
 
 void archive_sha256_hex(const void *buf, size_t len, char out[65])
 {
@@ -39,22 +40,10 @@ static int valid_hex(const char *hex)
 	return hex[64] == '\0';
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 static int mkdir_durable(const char *path, const char *parent)
 {
 	if (mkdir(path, 0750) == 0)
-		return fsync_dir(parent);
+		return durable_fsync_dir(parent);
 	return errno == EEXIST ? 0 : -errno;
 }
 
@@ -112,7 +101,7 @@ int archive_write(const char *state_dir, const void *buf, size_t len, const char
 		unlink(tmp);
 		return r;
 	}
-	r = fsync_dir(dir);
+	r = durable_fsync_dir(dir);
 	if (r < 0)
 		return r;
 done:

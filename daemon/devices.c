@@ -103,7 +103,8 @@ void phone_set_state(struct phone *ph, enum phone_state st, const char *error)
 	ph->state = st;
 	free(ph->error);
 	ph->error = error ? strdup(error) : NULL;
-	r = store_device_set_state(dv->store, ph->udid, phone_state_names[st], ph->attached, error);
+	r = store_device_set_state(dv->store, ph->udid, phone_state_names[st], ph->attached, error,
+				   NULL);
 	if (r < 0)
 		log_err("devices", "'%s': cannot record state: %s", ph->udid, strerror(-r));
 	dv->ops->device_cb(dv->arg, ph->udid);

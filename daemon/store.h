@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "../proto/report.h"
+#include "fileindex.h"
 
 /*
  * DESIGN
@@ -47,6 +48,9 @@
  * only in store_open() (schema set-up, at start) and store_close() (final checkpoint, at
  * exit); archive writes run in workers.
  *
+ * The implementation is split by job (store.c, store_devices.c, store_files.c, store_ingest.c,
+ * store_limits.c, store_query.c, store_durable.c; store_internal.h says what each does).
+ *
  * Exactly once: every report has a key, "incident:<id>" or "sha256:<hex>" when it has no
  * incident id. The same report seen under another path (Retired/, ".synced") adds a file
  * index entry pointing at the existing report and nothing else.
@@ -54,6 +58,11 @@
 
 struct store;
 
+/*
+ * Open (or create) the store and bring its schema to this release's version (PRAGMA
+ * user_version; older stores are migrated, see store.c). -ENOTSUP when a newer jetsamd
+ * wrote it, -EIO when SQLite fails (logged).
+ */
 int store_open(const char *state_dir, struct store **out);
 void store_close(struct store *s); /* NULL is a no-op */
 
@@ -78,36 +87,39 @@ int store_rollback(struct store *s);
 
 /* ---- devices (written by the device side) ---- */
 
+/* A phone's DEVICE row by value (strings cut to fit; "" = NULL in the database). */
+struct store_device {
+	char udid[64];
+	char name[256];
+	char product[32];
+	char os_version[32];
+	char build[32];
+	char connection[16];
+	char state[16];
+	char error[512];
+	int attached;
+	int64_t first_seen, last_seen;
+	int64_t last_sync; /* 0 = never */
+	int64_t reports;   /* reports stored from this phone */
+};
+
 /* Insert or update identity facts and last_seen (any argument but udid may be NULL = keep). */
 int store_device_upsert(struct store *s, const char *udid, const char *name, const char *product,
 			const char *os_version, const char *build, const char *connection);
-/* state: attached|syncing|idle|locked|untrusted|error|detached; error NULL clears it. */
+/*
+ * state: attached|syncing|idle|locked|untrusted|error|detached; error NULL clears it.
+ * *row (may be NULL) gets the device's row as the same statement left it (no read-back).
+ */
 int store_device_set_state(struct store *s, const char *udid, const char *state, int attached,
-			   const char *error);
+			   const char *error, struct store_device *row);
 int store_device_set_synced(struct store *s, const char *udid, int64_t when);
 /* At start-up: every device is detached until usbmuxd says otherwise. */
 int store_devices_mark_all_detached(struct store *s);
 
-/* ---- per-phone file index (path, size, mtime) ---- */
-
-struct store_file_entry {
-	char *path; /* AFC path relative to the crash directory: "Retired/JetsamEvent-x.ips" */
-	int64_t size;
-	int64_t mtime_ns;
-	int64_t report_id; /* report this file turned out to be */
-	int removed;	   /* removed from the phone by us */
-};
-
-struct store_file_index {
-	struct store_file_entry *v; /* sorted by path (strcmp) */
-	size_t n;
-};
+/* ---- per-phone file index (path, size, mtime; the structs are in fileindex.h) ---- */
 
 /* Deep copy of a phone's index, safe to hand to a worker thread by value. */
 int store_file_index_load(struct store *s, const char *udid, struct store_file_index *out);
-void store_file_index_release(struct store_file_index *idx);
-const struct store_file_entry *store_file_index_find(const struct store_file_index *idx,
-						     const char *path);
 
 /* ---- ingest ---- */
 
@@ -162,6 +174,8 @@ int store_counts(struct store *s, int64_t *reports, int64_t *events);
 int store_devices_json(struct store *s, struct cJSON **out);
 /* One DEVICE; -ENOENT when the udid was never seen. */
 int store_device_json(struct store *s, const char *udid, struct cJSON **out);
+/* The DEVICE object of a row (NULL when out of memory). */
+struct cJSON *store_device_row_json(const struct store_device *row);
 /* REPORT array, newest first; *truncated when more matched than f->limit. */
 int store_reports_json(struct store *s, const struct store_report_filter *f, struct cJSON **out,
 		       int *truncated);

@@ -1,4 +1,4 @@
-/* test-store.c: unit tests of the SQLite store: exactly-once ingest, file index, queries */
+/* test-store.c: unit tests of the SQLite store: ingest, file index, queries, schema versions */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,23 +120,28 @@ static cJSON *limits(struct store *s, const char *product, const char *build, co
 	return plain(arr); /* "processes" is raw JSON text */
 }
 
-static void test_all(const char *dir)
+/* report 1 (INC-1): ingested first, replaced by the reparse tests */
+static struct report r1;
+static struct report_event e1[3];
+
+/* Devices: identity, state (and the row it returns), last sync. */
+static void test_devices(struct store *s)
 {
-	struct store *s;
-	struct store_ingest_result res, res2;
-	struct store_file_index idx;
-	struct report r1, r2, r3, r4, rerr;
-	struct report_event e1[3], e2[2], e3[2], e4[1];
+	struct store_device row;
 	cJSON *arr, *o;
-	int truncated;
-	int64_t nrep, nev;
 
-	ASSERT_EQ(store_open(dir, &s), 0);
-
-	/* devices */
 	ASSERT_EQ(store_device_upsert(s, "U1", "Lab 1", "iPhone13,2", "15.5", "19F77", "USB"), 0);
-	ASSERT_EQ(store_device_set_state(s, "U1", "idle", 1, NULL), 0);
-	ASSERT_EQ(store_device_set_state(s, "U0", "error", 0, "lockdown failed"), 0);
+	ASSERT_EQ(store_device_set_state(s, "U1", "idle", 1, NULL, NULL), 0);
+	ASSERT_EQ(store_device_set_state(s, "U0", "error", 0, "lockdown failed", &row), 0);
+	/* the row the same statement left: a device first seen through its state */
+	ASSERT_STREQ(row.udid, "U0");
+	ASSERT_STREQ(row.state, "error");
+	ASSERT_STREQ(row.error, "lockdown failed");
+	ASSERT_STREQ(row.name, "");
+	ASSERT_EQ(row.attached, 0);
+	CHECK(row.first_seen > 1700000000 && row.first_seen == row.last_seen);
+	ASSERT_EQ(row.last_sync, 0);
+	ASSERT_EQ(row.reports, 0);
 	ASSERT_EQ(store_devices_json(s, &arr), 0);
 	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "udid"), "U1"); /* attached first */
@@ -150,6 +155,17 @@ static void test_all(const char *dir)
 	ASSERT_STREQ(str(o, "last_sync"), "2023-11-14T22:13:20Z");
 	cJSON_Delete(o);
 	ASSERT_EQ(store_device_json(s, "nope", &o), -ENOENT);
+}
+
+/* Exactly-once ingest by key; errors stored; counts. */
+static void test_ingest(struct store *s)
+{
+	struct store_ingest_result res, res2;
+	struct report r2, r3, r4, rerr;
+	struct report_event e2[2], e3[2], e4[1];
+	cJSON *arr, *o;
+	int truncated;
+	int64_t nrep, nev;
 
 	/* build 19F77: foreground limits 100, 200, 300 MB (+ one without a limit) */
 	e1[0] = mk_event("Alpha", REPORT_ROLE_FOREGROUND, 200 * MB);
@@ -224,8 +240,14 @@ static void test_all(const char *dir)
 	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
 	ASSERT_EQ(nrep, 5);
 	ASSERT_EQ(nev, 8);
+}
 
-	/* file index: sorted, found by path, marks removal on the report */
+/* The file index: sorted, found by path, marks removal on the report. */
+static void test_file_index(struct store *s)
+{
+	struct store_file_index idx;
+	cJSON *o;
+
 	ASSERT_EQ(store_file_index_load(s, "U1", &idx), 0);
 	ASSERT_EQ(idx.n, 3);
 	ASSERT_STREQ(idx.v[0].path, "JetsamEvent-1.ips");
@@ -247,8 +269,14 @@ static void test_all(const char *dir)
 	CHECK(cJSON_IsTrue(get(o, "removed_from_device")));
 	cJSON_Delete(o);
 	store_file_index_release(&idx);
+}
 
-	/* events: newest first, filters combine */
+/* Events: newest first, filters combine. */
+static void test_events(struct store *s)
+{
+	cJSON *arr, *o;
+	int truncated;
+
 	{
 		struct store_event_filter f = {
 			.since = REPORT_NULL, .until = REPORT_NULL, .limit = 100};
@@ -324,8 +352,14 @@ static void test_all(const char *dir)
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Alpha"); /* file order */
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 2), "process"), "Gamma");
 	cJSON_Delete(arr);
+}
 
-	/* limits */
+/* Limits from the summaries: median, drift, filters. */
+static void test_limits(struct store *s)
+{
+	struct store_ingest_result res;
+	cJSON *arr, *o;
+
 	arr = limits(s, NULL, NULL, NULL);
 	/* iPhone13,2 15.5 19F77 foreground, daemon; 15.6 19G71 foreground; iPhone99,1 fg */
 	ASSERT_EQ(cJSON_GetArraySize(arr), 4);
@@ -385,6 +419,13 @@ static void test_all(const char *dir)
 		ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "median"), 200 * MB);
 		cJSON_Delete(arr);
 	}
+}
+
+/* Reparse: replace a report's events, rebuild the summaries. */
+static void test_reparse(struct store *s)
+{
+	cJSON *arr;
+	int64_t nrep, nev;
 
 	/* reparse: replace the events of report 1, then rebuild the summaries */
 	{
@@ -440,7 +481,16 @@ static void test_all(const char *dir)
 		ASSERT_EQ(store_report_replace(s, 1, &r1, &nev2), 0);
 		ASSERT_EQ(store_commit(s), 0);
 	}
-	store_close(s);
+}
+
+/* Everything is still there after a reopen; a copy that parses replaces one that did not. */
+static void test_reopen(const char *dir)
+{
+	struct store *s;
+	struct store_ingest_result res;
+	struct store_device row;
+	cJSON *arr, *o;
+	int64_t nrep, nev;
 
 	/* everything is still there after a reopen; devices start detached */
 	ASSERT_EQ(store_open(dir, &s), 0);
@@ -450,6 +500,32 @@ static void test_all(const char *dir)
 	CHECK(cJSON_IsFalse(get(o, "attached")));
 	ASSERT_EQ(num(o, "reports"), 3);
 	cJSON_Delete(o);
+	/* the row set_state returns is the row the queries render, without a read-back */
+	memset(&row, 0x55, sizeof(row));
+	ASSERT_EQ(store_device_set_state(s, "U1", "syncing", 1, NULL, &row), 0);
+	ASSERT_STREQ(row.name, "Lab 1");
+	ASSERT_STREQ(row.product, "iPhone13,2");
+	ASSERT_STREQ(row.connection, "USB");
+	ASSERT_STREQ(row.state, "syncing");
+	ASSERT_STREQ(row.error, "");
+	ASSERT_EQ(row.attached, 1);
+	ASSERT_EQ(row.last_sync, 1700000000);
+	ASSERT_EQ(row.reports, 3);
+	{
+		cJSON *from_row = store_device_row_json(&row);
+		char *a, *b;
+
+		ASSERT_EQ(store_device_json(s, "U1", &o), 0);
+		a = cJSON_PrintUnformatted(from_row);
+		b = cJSON_PrintUnformatted(o);
+		ASSERT_STREQ(a, b);
+		CHECK(cJSON_IsNull(get(from_row, "error")));
+		free(a);
+		free(b);
+		cJSON_Delete(from_row);
+		cJSON_Delete(o);
+	}
+	ASSERT_EQ(store_device_set_state(s, NULL, "idle", 1, NULL, NULL), -EINVAL);
 	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
 	ASSERT_EQ(nrep, 6);
 	arr = limits(s, NULL, NULL, "daemon");
@@ -498,6 +574,23 @@ static void test_all(const char *dir)
 	store_close(NULL);
 }
 
+static void test_all(const char *dir)
+{
+	struct store *s;
+
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	test_devices(s);
+	test_ingest(s);
+	test_file_index(s);
+	test_events(s);
+	test_limits(s);
+	test_reparse(s);
+	store_close(s);
+	test_reopen(dir);
+}
+
 static int64_t file_size(const char *dir, const char *name)
 {
 	char p[256];
@@ -528,25 +621,43 @@ static void copy_file(const char *dir, const char *to, const char *name)
 	fclose(in);
 }
 
-/* Reports in the database made of only the files store_sync_durable() flushes. */
-static int64_t reports_in_files(const char *dir, const char *copy)
+/* Run sql on dir/jetsamd.db through a connection of its own (creates the file). */
+static void db_exec(const char *dir, const char *sql)
+{
+	char p[256];
+	sqlite3 *h = NULL;
+
+	snprintf(p, sizeof(p), "%s/jetsamd.db", dir);
+	CHECK(sqlite3_open(p, &h) == SQLITE_OK);
+	CHECK(sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* The integer a query of dir/jetsamd.db selects, -1 on failure. */
+static int64_t db_int(const char *dir, const char *sql)
 {
 	char p[256];
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
-	int64_t n = -1;
+	int64_t v = -1;
 
+	snprintf(p, sizeof(p), "%s/jetsamd.db", dir);
+	if (sqlite3_open_v2(p, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* Reports in the database made of only the files store_sync_durable() flushes. */
+static int64_t reports_in_files(const char *dir, const char *copy)
+{
 	CHECK(mkdir(copy, 0700) == 0);
 	copy_file(dir, copy, "jetsamd.db");
 	copy_file(dir, copy, "jetsamd.db-wal"); /* not -shm: it is rebuilt from the log */
-	snprintf(p, sizeof(p), "%s/jetsamd.db", copy);
-	if (sqlite3_open_v2(p, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(h, "SELECT count(*) FROM reports", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return n;
+	return db_int(copy, "SELECT count(*) FROM reports");
 }
 
 static void test_durable(const char *top)
@@ -609,15 +720,225 @@ static void test_durable(const char *top)
 	ASSERT_EQ(reports_in_files(dir, copy), 41);
 }
 
-int main(void)
+/* The whole text of a file (malloc'ed), NULL when it cannot be read. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long len;
+
+	if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = calloc(1, (size_t)len + 1)) != NULL &&
+	    fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		free(buf);
+		buf = NULL;
+	}
+	if (f)
+		fclose(f);
+	CHECK(buf != NULL);
+	return buf;
+}
+
+/*
+ * A store of the landed release (fixture: its dump, made by the code of ca038b6) opens,
+ * keeps its rows and gets the version stamp.
+ */
+static void test_landed_store(const char *top, const char *landed_sql)
+{
+	char dir[200];
+	struct store *s = NULL;
+	struct store_file_index idx;
+	struct store_ingest_result res;
+	struct report r;
+	struct report_event ev[1];
+	cJSON *o, *arr;
+	int64_t nrep, nev;
+
+	snprintf(dir, sizeof(dir), "%s/landed", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	db_exec(dir, landed_sql);
+	ASSERT_EQ(db_int(dir, "PRAGMA user_version"), 0);
+
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	ASSERT_EQ(store_device_json(s, "UL", &o), 0);
+	ASSERT_STREQ(str(o, "name"), "Old phone");
+	ASSERT_STREQ(str(o, "last_sync"), "2023-11-14T22:13:20Z");
+	ASSERT_EQ(num(o, "reports"), 2);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_device_json(s, "UX", &o), 0);
+	ASSERT_STREQ(str(o, "error"), "lockdown failed");
+	CHECK(cJSON_IsNull(get(o, "product")));
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, 1, &o), 0);
+	ASSERT_STREQ(str(o, "key"), "incident:INC-L");
+	ASSERT_EQ(num(o, "events"), 2);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, 2, &o), 0);
+	CHECK(cJSON_IsTrue(get(o, "removed_from_device")));
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, 3, &o), 0);
+	ASSERT_STREQ(str(o, "status"), "error");
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_events_json(s, 1, &arr), 0);
+	arr = plain(arr);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Old");
+	cJSON_Delete(arr);
+	ASSERT_EQ(store_file_index_load(s, "UL", &idx), 0);
+	ASSERT_EQ(idx.n, 3);
+	ASSERT_EQ(store_file_index_find(&idx, "Retired/JetsamEvent-L.ips.synced")->report_id, 1);
+	ASSERT_EQ(store_file_index_find(&idx, "JetsamEvent-M.ips")->removed, 1);
+	store_file_index_release(&idx);
+	arr = limits(s, NULL, NULL, NULL);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "count"), 2);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "median"), 100 * MB);
+	ASSERT_STREQ(
+		cJSON_GetArrayItem(get(cJSON_GetArrayItem(arr, 0), "processes"), 0)->valuestring,
+		"Old");
+	cJSON_Delete(arr);
+	/* exactly once still holds across the upgrade; new reports go in beside the old */
+	ev[0] = mk_event("Old", REPORT_ROLE_FOREGROUND, 200 * MB);
+	mk_report(&r, "INC-L", "iPhone12,1", "16.0", "20A362", 1654077600, ev, 1);
+	ASSERT_EQ(ingest(s, "UL", "Retired/JetsamEvent-L.ips", "ab01", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	ASSERT_EQ(res.report_id, 1);
+	mk_report(&r, "INC-N", "iPhone12,1", "16.0", "20A362", 1654090000, ev, 1);
+	ASSERT_EQ(ingest(s, "UL", "JetsamEvent-N.ips", "ab04", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 0);
+	arr = limits(s, NULL, NULL, NULL);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "count"), 3);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "median"), 200 * MB);
+	cJSON_Delete(arr);
+	store_close(s);
+
+	ASSERT_EQ(db_int(dir, "PRAGMA user_version"), 1);
+	ASSERT_EQ(db_int(dir, "SELECT count(*) FROM reports"), 4);
+	ASSERT_EQ(db_int(dir, "SELECT count(*) FROM files"), 5);
+	/* a stamped store opens as it is */
+	ASSERT_EQ(store_open(dir, &s), 0);
+	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+	ASSERT_EQ(nrep, 4);
+	ASSERT_EQ(nev, 4);
+	store_close(s);
+}
+
+/* A new store gets the stamp; a store of a newer release is left alone. */
+static void test_schema_version(const char *top, const char *landed_sql)
+{
+	char fresh[200], newer[200];
+	struct store *s = NULL;
+
+	snprintf(fresh, sizeof(fresh), "%s/fresh", top);
+	snprintf(newer, sizeof(newer), "%s/newer", top);
+	CHECK(mkdir(fresh, 0700) == 0);
+	CHECK(mkdir(newer, 0700) == 0);
+	ASSERT_EQ(store_open(fresh, &s), 0);
+	store_close(s);
+	ASSERT_EQ(db_int(fresh, "PRAGMA user_version"), 1);
+	ASSERT_EQ(db_int(fresh, "SELECT count(*) FROM sqlite_schema WHERE name='lim_procs'"), 1);
+
+	db_exec(newer, landed_sql);
+	db_exec(newer, "PRAGMA user_version=99");
+	s = NULL;
+	ASSERT_EQ(store_open(newer, &s), -ENOTSUP);
+	CHECK(s == NULL);
+	ASSERT_EQ(db_int(newer, "PRAGMA user_version"), 99);
+}
+
+/*
+ * No statement keeps a read open after a call returns (each is reset after use, also when
+ * a query stops at its limit): a checkpoint that must wait for every reader (TRUNCATE)
+ * gets through at once beside the open store.
+ */
+static void test_no_open_reads(const char *top)
+{
+	char dir[200], p[256];
+	struct store *s = NULL;
+	struct store_event_filter ef = {.since = REPORT_NULL, .until = REPORT_NULL, .limit = 1};
+	struct store_report_filter rf = {.limit = 1};
+	struct store_ingest_result res;
+	struct store_file_index idx;
+	struct store_archived *v;
+	struct store_device row;
+	struct report_event ev[2];
+	struct report r;
+	cJSON *o;
+	sqlite3 *h = NULL;
+	int64_t nrep, nev;
+	size_t n;
+	int truncated, n_log = -1, n_done = -1;
+
+	snprintf(dir, sizeof(dir), "%s/reads", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	ev[0] = mk_event("Reader", REPORT_ROLE_FOREGROUND, 100 * MB);
+	ev[1] = mk_event("Other", REPORT_ROLE_FOREGROUND, 200 * MB);
+	mk_report(&r, "INC-R1", "iPhone13,2", "15.5", "19F77", 1654077600, ev, 2);
+	ASSERT_EQ(ingest(s, "UR", "JetsamEvent-r1.ips", "rr01", &r, &res), 0);
+	mk_report(&r, "INC-R2", "iPhone13,2", "15.5", "19F77", 1654077700, ev, 2);
+	ASSERT_EQ(ingest(s, "UR", "JetsamEvent-r2.ips", "rr02", &r, &res), 0);
+	ASSERT_EQ(store_device_set_state(s, "UR", "idle", 1, NULL, &row), 0);
+
+	/* every reading call, queries that stop at their limit among them */
+	ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+	ASSERT_EQ(store_devices_json(s, &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_device_json(s, "UR", &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_reports_json(s, &rf, &o, &truncated), 0);
+	ASSERT_EQ(truncated, 1);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, res.report_id, &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_events_json(s, &ef, &o, &truncated), 0);
+	ASSERT_EQ(truncated, 1);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_events_json(s, res.report_id, &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_limits_json(s, NULL, NULL, NULL, &o), 0);
+	cJSON_Delete(o);
+	ASSERT_EQ(store_file_index_load(s, "UR", &idx), 0);
+	store_file_index_release(&idx);
+	ASSERT_EQ(store_archived_list(s, 0, 1, &v, &n), 0);
+	ASSERT_EQ(n, 1);
+	store_archived_free(v, n);
+
+	snprintf(p, sizeof(p), "%s/jetsamd.db", dir);
+	ASSERT_EQ(sqlite3_open(p, &h), SQLITE_OK);
+	/* a first read makes this connection see the log (WAL mode) */
+	ASSERT_EQ(sqlite3_exec(h, "SELECT count(*) FROM reports", NULL, NULL, NULL), SQLITE_OK);
+	CHECK(file_size(dir, "jetsamd.db-wal") > 0);
+	ASSERT_EQ(sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_TRUNCATE, &n_log, &n_done),
+		  SQLITE_OK);
+	ASSERT_EQ(n_log, 0);				/* TRUNCATE: the log is empty after it */
+	ASSERT_EQ(file_size(dir, "jetsamd.db-wal"), 0); /* emptied: nobody still reads it */
+	sqlite3_close(h);
+	store_close(s);
+}
+
+/* argv[1]: tests/data/store-landed-ca038b6.sql */
+int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/jt-store-XXXXXX";
 	char cmd[100];
+	char *landed_sql = argc > 1 ? slurp(argv[1]) : NULL;
 
 	log_init(LOG_LEVEL_WARNING);
 	CHECK(mkdtemp(dir) != NULL);
 	test_all(dir);
 	test_durable(dir);
+	test_no_open_reads(dir);
+	CHECK(landed_sql != NULL);
+	if (landed_sql) {
+		test_landed_store(dir, landed_sql);
+		test_schema_version(dir, landed_sql);
+	}
+	free(landed_sql);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 	return CHECK_DONE();

@@ -1,0 +1,374 @@
+/* store_ingest.c: the store's ingest and reparse: report rows, events, exactly once by key */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../proto/report_json.h"
+#include "log.h"
+#include "store_internal.h"
+
+/*
+ * The parse outcome of a report is bound at the same parameters (?2..?12) in the three
+ * statements that write it: a new report, a good copy replacing one that did not parse, and
+ * a reparse. Where it came from (?13..?18) is bound for the first two; the upgrade keeps
+ * path (?14) and collected (?18) as first stored and does not name them (a bind to a
+ * parameter the statement does not use has no effect).
+ */
+#define OUTCOME_SET                                                                                \
+	"incident=coalesce(?2,incident),status=?3,error=?4,variant=?5,bug_type=?6,product=?7,"     \
+	"os_version=?8,build=?9,timestamp=?10,time=?11,n_events=?12"
+
+static const char sql_report_insert[] =
+	"INSERT INTO reports(key,incident,status,error,variant,bug_type,product,os_version,build,"
+	"timestamp,time,n_events,udid,path,size,sha256,archive,collected) "
+	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)";
+static const char sql_report_upgrade[] = "UPDATE reports SET " OUTCOME_SET
+					 ",udid=coalesce(udid,?13),size=?15,sha256=?16,archive=?17 "
+					 "WHERE id=?1";
+static const char sql_reparse_update[] = "UPDATE reports SET " OUTCOME_SET " WHERE id=?1";
+static const char sql_event_insert[] =
+	"INSERT INTO events(report_id,seq,udid,product,os_version,build,time,process,reason,"
+	"role,limit_bytes,json) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
+
+/* What a report's rows say beyond the report itself: the phone's facts fill its gaps. */
+struct facts {
+	const char *udid, *product, *os_version, *build;
+	const char *incident, *timestamp;
+	int64_t time; /* report time, else the collection time */
+};
+
+static const char *or_null(const char *a, const char *b)
+{
+	return a ? a : b;
+}
+
+/* dev: the phone's product, os_version, build (each may be NULL) */
+static void facts_fill(struct facts *f, const struct report *rep, const char *udid,
+		       const char *const dev[3], const char *incident, int64_t collected)
+{
+	f->udid = udid;
+	f->product = or_null(rep->product, dev[0]);
+	f->os_version = or_null(rep->os_version, dev[1]);
+	f->build = or_null(rep->build, dev[2]);
+	f->incident = or_null(rep->incident, incident);
+	f->timestamp = rep->timestamp;
+	f->time = rep->timestamp_epoch != REPORT_NULL ? rep->timestamp_epoch : collected;
+}
+
+/* product, os_version, build at parameters i..i+2 (report and event rows carry them) */
+static void bind_place(sqlite3_stmt *st, int i, const struct facts *f)
+{
+	store_bind_text(st, i, f->product);
+	store_bind_text(st, i + 1, f->os_version);
+	store_bind_text(st, i + 2, f->build);
+}
+
+static void bind_outcome(sqlite3_stmt *st, const struct report *rep, const struct facts *f)
+{
+	store_bind_text(st, 2, f->incident);
+	store_bind_text(st, 3, report_status_name(rep->status));
+	store_bind_text(st, 4, rep->status == REPORT_OK ? NULL : rep->error);
+	store_bind_text(st, 5,
+			rep->variant == REPORT_VARIANT_UNKNOWN ? NULL
+							       : report_variant_name(rep->variant));
+	store_bind_text(st, 6, rep->bug_type);
+	bind_place(st, 7, f);
+	store_bind_text(st, 10, rep->timestamp);
+	store_bind_int(st, 11, rep->timestamp_epoch);
+	sqlite3_bind_int64(st, 12, (int64_t)rep->n_events);
+}
+
+static void bind_source(sqlite3_stmt *st, const struct store_ingest *in, int64_t collected)
+{
+	store_bind_text(st, 13, in->udid);
+	store_bind_text(st, 14, in->path);
+	sqlite3_bind_int64(st, 15, in->size);
+	store_bind_text(st, 16, in->sha256);
+	store_bind_text(st, 17, in->archive);
+	sqlite3_bind_int64(st, 18, collected);
+}
+
+/* The EVENT object of PROTOCOL.md, as text (cJSON_free). */
+static char *event_text(const struct report_event *ev, int64_t report_id, const struct facts *f,
+			int64_t epoch)
+{
+	cJSON *o = report_json_event(ev);
+	char *text = NULL;
+	char t[32];
+
+	if (epoch != REPORT_NULL)
+		store_format_time(epoch, t);
+	if (o && !store_j_add(o, "report_id", cJSON_CreateNumber((double)report_id)) &&
+	    !store_j_add(o, "udid", store_j_str(f->udid)) &&
+	    !store_j_add(o, "incident", store_j_str(f->incident)) &&
+	    !store_j_add(o, "product", store_j_str(f->product)) &&
+	    !store_j_add(o, "os_version", store_j_str(f->os_version)) &&
+	    !store_j_add(o, "build", store_j_str(f->build)) &&
+	    !store_j_add(o, "timestamp", store_j_str(f->timestamp)) &&
+	    !store_j_add(o, "time",
+			 epoch != REPORT_NULL ? cJSON_CreateString(t) : cJSON_CreateNull()))
+		text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+/* Insert the events of a report; with_limits also feeds the limits summaries. */
+static int insert_events(struct store *s, int64_t report_id, const struct report *rep,
+			 const struct facts *f, int with_limits)
+{
+	for (size_t i = 0; i < rep->n_events; i++) {
+		const struct report_event *ev = &rep->events[i];
+		const char *role = report_role_name(ev->role);
+		sqlite3_stmt *st = store_stmt(s, ST_EVENT_INSERT, sql_event_insert);
+		char *text = event_text(ev, report_id, f, rep->timestamp_epoch);
+		int r;
+
+		if (text == NULL || st == NULL) {
+			cJSON_free(text);
+			return st ? -ENOMEM : -EIO;
+		}
+		sqlite3_bind_int64(st, 1, report_id);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		store_bind_text(st, 3, f->udid);
+		bind_place(st, 4, f);
+		store_bind_int(st, 7, rep->timestamp_epoch);
+		store_bind_text(st, 8, ev->process);
+		store_bind_text(st, 9, ev->reason);
+		store_bind_text(st, 10, role);
+		store_bind_int(st, 11, ev->limit_bytes);
+		sqlite3_bind_text(st, 12, text, -1, cJSON_free);
+		if ((r = store_run(s, st, "event insert")) < 0)
+			return r;
+		if (with_limits && ev->limit_bytes != REPORT_NULL) {
+			r = store_lim_add(s, f->product, f->build, role, f->os_version,
+					  ev->limit_bytes, f->time, f->udid, ev->process);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* The report stored under key: *id (0: none) and whether it was stored as not parsing. */
+static int report_by_key(struct store *s, const char *key, int64_t *id, int *is_error)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_REPORT_BY_KEY,
+				      "SELECT id,status='error' FROM reports WHERE key=?1");
+	int rc;
+
+	*id = 0;
+	*is_error = 0;
+	if (st == NULL)
+		return -EIO;
+	store_bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*is_error = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_err(s, "report lookup");
+}
+
+/*
+ * Write a report row: a new one (id 0, then *id gets the new row's) under key, or over
+ * report *id stored with status error (and so without events) by a copy that parses.
+ */
+static int report_write(struct store *s, const char *key, int64_t *id,
+			const struct store_ingest *in, int64_t collected)
+{
+	const struct report *rep = in->report;
+	const char *dev[3] = {in->device_product, in->device_os_version, in->device_build};
+	sqlite3_stmt *st;
+	struct facts f;
+	int r;
+
+	facts_fill(&f, rep, in->udid, dev, NULL, collected);
+	if (*id == 0)
+		st = store_stmt(s, ST_REPORT_INSERT, sql_report_insert);
+	else
+		st = store_stmt(s, ST_REPORT_UPGRADE, sql_report_upgrade);
+	if (st == NULL)
+		return -EIO;
+	if (*id == 0)
+		store_bind_text(st, 1, key);
+	else
+		sqlite3_bind_int64(st, 1, *id);
+	bind_outcome(st, rep, &f);
+	bind_source(st, in, collected);
+	if ((r = store_run(s, st, *id ? "report upgrade" : "report insert")) < 0)
+		return r;
+	if (*id == 0)
+		*id = sqlite3_last_insert_rowid(s->db);
+	else
+		log_info("store", "report %lld: a copy that parses replaces the one that did not",
+			 (long long)*id);
+	return insert_events(s, *id, rep, &f, 1);
+}
+
+static char *report_key(const struct store_ingest *in)
+{
+	const struct report *rep = in->report;
+	char *key = NULL;
+	int r;
+
+	if (rep->incident && rep->incident[0])
+		r = asprintf(&key, "incident:%s", rep->incident);
+	else
+		r = asprintf(&key, "sha256:%s", in->sha256);
+	return r < 0 ? NULL : key;
+}
+
+int store_ingest(struct store *s, const struct store_ingest *in, struct store_ingest_result *out)
+{
+	const struct report *rep = in->report;
+	int64_t id = 0;
+	int is_error = 0, known, r;
+	char *key;
+
+	memset(out, 0, sizeof(*out));
+	if (rep == NULL || in->sha256 == NULL || in->path == NULL)
+		return -EINVAL;
+	if ((key = report_key(in)) == NULL)
+		return -ENOMEM;
+	r = report_by_key(s, key, &id, &is_error);
+	known = id != 0;
+	if (r == 0 && known && (rep->status == REPORT_ERROR || !is_error)) {
+		out->duplicate = 1; /* only the file index entry is new */
+	} else if (r == 0) {
+		/* new, or the known copy did not parse (cut short, ...) and this one does */
+		r = report_write(s, key, &id, in, store_now());
+		out->n_events = r == 0 ? rep->n_events : 0;
+		s->n_reports += r == 0 && !known ? 1 : 0;
+		s->n_events += (int64_t)out->n_events;
+	}
+	free(key);
+	if (r == 0)
+		r = store_file_upsert(s, in, id);
+	out->report_id = id;
+	return r;
+}
+
+/* ---- reparse ---- */
+
+int store_archived_list(struct store *s, int64_t after_id, size_t max, struct store_archived **v,
+			size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_ARCHIVED_LIST,
+				      "SELECT id,archive FROM reports WHERE id>?1 AND archive IS "
+				      "NOT NULL ORDER BY id LIMIT ?2");
+	size_t cap = max ? max : 1;
+	int rc, r = 0;
+
+	*n = 0;
+	*v = NULL;
+	if (st == NULL)
+		return -EIO;
+	if ((*v = calloc(cap, sizeof(**v))) == NULL)
+		return -ENOMEM;
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, (int64_t)cap);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		(*v)[*n].id = sqlite3_column_int64(st, 0);
+		if (((*v)[*n].archive = store_col_dup(st, 1)) == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_db_err(s, "archived list");
+	sqlite3_reset(st);
+	if (r < 0) {
+		store_archived_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
+void store_archived_free(struct store_archived *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].archive);
+	free(v);
+}
+
+/* What a reparse keeps of a stored report: its phone, the phone's facts, incident, time. */
+struct kept {
+	char *udid, *dev[3], *incident;
+	int64_t collected;
+};
+
+static void kept_release(struct kept *k)
+{
+	free(k->udid);
+	for (int i = 0; i < 3; i++)
+		free(k->dev[i]);
+	free(k->incident);
+}
+
+static int kept_load(struct store *s, int64_t report_id, struct kept *k)
+{
+	sqlite3_stmt *st =
+		store_stmt(s, ST_REPARSE_LOOKUP,
+			   "SELECT r.udid,d.product,d.os_version,d.build,r.collected,r.incident "
+			   "FROM reports r LEFT JOIN devices d ON d.udid=r.udid WHERE r.id=?1");
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, report_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		k->udid = store_col_dup(st, 0);
+		for (int i = 0; i < 3; i++)
+			k->dev[i] = store_col_dup(st, 1 + i);
+		k->collected = sqlite3_column_int64(st, 4);
+		k->incident = store_col_dup(st, 5);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : store_db_err(s, "reparse lookup");
+}
+
+int store_report_replace(struct store *s, int64_t report_id, const struct report *rep,
+			 size_t *n_events)
+{
+	const char *dev[3];
+	sqlite3_stmt *st;
+	struct facts f;
+	struct kept k;
+	int r;
+
+	*n_events = 0;
+	s->counts_valid = 0;
+	if ((r = kept_load(s, report_id, &k)) < 0)
+		return r;
+	for (int i = 0; i < 3; i++)
+		dev[i] = k.dev[i];
+	facts_fill(&f, rep, k.udid, dev, k.incident, k.collected);
+	st = store_stmt(s, ST_REPARSE_DELETE, "DELETE FROM events WHERE report_id=?1");
+	if (st)
+		sqlite3_bind_int64(st, 1, report_id);
+	r = store_run(s, st, "reparse delete");
+	if (r == 0 && (st = store_stmt(s, ST_REPARSE_UPDATE, sql_reparse_update)) != NULL) {
+		sqlite3_bind_int64(st, 1, report_id);
+		bind_outcome(st, rep, &f);
+	}
+	if (r == 0)
+		r = store_run(s, st, "reparse update");
+	/* the summaries are rebuilt as a whole after the reparse (store_limits_rebuild(), or
+	 * store_open() after a crash): events only here */
+	if (r == 0)
+		r = insert_events(s, report_id, rep, &f, 0);
+	if (r == 0)
+		r = store_limits_mark_dirty(s);
+	if (r == 0)
+		*n_events = rep->n_events;
+	kept_release(&k);
+	return r;
+}

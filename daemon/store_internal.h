@@ -1,0 +1,149 @@
+/* store_internal.h: what the store's files share: struct store, the statement cache, helpers */
+#ifndef JETSAMD_STORE_INTERNAL_H
+#define JETSAMD_STORE_INTERNAL_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+/*
+ * DESIGN
+ * Tables: devices, reports (one row per report key), events (one row per kill event, with
+ * the report's effective product/build/time copied in for filtering, and the event's JSON
+ * as jetsamctl parse prints it), files (per-phone index, WITHOUT ROWID on (udid, path)).
+ * The limits query must stay fast with millions of events, so ingestion also maintains
+ * small summary tables keyed by (product, build, role) (store_limits.c).
+ *
+ * One job per file: store.c (open/close, schema and its versions, transactions, the
+ * statement cache), store_durable.c (worker-side fsync and checkpoint), store_devices.c,
+ * store_files.c (file index rows), store_ingest.c (ingest and reparse: one report-row bind),
+ * store_limits.c (limit statistics), store_query.c (status, reports and events as JSON).
+ *
+ * A new column: one more step in migrations[] (store.c), then the statement of the job
+ * that writes it and the renderer that shows it (store_query.c, or store_devices.c for
+ * DEVICE); test-store.c opens a store of the release before.
+ *
+ * One statement style: every statement has an id below and goes through store_stmt(), which
+ * prepares it once (its SQL text stands beside the code that runs it) and hands it out
+ * reset. Whoever steps a statement resets it when done (store_run() and store_collect_*()
+ * do), so no reader keeps a snapshot open between calls.
+ */
+
+enum stmt_id {
+	/* store.c */
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_USER_VERSION,
+	/* store_devices.c */
+	ST_DEV_UPSERT,
+	ST_DEV_STATE,
+	ST_DEV_SYNCED,
+	ST_DEV_DETACH_ALL,
+	ST_DEV_GET,
+	ST_DEV_LIST,
+	/* store_files.c */
+	ST_FILE_LOAD,
+	ST_FILE_UPSERT,
+	ST_FILE_REMOVED,
+	ST_REPORT_REMOVED,
+	/* store_ingest.c */
+	ST_REPORT_BY_KEY,
+	ST_REPORT_INSERT,
+	ST_REPORT_UPGRADE,
+	ST_EVENT_INSERT,
+	ST_REPARSE_LOOKUP,
+	ST_REPARSE_DELETE,
+	ST_REPARSE_UPDATE,
+	ST_ARCHIVED_LIST,
+	/* store_limits.c */
+	ST_LIM_VALUE,
+	ST_LIM_GROUP,
+	ST_LIM_PHONE,
+	ST_LIM_PROC,
+	ST_LIM_PHONES_INC,
+	ST_LIM_PROCS_SET,
+	ST_LIM_GROUPS_LIST,
+	ST_LIM_VALUES_LIST,
+	ST_LIM_DIRTY_GET,
+	ST_LIM_DIRTY_SET,
+	ST_LIM_REBUILD, /* + step: the rebuild's statements, in order */
+	/* store_query.c */
+	ST_COUNTS = ST_LIM_REBUILD + 16,
+	ST_REPORTS_LIST,
+	ST_REPORT_GET,
+	ST_REPORT_EVENTS,
+	ST_EVENTS, /* + filter mask: one statement per combination of the event filters */
+	ST__COUNT = ST_EVENTS + 256,
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+	/* status counts, kept up to date by ingest; recounted after a rollback or a reparse */
+	int counts_valid;
+	int64_t n_reports, n_events;
+};
+
+/* The cached statement id (sql: its text, used the first time), reset and unbound; NULL
+ * (logged) when it does not prepare. */
+sqlite3_stmt *store_stmt(struct store *s, enum stmt_id id, const char *sql);
+/* Log SQLite's last error for what; returns -EIO. */
+int store_db_err(struct store *s, const char *what);
+/* Step st (NULL: -EIO) to its end, ignoring rows, and reset it. */
+int store_run(struct store *s, sqlite3_stmt *st, const char *what);
+int64_t store_now(void);
+
+static inline int store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+/* REPORT_NULL binds NULL */
+static inline int store_bind_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	return v != REPORT_NULL ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+/* malloc'ed copy of a text column (NULL for NULL or out of memory) */
+char *store_col_dup(sqlite3_stmt *st, int col);
+
+/* ---- JSON (store_query.c) ---- */
+
+static inline int store_j_add(cJSON *o, const char *k, cJSON *v)
+{
+	if (v == NULL)
+		return -ENOMEM;
+	cJSON_AddItemToObject(o, k, v);
+	return 0;
+}
+
+static inline cJSON *store_j_str(const char *v)
+{
+	return v ? cJSON_CreateString(v) : cJSON_CreateNull();
+}
+
+/* Step a bound statement; its rows become array items through row_fn; resets it. */
+int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
+		       cJSON *(*row_fn)(sqlite3_stmt *), cJSON **out, int *truncated);
+/* The one row a bound statement selects, or -ENOENT when it selects none. */
+int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite3_stmt *),
+		      cJSON **out);
+
+/* ---- between the jobs ---- */
+
+/* store_files.c: the file index entry of an ingested phone file (none for an import) */
+int store_file_upsert(struct store *s, const struct store_ingest *in, int64_t report_id);
+/* store_limits.c: one event with a limit into the summaries (inside a transaction) */
+int store_lim_add(struct store *s, const char *product, const char *build, const char *role,
+		  const char *os_version, int64_t limit, int64_t time_s, const char *udid,
+		  const char *process);
+/* store_limits.c: mark the summaries stale (a reparse changed events); read the mark */
+int store_limits_mark_dirty(struct store *s);
+int store_limits_dirty(struct store *s);
+
+#endif
