@@ -94,6 +94,7 @@ void devices_complete_waits(struct devices *dv, struct waitref **list, const str
 void phone_set_state(struct phone *ph, enum phone_state st, const char *error)
 {
 	struct devices *dv = ph->dv;
+	struct store_device row;
 	int r;
 
 	if (ph->state != st || (error != NULL) != (ph->error != NULL) ||
@@ -104,10 +105,13 @@ void phone_set_state(struct phone *ph, enum phone_state st, const char *error)
 	free(ph->error);
 	ph->error = error ? strdup(error) : NULL;
 	r = store_device_set_state(dv->store, ph->udid, phone_state_names[st], ph->attached, error,
-				   NULL);
-	if (r < 0)
+				   &row);
+	if (r < 0) {
 		log_err("devices", "'%s': cannot record state: %s", ph->udid, strerror(-r));
-	dv->ops->device_cb(dv->arg, ph->udid);
+		dv->ops->status_cb(dv->arg); /* the counts changed even so */
+		return;
+	}
+	dv->ops->device_cb(dv->arg, &row);
 }
 
 static struct phone *phone_find(struct devices *dv, const char *udid)

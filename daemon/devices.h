@@ -10,6 +10,7 @@ struct config;
 struct ingest_item;
 struct ingest_source;
 struct store;
+struct store_device;
 struct devices;
 struct devices_wait;
 
@@ -25,11 +26,11 @@ typedef void (*devices_sync_cb)(void *arg, const struct devices_sync_result *res
 
 /* Upward calls, on the loop; arg is the one given to devices_new(). */
 struct devices_ops {
-	/* A phone's DEVICE row changed (state, attached, error): the row is in the store. */
-	void (*device_cb)(void *arg, const char *udid);
+	/* A phone's DEVICE row changed (state, attached, error): row is as the store wrote it. */
+	void (*device_cb)(void *arg, const struct store_device *row);
 	/* A report pulled from a phone was committed and is new: publish its events. */
 	void (*report_cb)(void *arg, const struct ingest_source *src, const struct ingest_item *it);
-	/* The usbmuxd connection changed (counts for a status line). */
+	/* The usbmuxd connection or the counts changed (for a status line). */
 	void (*status_cb)(void *arg);
 };
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "fileindex.h"
 
 /*
  * The only file besides devwatch.c that calls libimobiledevice. Every function here blocks

@@ -61,14 +61,13 @@ static void publish(struct hub *h, unsigned topic, const char *kind, cJSON *item
 	cJSON_Delete(msg);
 }
 
-/* devices_ops.device_cb: push the phone's DEVICE row */
-static void device_cb(void *arg, const char *udid)
+/* devices_ops.device_cb: push the phone's DEVICE row, as the store just wrote it */
+static void device_cb(void *arg, const struct store_device *row)
 {
 	struct hub *h = arg;
-	cJSON *dev = NULL;
 
-	if (h->ipc != NULL && store_device_json(h->store, udid, &dev) == 0)
-		publish(h, IPC_TOPIC_DEVICES, "device", dev);
+	if (h->ipc != NULL)
+		publish(h, IPC_TOPIC_DEVICES, "device", store_device_row_json(row));
 	hub_notify_status(h);
 }
 

@@ -23,7 +23,7 @@
  *    log (at most those: recovery keeps a prefix of the commits and drops a torn one
  *    whole). That is safe for reports pulled from a phone because, until they are durable,
  *    they are still on the phone: with remove_after_pull, the removal job (a worker,
- *    daemon/fetch.c) calls store_sync_durable() first and removes nothing unless it
+ *    daemon/devices_sync.c) calls store_sync_durable() first and removes nothing unless it
  *    returns 0. It fsyncs the log
  *    (fsync flushes the file's dirty pages whatever descriptor is used), the database file
  *    (changed by checkpoints) and the state directory (the log's directory entry), and it
@@ -31,7 +31,7 @@
  *    only after store_commit() returned). A lost commit is re-done by the next sync: its
  *    file index entry is gone too, so the file is downloaded again and stored once by its
  *    key. The archive (daemon/archive.c, in workers) is fsync'ed before the commit.
- *  - `import` (daemon/api.c) has no phone copy to fall back on: it commits on the loop, then
+ *  - `import` (daemon/import.c) has no phone copy to fall back on: it commits on the loop, then
  *    calls store_sync_durable() in a worker and replies only after that (an error reply if
  *    it fails; the client still has its copy, and importing it again stores it once). The
  *    import's archive is fsync'ed before the commit.

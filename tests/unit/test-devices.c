@@ -30,7 +30,7 @@ struct bench {
 	uv_timer_t deadline, step;
 	char dir[64];
 	char history[PHONES][256]; /* "attached,syncing,error,..." per phone */
-	unsigned max_syncing, errors_seen, status_calls, reports;
+	unsigned max_syncing, errors_seen, status_calls, reports, row_mismatches;
 	int waited, sync_unknown, sync_detached, stopped;
 	struct devices_queued queued;
 	size_t n_synced;
@@ -88,29 +88,30 @@ static void all_failed_cb(uv_timer_t *t)
 	b->waited = devices_sync(b->dv, NULL, &b->queued, wait_cb, b, &w);
 }
 
-static void device_cb(void *arg, const char *udid)
+static void device_cb(void *arg, const struct store_device *row)
 {
 	struct bench *b = arg;
-	int k = phone_index(udid);
+	int k = phone_index(row->udid);
 	unsigned attached, syncing, total;
-	cJSON *dev = NULL;
-	const cJSON *st;
+	cJSON *stored = NULL, *pushed = store_device_row_json(row);
+	size_t len;
 
 	devices_counts(b->dv, &attached, &syncing, &total);
 	if (syncing > b->max_syncing)
 		b->max_syncing = syncing;
-	if (k < 0 || store_device_json(b->store, udid, &dev) < 0)
+	/* the row handed up is the store's DEVICE, without a read-back */
+	if (store_device_json(b->store, row->udid, &stored) < 0 ||
+	    !cJSON_Compare(stored, pushed, 1))
+		b->row_mismatches++;
+	cJSON_Delete(stored);
+	cJSON_Delete(pushed);
+	if (k < 0)
 		return;
-	st = cJSON_GetObjectItemCaseSensitive(dev, "state");
-	if (cJSON_IsString(st)) {
-		size_t len = strlen(b->history[k]);
-
-		snprintf(b->history[k] + len, sizeof(b->history[k]) - len, "%s%s", len ? "," : "",
-			 st->valuestring);
-		if (strcmp(st->valuestring, "error") == 0 && ++b->errors_seen == PHONES)
-			uv_timer_start(&b->step, all_failed_cb, 0, 0); /* not inside a callback */
-	}
-	cJSON_Delete(dev);
+	len = strlen(b->history[k]);
+	snprintf(b->history[k] + len, sizeof(b->history[k]) - len, "%s%s", len ? "," : "",
+		 row->state);
+	if (strcmp(row->state, "error") == 0 && ++b->errors_seen == PHONES)
+		uv_timer_start(&b->step, all_failed_cb, 0, 0); /* not inside a callback */
 }
 
 static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
@@ -193,6 +194,7 @@ int main(void)
 	ASSERT_EQ(b.attached_after_detach, PHONES - 1);
 	ASSERT_EQ(b.total_after_detach, PHONES);
 	ASSERT_EQ(b.reports, 0);
+	ASSERT_EQ(b.row_mismatches, 0);
 	devices_queued_release(&b.queued);
 	devices_free(b.dv);
 	store_close(b.store);
