@@ -5,7 +5,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "../proto/report_json.h"
 #include "archive.h"
 #include "ingest.h"
 #include "log.h"
@@ -59,23 +58,30 @@ void ingest_item_release(struct ingest_item *it)
 	it->report = NULL;
 }
 
+/* What the store records for an item of src. */
+static struct store_ingest store_input(const struct ingest_source *src,
+				       const struct ingest_item *it)
+{
+	return (struct store_ingest){
+		.udid = src->udid,
+		.path = it->path,
+		.size = it->size,
+		.mtime_ns = it->mtime_ns,
+		.sha256 = it->sha256,
+		.archive = it->archive,
+		.report = it->report,
+		.device_product = src->product,
+		.device_os_version = src->os_version,
+		.device_build = src->build,
+	};
+}
+
 int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v, size_t n)
 {
 	int r = store_begin(s);
 
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		struct store_ingest in = {
-			.udid = src->udid,
-			.path = v[i].path,
-			.size = v[i].size,
-			.mtime_ns = v[i].mtime_ns,
-			.sha256 = v[i].sha256,
-			.archive = v[i].archive,
-			.report = v[i].report,
-			.device_product = src->product,
-			.device_os_version = src->os_version,
-			.device_build = src->build,
-		};
+		struct store_ingest in = store_input(src, &v[i]);
 
 		r = store_ingest(s, &in, &v[i].res);
 	}
@@ -86,50 +92,13 @@ int ingest_commit(struct store *s, const struct ingest_source *src, struct inges
 	return r;
 }
 
-static int add(cJSON *o, const char *key, cJSON *v)
-{
-	if (v == NULL)
-		return -ENOMEM;
-	cJSON_AddItemToObject(o, key, v);
-	return 0;
-}
-
-static cJSON *str_or_null(const char *v)
-{
-	return v ? cJSON_CreateString(v) : cJSON_CreateNull();
-}
-
-/* One EVENT: the parser's event fields plus the report's facts (as the store renders it). */
-static cJSON *event_json(const struct ingest_source *src, const struct ingest_item *it,
-			 const struct report_event *ev)
-{
-	const struct report *rep = it->report;
-	cJSON *o = report_json_event(ev);
-	char t[32];
-
-	if (rep->timestamp_epoch != REPORT_NULL)
-		store_format_time(rep->timestamp_epoch, t);
-	if (o && !add(o, "report_id", cJSON_CreateNumber((double)it->res.report_id)) &&
-	    !add(o, "udid", str_or_null(src->udid)) &&
-	    !add(o, "incident", str_or_null(rep->incident)) &&
-	    !add(o, "product", str_or_null(rep->product ? rep->product : src->product)) &&
-	    !add(o, "os_version",
-		 str_or_null(rep->os_version ? rep->os_version : src->os_version)) &&
-	    !add(o, "build", str_or_null(rep->build ? rep->build : src->build)) &&
-	    !add(o, "timestamp", str_or_null(rep->timestamp)) &&
-	    !add(o, "time",
-		 rep->timestamp_epoch != REPORT_NULL ? cJSON_CreateString(t) : cJSON_CreateNull()))
-		return o;
-	cJSON_Delete(o);
-	return NULL;
-}
-
 cJSON *ingest_events_json(const struct ingest_source *src, const struct ingest_item *it)
 {
+	struct store_ingest in = store_input(src, it);
 	cJSON *arr = cJSON_CreateArray();
 
 	for (size_t i = 0; arr && it->report && i < it->report->n_events; i++) {
-		cJSON *o = event_json(src, it, &it->report->events[i]);
+		cJSON *o = store_event_json(&in, &it->report->events[i], it->res.report_id);
 
 		if (o == NULL) {
 			cJSON_Delete(arr);

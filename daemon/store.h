@@ -143,6 +143,10 @@ struct store_ingest_result {
 
 /* Record one report, its events and its file index entry (call inside begin/commit). */
 int store_ingest(struct store *s, const struct store_ingest *in, struct store_ingest_result *out);
+struct cJSON;
+/* The EVENT (PROTOCOL.md) that store_ingest() stored for event ev of in, as report report_id. */
+struct cJSON *store_event_json(const struct store_ingest *in, const struct report_event *ev,
+			       int64_t report_id);
 /* The phone file at path was removed from the phone by us. */
 int store_file_mark_removed(struct store *s, const char *udid, const char *path);
 
@@ -152,8 +156,6 @@ int store_file_mark_removed(struct store *s, const char *udid, const char *path)
  */
 
 /* ---- queries (daemon core): cJSON trees in the shapes of proto/PROTOCOL.md ---- */
-
-struct cJSON;
 
 struct store_event_filter {
 	const char *udid, *product, *build, *process, *reason, *role; /* NULL = any */
