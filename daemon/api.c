@@ -1,6 +1,5 @@
 /* api.c: the request handlers of the socket protocol (proto/PROTOCOL.md) */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

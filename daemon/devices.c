@@ -1,13 +1,10 @@
 /* devices.c: the phones of jetsamd: usbmuxd events, per-phone state, waited syncs, run queue */
 #include <errno.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "clock.h"
 #include "config.h"
 #include "devices.h"
 #include "devices_impl.h"
