@@ -36,7 +36,7 @@ int hub_start(struct hub *h, uv_loop_t *loop);
 void hub_reconfigure(struct hub *h);
 /* Refresh sd_notify STATUS= (device and job counts). */
 void hub_notify_status(struct hub *h);
-/* Stop the listener, clients and devices; done_cb runs on the loop when all are closed. */
+/* Stop the listener, clients and devices; done_cb (may be NULL) runs when all are closed. */
 void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg);
 /* After the loop ran dry: free the subsystems, close the store, release the config. */
 void hub_release(struct hub *h);

@@ -95,11 +95,6 @@ static void handle_closed_cb(uv_handle_t *h)
 	(void)h;
 }
 
-static void hub_stopped_cb(void *arg)
-{
-	(void)arg; /* the loop ends when the last handle is closed */
-}
-
 static void begin_stop(struct jetsamd *j, const char *why)
 {
 	if (j->h.stopping)
@@ -116,7 +111,7 @@ static void begin_stop(struct jetsamd *j, const char *why)
 		uv_close((uv_handle_t *)&j->watchdog, handle_closed_cb);
 		j->have_watchdog = 0;
 	}
-	hub_stop(&j->h, hub_stopped_cb, j);
+	hub_stop(&j->h, NULL, NULL); /* the loop ends when the last handle is closed */
 }
 
 /* ---- signals ---- */
