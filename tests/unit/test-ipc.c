@@ -49,7 +49,19 @@ static void resume_cb(uv_timer_t *t)
 	ipc_client_unref(c);
 }
 
-/* "echo W", "wait W" (answered 100 ms later), "raw N", "bye" */
+/* n replies of about 1 KiB each, at once (a client that does not read them) */
+static void fill(struct ipc_client *c, int n)
+{
+	char pad[1024];
+
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (int i = 0; i < n; i++)
+		if (ipc_client_is_open(c))
+			reply_word(c, "fill", pad);
+}
+
+/* "echo W", "wait W" (answered 100 ms later), "raw N", "fill N", "bye" */
 static enum ipc_outcome request_cb(void *arg, struct ipc_client *c, const char *line, size_t len)
 {
 	struct server *sv = arg;
@@ -68,6 +80,8 @@ static enum ipc_outcome request_cb(void *arg, struct ipc_client *c, const char *
 		return IPC_PENDING;
 	} else if (sscanf(line, "raw %31s", word) == 1) {
 		ipc_client_expect_raw(c, (size_t)atoi(word));
+	} else if (sscanf(line, "fill %31s", word) == 1) {
+		fill(c, atoi(word));
 	} else if (strcmp(line, "bye") == 0) {
 		reply_word(c, "bye", "bye");
 		ipc_client_close_after_flush(c);
@@ -190,13 +204,32 @@ static void client_close_and_limit(struct server *sv)
 	lineclient_close(&a);
 }
 
+/* Replies pile up past client_queue_max while the client does not read: disconnected. */
+static void client_slow(struct server *sv)
+{
+	struct lineclient lc;
+	int lines = 0;
+	cJSON *o;
+
+	CHECK(lineclient_open(&lc, sv->path) == 0);
+	lineclient_send(&lc, "fill 4000"); /* 4 MB, far beyond socket buffers and the cap */
+	usleep(200 * 1000);
+	while ((o = lineclient_recv(&lc)) != NULL) {
+		lines++;
+		cJSON_Delete(o);
+	}
+	CHECK(lines < 4000);
+	lineclient_close(&lc);
+}
+
 static void client_main(void *arg)
 {
 	struct server *sv = arg;
 
 	client_order(sv);
 	client_too_long(sv);
-	client_close_and_limit(sv);
+	client_slow(sv);
+	client_close_and_limit(sv); /* last: it leaves max_clients reached for a moment */
 	uv_async_send(&sv->done);
 }
 
@@ -226,6 +259,7 @@ int main(void)
 	snprintf(sv.path, sizeof(sv.path), "%s/jetsamd.sock", dir);
 	CHECK(config_init(&sv.cfg) == 0);
 	sv.cfg.max_clients = 2;
+	sv.cfg.client_queue_max = 64 * 1024;
 	CHECK(uv_loop_init(&sv.loop) == 0);
 	free(sv.cfg.socket);
 	sv.cfg.socket = strdup(sv.path); /* ipc reads cfg->socket */
@@ -240,10 +274,11 @@ int main(void)
 
 	ASSERT_EQ(sv.stopped, 1);
 	ASSERT_EQ(ipc_client_count(sv.ipc), 0);
-	/* every client with state (order, too long, bye, a, b; not the refused one) went once */
-	ASSERT_EQ(sv.gone, 5);
-	/* one per accepted connection (5: not the refused one) and one per close (6) */
-	ASSERT_EQ(sv.clients_calls, 11);
+	/* every client with state (order, too long, bye, a, b, slow; not the refused one) went once
+	 */
+	ASSERT_EQ(sv.gone, 6);
+	/* one per accepted connection (6: not the refused one) and one per close (7) */
+	ASSERT_EQ(sv.clients_calls, 13);
 	ASSERT_EQ(sv.raw_len, 5);
 	ASSERT_STREQ(sv.raw, "hello");
 	/* the server saw the lines in order; "echo d" only after "wait c" was answered */
