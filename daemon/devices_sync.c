@@ -1,9 +1,9 @@
 /* devices_sync.c: the jobs of a phone sync: start, run on the pool, commit, remove, retry */
 #include <errno.h>
 #include <malloc.h>
-#include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
