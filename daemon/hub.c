@@ -5,13 +5,14 @@
  *
  *   main.c              options, config file, signals, watchdog, the loop
  *     hub.c             owns loop, config, store, ipc, devices; implements their ops tables
- *       api.c           socket commands: decode, dispatch, replies, queries    (L2 commands)
+ *       api.c           socket commands: decode, dispatch, queries             (L2 commands)
  *       import.c        the import command        reparse.c   the reparse command
+ *       api_common.c    what they share: struct api_ctx (set here), replies
  *         ipc.c         socket, clients, line framing, output queues           (L3 services)
  *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs
  *         ingest.c      hash, archive, parse (worker); commit, EVENT JSON (loop)
  *           fetch.c     libimobiledevice: walk, download, remove (worker)      (L4 workers)
- *           devwatch.c  usbmuxd events          store.c  SQLite store
+ *           devwatch.c  usbmuxd events      store*.c  SQLite, split by job (store_internal.h)
  *             fileindex, durable, archive.c, proto/ (report parser, request decoder) (L5)
  *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h
  *
@@ -24,8 +25,8 @@
  *    api_commands[]; the protocol text in proto/PROTOCOL.md; the client in client/.
  *  - a report format: the parser in proto/ (report*.c); ingest.c and the store take any
  *    struct report, and reparse re-reads the archive with the new parser.
- *  - a store column: the schema and statements of the store (store*.c, store.h), the row
- *    struct or JSON rendering there; ingest.c if the column comes from a report.
+ *  - a store column: a step in migrations[] (store.c), then the job file that writes and
+ *    renders it (store_internal.h says which); ingest.c if the value comes from a report.
  *  - a push to subscribers: the ops callbacks below (publish()).
  */
 #include <errno.h>
