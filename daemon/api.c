@@ -1,6 +1,5 @@
 /* api.c: the request handlers of the socket protocol (proto/PROTOCOL.md) */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,122 +13,41 @@
 
 #include "../proto/report.h"
 #include "api.h"
-#include "archive.h"
-#include "daemon.h"
+#include "config.h"
 #include "devices.h"
+#include "import.h"
 #include "ipc.h"
 #include "log.h"
+#include "reparse.h"
 #include "request.h"
 #include "store.h"
 
 #define API_VERSION	  1
 #define API_LIMIT_DEFAULT 1000
 #define API_LIMIT_MAX	  100000
-#define REPARSE_BATCH	  64
 
 static const char *const api_commands[] = {
 	"hello", "status", "devices", "reports",   "events", "limits",
 	"sync",	 "import", "reparse", "subscribe", NULL,
 };
 
-/* per-client state, in the client's api slot */
-struct api_client {
-	struct sync_wait *wait; /* a waited sync in progress */
-	cJSON *import_id;	/* id of the import whose bytes are being read */
-	char *import_name;
-	int import_bad; /* the import header was bad: drop the bytes, then reply */
-	char import_err[256];
-};
-
-static unsigned jobs_running;
-
-unsigned api_jobs_running(void)
-{
-	return jobs_running;
-}
-
-static struct api_client *client_state(struct ipc_client *c)
-{
-	void **slot = ipc_client_api_slot(c);
-
-	if (*slot == NULL)
-		*slot = calloc(1, sizeof(struct api_client));
-	return *slot;
-}
-
-/* ---- replies ---- */
-
-static void add_id(cJSON *o, const cJSON *id)
-{
-	if (id != NULL)
-		cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
-}
-
-static void reply_ok(struct ipc_client *c, const cJSON *id, cJSON *result)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (o == NULL || result == NULL) {
-		cJSON_Delete(o);
-		cJSON_Delete(result);
-		return;
-	}
-	add_id(o, id);
-	cJSON_AddBoolToObject(o, "ok", 1);
-	cJSON_AddItemToObject(o, "result", result);
-	ipc_client_send(c, o);
-	cJSON_Delete(o);
-}
-
-static void reply_err(struct ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void reply_err(struct ipc_client *c, const cJSON *id, const char *code, const char *fmt, ...)
-{
-	cJSON *o = cJSON_CreateObject(), *e = cJSON_CreateObject();
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (o && e) {
-		add_id(o, id);
-		cJSON_AddBoolToObject(o, "ok", 0);
-		cJSON_AddStringToObject(e, "code", code);
-		cJSON_AddStringToObject(e, "message", msg);
-		cJSON_AddItemToObject(o, "error", e);
-		e = NULL;
-		ipc_client_send(c, o);
-	}
-	cJSON_Delete(e);
-	cJSON_Delete(o);
-}
-
-static void reply_store_err(struct ipc_client *c, const cJSON *id, int r)
-{
-	if (r == -ENOMEM)
-		reply_err(c, id, REQ_E_INTERNAL, "out of memory");
-	else
-		reply_err(c, id, REQ_E_INTERNAL, "store query failed: %s", strerror(-r));
-}
-
 /* ---- simple commands ---- */
 
-static void cmd_hello(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	int64_t version = API_VERSION;
 	cJSON *res, *cmds;
 
-	(void)d;
+	(void)a;
 	if (request_int(req, "version", 0, 1000000, &version) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	if (version != API_VERSION) {
-		reply_err(c, req->id, REQ_E_VERSION,
-			  "client asked for protocol version %lld, the daemon speaks version %d",
-			  (long long)version, API_VERSION);
+		api_reply_err(
+			c, req->id, REQ_E_VERSION,
+			"client asked for protocol version %lld, the daemon speaks version %d",
+			(long long)version, API_VERSION);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -144,10 +62,10 @@ static void cmd_hello(struct daemon *d, struct ipc_client *c, struct request *re
 	cJSON_AddNumberToObject(res, "version", API_VERSION);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
 	cJSON_AddItemToObject(res, "commands", cmds);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
-static void cmd_status(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	unsigned attached = 0, syncing = 0, total = 0;
 	int64_t reports = 0, events = 0;
@@ -157,29 +75,29 @@ static void cmd_status(struct daemon *d, struct ipc_client *c, struct request *r
 
 	if (res == NULL)
 		return;
-	r = store_counts(d->store, &reports, &events);
+	r = store_counts(a->store, &reports, &events);
 	if (r < 0) {
 		cJSON_Delete(res);
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
-	if (d->devices)
-		devices_counts(d->devices, &attached, &syncing, &total);
-	store_format_time(d->started, started);
+	if (a->devices)
+		devices_counts(a->devices, &attached, &syncing, &total);
+	store_format_time(a->started, started);
 	cJSON_AddNumberToObject(res, "version", API_VERSION);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
 	cJSON_AddNumberToObject(res, "pid", (double)getpid());
 	cJSON_AddStringToObject(res, "started", started);
-	cJSON_AddNumberToObject(res, "uptime_s", (double)(time(NULL) - d->started));
+	cJSON_AddNumberToObject(res, "uptime_s", (double)(time(NULL) - a->started));
 	u = cJSON_AddObjectToObject(res, "usbmuxd");
 	if (u) {
 		cJSON_AddBoolToObject(u, "connected",
-				      d->devices ? devices_usbmuxd_connected(d->devices) : 0);
+				      a->devices ? devices_usbmuxd_connected(a->devices) : 0);
 		cJSON_AddStringToObject(u, "socket",
-					d->cfg.usbmuxd_socket ? d->cfg.usbmuxd_socket
-							      : "UNIX:/var/run/usbmuxd");
+					a->cfg->usbmuxd_socket ? a->cfg->usbmuxd_socket
+							       : "UNIX:/var/run/usbmuxd");
 	}
-	cJSON_AddStringToObject(res, "state_dir", d->cfg.state_dir);
+	cJSON_AddStringToObject(res, "state_dir", a->cfg->state_dir);
 	dev = cJSON_AddObjectToObject(res, "devices");
 	if (dev) {
 		cJSON_AddNumberToObject(dev, "attached", attached);
@@ -188,18 +106,18 @@ static void cmd_status(struct daemon *d, struct ipc_client *c, struct request *r
 	}
 	cJSON_AddNumberToObject(res, "reports", (double)reports);
 	cJSON_AddNumberToObject(res, "events", (double)events);
-	cJSON_AddNumberToObject(res, "clients", ipc_client_count(d->ipc));
-	cJSON_AddNumberToObject(res, "resync_interval_s", d->cfg.resync_interval_s);
-	reply_ok(c, req->id, res);
+	cJSON_AddNumberToObject(res, "clients", ipc_client_count(a->ipc));
+	cJSON_AddNumberToObject(res, "resync_interval_s", a->cfg->resync_interval_s);
+	api_reply_ok(c, req->id, res);
 }
 
-static void cmd_devices(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_devices(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	cJSON *arr, *res;
-	int r = store_devices_json(d->store, &arr);
+	int r = store_devices_json(a->store, &arr);
 
 	if (r < 0) {
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -208,7 +126,7 @@ static void cmd_devices(struct daemon *d, struct ipc_client *c, struct request *
 		return;
 	}
 	cJSON_AddItemToObject(res, "devices", arr);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
 /* {key: arr, "truncated": t} */
@@ -223,7 +141,7 @@ static void reply_list(struct ipc_client *c, const cJSON *id, const char *key, c
 	}
 	cJSON_AddItemToObject(res, key, arr);
 	cJSON_AddBoolToObject(res, "truncated", truncated);
-	reply_ok(c, id, res);
+	api_reply_ok(c, id, res);
 }
 
 static int get_limit(struct request *req, size_t *limit)
@@ -250,7 +168,7 @@ static int get_role(struct request *req, const char **role)
 	return 0;
 }
 
-static void cmd_reports(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_reports(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	struct store_report_filter f = {0};
 	int truncated = 0, r;
@@ -258,24 +176,24 @@ static void cmd_reports(struct daemon *d, struct ipc_client *c, struct request *
 
 	if (request_string(req, "udid", &f.udid) < 0 ||
 	    request_string(req, "status", &f.status) < 0 || get_limit(req, &f.limit) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	if (f.status && strcmp(f.status, "ok") != 0 && strcmp(f.status, "skipped") != 0 &&
 	    strcmp(f.status, "error") != 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST,
-			  "argument 'status' must be ok, skipped or error");
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+			      "argument 'status' must be ok, skipped or error");
 		return;
 	}
-	r = store_reports_json(d->store, &f, &arr, &truncated);
+	r = store_reports_json(a->store, &f, &arr, &truncated);
 	if (r < 0) {
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	reply_list(c, req->id, "reports", arr, truncated);
 }
 
-static void cmd_events(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_events(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	struct store_event_filter f = {.since = REPORT_NULL, .until = REPORT_NULL};
 	int truncated = 0, r;
@@ -288,18 +206,18 @@ static void cmd_events(struct daemon *d, struct ipc_client *c, struct request *r
 	    request_string(req, "reason", &f.reason) < 0 || get_role(req, &f.role) < 0 ||
 	    request_time(req, "since", &f.since) < 0 || request_time(req, "until", &f.until) < 0 ||
 	    get_limit(req, &f.limit) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
-	r = store_events_json(d->store, &f, &arr, &truncated);
+	r = store_events_json(a->store, &f, &arr, &truncated);
 	if (r < 0) {
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	reply_list(c, req->id, "events", arr, truncated);
 }
 
-static void cmd_limits(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_limits(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	const char *product = NULL, *build = NULL, *role = NULL;
 	cJSON *arr, *res;
@@ -307,12 +225,12 @@ static void cmd_limits(struct daemon *d, struct ipc_client *c, struct request *r
 
 	if (request_string(req, "product", &product) < 0 ||
 	    request_string(req, "build", &build) < 0 || get_role(req, &role) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
-	r = store_limits_json(d->store, product, build, role, &arr);
+	r = store_limits_json(a->store, product, build, role, &arr);
 	if (r < 0) {
-		reply_store_err(c, req->id, r);
+		api_reply_store_err(c, req->id, r);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -321,21 +239,21 @@ static void cmd_limits(struct daemon *d, struct ipc_client *c, struct request *r
 		return;
 	}
 	cJSON_AddItemToObject(res, "limits", arr);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
-static void cmd_subscribe(struct daemon *d, struct ipc_client *c, struct request *req)
+static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	const cJSON *topics = cJSON_GetObjectItemCaseSensitive(req->root, "topics"), *t;
 	unsigned mask = 0;
 	cJSON *res, *arr;
 
-	(void)d;
+	(void)a;
 	if (topics == NULL || cJSON_IsNull(topics)) {
 		mask = IPC_TOPIC_EVENTS | IPC_TOPIC_DEVICES;
 	} else if (!cJSON_IsArray(topics)) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST,
-			  "argument 'topics' must be an array of \"events\", \"devices\"");
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+			      "argument 'topics' must be an array of \"events\", \"devices\"");
 		return;
 	} else {
 		cJSON_ArrayForEach(t, topics)
@@ -345,9 +263,9 @@ static void cmd_subscribe(struct daemon *d, struct ipc_client *c, struct request
 			} else if (cJSON_IsString(t) && strcmp(t->valuestring, "devices") == 0) {
 				mask |= IPC_TOPIC_DEVICES;
 			} else {
-				reply_err(c, req->id, REQ_E_BAD_REQUEST,
-					  "argument 'topics' must be an array of \"events\", "
-					  "\"devices\"");
+				api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+					      "argument 'topics' must be an array of \"events\", "
+					      "\"devices\"");
 				return;
 			}
 		}
@@ -365,7 +283,7 @@ static void cmd_subscribe(struct daemon *d, struct ipc_client *c, struct request
 	if (mask & IPC_TOPIC_DEVICES)
 		cJSON_AddItemToArray(arr, cJSON_CreateString("devices"));
 	cJSON_AddItemToObject(res, "subscribed", arr);
-	reply_ok(c, req->id, res);
+	api_reply_ok(c, req->id, res);
 }
 
 /* ---- sync ---- */
@@ -382,7 +300,7 @@ static void sync_done_cb(void *arg, const struct devices_sync_result *res, size_
 {
 	struct sync_wait *sw = arg;
 	cJSON *out = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-	struct api_client *ac = *ipc_client_api_slot(sw->c);
+	struct api_client *ac = *ipc_client_slot(sw->c);
 
 	/* before replying: a reply can close the client, which frees its api state */
 	if (ac && ac->wait == sw)
@@ -404,7 +322,7 @@ static void sync_done_cb(void *arg, const struct devices_sync_result *res, size_
 	if (out && arr) {
 		cJSON_AddItemToObject(out, "synced", arr);
 		arr = NULL;
-		reply_ok(sw->c, sw->id, out);
+		api_reply_ok(sw->c, sw->id, out);
 		out = NULL;
 	}
 	cJSON_Delete(out);
@@ -418,563 +336,138 @@ static void sync_done_cb(void *arg, const struct devices_sync_result *res, size_
 	free(sw);
 }
 
-static enum api_outcome cmd_sync(struct daemon *d, struct ipc_client *c, struct request *req)
+/* {"queued": [udid...]} */
+static void reply_queued(struct ipc_client *c, const cJSON *id, const struct devices_queued *q)
+{
+	cJSON *res = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && i < q->n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(q->udid[i]));
+	if (res == NULL || arr == NULL) {
+		cJSON_Delete(res);
+		cJSON_Delete(arr);
+		api_reply_err(c, id, REQ_E_INTERNAL, "out of memory");
+		return;
+	}
+	cJSON_AddItemToObject(res, "queued", arr);
+	api_reply_ok(c, id, res);
+}
+
+static void reply_sync_err(struct ipc_client *c, const cJSON *id, const char *udid, int r)
+{
+	if (r == -ENOENT)
+		api_reply_err(c, id, REQ_E_NOT_FOUND, "device '%s' is unknown or detached",
+			      udid ? udid : "");
+	else
+		api_reply_err(c, id, REQ_E_INTERNAL, "cannot queue the sync: %s", strerror(-r));
+}
+
+static enum ipc_outcome cmd_sync(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
 	const char *udid = NULL;
 	int wait = 0, r;
 	struct sync_wait *sw = NULL;
-	struct api_client *ac = client_state(c);
-	cJSON *queued;
+	struct api_client *ac = api_client_state(c);
+	struct devices_queued queued = {0};
 
 	if (request_string(req, "udid", &udid) < 0 || request_bool(req, "wait", &wait) < 0) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
-		return API_DONE;
+		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		return IPC_DONE;
 	}
-	if (d->devices == NULL) {
-		reply_err(c, req->id, REQ_E_INTERNAL, "device watching is not running");
-		return API_DONE;
+	if (a->devices == NULL) {
+		api_reply_err(c, req->id, REQ_E_INTERNAL, "device watching is not running");
+		return IPC_DONE;
 	}
-	queued = cJSON_CreateArray();
-	if (queued == NULL || ac == NULL) {
-		cJSON_Delete(queued);
-		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-		return API_DONE;
+	if (ac == NULL || (wait && (sw = calloc(1, sizeof(*sw))) == NULL)) {
+		api_reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
+		return IPC_DONE;
 	}
 	if (wait) {
-		sw = calloc(1, sizeof(*sw));
-		if (sw == NULL) {
-			cJSON_Delete(queued);
-			reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-			return API_DONE;
-		}
 		sw->c = ipc_client_ref(c);
 		sw->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
 		sw->pending = 1;
 		ac->wait = sw;
 	}
-	r = devices_sync(d->devices, udid, queued, wait ? sync_done_cb : NULL, sw,
+	r = devices_sync(a->devices, udid, wait ? NULL : &queued, wait ? sync_done_cb : NULL, sw,
 			 wait ? &sw->w : NULL);
 	if (r < 0 && sw && !sw->done) {
 		/* the callback does not run after a failed call */
-		struct api_client *cur = *ipc_client_api_slot(c);
+		struct api_client *cur = *ipc_client_slot(c);
 
 		if (cur && cur->wait == sw)
 			cur->wait = NULL;
 		sw->done = 1;
 	}
-	if (r < 0) {
-		if (r == -ENOENT)
-			reply_err(c, req->id, REQ_E_NOT_FOUND, "device '%s' is unknown or detached",
-				  udid ? udid : "");
-		else
-			reply_err(c, req->id, REQ_E_INTERNAL, "cannot queue the sync: %s",
-				  strerror(-r));
-	} else if (!wait) {
-		cJSON *res = cJSON_CreateObject();
-
-		if (res) {
-			cJSON_AddItemToObject(res, "queued", queued);
-			queued = NULL;
-			reply_ok(c, req->id, res);
-		}
-	}
-	cJSON_Delete(queued);
+	if (r < 0)
+		reply_sync_err(c, req->id, udid, r);
+	else if (!wait)
+		reply_queued(c, req->id, &queued);
+	devices_queued_release(&queued);
 	if (sw == NULL)
-		return API_DONE;
+		return IPC_DONE;
 	sw->pending = 0;
 	if (sw->done) { /* answered at once (nothing to wait for) or failed */
 		ipc_client_unref(sw->c);
 		cJSON_Delete(sw->id);
 		free(sw);
-		return API_DONE;
+		return IPC_DONE;
 	}
-	return API_PENDING;
-}
-
-/* ---- import ---- */
-
-struct import_job {
-	uv_work_t work;
-	struct daemon *d;
-	struct ipc_client *c; /* referenced */
-	cJSON *id;
-	char *name;
-	char *state_dir;
-	void *buf;
-	size_t len;
-	size_t max_size;
-	char sha[65];
-	char *archive;
-	int archive_err;
-	struct report *report;
-	int parse_err;
-	struct store_ingest_result res; /* after the commit */
-	int durable_err;		/* store_sync_durable() after the commit */
-};
-
-static void import_work_cb(uv_work_t *w)
-{
-	struct import_job *j = w->data;
-	struct report_opts opts = {.max_size = j->max_size};
-
-	archive_sha256_hex(j->buf, j->len, j->sha);
-	j->archive_err = archive_write(j->state_dir, j->buf, j->len, j->sha, &j->archive);
-	if (j->archive_err == 0)
-		j->parse_err = report_parse(j->buf, j->len, &opts, &j->report);
-}
-
-static void import_job_free(struct import_job *j)
-{
-	ipc_client_unref(j->c);
-	cJSON_Delete(j->id);
-	free(j->name);
-	free(j->state_dir);
-	free(j->buf);
-	free(j->archive);
-	report_free(j->report);
-	free(j);
-}
-
-/* The reply to an import is sent once its commit is durable (store.h DESIGN). */
-static void import_durable_work_cb(uv_work_t *w)
-{
-	struct import_job *j = w->data;
-
-	j->durable_err = store_sync_durable(j->state_dir);
-}
-
-static void import_reply(struct import_job *j)
-{
-	struct daemon *d = j->d;
-	cJSON *rep = NULL, *out;
-	int r;
-
-	if (j->durable_err < 0) {
-		/* committed but perhaps not on disk: the client keeps its copy and may retry */
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot make the store durable: %s",
-			  strerror(-j->durable_err));
-		return;
-	}
-	r = store_report_json(d->store, j->res.report_id, &rep);
-	out = cJSON_CreateObject();
-	if (r < 0 || out == NULL) {
-		cJSON_Delete(out);
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot read back the report");
-		return;
-	}
-	cJSON_AddItemToObject(out, "report", rep);
-	cJSON_AddBoolToObject(out, "duplicate", j->res.duplicate);
-	reply_ok(j->c, j->id, out);
-	log_info("api", "import '%s': report %lld, %s, %zu events%s", j->name,
-		 (long long)j->res.report_id, report_status_name(j->report->status),
-		 j->res.n_events, j->res.duplicate ? " (duplicate)" : "");
-}
-
-static void import_durable_after_cb(uv_work_t *w, int status)
-{
-	struct import_job *j = w->data;
-
-	jobs_running--;
-	if (status < 0 && j->durable_err == 0)
-		j->durable_err = status == UV_ECANCELED ? -ECANCELED : -EIO;
-	import_reply(j);
-	ipc_client_resume(j->c);
-	import_job_free(j);
-}
-
-static void import_after_cb(uv_work_t *w, int status)
-{
-	struct import_job *j = w->data;
-	struct daemon *d = j->d;
-	struct store_ingest_result res;
-	struct store_ingest in = {0};
-	char path[300];
-	int r;
-
-	jobs_running--;
-	if (status < 0) {
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "import cancelled: %s", uv_strerror(status));
-		goto done;
-	}
-	if (j->archive_err < 0) {
-		log_err("api", "import '%s': cannot archive: %s", j->name,
-			strerror(-j->archive_err));
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot archive the report: %s",
-			  strerror(-j->archive_err));
-		goto done;
-	}
-	if (j->parse_err < 0 || j->report == NULL) {
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot parse the report: %s",
-			  strerror(j->parse_err < 0 ? -j->parse_err : ENOMEM));
-		goto done;
-	}
-	snprintf(path, sizeof(path), "import:%s", j->name);
-	in.path = path;
-	in.size = (int64_t)j->len;
-	in.mtime_ns = REPORT_NULL;
-	in.sha256 = j->sha;
-	in.archive = j->archive;
-	in.report = j->report;
-	r = store_begin(d->store);
-	if (r == 0)
-		r = store_ingest(d->store, &in, &res);
-	if (r == 0)
-		r = store_commit(d->store);
-	if (r < 0) {
-		store_rollback(d->store);
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot store the report: %s", strerror(-r));
-		goto done;
-	}
-	j->res = res;
-	if (!res.duplicate)
-		daemon_publish_report(d, res.report_id);
-	/* fsync in a worker, then reply: the loop never waits for the disk */
-	r = uv_queue_work(d->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
-	if (r == 0) {
-		jobs_running++;
-		return;
-	}
-	j->durable_err = -EIO;
-	log_err("api", "import '%s': cannot queue the store fsync: %s", j->name, uv_strerror(r));
-	import_reply(j);
-done:
-	ipc_client_resume(j->c);
-	import_job_free(j);
-}
-
-static enum api_outcome cmd_import(struct daemon *d, struct ipc_client *c, struct request *req)
-{
-	struct api_client *ac = client_state(c);
-	const cJSON *size = cJSON_GetObjectItemCaseSensitive(req->root, "size");
-	const char *name = NULL;
-	double n;
-
-	if (ac == NULL) {
-		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-		ipc_client_close_after_flush(c);
-		return API_DONE;
-	}
-	if (size == NULL || !cJSON_IsNumber(size)) {
-		reply_err(c, req->id, REQ_E_BAD_REQUEST,
-			  "argument 'size' must be the byte count that follows: closing");
-		ipc_client_close_after_flush(c);
-		return API_DONE;
-	}
-	n = size->valuedouble;
-	if (n < 1 || n != (double)(size_t)n || n > (double)d->cfg.max_report_size) {
-		reply_err(c, req->id, REQ_E_TOO_LARGE,
-			  "import size must be 1..%zu bytes (max_report_size): closing",
-			  d->cfg.max_report_size);
-		ipc_client_close_after_flush(c);
-		return API_DONE;
-	}
-	ac->import_bad = 0;
-	if (request_string(req, "name", &name) < 0 || name == NULL) {
-		ac->import_bad = 1;
-		snprintf(ac->import_err, sizeof(ac->import_err), "%s",
-			 name == NULL && req->err_msg[0] == '\0' ? "argument 'name' is missing"
-								 : req->err_msg);
-	} else if (strlen(name) > 255 || strchr(name, '\n')) {
-		ac->import_bad = 1;
-		snprintf(ac->import_err, sizeof(ac->import_err),
-			 "argument 'name' must be at most 255 bytes, on one line");
-	}
-	cJSON_Delete(ac->import_id);
-	free(ac->import_name);
-	ac->import_id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
-	ac->import_name = strdup(name && !ac->import_bad ? name : "");
-	ipc_client_expect_raw(c, (size_t)n);
-	return API_DONE;
-}
-
-enum api_outcome api_raw(struct daemon *d, struct ipc_client *c, void *buf, size_t len)
-{
-	struct api_client *ac = client_state(c);
-	struct import_job *j;
-	int r;
-
-	if (ac == NULL || ac->import_bad) {
-		if (ac)
-			reply_err(c, ac->import_id, REQ_E_BAD_REQUEST, "%s", ac->import_err);
-		free(buf);
-		return API_DONE;
-	}
-	j = calloc(1, sizeof(*j));
-	if (j == NULL || ac->import_name == NULL ||
-	    (j->state_dir = strdup(d->cfg.state_dir)) == NULL) {
-		if (j)
-			free(j);
-		free(buf);
-		reply_err(c, ac->import_id, REQ_E_INTERNAL, "out of memory");
-		return API_DONE;
-	}
-	j->work.data = j;
-	j->d = d;
-	j->c = ipc_client_ref(c);
-	j->id = ac->import_id;
-	ac->import_id = NULL;
-	j->name = ac->import_name;
-	ac->import_name = NULL;
-	j->buf = buf;
-	j->len = len;
-	j->max_size = d->cfg.max_report_size;
-	r = uv_queue_work(d->loop, &j->work, import_work_cb, import_after_cb);
-	if (r < 0) {
-		reply_err(c, j->id, REQ_E_INTERNAL, "cannot queue the import: %s", uv_strerror(r));
-		import_job_free(j);
-		return API_DONE;
-	}
-	jobs_running++;
-	return API_PENDING;
-}
-
-/* ---- reparse ---- */
-
-struct reparse_item {
-	int64_t id;
-	char *archive;
-	struct report *report;
-	int err; /* archive read or parse failure */
-};
-
-struct reparse_job {
-	uv_work_t work;
-	struct daemon *d;
-	struct ipc_client *c; /* referenced */
-	cJSON *id;
-	char *state_dir;
-	size_t max_size;
-	int64_t after_id;
-	struct reparse_item items[REPARSE_BATCH];
-	size_t n;
-	int64_t total, ok, skipped, error, events;
-};
-
-static int reparse_running;
-
-static void reparse_work_cb(uv_work_t *w)
-{
-	struct reparse_job *j = w->data;
-	struct report_opts opts = {.max_size = j->max_size};
-
-	for (size_t i = 0; i < j->n; i++) {
-		struct reparse_item *it = &j->items[i];
-		void *buf = NULL;
-		size_t len = 0;
-
-		it->err = archive_read(j->state_dir, it->archive, j->max_size, &buf, &len);
-		if (it->err == 0)
-			it->err = report_parse(buf, len, &opts, &it->report);
-		free(buf);
-	}
-}
-
-static void reparse_items_release(struct reparse_job *j)
-{
-	for (size_t i = 0; i < j->n; i++) {
-		free(j->items[i].archive);
-		report_free(j->items[i].report);
-	}
-	j->n = 0;
-}
-
-static void reparse_finish(struct reparse_job *j, int r)
-{
-	reparse_items_release(j);
-	/* also after a failure or a stop: the batches committed so far changed events */
-	if (j->total > 0) {
-		int r2 = store_limits_rebuild(j->d->store);
-
-		if (r == 0)
-			r = r2;
-	}
-	if (r < 0) {
-		reply_err(j->c, j->id, REQ_E_INTERNAL, "reparse failed: %s", strerror(-r));
-	} else {
-		cJSON *res = cJSON_CreateObject();
-
-		if (res) {
-			cJSON_AddNumberToObject(res, "reports", (double)j->total);
-			cJSON_AddNumberToObject(res, "ok", (double)j->ok);
-			cJSON_AddNumberToObject(res, "skipped", (double)j->skipped);
-			cJSON_AddNumberToObject(res, "error", (double)j->error);
-			cJSON_AddNumberToObject(res, "events", (double)j->events);
-			reply_ok(j->c, j->id, res);
-		}
-		log_info("api",
-			 "reparse: %lld reports, %lld ok, %lld skipped, %lld error, "
-			 "%lld events",
-			 (long long)j->total, (long long)j->ok, (long long)j->skipped,
-			 (long long)j->error, (long long)j->events);
-	}
-	reparse_running = 0;
-	ipc_client_resume(j->c);
-	ipc_client_unref(j->c);
-	cJSON_Delete(j->id);
-	free(j->state_dir);
-	free(j);
-}
-
-static void reparse_after_cb(uv_work_t *w, int status);
-
-/* Queue the next batch, or finish. */
-static void reparse_next(struct reparse_job *j)
-{
-	struct store_archived *v = NULL;
-	size_t n = 0;
-	int r;
-
-	reparse_items_release(j);
-	r = store_archived_list(j->d->store, j->after_id, REPARSE_BATCH, &v, &n);
-	if (r < 0 || n == 0) {
-		store_archived_free(v, n);
-		reparse_finish(j, r);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		j->items[i].id = v[i].id;
-		j->items[i].archive = v[i].archive;
-		j->items[i].report = NULL;
-		j->items[i].err = 0;
-		v[i].archive = NULL;
-	}
-	j->n = n;
-	j->after_id = v[n - 1].id;
-	store_archived_free(v, n);
-	r = uv_queue_work(j->d->loop, &j->work, reparse_work_cb, reparse_after_cb);
-	if (r < 0) {
-		reparse_finish(j, -ECANCELED);
-		return;
-	}
-	jobs_running++;
-}
-
-static void reparse_after_cb(uv_work_t *w, int status)
-{
-	struct reparse_job *j = w->data;
-	struct store *s = j->d->store;
-	int r;
-
-	jobs_running--;
-	if (status < 0) {
-		reparse_finish(j, -ECANCELED);
-		return;
-	}
-	r = store_begin(s);
-	for (size_t i = 0; r == 0 && i < j->n; i++) {
-		struct reparse_item *it = &j->items[i];
-		size_t nev = 0;
-
-		j->total++;
-		if (it->err < 0 || it->report == NULL) {
-			log_warn("api", "reparse: report %lld: cannot read '%s': %s",
-				 (long long)it->id, it->archive,
-				 strerror(it->err < 0 ? -it->err : ENOMEM));
-			j->error++;
-			continue;
-		}
-		r = store_report_replace(s, it->id, it->report, &nev);
-		j->events += (int64_t)nev;
-		switch (it->report->status) {
-		case REPORT_OK:
-			j->ok++;
-			break;
-		case REPORT_SKIPPED:
-			j->skipped++;
-			break;
-		case REPORT_ERROR:
-			j->error++;
-			break;
-		}
-	}
-	if (r == 0)
-		r = store_commit(s);
-	if (r < 0) {
-		store_rollback(s);
-		reparse_finish(j, r);
-		return;
-	}
-	if (j->d->stopping) {
-		reparse_finish(j, -ECANCELED);
-		return;
-	}
-	reparse_next(j);
-}
-
-static enum api_outcome cmd_reparse(struct daemon *d, struct ipc_client *c, struct request *req)
-{
-	struct reparse_job *j;
-
-	if (reparse_running) {
-		reply_err(c, req->id, REQ_E_INTERNAL, "a reparse is already running");
-		return API_DONE;
-	}
-	j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->state_dir = strdup(d->cfg.state_dir)) == NULL) {
-		free(j);
-		reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
-		return API_DONE;
-	}
-	j->work.data = j;
-	j->d = d;
-	j->c = ipc_client_ref(c);
-	j->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
-	j->max_size = d->cfg.max_report_size;
-	reparse_running = 1;
-	log_info("api", "reparse started");
-	reparse_next(j);
-	/* reparse_next() may have finished at once (no archived reports) */
-	return reparse_running ? API_PENDING : API_DONE;
+	return IPC_PENDING;
 }
 
 /* ---- dispatch ---- */
 
-enum api_outcome api_request(struct daemon *d, struct ipc_client *c, const char *line, size_t len)
+enum ipc_outcome api_raw(struct api_ctx *a, struct ipc_client *c, void *buf, size_t len)
+{
+	return import_raw(a, c, buf, len);
+}
+
+enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char *line, size_t len)
 {
 	struct request req;
-	enum api_outcome out = API_DONE;
+	enum ipc_outcome out = IPC_DONE;
 	int r = request_decode(&req, line, len);
 
 	if (r != 0) {
 		if (r < 0)
-			reply_err(c, NULL, REQ_E_INTERNAL, "out of memory");
+			api_reply_err(c, NULL, REQ_E_INTERNAL, "out of memory");
 		else
-			reply_err(c, req.id, req.err_code, "%s", req.err_msg);
+			api_reply_err(c, req.id, req.err_code, "%s", req.err_msg);
 		request_release(&req);
-		return API_DONE;
+		return IPC_DONE;
 	}
 	if (strcmp(req.cmd, "hello") == 0)
-		cmd_hello(d, c, &req);
+		cmd_hello(a, c, &req);
 	else if (strcmp(req.cmd, "status") == 0)
-		cmd_status(d, c, &req);
+		cmd_status(a, c, &req);
 	else if (strcmp(req.cmd, "devices") == 0)
-		cmd_devices(d, c, &req);
+		cmd_devices(a, c, &req);
 	else if (strcmp(req.cmd, "reports") == 0)
-		cmd_reports(d, c, &req);
+		cmd_reports(a, c, &req);
 	else if (strcmp(req.cmd, "events") == 0)
-		cmd_events(d, c, &req);
+		cmd_events(a, c, &req);
 	else if (strcmp(req.cmd, "limits") == 0)
-		cmd_limits(d, c, &req);
+		cmd_limits(a, c, &req);
 	else if (strcmp(req.cmd, "subscribe") == 0)
-		cmd_subscribe(d, c, &req);
+		cmd_subscribe(a, c, &req);
 	else if (strcmp(req.cmd, "sync") == 0)
-		out = cmd_sync(d, c, &req);
+		out = cmd_sync(a, c, &req);
 	else if (strcmp(req.cmd, "import") == 0)
-		out = cmd_import(d, c, &req);
+		out = import_request(a, c, &req);
 	else if (strcmp(req.cmd, "reparse") == 0)
-		out = cmd_reparse(d, c, &req);
+		out = reparse_request(a, c, &req);
 	else
-		reply_err(c, req.id, REQ_E_UNKNOWN_COMMAND, "unknown command '%.64s'", req.cmd);
+		api_reply_err(c, req.id, REQ_E_UNKNOWN_COMMAND, "unknown command '%.64s'", req.cmd);
 	request_release(&req);
 	return out;
 }
 
-void api_client_gone(struct daemon *d, struct ipc_client *c)
+void api_client_gone(struct api_ctx *a, struct ipc_client *c)
 {
-	void **slot = ipc_client_api_slot(c);
+	void **slot = ipc_client_slot(c);
 	struct api_client *ac = *slot;
 
-	(void)d;
+	(void)a;
 	if (ac == NULL)
 		return;
 	if (ac->wait) {

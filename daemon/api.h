@@ -3,22 +3,17 @@
 #define JETSAMD_API_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
-struct daemon;
-struct ipc_client;
-
-enum api_outcome {
-	API_DONE,    /* answered; the next request may be read */
-	API_PENDING, /* the reply comes later: the api calls ipc_client_resume() */
-};
+#include "api_common.h"
+#include "ipc.h"
 
 /* One request line (NUL-terminated at line[len]). */
-enum api_outcome api_request(struct daemon *d, struct ipc_client *c, const char *line, size_t len);
+enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char *line, size_t len);
 /* The raw bytes announced by an import (buf is malloc'ed and handed over). */
-enum api_outcome api_raw(struct daemon *d, struct ipc_client *c, void *buf, size_t len);
+enum ipc_outcome api_raw(struct api_ctx *a, struct ipc_client *c, void *buf, size_t len);
 /* The client is closing: cancel what waits for it. */
-void api_client_gone(struct daemon *d, struct ipc_client *c);
-/* Work items (import, reparse) still running on the thread pool. */
-unsigned api_jobs_running(void);
+void api_client_gone(struct api_ctx *a, struct ipc_client *c);
 
 #endif

@@ -1,18 +1,13 @@
-/* devices.c: per-phone sync state machine of jetsamd: scheduling, retries, store commits */
+/* devices.c: the phones of jetsamd: usbmuxd events, per-phone state, waited syncs, run queue */
 #include <errno.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <cjson/cJSON.h>
-
-#include "daemon.h"
+#include "config.h"
 #include "devices.h"
-#include "devwatch.h"
-#include "fetch.h"
+#include "devices_impl.h"
 #include "log.h"
 #include "store.h"
 
@@ -28,98 +23,16 @@
  * Nothing runs when nothing is due. Waited syncs: a waiter joins the phone's next sync (one
  * that starts after the request); results are delivered from a zero timer so a callback
  * never runs inside a devices_* call.
- * Commits run here on the loop without fsync (store.h DESIGN); a removal job is started only
- * after the commit of every file it may remove, and fetch_remove() makes the store durable
- * in its worker before it removes anything.
+ * The jobs live in devices_sync.c. Commits run on the loop without fsync (store.h DESIGN); a
+ * removal job is started only after the commit of every file it may remove, and it makes the
+ * store durable (store_sync_durable) in its worker before fetch_remove() touches the phone.
  */
 
-enum phone_state {
-	PH_ATTACHED,
-	PH_SYNCING,
-	PH_IDLE,
-	PH_LOCKED,
-	PH_UNTRUSTED,
-	PH_ERROR,
-	PH_DETACHED,
-};
-
-static const char *const state_names[] = {
+const char *const phone_state_names[] = {
 	[PH_ATTACHED] = "attached", [PH_SYNCING] = "syncing",	  [PH_IDLE] = "idle",
 	[PH_LOCKED] = "locked",	    [PH_UNTRUSTED] = "untrusted", [PH_ERROR] = "error",
 	[PH_DETACHED] = "detached",
 };
-
-struct waitref {
-	struct devices_wait *w;
-	size_t idx;
-	struct waitref *next;
-};
-
-struct devices_wait {
-	devices_sync_cb cb;
-	void *arg;
-	struct devices_sync_result *res;
-	size_t n, pending;
-	int cancelled;
-	struct devices_wait *next; /* delivery list */
-};
-
-enum job_kind { JOB_SYNC, JOB_REMOVE };
-
-struct phone_job {
-	uv_work_t work;
-	struct phone *ph;
-	unsigned gen;
-	enum job_kind kind;
-	atomic_int cancel;
-	struct fetch_params params; /* JOB_SYNC */
-	struct fetch_known *rm;	    /* JOB_REMOVE */
-	size_t n_rm;
-	struct fetch_result res;
-	uint64_t started_ms;
-};
-
-struct phone {
-	struct devices *dv;
-	char udid[44];
-	int network;
-	int attached;
-	enum phone_state state;
-	char *error;
-	unsigned gen;
-	struct phone_job *job;
-	int queued, want;
-	uv_timer_t timer;
-	unsigned backoff_s;
-	int new_reports; /* of the sync in progress */
-	struct waitref *next_waits, *cur_waits;
-	struct phone *next, *qnext;
-};
-
-struct devices {
-	struct daemon *d;
-	struct devwatch *watch;
-	struct phone *phones;
-	struct phone *qhead, *qtail;
-	unsigned in_flight;
-	uv_timer_t deliver;
-	struct devices_wait *done_waits;
-	int stopping, watch_done, closing;
-	unsigned open_handles;
-	void (*done_cb)(void *arg);
-	void *done_arg;
-};
-
-static void pump(struct devices *dv);
-static void maybe_finish(struct devices *dv);
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- waits ---- */
 
@@ -147,7 +60,7 @@ static void wait_complete(struct devices *dv, struct waitref *ref, const struct 
 	struct devices_wait *w = ref->w;
 	struct devices_sync_result *r = &w->res[ref->idx];
 
-	r->state = state_names[ph->state];
+	r->state = phone_state_names[ph->state];
 	r->new_reports = ph->new_reports;
 	free(r->error);
 	r->error = ph->error ? strdup(ph->error) : NULL;
@@ -160,7 +73,7 @@ static void wait_complete(struct devices *dv, struct waitref *ref, const struct 
 	free(ref);
 }
 
-static void complete_list(struct devices *dv, struct waitref **list, const struct phone *ph)
+void devices_complete_waits(struct devices *dv, struct waitref **list, const struct phone *ph)
 {
 	struct waitref *ref = *list;
 
@@ -175,24 +88,27 @@ static void complete_list(struct devices *dv, struct waitref **list, const struc
 
 /* ---- state ---- */
 
-static void set_state(struct phone *ph, enum phone_state st, const char *error)
+void phone_set_state(struct phone *ph, enum phone_state st, const char *error)
 {
 	struct devices *dv = ph->dv;
+	struct store_device row;
 	int r;
 
 	if (ph->state != st || (error != NULL) != (ph->error != NULL) ||
 	    (error && strcmp(error, ph->error)))
-		log_info("devices", "'%s': %s%s%s", ph->udid, state_names[st], error ? ": " : "",
-			 error ? error : "");
+		log_info("devices", "'%s': %s%s%s", ph->udid, phone_state_names[st],
+			 error ? ": " : "", error ? error : "");
 	ph->state = st;
 	free(ph->error);
 	ph->error = error ? strdup(error) : NULL;
-	r = store_device_set_state(dv->d->store, ph->udid, state_names[st], ph->attached, error,
-				   NULL);
-	if (r < 0)
+	r = store_device_set_state(dv->store, ph->udid, phone_state_names[st], ph->attached, error,
+				   &row);
+	if (r < 0) {
 		log_err("devices", "'%s': cannot record state: %s", ph->udid, strerror(-r));
-	daemon_publish_device(dv->d, ph->udid);
-	daemon_notify_status(dv->d);
+		dv->ops->status_cb(dv->arg); /* the counts changed even so */
+		return;
+	}
+	dv->ops->device_cb(dv->arg, &row);
 }
 
 static struct phone *phone_find(struct devices *dv, const char *udid)
@@ -202,8 +118,6 @@ static struct phone *phone_find(struct devices *dv, const char *udid)
 			return ph;
 	return NULL;
 }
-
-static void timer_cb(uv_timer_t *t);
 
 static struct phone *phone_get(struct devices *dv, const char *udid)
 {
@@ -217,7 +131,7 @@ static struct phone *phone_get(struct devices *dv, const char *udid)
 	ph->dv = dv;
 	strncpy(ph->udid, udid, sizeof(ph->udid) - 1);
 	ph->state = PH_DETACHED;
-	uv_timer_init(dv->d->loop, &ph->timer);
+	uv_timer_init(dv->loop, &ph->timer);
 	ph->timer.data = ph;
 	ph->next = dv->phones;
 	dv->phones = ph;
@@ -245,7 +159,7 @@ static void queue_remove(struct devices *dv, struct phone *ph)
 	ph->queued = 0;
 }
 
-static void enqueue(struct phone *ph)
+void phone_enqueue(struct phone *ph)
 {
 	struct devices *dv = ph->dv;
 
@@ -265,369 +179,19 @@ static void enqueue(struct phone *ph)
 	else
 		dv->qhead = ph;
 	dv->qtail = ph;
-	pump(dv);
+	devices_pump(dv);
 }
 
 static void timer_cb(uv_timer_t *t)
 {
-	enqueue(t->data);
+	phone_enqueue(t->data);
 }
 
-static void arm_timer(struct phone *ph, unsigned seconds)
+void phone_arm_timer(struct phone *ph, unsigned seconds)
 {
 	if (ph->dv->stopping || !ph->attached || seconds == 0)
 		return;
 	uv_timer_start(&ph->timer, timer_cb, (uint64_t)seconds * 1000u, 0);
-}
-
-/* ---- jobs ---- */
-
-static void sync_work_cb(uv_work_t *req)
-{
-	struct phone_job *j = req->data;
-
-	if (j->kind == JOB_SYNC)
-		fetch_sync(&j->params, &j->cancel, &j->res);
-	else
-		fetch_remove(j->params.state_dir, j->params.udid, j->params.network, j->rm, j->n_rm,
-			     &j->cancel, &j->res);
-}
-
-static void job_free(struct phone_job *j)
-{
-	fetch_params_release(&j->params);
-	fetch_result_release(&j->res);
-	for (size_t i = 0; i < j->n_rm; i++)
-		free(j->rm[i].path);
-	free(j->rm);
-	free(j);
-}
-
-static void job_after_cb(uv_work_t *req, int status);
-
-static int job_start(struct phone *ph, struct phone_job *j)
-{
-	struct devices *dv = ph->dv;
-	int r;
-
-	j->ph = ph;
-	j->gen = ph->gen;
-	j->work.data = j;
-	j->started_ms = now_ms();
-	atomic_init(&j->cancel, 0);
-	r = uv_queue_work(dv->d->loop, &j->work, sync_work_cb, job_after_cb);
-	if (r < 0)
-		return r;
-	ph->job = j;
-	dv->in_flight++;
-	return 0;
-}
-
-static void finish_sync(struct phone *ph, enum phone_state st, const char *error)
-{
-	struct devices *dv = ph->dv;
-	const struct config *cfg = &dv->d->cfg;
-
-	set_state(ph, st, error);
-	if (st == PH_IDLE) {
-		ph->backoff_s = 0;
-		arm_timer(ph, cfg->resync_interval_s);
-	} else {
-		unsigned b = ph->backoff_s ? ph->backoff_s * 2 : cfg->retry_min_s;
-
-		if (b > cfg->retry_max_s)
-			b = cfg->retry_max_s;
-		if (b == 0)
-			b = 1;
-		ph->backoff_s = b;
-		log_debug("devices", "'%s': next try in %u s", ph->udid, b);
-		arm_timer(ph, b);
-	}
-	complete_list(dv, &ph->cur_waits, ph);
-	if (ph->want) {
-		ph->want = 0;
-		enqueue(ph);
-	}
-}
-
-static void start_sync(struct phone *ph)
-{
-	struct devices *dv = ph->dv;
-	const struct config *cfg = &dv->d->cfg;
-	struct phone_job *j = calloc(1, sizeof(*j));
-	int r = -ENOMEM;
-
-	/* waiters that asked before this point are served by this sync */
-	if (ph->next_waits) {
-		struct waitref **tail = &ph->cur_waits;
-
-		while (*tail)
-			tail = &(*tail)->next;
-		*tail = ph->next_waits;
-		ph->next_waits = NULL;
-	}
-	ph->new_reports = 0;
-	if (!j)
-		goto fail;
-	j->kind = JOB_SYNC;
-	memcpy(j->params.udid, ph->udid, sizeof(j->params.udid));
-	j->params.state_dir = strdup(cfg->state_dir);
-	j->params.collect_all = cfg->collect == CONFIG_COLLECT_ALL;
-	j->params.network = ph->network;
-	j->params.mover_timeout_ms = cfg->mover_timeout_ms;
-	j->params.max_report_size = cfg->max_report_size;
-	if (!j->params.state_dir)
-		goto fail;
-	r = store_file_index_load(dv->d->store, ph->udid, &j->params.index);
-	if (r < 0)
-		goto fail;
-	r = job_start(ph, j);
-	if (r < 0)
-		goto fail;
-	set_state(ph, PH_SYNCING, NULL);
-	return;
-fail:
-	if (j)
-		job_free(j);
-	log_err("devices", "'%s': cannot start a sync: %s", ph->udid, strerror(-r));
-	finish_sync(ph, PH_ERROR, "cannot start a sync");
-}
-
-static void pump(struct devices *dv)
-{
-	unsigned max = dv->d->cfg.max_parallel_syncs ? dv->d->cfg.max_parallel_syncs : 1;
-
-	while (!dv->stopping && dv->in_flight < max && dv->qhead) {
-		struct phone *ph = dv->qhead;
-
-		dv->qhead = ph->qnext;
-		if (!dv->qhead)
-			dv->qtail = NULL;
-		ph->qnext = NULL;
-		ph->queued = 0;
-		start_sync(ph);
-	}
-}
-
-static enum phone_state state_of(enum fetch_state s)
-{
-	switch (s) {
-	case FETCH_OK:
-		return PH_IDLE;
-	case FETCH_LOCKED:
-		return PH_LOCKED;
-	case FETCH_UNTRUSTED:
-		return PH_UNTRUSTED;
-	default:
-		return PH_ERROR;
-	}
-}
-
-/* Store what the job pulled; returns how many files are committed (for removal) via rm. */
-static int commit_files(struct phone *ph, struct phone_job *j, struct fetch_known **rm,
-			size_t *n_rm)
-{
-	struct devices *dv = ph->dv;
-	struct store *s = dv->d->store;
-	struct fetch_result *res = &j->res;
-	int64_t *new_ids = NULL;
-	size_t n_new = 0;
-	int r = 0;
-
-	*rm = NULL;
-	*n_rm = 0;
-	if (res->name || res->product || res->os_version || res->build) {
-		r = store_device_upsert(s, ph->udid, res->name, res->product, res->os_version,
-					res->build, ph->network ? "Network" : "USB");
-		if (r < 0)
-			return r;
-	}
-	if (res->n_files == 0)
-		goto removal;
-	new_ids = calloc(res->n_files, sizeof(*new_ids));
-	if (!new_ids)
-		return -ENOMEM;
-	r = store_begin(s);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < res->n_files; i++) {
-		const struct fetch_file *f = &res->files[i];
-		struct store_ingest in = {
-			.udid = ph->udid,
-			.path = f->path,
-			.size = f->size,
-			.mtime_ns = f->mtime_ns,
-			.sha256 = f->sha256,
-			.archive = f->archive,
-			.report = f->report,
-			.device_product = res->product,
-			.device_os_version = res->os_version,
-			.device_build = res->build,
-		};
-		struct store_ingest_result out = {0};
-
-		r = store_ingest(s, &in, &out);
-		if (r < 0)
-			break;
-		if (!out.duplicate)
-			new_ids[n_new++] = out.report_id;
-		log_debug("devices", "'%s': '%s' stored as report %lld%s (%zu events)", ph->udid,
-			  f->path, (long long)out.report_id, out.duplicate ? ", a duplicate" : "",
-			  out.n_events);
-	}
-	if (r < 0) {
-		store_rollback(s);
-		goto out;
-	}
-	r = store_commit(s);
-	if (r < 0) {
-		store_rollback(s);
-		goto out;
-	}
-	ph->new_reports += (int)n_new;
-	for (size_t i = 0; i < n_new; i++)
-		daemon_publish_report(dv->d, new_ids[i]);
-removal:
-	if (dv->d->cfg.remove_after_pull && (res->n_files || res->n_known)) {
-		size_t n = 0;
-		struct fetch_known *v = calloc(res->n_files + res->n_known, sizeof(*v));
-
-		if (!v) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < res->n_files; i++) {
-			v[n].path = res->files[i].path;
-			res->files[i].path = NULL;
-			v[n].size = res->files[i].size;
-			v[n].mtime_ns = res->files[i].mtime_ns;
-			n++;
-		}
-		for (size_t i = 0; i < res->n_known; i++) {
-			v[n] = res->known[i];
-			res->known[i].path = NULL;
-			n++;
-		}
-		*rm = v;
-		*n_rm = n;
-	}
-	r = 0;
-out:
-	free(new_ids);
-	return r;
-}
-
-/* Record what the removal job removed (facts about the phone, kept even when stale). */
-static size_t mark_removed(struct phone *ph, struct phone_job *j)
-{
-	struct store *s = ph->dv->d->store;
-	size_t n = 0;
-
-	for (size_t i = 0; i < j->n_rm; i++) {
-		if (!j->rm[i].removed)
-			continue;
-		if (store_file_mark_removed(s, ph->udid, j->rm[i].path) < 0)
-			log_err("devices", "'%s': cannot record removal of '%s'", ph->udid,
-				j->rm[i].path);
-		n++;
-	}
-	return n;
-}
-
-static void after_remove(struct phone *ph, struct phone_job *j)
-{
-	size_t n = mark_removed(ph, j);
-
-	if (n)
-		log_info("devices", "'%s': removed %zu pulled report(s) from the device", ph->udid,
-			 n);
-	finish_sync(ph, j->res.state == FETCH_OK ? PH_IDLE : state_of(j->res.state), j->res.error);
-}
-
-static void after_sync(struct phone *ph, struct phone_job *j)
-{
-	struct devices *dv = ph->dv;
-	struct fetch_known *rm = NULL;
-	size_t n_rm = 0;
-	uint64_t t0 = now_ms();
-	int r;
-
-	r = commit_files(ph, j, &rm, &n_rm);
-	if (r < 0) {
-		for (size_t i = 0; i < n_rm; i++)
-			free(rm[i].path);
-		free(rm);
-		log_err("devices", "'%s': cannot store pulled reports: %s", ph->udid, strerror(-r));
-		finish_sync(ph, PH_ERROR, "cannot store pulled reports");
-		return;
-	}
-	if (j->res.state == FETCH_OK || j->res.n_files)
-		store_device_set_synced(dv->d->store, ph->udid, (int64_t)time(NULL));
-	log_info("devices",
-		 "'%s': sync %s: %zu pulled, %d new, %zu known, %llu bytes in %llu ms "
-		 "(store %llu ms)",
-		 ph->udid, fetch_state_name(j->res.state), j->res.n_files, ph->new_reports,
-		 j->res.n_known, (unsigned long long)j->res.bytes,
-		 (unsigned long long)(now_ms() - j->started_ms),
-		 (unsigned long long)(now_ms() - t0));
-	if (n_rm && j->res.state == FETCH_OK) {
-		struct phone_job *rj = calloc(1, sizeof(*rj));
-
-		if (rj) {
-			rj->kind = JOB_REMOVE;
-			memcpy(rj->params.udid, ph->udid, sizeof(rj->params.udid));
-			rj->params.network = ph->network;
-			rj->params.state_dir = strdup(dv->d->cfg.state_dir);
-			rj->rm = rm;
-			rj->n_rm = n_rm;
-			if (rj->params.state_dir && job_start(ph, rj) == 0)
-				return;
-			rj->rm = NULL;
-			rj->n_rm = 0;
-			job_free(rj);
-		}
-		log_err("devices", "'%s': cannot start removing pulled reports", ph->udid);
-	}
-	for (size_t i = 0; i < n_rm; i++)
-		free(rm[i].path);
-	free(rm);
-	finish_sync(ph, state_of(j->res.state), j->res.error);
-}
-
-static void job_after_cb(uv_work_t *req, int status)
-{
-	struct phone_job *j = req->data;
-	struct phone *ph = j->ph;
-	struct devices *dv = ph->dv;
-
-	dv->in_flight--;
-	ph->job = NULL;
-	if (status == UV_ECANCELED || dv->stopping || j->gen != ph->gen) {
-		if (status != UV_ECANCELED && j->kind == JOB_REMOVE)
-			mark_removed(ph, j);
-		log_debug("devices", "'%s': result of a cancelled or stale job dropped", ph->udid);
-	} else if (j->kind == JOB_SYNC) {
-		after_sync(ph, j);
-	} else {
-		after_remove(ph, j);
-	}
-	job_free(j);
-	if (dv->stopping) {
-		maybe_finish(dv);
-		return;
-	}
-	if (ph->want && !ph->job) {
-		/* asked for while the job ran (also: re-attached while a stale job finished) */
-		ph->want = 0;
-		enqueue(ph);
-	}
-	pump(dv);
-	/*
-	 * The last job is done: give the heap that downloads and parses used (in the worker
-	 * threads' malloc arenas) back to the system, so that an idle daemon stays small.
-	 */
-	if (dv->in_flight == 0)
-		malloc_trim(0);
 }
 
 /* ---- devwatch callbacks ---- */
@@ -646,12 +210,12 @@ static void attach_cb(void *arg, const char *udid, int network)
 	ph->attached = 1;
 	ph->network = network;
 	ph->backoff_s = 0;
-	r = store_device_upsert(dv->d->store, udid, NULL, NULL, NULL, NULL,
+	r = store_device_upsert(dv->store, udid, NULL, NULL, NULL, NULL,
 				network ? "Network" : "USB");
 	if (r < 0)
 		log_err("devices", "'%s': cannot record the phone: %s", udid, strerror(-r));
-	set_state(ph, PH_ATTACHED, NULL);
-	enqueue(ph);
+	phone_set_state(ph, PH_ATTACHED, NULL);
+	phone_enqueue(ph);
 }
 
 static void detach_cb(void *arg, const char *udid)
@@ -669,9 +233,9 @@ static void detach_cb(void *arg, const char *udid)
 		atomic_store(&ph->job->cancel, 1);
 	queue_remove(dv, ph);
 	uv_timer_stop(&ph->timer);
-	set_state(ph, PH_DETACHED, NULL);
-	complete_list(dv, &ph->cur_waits, ph);
-	complete_list(dv, &ph->next_waits, ph);
+	phone_set_state(ph, PH_DETACHED, NULL);
+	devices_complete_waits(dv, &ph->cur_waits, ph);
+	devices_complete_waits(dv, &ph->next_waits, ph);
 }
 
 static void paired_cb(void *arg, const char *udid)
@@ -681,7 +245,7 @@ static void paired_cb(void *arg, const char *udid)
 
 	if (ph && ph->attached && ph->state == PH_UNTRUSTED) {
 		ph->backoff_s = 0;
-		enqueue(ph);
+		phone_enqueue(ph);
 	}
 }
 
@@ -690,10 +254,10 @@ static void connected_cb(void *arg, int connected)
 	struct devices *dv = arg;
 
 	(void)connected;
-	daemon_notify_status(dv->d);
+	dv->ops->status_cb(dv->arg);
 }
 
-static const struct devwatch_ops watch_ops = {
+const struct devwatch_ops devices_watch_ops = {
 	.attach_cb = attach_cb,
 	.detach_cb = detach_cb,
 	.paired_cb = paired_cb,
@@ -702,30 +266,34 @@ static const struct devwatch_ops watch_ops = {
 
 /* ---- public ---- */
 
-int devices_new(struct daemon *d, struct devices **out)
+int devices_new(uv_loop_t *loop, const struct config *cfg, struct store *store,
+		const struct devices_ops *ops, void *arg, struct devices **out)
 {
 	struct devices *dv = calloc(1, sizeof(*dv));
 	int r;
 
 	if (!dv)
 		return -ENOMEM;
-	dv->d = d;
-	if (d->cfg.usbmuxd_socket && setenv("USBMUXD_SOCKET_ADDRESS", d->cfg.usbmuxd_socket, 1)) {
+	dv->loop = loop;
+	dv->cfg = cfg;
+	dv->store = store;
+	dv->ops = ops;
+	dv->arg = arg;
+	if (cfg->usbmuxd_socket && setenv("USBMUXD_SOCKET_ADDRESS", cfg->usbmuxd_socket, 1)) {
 		r = -errno;
 		free(dv);
 		return r;
 	}
 	/* without usbmuxd_socket, libusbmuxd still honours an inherited USBMUXD_SOCKET_ADDRESS */
-	r = devwatch_new(d->loop,
-			 d->cfg.usbmuxd_socket ? d->cfg.usbmuxd_socket
-					       : getenv("USBMUXD_SOCKET_ADDRESS"),
-			 &watch_ops, dv, &dv->watch);
+	r = devwatch_new(
+		loop, cfg->usbmuxd_socket ? cfg->usbmuxd_socket : getenv("USBMUXD_SOCKET_ADDRESS"),
+		&devices_watch_ops, dv, &dv->watch);
 	if (r < 0) {
 		log_err("devices", "cannot watch usbmuxd: %s", strerror(-r));
 		free(dv);
 		return r;
 	}
-	uv_timer_init(d->loop, &dv->deliver);
+	uv_timer_init(loop, &dv->deliver);
 	dv->deliver.data = dv;
 	*out = dv;
 	return 0;
@@ -733,7 +301,7 @@ int devices_new(struct daemon *d, struct devices **out)
 
 void devices_reconfigure(struct devices *dv)
 {
-	const struct config *cfg = &dv->d->cfg;
+	const struct config *cfg = dv->cfg;
 	const char *cur = getenv("USBMUXD_SOCKET_ADDRESS");
 
 	/* setenv() while libusbmuxd threads read the environment would race */
@@ -742,13 +310,13 @@ void devices_reconfigure(struct devices *dv)
 	for (struct phone *ph = dv->phones; ph; ph = ph->next)
 		if (ph->attached && ph->state == PH_IDLE && !ph->job && !ph->queued) {
 			uv_timer_stop(&ph->timer);
-			arm_timer(ph, cfg->resync_interval_s);
+			phone_arm_timer(ph, cfg->resync_interval_s);
 		}
-	pump(dv);
+	devices_pump(dv);
 }
 
-int devices_sync(struct devices *dv, const char *udid, void *queued, devices_sync_cb cb, void *arg,
-		 struct devices_wait **wait_out)
+int devices_sync(struct devices *dv, const char *udid, struct devices_queued *queued,
+		 devices_sync_cb cb, void *arg, struct devices_wait **wait_out)
 {
 	struct devices_wait *w = NULL;
 	struct phone *one = NULL;
@@ -767,10 +335,17 @@ int devices_sync(struct devices *dv, const char *udid, void *queued, devices_syn
 		for (struct phone *ph = dv->phones; ph; ph = ph->next)
 			n += ph->attached != 0;
 	}
+	if (queued) {
+		queued->n = 0;
+		queued->udid = n ? calloc(n, sizeof(*queued->udid)) : NULL;
+		if (n && !queued->udid)
+			return -ENOMEM;
+	}
 	if (cb) {
 		w = calloc(1, sizeof(*w));
 		if (!w || (n && !(w->res = calloc(n, sizeof(*w->res))))) {
 			free(w);
+			devices_queued_release(queued);
 			return -ENOMEM;
 		}
 		w->cb = cb;
@@ -782,13 +357,13 @@ int devices_sync(struct devices *dv, const char *udid, void *queued, devices_syn
 		if (!ph->attached)
 			continue;
 		if (queued)
-			cJSON_AddItemToArray(queued, cJSON_CreateString(ph->udid));
+			memcpy(queued->udid[queued->n++], ph->udid, sizeof(ph->udid));
 		if (w) {
 			struct waitref *ref = calloc(1, sizeof(*ref));
 
 			if (!ref) {
 				w->pending--; /* reported as its current state */
-				w->res[i].state = state_names[ph->state];
+				w->res[i].state = phone_state_names[ph->state];
 			} else {
 				ref->w = w;
 				ref->idx = i;
@@ -796,11 +371,11 @@ int devices_sync(struct devices *dv, const char *udid, void *queued, devices_syn
 				ph->next_waits = ref;
 			}
 			memcpy(w->res[i].udid, ph->udid, sizeof(ph->udid));
-			w->res[i].state = state_names[ph->state];
+			w->res[i].state = phone_state_names[ph->state];
 		}
 		i++;
 		ph->backoff_s = 0;
-		enqueue(ph);
+		phone_enqueue(ph);
 	}
 	if (w) {
 		*wait_out = w;
@@ -811,6 +386,15 @@ int devices_sync(struct devices *dv, const char *udid, void *queued, devices_syn
 		}
 	}
 	return 0;
+}
+
+void devices_queued_release(struct devices_queued *q)
+{
+	if (!q)
+		return;
+	free(q->udid);
+	q->udid = NULL;
+	q->n = 0;
 }
 
 void devices_wait_cancel(struct devices_wait *w)
@@ -854,14 +438,14 @@ static void phone_timer_closed_cb(uv_handle_t *h)
 	closed_cb((uv_handle_t *)&ph->dv->deliver);
 }
 
-static void maybe_finish(struct devices *dv)
+void devices_maybe_finish(struct devices *dv)
 {
 	if (dv->closing || !dv->watch_done || dv->in_flight)
 		return;
 	/* every waiter gets an answer before the handles go */
 	for (struct phone *ph = dv->phones; ph; ph = ph->next) {
-		complete_list(dv, &ph->cur_waits, ph);
-		complete_list(dv, &ph->next_waits, ph);
+		devices_complete_waits(dv, &ph->cur_waits, ph);
+		devices_complete_waits(dv, &ph->next_waits, ph);
 	}
 	deliver_cb(&dv->deliver);
 	dv->closing = 1;
@@ -878,7 +462,7 @@ static void watch_done_cb(void *arg)
 	struct devices *dv = arg;
 
 	dv->watch_done = 1;
-	maybe_finish(dv);
+	devices_maybe_finish(dv);
 }
 
 void devices_stop(struct devices *dv, void (*done_cb)(void *arg), void *arg)

@@ -3,8 +3,14 @@
 #define JETSAMD_DEVICES_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
-struct daemon;
+struct config;
+struct ingest_item;
+struct ingest_source;
+struct store;
+struct store_device;
 struct devices;
 struct devices_wait;
 
@@ -18,18 +24,39 @@ struct devices_sync_result {
 /* Called on the loop when every phone named by a waited sync has finished one whole sync. */
 typedef void (*devices_sync_cb)(void *arg, const struct devices_sync_result *res, size_t n);
 
-/* Subscribe to usbmuxd (config usbmuxd_socket) and start syncing. Returns 0 or -errno. */
-int devices_new(struct daemon *d, struct devices **out);
-/* The config in struct daemon was replaced (SIGHUP): pick up intervals and policies. */
+/* Upward calls, on the loop; arg is the one given to devices_new(). */
+struct devices_ops {
+	/* A phone's DEVICE row changed (state, attached, error): row is as the store wrote it. */
+	void (*device_cb)(void *arg, const struct store_device *row);
+	/* A report pulled from a phone was committed and is new: publish its events. */
+	void (*report_cb)(void *arg, const struct ingest_source *src, const struct ingest_item *it);
+	/* The usbmuxd connection or the counts changed (for a status line). */
+	void (*status_cb)(void *arg);
+};
+
+/*
+ * Subscribe to usbmuxd (cfg->usbmuxd_socket) and start syncing into store. cfg is read when
+ * needed: the owner may replace it in place (then call devices_reconfigure). 0 or -errno.
+ */
+int devices_new(uv_loop_t *loop, const struct config *cfg, struct store *store,
+		const struct devices_ops *ops, void *arg, struct devices **out);
+/* The config was replaced (SIGHUP): pick up intervals and policies. */
 void devices_reconfigure(struct devices *dv);
+
+/* The phones a sync request queued: udid[i] for i < n (malloc'ed). */
+struct devices_queued {
+	char (*udid)[44];
+	size_t n;
+};
+void devices_queued_release(struct devices_queued *q); /* NULL is a no-op */
 
 /*
  * Ask for a sync of one phone (udid) or of all attached phones (udid NULL).
- * -ENOENT when udid is unknown or detached. Appends each queued udid to queued (a cJSON
- * array, may be NULL). With cb, *wait_out is set and cb runs once when done, unless
- * devices_wait_cancel() was called first (the client went away).
+ * -ENOENT when udid is unknown or detached. Fills queued (may be NULL; release it after a
+ * success) with the udids queued. With cb, *wait_out is set and cb runs once when done,
+ * unless devices_wait_cancel() was called first (the client went away).
  */
-int devices_sync(struct devices *dv, const char *udid, void *queued /* cJSON array */,
+int devices_sync(struct devices *dv, const char *udid, struct devices_queued *queued,
 		 devices_sync_cb cb, void *arg, struct devices_wait **wait_out);
 void devices_wait_cancel(struct devices_wait *w);
 

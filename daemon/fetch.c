@@ -1,4 +1,4 @@
-/* fetch.c: libimobiledevice side of a phone sync: lockdown, mover, AFC walk, download, archive */
+/* fetch.c: libimobiledevice side of a phone sync: lockdown, mover, AFC walk, download, remove */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <libimobiledevice/service.h>
 #include <plist/plist.h>
 
-#include "archive.h"
+#include "clock.h"
 #include "fetch.h"
 #include "log.h"
 
@@ -142,14 +142,6 @@ static char *get_string(lockdownd_client_t ld, const char *key)
 	return s;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Start the mover and wait for its "ping"; a missing ping is only a warning. */
 static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeout_ms)
 {
@@ -158,7 +150,7 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 	lockdownd_error_t le;
 	char buf[8];
 	uint32_t got = 0, n;
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = clock_now_ms() + timeout_ms;
 
 	le = lockdownd_start_service(ld, FETCH_MOVER, &svc);
 	if (le != LOCKDOWN_E_SUCCESS) {
@@ -183,7 +175,7 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 	}
 	lockdownd_service_descriptor_free(svc);
 	while (got < 5) {
-		uint64_t t = now_ms();
+		uint64_t t = clock_now_ms();
 		unsigned slice;
 
 		if (cancelled(c)) {
@@ -407,41 +399,14 @@ static int download(struct fetch_conn *c, const char *path, const struct file_in
 }
 
 static int keep_file(struct fetch_conn *c, const struct fetch_params *p, const char *path,
-		     const struct file_info *fi, char *buf)
+		     const struct file_info *fi, const char *buf)
 {
-	struct fetch_result *out = c->out;
-	struct fetch_file *f, *v;
-	struct report_opts opts = {.max_size = p->max_report_size};
-	int r;
+	int r = p->file_cb(p->file_arg, path, fi->size, fi->mtime_ns, buf);
 
-	v = realloc(out->files, (out->n_files + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	out->files = v;
-	f = &v[out->n_files];
-	memset(f, 0, sizeof(*f));
-	archive_sha256_hex(buf, (size_t)fi->size, f->sha256);
-	r = archive_write(p->state_dir, buf, (size_t)fi->size, f->sha256, &f->archive);
-	if (r < 0) {
-		log_err("fetch", "%s: cannot archive '%s': %s", c->udid, path, strerror(-r));
+	if (r < 0)
 		return r;
-	}
-	r = report_parse(buf, (size_t)fi->size, &opts, &f->report);
-	if (r < 0 || !f->report) {
-		free(f->archive);
-		return r < 0 ? r : -ENOMEM;
-	}
-	f->path = strdup(path);
-	if (!f->path) {
-		report_free(f->report);
-		free(f->archive);
-		return -ENOMEM;
-	}
-	f->size = fi->size;
-	f->mtime_ns = fi->mtime_ns;
-	out->n_files++;
-	log_debug("fetch", "%s: downloaded '%s' (%lld bytes, %s)", c->udid, path,
-		  (long long)fi->size, report_status_name(f->report->status));
+	c->out->n_files++;
+	log_debug("fetch", "%s: downloaded '%s' (%lld bytes)", c->udid, path, (long long)fi->size);
 	return 0;
 }
 
@@ -559,8 +524,6 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 	}
 	r = walk(&c, p, NULL, 0);
 	conn_close(&c);
-	/* keep the log short here, so that the loop's commits never run a checkpoint */
-	store_checkpoint(p->state_dir, FETCH_CHECKPOINT_BYTES, NULL);
 	if (r == -ENOMEM)
 		set_error(out, FETCH_ERROR, "out of memory");
 	if (out->state == FETCH_OK && out->n_failed)
@@ -568,26 +531,15 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 			  out->n_failed);
 }
 
-void fetch_remove(const char *state_dir, const char *udid, int network, struct fetch_known *v,
-		  size_t n, atomic_int *cancel, struct fetch_result *out)
+void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n,
+		  atomic_int *cancel, struct fetch_result *out)
 {
 	struct fetch_conn c = {.udid = udid, .network = network, .cancel = cancel, .out = out};
-	uint64_t t0 = now_ms();
-	int r;
 
 	memset(out, 0, sizeof(*out));
 	out->state = FETCH_OK;
 	if (cancelled(&c))
 		return;
-	/* the commits of these files are durable before any of them leaves the phone */
-	r = store_sync_durable(state_dir);
-	if (r < 0) {
-		set_error(out, FETCH_ERROR, "cannot make the store durable: %s; nothing removed",
-			  strerror(-r));
-		return;
-	}
-	log_debug("fetch", "%s: store durable before removal (%llu ms)", udid,
-		  (unsigned long long)(now_ms() - t0));
 	if (conn_open(&c, 0, 0, 0) < 0) {
 		conn_close(&c);
 		return;
@@ -645,14 +597,8 @@ void fetch_params_release(struct fetch_params *p)
 
 void fetch_result_release(struct fetch_result *r)
 {
-	for (size_t i = 0; i < r->n_files; i++) {
-		free(r->files[i].path);
-		free(r->files[i].archive);
-		report_free(r->files[i].report);
-	}
 	for (size_t i = 0; i < r->n_known; i++)
 		free(r->known[i].path);
-	free(r->files);
 	free(r->known);
 	free(r->error);
 	free(r->name);

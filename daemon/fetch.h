@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "fileindex.h"
 
 /*
  * The only file besides devwatch.c that calls libimobiledevice. Every function here blocks
@@ -26,6 +26,14 @@ enum fetch_state {
 	FETCH_CANCELLED, /* the cancel flag was seen */
 };
 
+/*
+ * A downloaded file, on the worker: path (relative to the crash directory), its AFC size
+ * and mtime and the whole content. Returns 0 when kept; -ENOMEM stops the walk, any other
+ * negative errno counts the file as failed.
+ */
+typedef int (*fetch_file_cb)(void *arg, const char *path, int64_t size, int64_t mtime_ns,
+			     const void *buf);
+
 struct fetch_params {
 	char udid[44];
 	char *state_dir; /* owned */
@@ -34,14 +42,8 @@ struct fetch_params {
 	unsigned mover_timeout_ms;
 	size_t max_report_size;
 	struct store_file_index index; /* owned deep copy of the phone's file index */
-};
-
-struct fetch_file {
-	char *path; /* relative to the crash directory */
-	int64_t size, mtime_ns;
-	char sha256[65];
-	char *archive;	       /* relative to the state dir */
-	struct report *report; /* owned, never NULL */
+	fetch_file_cb file_cb;	       /* each new file (the caller archives and parses it) */
+	void *file_arg;
 };
 
 struct fetch_known {
@@ -54,30 +56,23 @@ struct fetch_result {
 	enum fetch_state state;
 	char *error;				   /* NULL when FETCH_OK and no file failed */
 	char *name, *product, *os_version, *build; /* from lockdown; NULL when unknown */
-	struct fetch_file *files;		   /* downloaded and archived this time */
-	size_t n_files;
+	size_t n_files;				   /* downloaded and kept by file_cb */
 	struct fetch_known *known; /* candidates already in the index (not re-downloaded) */
 	size_t n_known;
 	unsigned n_failed; /* candidates that could not be fetched (each logged) */
 	uint64_t bytes;	   /* file bytes read over AFC */
 };
 
-/* fetch_sync checkpoints the store (off the loop) once its log is this long */
-#define FETCH_CHECKPOINT_BYTES (4 * 1024 * 1024)
-
-/*
- * Walk, download, archive and parse the new reports of one phone, then checkpoint the store
- * (store_checkpoint) when its log has grown. Always fills out.
- */
+/* Walk the phone's crash directory and download its new reports into p->file_cb. */
 void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_result *out);
 
 /*
  * Remove v[i].path from the phone when its size and mtime still match; sets v[i].removed.
- * First makes the store under state_dir durable (store_sync_durable); when that fails it
- * removes nothing and reports FETCH_ERROR. out->state/error say how the connection went.
+ * The caller has made the commits of these files durable first. out->state/error say how
+ * the connection went.
  */
-void fetch_remove(const char *state_dir, const char *udid, int network, struct fetch_known *v,
-		  size_t n, atomic_int *cancel, struct fetch_result *out);
+void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n,
+		  atomic_int *cancel, struct fetch_result *out);
 
 void fetch_params_release(struct fetch_params *p);
 void fetch_result_release(struct fetch_result *r);

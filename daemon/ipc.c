@@ -12,8 +12,7 @@
 #include <uv.h>
 
 #include "../proto/linebuf.h"
-#include "api.h"
-#include "daemon.h"
+#include "config.h"
 #include "ipc.h"
 #include "log.h"
 #include "request.h"
@@ -46,13 +45,15 @@ struct ipc_client {
 	int eof;	  /* the client's end is closed (EOF or read error) */
 	int shut_done;	  /* the replies are flushed and our end is shut down */
 	int open_handles; /* pipe and linger timer; the client is gone when both are closed */
-	void *api;
+	void *slot;	  /* the owner's per-client state */
 	uv_shutdown_t shutdown;
 	uv_timer_t linger;
 };
 
 struct ipc {
-	struct daemon *d;
+	const struct config *cfg; /* the owner's, replaced in place on reload */
+	const struct ipc_ops *ops;
+	void *arg;
 	uv_pipe_t server;
 	uv_timer_t stop_timer;
 	struct ipc_client *clients;
@@ -76,6 +77,12 @@ struct write_req {
 static void client_process(struct ipc_client *c);
 static void client_close(struct ipc_client *c);
 static void maybe_done(struct ipc *ipc);
+
+static void notify_clients(struct ipc *ipc)
+{
+	if (ipc->ops->clients_cb)
+		ipc->ops->clients_cb(ipc->arg);
+}
 
 /* ---- client lifetime ---- */
 
@@ -109,9 +116,9 @@ void ipc_client_set_topics(struct ipc_client *c, unsigned topics)
 	c->topics = topics;
 }
 
-void **ipc_client_api_slot(struct ipc_client *c)
+void **ipc_client_slot(struct ipc_client *c)
 {
-	return &c->api;
+	return &c->slot;
 }
 
 static void client_closed_cb(uv_handle_t *h)
@@ -130,7 +137,7 @@ static void client_closed_cb(uv_handle_t *h)
 	ipc->n_clients--;
 	log_debug("ipc", "client %u closed", c->id);
 	ipc_client_unref(c);
-	daemon_notify_status(ipc->d);
+	notify_clients(ipc);
 }
 
 static void client_close(struct ipc_client *c)
@@ -138,7 +145,7 @@ static void client_close(struct ipc_client *c)
 	if (c->state == CLIENT_CLOSED)
 		return;
 	c->state = CLIENT_CLOSED;
-	api_client_gone(c->ipc->d, c);
+	c->ipc->ops->gone_cb(c->ipc->arg, c);
 	if (!uv_is_closing((uv_handle_t *)&c->pipe))
 		uv_close((uv_handle_t *)&c->pipe, client_closed_cb);
 	if (!uv_is_closing((uv_handle_t *)&c->linger))
@@ -178,7 +185,7 @@ void ipc_client_close_after_flush(struct ipc_client *c)
 	if (c->state == CLIENT_CLOSED || c->state == CLIENT_DRAINING)
 		return;
 	c->state = CLIENT_DRAINING;
-	api_client_gone(c->ipc->d, c);
+	c->ipc->ops->gone_cb(c->ipc->arg, c);
 	if (c->eof || c->ipc->stopping) {
 		set_reading(c, 0);
 	} else {
@@ -232,11 +239,11 @@ static int client_write(struct ipc_client *c, const char *text, size_t len)
 	}
 	/* one reply may be larger than the cap; a backlog that keeps growing is not allowed */
 	if (before > 0 && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
-				  c->ipc->d->cfg.client_queue_max) {
+				  c->ipc->cfg->client_queue_max) {
 		log_warn("ipc",
 			 "client %u: more than %zu bytes queued (it does not read): "
 			 "disconnecting",
-			 c->id, c->ipc->d->cfg.client_queue_max);
+			 c->id, c->ipc->cfg->client_queue_max);
 		client_close(c);
 		return -EPIPE;
 	}
@@ -391,7 +398,7 @@ static void client_process(struct ipc_client *c)
 {
 	ipc_client_ref(c);
 	while (c->state == CLIENT_READING || c->state == CLIENT_RAW) {
-		enum api_outcome out;
+		enum ipc_outcome out;
 
 		if (c->state == CLIENT_RAW) {
 			int r = raw_fill(c);
@@ -407,7 +414,7 @@ static void client_process(struct ipc_client *c)
 			body = c->raw;
 			c->raw = NULL;
 			c->state = CLIENT_READING;
-			out = api_raw(c->ipc->d, c, body, c->raw_len);
+			out = c->ipc->ops->raw_cb(c->ipc->arg, c, body, c->raw_len);
 		} else {
 			char *line;
 			size_t len;
@@ -423,9 +430,9 @@ static void client_process(struct ipc_client *c)
 				ipc_client_close_after_flush(c);
 				break;
 			}
-			out = api_request(c->ipc->d, c, line, len);
+			out = c->ipc->ops->request_cb(c->ipc->arg, c, line, len);
 		}
-		if (out == API_PENDING && c->state != CLIENT_CLOSED &&
+		if (out == IPC_PENDING && c->state != CLIENT_CLOSED &&
 		    c->state != CLIENT_DRAINING) {
 			c->after_busy = c->state;
 			c->state = CLIENT_BUSY;
@@ -487,15 +494,15 @@ static void connection_cb(uv_stream_t *server, int status)
 		client_close(c);
 		return;
 	}
-	if (ipc->n_clients > ipc->d->cfg.max_clients) {
+	if (ipc->n_clients > ipc->cfg->max_clients) {
 		log_warn("ipc", "refusing client %u: max_clients (%u) reached", c->id,
-			 ipc->d->cfg.max_clients);
+			 ipc->cfg->max_clients);
 		client_close(c);
 		return;
 	}
 	log_debug("ipc", "client %u connected", c->id);
 	set_reading(c, 1);
-	daemon_notify_status(ipc->d);
+	notify_clients(ipc);
 }
 
 /* Create, bind and listen on path: lock file, no clobbering of a live socket, mode 0660. */
@@ -558,7 +565,8 @@ static int listen_path(struct ipc *ipc, const char *path)
 	return fd;
 }
 
-int ipc_new(struct daemon *d, int fd, struct ipc **out)
+int ipc_new(uv_loop_t *loop, const struct config *cfg, int fd, const struct ipc_ops *ops, void *arg,
+	    struct ipc **out)
 {
 	struct ipc *ipc = calloc(1, sizeof(*ipc));
 	int r;
@@ -566,22 +574,24 @@ int ipc_new(struct daemon *d, int fd, struct ipc **out)
 	*out = NULL;
 	if (ipc == NULL)
 		return -ENOMEM;
-	ipc->d = d;
+	ipc->cfg = cfg;
+	ipc->ops = ops;
+	ipc->arg = arg;
 	ipc->lock_fd = -1;
 	ipc->activated = fd >= 0;
 	if (fd < 0) {
-		fd = listen_path(ipc, d->cfg.socket);
+		fd = listen_path(ipc, cfg->socket);
 		if (fd < 0) {
 			if (ipc->lock_fd >= 0)
 				close(ipc->lock_fd);
 			free(ipc);
 			return fd;
 		}
-		ipc->path = strdup(d->cfg.socket);
+		ipc->path = strdup(cfg->socket);
 	}
-	uv_timer_init(d->loop, &ipc->stop_timer);
+	uv_timer_init(loop, &ipc->stop_timer);
 	ipc->stop_timer.data = ipc;
-	r = uv_pipe_init(d->loop, &ipc->server, 0);
+	r = uv_pipe_init(loop, &ipc->server, 0);
 	ipc->server.data = ipc;
 	if (r == 0)
 		r = uv_pipe_open(&ipc->server, fd);

@@ -5,18 +5,20 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+#include <uv.h>
 
-struct daemon;
+struct config;
 struct ipc;
 struct ipc_client;
 
 /*
  * DESIGN
  * Each client reads JSON lines through a linebuf (65536 bytes per line with its newline)
- * and hands each to api_request(). Requests are answered in order: while a request is
- * pending (an import being archived, a waited sync, a reparse) the client is "busy" and
- * reading stops until the api calls ipc_client_resume(). After an import header the api
- * calls ipc_client_expect_raw() and the next N bytes go to a raw buffer, then to api_raw().
+ * and hands each to ops->request_cb (the hub passes it to the api). Requests are answered in
+ * order: while a request is pending (an import being archived, a waited sync, a reparse) the
+ * client is "busy" and reading stops until the owner calls ipc_client_resume(). After an
+ * import header the owner calls ipc_client_expect_raw() and the next N bytes go to a raw
+ * buffer, then to ops->raw_cb. ipc knows nothing above it: it reports through struct ipc_ops.
  * Output: one uv_write per line; when the bytes libuv still holds for a client exceed
  * client_queue_max (and a previous reply had not drained yet) the client is disconnected.
  * Clients are reference counted so that pending jobs can outlive the connection.
@@ -29,8 +31,30 @@ enum ipc_topic {
 	IPC_TOPIC_DEVICES = 2,
 };
 
-/* Listen on fd (socket activation) when fd >= 0, else create d->cfg.socket. */
-int ipc_new(struct daemon *d, int fd, struct ipc **out);
+enum ipc_outcome {
+	IPC_DONE,    /* answered; the next request may be read */
+	IPC_PENDING, /* the reply comes later: the owner calls ipc_client_resume() */
+};
+
+/* Upward calls, on the loop; arg is the one given to ipc_new(). */
+struct ipc_ops {
+	/* One request line (NUL-terminated at line[len]). */
+	enum ipc_outcome (*request_cb)(void *arg, struct ipc_client *c, const char *line,
+				       size_t len);
+	/* The raw bytes announced by ipc_client_expect_raw() (buf is malloc'ed, handed over). */
+	enum ipc_outcome (*raw_cb)(void *arg, struct ipc_client *c, void *buf, size_t len);
+	/* The client is closing: cancel what waits for it and free its slot. */
+	void (*gone_cb)(void *arg, struct ipc_client *c);
+	/* The number of clients changed (may be NULL). */
+	void (*clients_cb)(void *arg);
+};
+
+/*
+ * Listen on fd (socket activation) when fd >= 0, else create cfg->socket. cfg (socket,
+ * max_clients, client_queue_max) is read when needed: the owner may replace it in place.
+ */
+int ipc_new(uv_loop_t *loop, const struct config *cfg, int fd, const struct ipc_ops *ops, void *arg,
+	    struct ipc **out);
 /* Stop accepting, flush and close every client (bounded by a timer); done_cb when closed. */
 void ipc_stop(struct ipc *ipc, void (*done_cb)(void *arg), void *arg);
 void ipc_free(struct ipc *ipc); /* after done_cb; NULL is a no-op */
@@ -44,12 +68,12 @@ int ipc_client_send(struct ipc_client *c, const cJSON *msg);
 void ipc_client_resume(struct ipc_client *c);
 /* After the queued replies are written, close (framing is lost). */
 void ipc_client_close_after_flush(struct ipc_client *c);
-/* The next n bytes of input are raw; api_raw() receives them. */
+/* The next n bytes of input are raw; ops->raw_cb receives them. */
 void ipc_client_expect_raw(struct ipc_client *c, size_t n);
 int ipc_client_is_open(const struct ipc_client *c);
 void ipc_client_set_topics(struct ipc_client *c, unsigned topics);
-/* A slot for the api's per-client state. */
-void **ipc_client_api_slot(struct ipc_client *c);
+/* A slot for the owner's per-client state (freed by the owner in gone_cb). */
+void **ipc_client_slot(struct ipc_client *c);
 struct ipc_client *ipc_client_ref(struct ipc_client *c);
 void ipc_client_unref(struct ipc_client *c);
 

@@ -1,12 +1,10 @@
 /* main.c: jetsamd entry point: options, configuration, start-up, signals, graceful stop */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,13 +13,9 @@
 #include "config.h"
 #include <config.h> /* JETSAMD_VERSION, JETSAMD_DEFAULT_CONFIG */
 
-#include "api.h"
-#include "daemon.h"
-#include "devices.h"
-#include "ipc.h"
+#include "hub.h"
 #include "log.h"
 #include "sd.h"
-#include "store.h"
 
 struct options {
 	const char *config; /* --config, NULL = the default file if it exists */
@@ -33,13 +27,12 @@ struct options {
 };
 
 struct jetsamd {
-	struct daemon d;
+	struct hub h;
 	uv_loop_t loop;
 	struct options opt;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t watchdog;
 	int have_signals, have_watchdog;
-	int ipc_stopped, devices_stopped;
 	int exit_code;
 	unsigned pool_size; /* libuv's thread pool, fixed at start-up */
 };
@@ -95,27 +88,6 @@ fail:
 	return r < 0 ? r : -EINVAL;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* ---- stop ---- */
 
 static void handle_closed_cb(uv_handle_t *h)
@@ -123,34 +95,10 @@ static void handle_closed_cb(uv_handle_t *h)
 	(void)h;
 }
 
-static void maybe_finished(struct jetsamd *j)
-{
-	if (!j->ipc_stopped || !j->devices_stopped)
-		return;
-	log_debug("main", "listener, clients and devices are closed");
-}
-
-static void ipc_stopped_cb(void *arg)
-{
-	struct jetsamd *j = arg;
-
-	j->ipc_stopped = 1;
-	maybe_finished(j);
-}
-
-static void devices_stopped_cb(void *arg)
-{
-	struct jetsamd *j = arg;
-
-	j->devices_stopped = 1;
-	maybe_finished(j);
-}
-
 static void begin_stop(struct jetsamd *j, const char *why)
 {
-	if (j->d.stopping)
+	if (j->h.stopping)
 		return;
-	j->d.stopping = 1;
 	log_info("main", "stopping (%s)", why);
 	sd_notify_state("STOPPING=1");
 	if (j->have_signals) {
@@ -163,14 +111,7 @@ static void begin_stop(struct jetsamd *j, const char *why)
 		uv_close((uv_handle_t *)&j->watchdog, handle_closed_cb);
 		j->have_watchdog = 0;
 	}
-	if (j->d.ipc)
-		ipc_stop(j->d.ipc, ipc_stopped_cb, j);
-	else
-		j->ipc_stopped = 1;
-	if (j->d.devices)
-		devices_stop(j->d.devices, devices_stopped_cb, j);
-	else
-		j->devices_stopped = 1;
+	hub_stop(&j->h, NULL, NULL); /* the loop ends when the last handle is closed */
 }
 
 /* ---- signals ---- */
@@ -183,7 +124,7 @@ static void begin_stop(struct jetsamd *j, const char *why)
  */
 static void threadpool_setup(struct jetsamd *j)
 {
-	unsigned want = j->d.cfg.max_parallel_syncs + 2;
+	unsigned want = j->h.cfg.max_parallel_syncs + 2;
 	const char *env = getenv("UV_THREADPOOL_SIZE");
 	char buf[16];
 
@@ -197,7 +138,7 @@ static void threadpool_setup(struct jetsamd *j)
 			log_warn("main",
 				 "UV_THREADPOOL_SIZE=%s leaves fewer than 2 threads beside %u "
 				 "parallel syncs: imports and reparses wait for syncs",
-				 env, j->d.cfg.max_parallel_syncs);
+				 env, j->h.cfg.max_parallel_syncs);
 		return;
 	}
 	snprintf(buf, sizeof(buf), "%u", want);
@@ -208,7 +149,7 @@ static void threadpool_setup(struct jetsamd *j)
 	}
 	j->pool_size = want;
 	log_debug("main", "thread pool: %u threads (max_parallel_syncs %u)", want,
-		  j->d.cfg.max_parallel_syncs);
+		  j->h.cfg.max_parallel_syncs);
 }
 
 static void reload(struct jetsamd *j)
@@ -224,15 +165,15 @@ static void reload(struct jetsamd *j)
 		return;
 	}
 	/* the listener and the store stay where they are until a restart */
-	if (strcmp(c.socket, j->d.cfg.socket) != 0) {
+	if (strcmp(c.socket, j->h.cfg.socket) != 0) {
 		log_warn("main", "key 'socket': change to '%s' needs a restart", c.socket);
 		free(c.socket);
-		c.socket = strdup(j->d.cfg.socket);
+		c.socket = strdup(j->h.cfg.socket);
 	}
-	if (strcmp(c.state_dir, j->d.cfg.state_dir) != 0) {
+	if (strcmp(c.state_dir, j->h.cfg.state_dir) != 0) {
 		log_warn("main", "key 'state_dir': change to '%s' needs a restart", c.state_dir);
 		free(c.state_dir);
-		c.state_dir = strdup(j->d.cfg.state_dir);
+		c.state_dir = strdup(j->h.cfg.state_dir);
 	}
 	if (c.socket == NULL || c.state_dir == NULL) {
 		log_err("main", "reload failed, keeping the old configuration: out of memory");
@@ -245,15 +186,13 @@ static void reload(struct jetsamd *j)
 			 "key 'max_parallel_syncs': %u syncs leave fewer than 2 of the %u "
 			 "thread pool threads free until a restart",
 			 c.max_parallel_syncs, j->pool_size);
-	old = j->d.cfg;
-	j->d.cfg = c;
+	old = j->h.cfg;
+	j->h.cfg = c;
 	config_release(&old);
-	log_set_level(j->d.cfg.log_level);
-	if (j->d.devices)
-		devices_reconfigure(j->d.devices);
+	log_set_level(j->h.cfg.log_level);
 	log_info("main", "configuration reloaded");
 	sd_notify_state("READY=1");
-	daemon_notify_status(&j->d);
+	hub_reconfigure(&j->h);
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -281,24 +220,8 @@ static void walk_cb(uv_handle_t *h, void *arg)
 
 /* ---- start ---- */
 
-static int start(struct jetsamd *j)
+static void start_signals(struct jetsamd *j)
 {
-	uint64_t wd;
-	int fd, r;
-
-	r = mkdir_p(j->d.cfg.state_dir, 0750);
-	if (r < 0) {
-		log_err("main", "cannot create state dir '%s': %s", j->d.cfg.state_dir,
-			strerror(-r));
-		return r;
-	}
-	r = store_open(j->d.cfg.state_dir, &j->d.store);
-	if (r < 0)
-		return r;
-	r = store_devices_mark_all_detached(j->d.store);
-	if (r < 0)
-		return r;
-
 	j->sig_term.data = j->sig_int.data = j->sig_hup.data = j;
 	uv_signal_init(&j->loop, &j->sig_term);
 	uv_signal_init(&j->loop, &j->sig_int);
@@ -307,20 +230,17 @@ static int start(struct jetsamd *j)
 	uv_signal_start(&j->sig_term, signal_cb, SIGTERM);
 	uv_signal_start(&j->sig_int, signal_cb, SIGINT);
 	uv_signal_start(&j->sig_hup, signal_cb, SIGHUP);
+}
 
-	fd = sd_listen_control();
-	if (fd < 0 && fd != -ENOENT) {
-		log_err("main", "cannot use the activated socket: %s", strerror(-fd));
-		return fd;
-	}
-	r = ipc_new(&j->d, fd >= 0 ? fd : -1, &j->d.ipc);
+static int start(struct jetsamd *j)
+{
+	uint64_t wd;
+	int r;
+
+	start_signals(j);
+	r = hub_start(&j->h, &j->loop);
 	if (r < 0)
 		return r;
-	r = devices_new(&j->d, &j->d.devices);
-	if (r < 0) {
-		log_err("main", "cannot start watching devices: %s", strerror(-r));
-		return r;
-	}
 	wd = sd_watchdog_usec();
 	if (wd > 0) {
 		uv_timer_init(&j->loop, &j->watchdog);
@@ -330,13 +250,14 @@ static int start(struct jetsamd *j)
 		log_info("main", "watchdog every %llu ms", (unsigned long long)(wd / 2000));
 	}
 	sd_notify_state("READY=1");
-	daemon_notify_status(&j->d);
+	hub_notify_status(&j->h);
 	log_info("main", "jetsamd " JETSAMD_VERSION " ready (pid %ld, state dir '%s')",
-		 (long)getpid(), j->d.cfg.state_dir);
+		 (long)getpid(), j->h.cfg.state_dir);
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Returns -1 to go on, else the exit code (after printing what was asked for). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -349,81 +270,62 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct jetsamd *j = calloc(1, sizeof(*j));
-	char err[600];
-	int opt, r;
+	int opt;
 
-	if (j == NULL) {
-		fprintf(stderr, "jetsamd: out of memory\n");
-		return 1;
-	}
 	while ((opt = getopt_long(argc, argv, "c:s:d:u:l:Chn", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			j->opt.config = optarg;
+			o->config = optarg;
 			break;
 		case 's':
-			j->opt.socket = optarg;
+			o->socket = optarg;
 			break;
 		case 'd':
-			j->opt.state_dir = optarg;
+			o->state_dir = optarg;
 			break;
 		case 'u':
-			j->opt.usbmuxd_socket = optarg;
+			o->usbmuxd_socket = optarg;
 			break;
 		case 'l':
-			j->opt.log_level = optarg;
+			o->log_level = optarg;
 			break;
 		case 'C':
 		case 'n':
-			j->opt.check_config = 1;
+			o->check_config = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			free(j);
 			return 0;
 		case 'V':
 			printf("jetsamd " JETSAMD_VERSION "\n");
-			free(j);
 			return 0;
 		default:
 			usage(stderr);
-			free(j);
 			return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "jetsamd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
-		free(j);
 		return 2;
 	}
+	return -1;
+}
 
-	if (load_config(&j->opt, &j->d.cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "jetsamd: %s\n", err);
-		free(j);
-		return 1;
-	}
-	if (j->opt.check_config) {
-		printf("configuration OK\n");
-		config_release(&j->d.cfg);
-		free(j);
-		return 0;
-	}
+/* The configuration is loaded: run the loop until stopped. Returns the exit code. */
+static int run(struct jetsamd *j)
+{
+	int r;
 
-	log_init(j->d.cfg.log_level);
+	log_init(j->h.cfg.log_level);
 	threadpool_setup(j); /* before any libuv call that can start the pool */
 	signal(SIGPIPE, SIG_IGN);
 	r = uv_loop_init(&j->loop);
 	if (r < 0) {
 		log_err("main", "cannot create the event loop: %s", uv_strerror(r));
-		config_release(&j->d.cfg);
-		free(j);
+		config_release(&j->h.cfg);
 		return 1;
 	}
-	j->d.loop = &j->loop;
-	j->d.started = (int64_t)time(NULL);
-
 	if (start(j) < 0) {
 		j->exit_code = 1;
 		begin_stop(j, "start-up failed");
@@ -431,13 +333,7 @@ int main(int argc, char **argv)
 	uv_run(&j->loop, UV_RUN_DEFAULT);
 
 	/* every handle is closed and every job has run its after callback */
-	if (api_jobs_running() != 0)
-		log_err("main", "%u jobs still running at exit", api_jobs_running());
-	devices_free(j->d.devices);
-	j->d.devices = NULL;
-	ipc_free(j->d.ipc);
-	j->d.ipc = NULL;
-	store_close(j->d.store);
+	hub_release(&j->h);
 	r = uv_loop_close(&j->loop);
 	if (r != 0) {
 		log_err("main", "event loop not empty at exit: %s", uv_strerror(r));
@@ -446,8 +342,30 @@ int main(int argc, char **argv)
 	} else {
 		log_info("main", "stopped");
 	}
-	config_release(&j->d.cfg);
-	r = j->exit_code;
+	return j->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	struct jetsamd *j = calloc(1, sizeof(*j));
+	char err[600];
+	int r;
+
+	if (j == NULL) {
+		fprintf(stderr, "jetsamd: out of memory\n");
+		return 1;
+	}
+	r = parse_options(argc, argv, &j->opt);
+	if (r < 0 && load_config(&j->opt, &j->h.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "jetsamd: %s\n", err);
+		r = 1;
+	} else if (r < 0 && j->opt.check_config) {
+		printf("configuration OK\n");
+		config_release(&j->h.cfg);
+		r = 0;
+	} else if (r < 0) {
+		r = run(j);
+	}
 	free(j);
 	return r;
 }

@@ -23,7 +23,7 @@
  *    log (at most those: recovery keeps a prefix of the commits and drops a torn one
  *    whole). That is safe for reports pulled from a phone because, until they are durable,
  *    they are still on the phone: with remove_after_pull, the removal job (a worker,
- *    daemon/fetch.c) calls store_sync_durable() first and removes nothing unless it
+ *    daemon/devices_sync.c) calls store_sync_durable() first and removes nothing unless it
  *    returns 0. It fsyncs the log
  *    (fsync flushes the file's dirty pages whatever descriptor is used), the database file
  *    (changed by checkpoints) and the state directory (the log's directory entry), and it
@@ -31,7 +31,7 @@
  *    only after store_commit() returned). A lost commit is re-done by the next sync: its
  *    file index entry is gone too, so the file is downloaded again and stored once by its
  *    key. The archive (daemon/archive.c, in workers) is fsync'ed before the commit.
- *  - `import` (daemon/api.c) has no phone copy to fall back on: it commits on the loop, then
+ *  - `import` (daemon/import.c) has no phone copy to fall back on: it commits on the loop, then
  *    calls store_sync_durable() in a worker and replies only after that (an error reply if
  *    it fails; the client still has its copy, and importing it again stores it once). The
  *    import's archive is fsync'ed before the commit.
@@ -143,6 +143,10 @@ struct store_ingest_result {
 
 /* Record one report, its events and its file index entry (call inside begin/commit). */
 int store_ingest(struct store *s, const struct store_ingest *in, struct store_ingest_result *out);
+struct cJSON;
+/* The EVENT (PROTOCOL.md) that store_ingest() stored for event ev of in, as report report_id. */
+struct cJSON *store_event_json(const struct store_ingest *in, const struct report_event *ev,
+			       int64_t report_id);
 /* The phone file at path was removed from the phone by us. */
 int store_file_mark_removed(struct store *s, const char *udid, const char *path);
 
@@ -152,8 +156,6 @@ int store_file_mark_removed(struct store *s, const char *udid, const char *path)
  */
 
 /* ---- queries (daemon core): cJSON trees in the shapes of proto/PROTOCOL.md ---- */
-
-struct cJSON;
 
 struct store_event_filter {
 	const char *udid, *product, *build, *process, *reason, *role; /* NULL = any */

@@ -89,12 +89,11 @@ static void bind_source(sqlite3_stmt *st, const struct store_ingest *in, int64_t
 	sqlite3_bind_int64(st, 18, collected);
 }
 
-/* The EVENT object of PROTOCOL.md, as text (cJSON_free). */
-static char *event_text(const struct report_event *ev, int64_t report_id, const struct facts *f,
-			int64_t epoch)
+/* The EVENT object of PROTOCOL.md (NULL when out of memory). */
+static cJSON *event_json(const struct report_event *ev, int64_t report_id, const struct facts *f,
+			 int64_t epoch)
 {
 	cJSON *o = report_json_event(ev);
-	char *text = NULL;
 	char t[32];
 
 	if (epoch != REPORT_NULL)
@@ -108,9 +107,30 @@ static char *event_text(const struct report_event *ev, int64_t report_id, const 
 	    !store_j_add(o, "timestamp", store_j_str(f->timestamp)) &&
 	    !store_j_add(o, "time",
 			 epoch != REPORT_NULL ? cJSON_CreateString(t) : cJSON_CreateNull()))
-		text = cJSON_PrintUnformatted(o);
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+/* The EVENT object of PROTOCOL.md, as text (cJSON_free). */
+static char *event_text(const struct report_event *ev, int64_t report_id, const struct facts *f,
+			int64_t epoch)
+{
+	cJSON *o = event_json(ev, report_id, f, epoch);
+	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+
 	cJSON_Delete(o);
 	return text;
+}
+
+cJSON *store_event_json(const struct store_ingest *in, const struct report_event *ev,
+			int64_t report_id)
+{
+	const char *dev[3] = {in->device_product, in->device_os_version, in->device_build};
+	struct facts f;
+
+	facts_fill(&f, in->report, in->udid, dev, NULL, 0);
+	return event_json(ev, report_id, &f, in->report->timestamp_epoch);
 }
 
 /* Insert the events of a report; with_limits also feeds the limits summaries. */

@@ -1,0 +1,57 @@
+/* api_common.h: what the command files (api.c, import.c, reparse.c) share: context, replies */
+#ifndef JETSAMD_API_COMMON_H
+#define JETSAMD_API_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ipc.h"
+
+struct cJSON;
+struct config;
+struct devices;
+struct ingest_item;
+struct ingest_source;
+struct store;
+
+/*
+ * What the commands work with, set up by the hub (nothing here sees struct hub). The api
+ * answers on the ipc client it was handed, queries the store and asks devices for syncs.
+ */
+struct api_ctx {
+	uv_loop_t *loop;
+	const struct config *cfg; /* the hub's, replaced in place on reload */
+	struct store *store;
+	struct devices *devices; /* NULL when device watching is not running */
+	struct ipc *ipc;
+	int64_t started; /* epoch seconds */
+	int stopping;	 /* set by the hub: long jobs (reparse) stop at their next step */
+	/* An imported report was committed and is new: publish its events. */
+	void (*report_cb)(void *arg, const struct ingest_source *src, const struct ingest_item *it);
+	void *report_arg;
+	/* the api's own */
+	unsigned jobs_running; /* work items (import, reparse) still on the thread pool */
+	int reparse_running;
+};
+
+/* per-client state, in the client's ipc slot */
+struct api_client {
+	struct sync_wait *wait;	 /* a waited sync in progress */
+	struct cJSON *import_id; /* id of the import whose bytes are being read */
+	char *import_name;
+	int import_bad; /* the import header was bad: drop the bytes, then reply */
+	char import_err[256];
+};
+
+/* The client's state, created on first use; NULL when out of memory. */
+struct api_client *api_client_state(struct ipc_client *c);
+/* {"id", "ok": true, "result"}: result is consumed. */
+void api_reply_ok(struct ipc_client *c, const struct cJSON *id, struct cJSON *result);
+/* {"id", "ok": false, "error": {"code", "message"}} */
+void api_reply_err(struct ipc_client *c, const struct cJSON *id, const char *code, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+/* A store call failed with r. */
+void api_reply_store_err(struct ipc_client *c, const struct cJSON *id, int r);
+
+#endif

@@ -1,0 +1,110 @@
+/* devices_impl.h: what devices.c (phones, state, waits) and devices_sync.c (jobs) share */
+#ifndef JETSAMD_DEVICES_IMPL_H
+#define JETSAMD_DEVICES_IMPL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "devices.h"
+#include "devwatch.h"
+#include "fetch.h"
+#include "ingest.h"
+
+/* Loop thread only; see the DESIGN comment in devices.c. */
+
+enum phone_state {
+	PH_ATTACHED,
+	PH_SYNCING,
+	PH_IDLE,
+	PH_LOCKED,
+	PH_UNTRUSTED,
+	PH_ERROR,
+	PH_DETACHED,
+};
+
+struct waitref {
+	struct devices_wait *w;
+	size_t idx;
+	struct waitref *next;
+};
+
+struct devices_wait {
+	devices_sync_cb cb;
+	void *arg;
+	struct devices_sync_result *res;
+	size_t n, pending;
+	int cancelled;
+	struct devices_wait *next; /* delivery list */
+};
+
+enum job_kind { JOB_SYNC, JOB_REMOVE };
+
+struct phone_job {
+	uv_work_t work;
+	struct phone *ph;
+	unsigned gen;
+	enum job_kind kind;
+	atomic_int cancel;
+	struct fetch_params params; /* JOB_SYNC */
+	struct ingest_item *files;  /* JOB_SYNC: downloaded, archived and parsed (worker) */
+	size_t n_files, cap_files;
+	struct fetch_known *rm; /* JOB_REMOVE */
+	size_t n_rm;
+	struct fetch_result res;
+	uint64_t started_ms;
+};
+
+struct phone {
+	struct devices *dv;
+	char udid[44];
+	int network;
+	int attached;
+	enum phone_state state;
+	char *error;
+	unsigned gen;
+	struct phone_job *job;
+	int queued, want;
+	uv_timer_t timer;
+	unsigned backoff_s;
+	int new_reports; /* of the sync in progress */
+	struct waitref *next_waits, *cur_waits;
+	struct phone *next, *qnext;
+};
+
+struct devices {
+	uv_loop_t *loop;
+	const struct config *cfg; /* the owner's, replaced in place on reload */
+	struct store *store;
+	const struct devices_ops *ops;
+	void *arg;
+	struct devwatch *watch;
+	struct phone *phones;
+	struct phone *qhead, *qtail;
+	unsigned in_flight;
+	uv_timer_t deliver;
+	struct devices_wait *done_waits;
+	int stopping, watch_done, closing;
+	unsigned open_handles;
+	void (*done_cb)(void *arg);
+	void *done_arg;
+};
+
+extern const char *const phone_state_names[];
+
+/* devices.c */
+void phone_set_state(struct phone *ph, enum phone_state st, const char *error);
+void phone_enqueue(struct phone *ph);
+void phone_arm_timer(struct phone *ph, unsigned seconds);
+/* Complete and unlink the waits of list with ph's outcome. */
+void devices_complete_waits(struct devices *dv, struct waitref **list, const struct phone *ph);
+/* When stopping and no job is left: answer every waiter and close the handles. */
+void devices_maybe_finish(struct devices *dv);
+/* The devwatch callbacks (arg is the struct devices); tests may call them directly. */
+extern const struct devwatch_ops devices_watch_ops;
+
+/* devices_sync.c */
+/* Start queued syncs while fewer than max_parallel_syncs jobs run. */
+void devices_pump(struct devices *dv);
+
+#endif

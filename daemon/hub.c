@@ -1,0 +1,277 @@
+/* hub.c: owns and wires jetsamd's subsystems: start, stop, pushes to subscribers, STATUS= */
+
+/*
+ * DESIGN: data flows one way, top to bottom; no file includes a file above it.
+ *
+ *   main.c              options, config file, signals, watchdog, the loop
+ *     hub.c             owns loop, config, store, ipc, devices; implements their ops tables
+ *       api.c           socket commands: decode, dispatch, queries             (L2 commands)
+ *       import.c        the import command        reparse.c   the reparse command
+ *       api_common.c    what they share: struct api_ctx (set here), replies
+ *         ipc.c         socket, clients, line framing, output queues           (L3 services)
+ *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs
+ *         ingest.c      hash, archive, parse (worker); commit, EVENT JSON (loop)
+ *           fetch.c     libimobiledevice: walk, download, remove (worker)      (L4 workers)
+ *           devwatch.c  usbmuxd events      store*.c  SQLite, split by job (store_internal.h)
+ *             fileindex, durable, archive.c, proto/ (report parser, request decoder) (L5)
+ *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h
+ *
+ * Upward calls go through ops tables set here: ipc_ops (request line, raw bytes, client gone,
+ * client count), devices_ops (device row changed, report ingested, status), devwatch_ops
+ * (inside devices). api, import and reparse see struct api_ctx, never struct hub.
+ *
+ * Where to change what:
+ *  - a socket command: a cmd_* in api.c (or its own file like import.c) and its name in
+ *    api_commands[]; the protocol text in proto/PROTOCOL.md; the client in client/.
+ *  - a report format: the parser in proto/ (report*.c); ingest.c and the store take any
+ *    struct report, and reparse re-reads the archive with the new parser.
+ *  - a store column: a step in migrations[] (store.c), then the job file that writes and
+ *    renders it (store_internal.h says which); ingest.c if the value comes from a report.
+ *  - a push to subscribers: the ops callbacks below (publish()).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "devices.h"
+#include "hub.h"
+#include "ingest.h"
+#include "ipc.h"
+#include "log.h"
+#include "sd.h"
+#include "store.h"
+
+/* ---- pushes to subscribers ---- */
+
+static void publish(struct hub *h, unsigned topic, const char *kind, cJSON *item)
+{
+	cJSON *msg = cJSON_CreateObject();
+
+	if (msg && item && cJSON_AddStringToObject(msg, "push", kind)) {
+		cJSON_AddItemToObject(msg, kind, item);
+		item = NULL;
+		ipc_broadcast(h->ipc, topic, msg);
+	}
+	cJSON_Delete(item);
+	cJSON_Delete(msg);
+}
+
+/* devices_ops.device_cb: push the phone's DEVICE row, as the store just wrote it */
+static void device_cb(void *arg, const struct store_device *row)
+{
+	struct hub *h = arg;
+
+	if (h->ipc != NULL)
+		publish(h, IPC_TOPIC_DEVICES, "device", store_device_row_json(row));
+	hub_notify_status(h);
+}
+
+/* devices_ops.report_cb and api_ctx.report_cb: push each kill event of a new report */
+static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
+{
+	struct hub *h = arg;
+	cJSON *events, *ev;
+
+	if (h->ipc == NULL || (events = ingest_events_json(src, it)) == NULL)
+		return;
+	while ((ev = cJSON_DetachItemFromArray(events, 0)) != NULL)
+		publish(h, IPC_TOPIC_EVENTS, "event", ev);
+	cJSON_Delete(events);
+}
+
+static void status_cb(void *arg)
+{
+	hub_notify_status(arg);
+}
+
+static const struct devices_ops devices_ops = {
+	.device_cb = device_cb,
+	.report_cb = report_cb,
+	.status_cb = status_cb,
+};
+
+/* ---- ipc into the api ---- */
+
+static enum ipc_outcome request_cb(void *arg, struct ipc_client *c, const char *line, size_t len)
+{
+	struct hub *h = arg;
+
+	return api_request(&h->api, c, line, len);
+}
+
+static enum ipc_outcome raw_cb(void *arg, struct ipc_client *c, void *buf, size_t len)
+{
+	struct hub *h = arg;
+
+	return api_raw(&h->api, c, buf, len);
+}
+
+static void gone_cb(void *arg, struct ipc_client *c)
+{
+	struct hub *h = arg;
+
+	api_client_gone(&h->api, c);
+}
+
+static const struct ipc_ops ipc_ops = {
+	.request_cb = request_cb,
+	.raw_cb = raw_cb,
+	.gone_cb = gone_cb,
+	.clients_cb = status_cb,
+};
+
+void hub_notify_status(struct hub *h)
+{
+	unsigned attached = 0, syncing = 0, total = 0;
+
+	if (h->stopping)
+		return;
+	if (h->devices)
+		devices_counts(h->devices, &attached, &syncing, &total);
+	sd_notify_statef("STATUS=%u phones attached, %u syncing, %u known; %u clients; usbmuxd %s",
+			 attached, syncing, total, ipc_client_count(h->ipc),
+			 h->devices && devices_usbmuxd_connected(h->devices) ? "connected"
+									     : "disconnected");
+}
+
+/* ---- start ---- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int open_store(struct hub *h)
+{
+	int r = mkdir_p(h->cfg.state_dir, 0750);
+
+	if (r < 0) {
+		log_err("main", "cannot create state dir '%s': %s", h->cfg.state_dir, strerror(-r));
+		return r;
+	}
+	r = store_open(h->cfg.state_dir, &h->store);
+	if (r < 0)
+		return r;
+	return store_devices_mark_all_detached(h->store);
+}
+
+int hub_start(struct hub *h, uv_loop_t *loop)
+{
+	int fd, r;
+
+	h->loop = loop;
+	h->started = (int64_t)time(NULL);
+	h->api.loop = loop;
+	h->api.cfg = &h->cfg;
+	h->api.started = h->started;
+	h->api.report_cb = report_cb;
+	h->api.report_arg = h;
+	r = open_store(h);
+	if (r < 0)
+		return r;
+	h->api.store = h->store;
+	fd = sd_listen_control();
+	if (fd < 0 && fd != -ENOENT) {
+		log_err("main", "cannot use the activated socket: %s", strerror(-fd));
+		return fd;
+	}
+	r = ipc_new(loop, &h->cfg, fd >= 0 ? fd : -1, &ipc_ops, h, &h->ipc);
+	h->api.ipc = h->ipc;
+	if (r < 0)
+		return r;
+	r = devices_new(loop, &h->cfg, h->store, &devices_ops, h, &h->devices);
+	if (r < 0) {
+		log_err("main", "cannot start watching devices: %s", strerror(-r));
+		return r;
+	}
+	h->api.devices = h->devices;
+	return 0;
+}
+
+void hub_reconfigure(struct hub *h)
+{
+	if (h->devices)
+		devices_reconfigure(h->devices);
+	hub_notify_status(h);
+}
+
+/* ---- stop ---- */
+
+static void maybe_stopped(struct hub *h)
+{
+	if (!h->ipc_stopped || !h->devices_stopped)
+		return;
+	log_debug("main", "listener, clients and devices are closed");
+	if (h->stopped_cb)
+		h->stopped_cb(h->stopped_arg);
+}
+
+static void ipc_stopped_cb(void *arg)
+{
+	struct hub *h = arg;
+
+	h->ipc_stopped = 1;
+	maybe_stopped(h);
+}
+
+static void devices_stopped_cb(void *arg)
+{
+	struct hub *h = arg;
+
+	h->devices_stopped = 1;
+	maybe_stopped(h);
+}
+
+void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg)
+{
+	if (h->stopping)
+		return;
+	h->stopping = 1;
+	h->api.stopping = 1;
+	h->stopped_cb = done_cb;
+	h->stopped_arg = arg;
+	if (h->ipc)
+		ipc_stop(h->ipc, ipc_stopped_cb, h);
+	else
+		h->ipc_stopped = 1;
+	if (h->devices)
+		devices_stop(h->devices, devices_stopped_cb, h);
+	else
+		h->devices_stopped = 1;
+	maybe_stopped(h);
+}
+
+void hub_release(struct hub *h)
+{
+	if (h->api.jobs_running != 0)
+		log_err("main", "%u jobs still running at exit", h->api.jobs_running);
+	devices_free(h->devices);
+	h->devices = h->api.devices = NULL;
+	ipc_free(h->ipc);
+	h->ipc = h->api.ipc = NULL;
+	store_close(h->store);
+	h->store = h->api.store = NULL;
+	config_release(&h->cfg);
+}

@@ -1,0 +1,44 @@
+/* hub.h: the daemon's owner of every subsystem (loop, config, store, ipc, devices, api) */
+#ifndef JETSAMD_HUB_H
+#define JETSAMD_HUB_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "api.h"
+#include "config.h"
+
+struct store;
+struct ipc;
+struct devices;
+
+/* Only main.c sees this; the subsystems get what they need through ops tables and api_ctx. */
+struct hub {
+	uv_loop_t *loop;
+	struct config cfg; /* current config; replaced whole on SIGHUP (then hub_reconfigure) */
+	struct store *store;
+	struct ipc *ipc;
+	struct devices *devices;
+	struct api_ctx api;
+	int64_t started; /* epoch seconds */
+	int stopping;
+	int ipc_stopped, devices_stopped;
+	void (*stopped_cb)(void *arg);
+	void *stopped_arg;
+};
+
+/*
+ * h->cfg is loaded. Create the state dir, open the store, listen (the activated socket or
+ * cfg.socket) and start watching devices. On failure, hub_stop() still closes what started.
+ */
+int hub_start(struct hub *h, uv_loop_t *loop);
+/* h->cfg was replaced: pass the new values on. */
+void hub_reconfigure(struct hub *h);
+/* Refresh sd_notify STATUS= (device and job counts). */
+void hub_notify_status(struct hub *h);
+/* Stop the listener, clients and devices; done_cb (may be NULL) runs when all are closed. */
+void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg);
+/* After the loop ran dry: free the subsystems, close the store, release the config. */
+void hub_release(struct hub *h);
+
+#endif

@@ -1,0 +1,56 @@
+/* ingest.h: the one path of a report into the store: hash, archive, parse; commit; publish */
+#ifndef JETSAMD_INGEST_H
+#define JETSAMD_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct cJSON;
+
+/*
+ * DESIGN
+ * fetch (a phone's files), import (a client's bytes) and reparse (the archive) take the same
+ * steps. On a worker thread, with plain values only: ingest_prepare() hashes the raw bytes,
+ * writes them to the content-addressed archive (fsync'ed before any commit) and parses
+ * them; reparse re-reads the archive with ingest_reread(). On the loop: ingest_commit()
+ * records a batch in one transaction; then the caller publishes each new report's events
+ * from memory (ingest_events_json(), the EVENT shape of proto/PROTOCOL.md) instead of
+ * reading them back from SQLite.
+ */
+
+/* Where a batch came from: a phone (its lockdown facts fill what a report omits) or import. */
+struct ingest_source {
+	const char *udid;			  /* NULL for an import */
+	const char *product, *os_version, *build; /* NULL = unknown */
+};
+
+/* One report file on its way in. */
+struct ingest_item {
+	char *path;		/* phone path, or "import:<name>" (owned) */
+	int64_t size, mtime_ns; /* mtime_ns REPORT_NULL for an import */
+	char sha256[65];
+	char *archive;			/* relative to the state dir (owned) */
+	struct report *report;		/* owned, never NULL after ingest_prepare() */
+	const char *failed_step;	/* after a failed ingest_prepare(): "archive" or "parse" */
+	struct store_ingest_result res; /* set by ingest_commit() */
+};
+
+/*
+ * Worker: hash, archive under state_dir and parse buf into it (path, size and mtime_ns are
+ * the caller's). Returns 0, or -errno with nothing allocated (archive errors are logged).
+ */
+int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t max_size,
+		   struct ingest_item *it);
+/* Worker: read an archived report back and parse it with the current parser. */
+int ingest_reread(const char *state_dir, const char *archive, size_t max_size, struct report **out);
+void ingest_item_release(struct ingest_item *it);
+
+/* Loop: record v[0..n) in one transaction (rolled back on failure); fills v[i].res. */
+int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v,
+		  size_t n);
+/* Loop: the EVENT objects of a committed item, in file order (a cJSON array; NULL: ENOMEM). */
+struct cJSON *ingest_events_json(const struct ingest_source *src, const struct ingest_item *it);
+
+#endif

@@ -1,0 +1,297 @@
+/* test-ipc.c: the socket server on a real loop with fake ops: order, pending, raw, limits */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "../../daemon/config.h"
+#include "../../daemon/ipc.h"
+#include "check.h"
+#include "lineclient.h"
+
+/* What the fake ops saw, written on the loop thread and read after the loop ended. */
+struct server {
+	uv_loop_t loop;
+	struct config cfg;
+	struct ipc *ipc;
+	char path[128];
+	uv_async_t done;
+	uv_timer_t resume;
+	struct ipc_client *pending; /* referenced while its reply is delayed */
+	char pending_word[32];
+	char lines[64][64];
+	size_t n_lines;
+	char raw[64];
+	size_t raw_len;
+	unsigned gone, clients_calls, stopped;
+};
+
+static void reply_word(struct ipc_client *c, const char *key, const char *word)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, key, word);
+	ipc_client_send(c, o);
+	cJSON_Delete(o);
+}
+
+static void resume_cb(uv_timer_t *t)
+{
+	struct server *sv = t->data;
+	struct ipc_client *c = sv->pending;
+
+	sv->pending = NULL;
+	reply_word(c, "echo", sv->pending_word);
+	ipc_client_resume(c);
+	ipc_client_unref(c);
+}
+
+/* n replies of about 1 KiB each, at once (a client that does not read them) */
+static void fill(struct ipc_client *c, int n)
+{
+	char pad[1024];
+
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (int i = 0; i < n; i++)
+		if (ipc_client_is_open(c))
+			reply_word(c, "fill", pad);
+}
+
+/* "echo W", "wait W" (answered 100 ms later), "raw N", "fill N", "bye" */
+static enum ipc_outcome request_cb(void *arg, struct ipc_client *c, const char *line, size_t len)
+{
+	struct server *sv = arg;
+	char word[32] = "";
+
+	if (*ipc_client_slot(c) == NULL)
+		*ipc_client_slot(c) = sv; /* per-client state: the ops own it until gone_cb */
+	if (sv->n_lines < 64)
+		snprintf(sv->lines[sv->n_lines++], sizeof(sv->lines[0]), "%.*s", (int)len, line);
+	if (sscanf(line, "echo %31s", word) == 1) {
+		reply_word(c, "echo", word);
+	} else if (sscanf(line, "wait %31s", word) == 1) {
+		snprintf(sv->pending_word, sizeof(sv->pending_word), "%s", word);
+		sv->pending = ipc_client_ref(c);
+		uv_timer_start(&sv->resume, resume_cb, 100, 0);
+		return IPC_PENDING;
+	} else if (sscanf(line, "raw %31s", word) == 1) {
+		ipc_client_expect_raw(c, (size_t)atoi(word));
+	} else if (sscanf(line, "fill %31s", word) == 1) {
+		fill(c, atoi(word));
+	} else if (strcmp(line, "bye") == 0) {
+		reply_word(c, "bye", "bye");
+		ipc_client_close_after_flush(c);
+	} else {
+		reply_word(c, "unknown", line);
+	}
+	return IPC_DONE;
+}
+
+static enum ipc_outcome raw_cb(void *arg, struct ipc_client *c, void *buf, size_t len)
+{
+	struct server *sv = arg;
+	char n[32];
+
+	sv->raw_len = len;
+	memcpy(sv->raw, buf, len < sizeof(sv->raw) ? len : sizeof(sv->raw) - 1);
+	free(buf);
+	snprintf(n, sizeof(n), "%zu", len);
+	reply_word(c, "got", n);
+	return IPC_DONE;
+}
+
+static void gone_cb(void *arg, struct ipc_client *c)
+{
+	struct server *sv = arg;
+
+	/* called at close_after_flush and again at the close: the slot is dropped once */
+	if (*ipc_client_slot(c) != NULL)
+		sv->gone++;
+	*ipc_client_slot(c) = NULL;
+}
+
+static void clients_cb(void *arg)
+{
+	struct server *sv = arg;
+
+	sv->clients_calls++;
+}
+
+static const struct ipc_ops fake_ops = {
+	.request_cb = request_cb,
+	.raw_cb = raw_cb,
+	.gone_cb = gone_cb,
+	.clients_cb = clients_cb,
+};
+
+static void check_word(struct lineclient *lc, const char *key, const char *want)
+{
+	cJSON *o = lineclient_recv(lc);
+
+	CHECK(o != NULL);
+	ASSERT_STREQ(lineclient_str(o, key), want);
+	cJSON_Delete(o);
+}
+
+/* Pipelined requests are answered in order, also across a pending one; raw bytes. */
+static void client_order(struct server *sv)
+{
+	static const char batch[] = "echo a\necho b\nwait c\necho d\nraw 5\nhelloecho e\n";
+	struct lineclient lc;
+
+	CHECK(lineclient_open(&lc, sv->path) == 0);
+	CHECK(lineclient_write(&lc, batch, sizeof(batch) - 1) == 0);
+	check_word(&lc, "echo", "a");
+	check_word(&lc, "echo", "b");
+	check_word(&lc, "echo", "c");
+	check_word(&lc, "echo", "d");
+	check_word(&lc, "got", "5");
+	check_word(&lc, "echo", "e");
+	lineclient_close(&lc);
+}
+
+/* A line of 65536 bytes or more: one too_large error, then the server closes. */
+static void client_too_long(struct server *sv)
+{
+	struct lineclient lc;
+	size_t n = IPC_MAX_LINE + 10;
+	char *line = malloc(n + 1);
+	cJSON *o, *e;
+
+	memset(line, 'x', n);
+	line[n] = '\0';
+	CHECK(lineclient_open(&lc, sv->path) == 0);
+	lineclient_send(&lc, "echo fits");
+	check_word(&lc, "echo", "fits");
+	lineclient_send(&lc, line);
+	o = lineclient_recv(&lc);
+	e = cJSON_GetObjectItemCaseSensitive(o, "error");
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "ok")));
+	ASSERT_STREQ(lineclient_str(e, "code"), "too_large");
+	CHECK(lineclient_eof(&lc));
+	cJSON_Delete(o);
+	free(line);
+	lineclient_close(&lc);
+}
+
+/* "bye" closes after its reply; max_clients refuses the client over the limit. */
+static void client_close_and_limit(struct server *sv)
+{
+	struct lineclient a, b, c;
+
+	CHECK(lineclient_open(&a, sv->path) == 0);
+	lineclient_send(&a, "bye");
+	check_word(&a, "bye", "bye");
+	CHECK(lineclient_eof(&a));
+	lineclient_close(&a);
+
+	/* each round trip lets the server finish closing the clients before */
+	CHECK(lineclient_open(&a, sv->path) == 0);
+	lineclient_send(&a, "echo one");
+	check_word(&a, "echo", "one");
+	CHECK(lineclient_open(&b, sv->path) == 0);
+	lineclient_send(&b, "echo two");
+	check_word(&b, "echo", "two");
+	CHECK(lineclient_open(&c, sv->path) == 0); /* accepted by the kernel, then closed */
+	lineclient_send(&c, "echo three");
+	CHECK(lineclient_eof(&c));
+	lineclient_close(&c);
+	lineclient_close(&b);
+	lineclient_close(&a);
+}
+
+/* Replies pile up past client_queue_max while the client does not read: disconnected. */
+static void client_slow(struct server *sv)
+{
+	struct lineclient lc;
+	int lines = 0;
+	cJSON *o;
+
+	CHECK(lineclient_open(&lc, sv->path) == 0);
+	lineclient_send(&lc, "fill 4000"); /* 4 MB, far beyond socket buffers and the cap */
+	usleep(200 * 1000);
+	while ((o = lineclient_recv(&lc)) != NULL) {
+		lines++;
+		cJSON_Delete(o);
+	}
+	CHECK(lines < 4000);
+	lineclient_close(&lc);
+}
+
+static void client_main(void *arg)
+{
+	struct server *sv = arg;
+
+	client_order(sv);
+	client_too_long(sv);
+	client_slow(sv);
+	client_close_and_limit(sv); /* last: it leaves max_clients reached for a moment */
+	uv_async_send(&sv->done);
+}
+
+static void stopped_cb(void *arg)
+{
+	struct server *sv = arg;
+
+	sv->stopped++;
+}
+
+static void done_cb(uv_async_t *a)
+{
+	struct server *sv = a->data;
+
+	ipc_stop(sv->ipc, stopped_cb, sv);
+	uv_close((uv_handle_t *)&sv->done, NULL);
+	uv_close((uv_handle_t *)&sv->resume, NULL);
+}
+
+int main(void)
+{
+	static struct server sv;
+	char dir[] = "/tmp/jetsamd-test-ipc-XXXXXX", lock[160];
+	uv_thread_t client;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(sv.path, sizeof(sv.path), "%s/jetsamd.sock", dir);
+	CHECK(config_init(&sv.cfg) == 0);
+	sv.cfg.max_clients = 2;
+	sv.cfg.client_queue_max = 64 * 1024;
+	CHECK(uv_loop_init(&sv.loop) == 0);
+	free(sv.cfg.socket);
+	sv.cfg.socket = strdup(sv.path); /* ipc reads cfg->socket */
+	CHECK(ipc_new(&sv.loop, &sv.cfg, -1, &fake_ops, &sv, &sv.ipc) == 0);
+	uv_async_init(&sv.loop, &sv.done, done_cb);
+	sv.done.data = &sv;
+	uv_timer_init(&sv.loop, &sv.resume);
+	sv.resume.data = &sv;
+	CHECK(uv_thread_create(&client, client_main, &sv) == 0);
+	uv_run(&sv.loop, UV_RUN_DEFAULT);
+	uv_thread_join(&client);
+
+	ASSERT_EQ(sv.stopped, 1);
+	ASSERT_EQ(ipc_client_count(sv.ipc), 0);
+	/* every client with state (order, too long, bye, a, b, slow; not the refused one) went once
+	 */
+	ASSERT_EQ(sv.gone, 6);
+	/* one per accepted connection (6: not the refused one) and one per close (7) */
+	ASSERT_EQ(sv.clients_calls, 13);
+	ASSERT_EQ(sv.raw_len, 5);
+	ASSERT_STREQ(sv.raw, "hello");
+	/* the server saw the lines in order; "echo d" only after "wait c" was answered */
+	ASSERT_STREQ(sv.lines[2], "wait c");
+	ASSERT_STREQ(sv.lines[3], "echo d");
+	ASSERT_STREQ(sv.lines[4], "raw 5");
+	ASSERT_STREQ(sv.lines[5], "echo e");
+	CHECK(access(sv.path, F_OK) != 0); /* the socket file is removed at stop */
+	ipc_free(sv.ipc);
+	CHECK(uv_loop_close(&sv.loop) == 0);
+	config_release(&sv.cfg);
+	snprintf(lock, sizeof(lock), "%s.lock", sv.path);
+	unlink(lock);
+	rmdir(dir);
+	return CHECK_DONE();
+}
