@@ -11,6 +11,9 @@
 
 #include <config.h> /* JETSAMD_VERSION */
 
+#include "../proto/isotime.h"
+#include "../proto/protocol.h"
+#include "../proto/request.h"
 #include "../proto/report.h"
 #include "api.h"
 #include "config.h"
@@ -19,10 +22,8 @@
 #include "ipc.h"
 #include "log.h"
 #include "reparse.h"
-#include "request.h"
 #include "store.h"
 
-#define API_VERSION	  1
 #define API_LIMIT_DEFAULT 1000
 #define API_LIMIT_MAX	  100000
 
@@ -35,19 +36,19 @@ static const char *const api_commands[] = {
 
 static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
-	int64_t version = API_VERSION;
+	int64_t version = PROTO_VERSION;
 	cJSON *res, *cmds;
 
 	(void)a;
 	if (request_int(req, "version", 0, 1000000, &version) < 0) {
-		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
-	if (version != API_VERSION) {
+	if (version != PROTO_VERSION) {
 		api_reply_err(
-			c, req->id, REQ_E_VERSION,
+			c, req->id, PROTO_E_VERSION,
 			"client asked for protocol version %lld, the daemon speaks version %d",
-			(long long)version, API_VERSION);
+			(long long)version, PROTO_VERSION);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -59,7 +60,7 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 	}
 	for (const char *const *p = api_commands; *p; p++)
 		cJSON_AddItemToArray(cmds, cJSON_CreateString(*p));
-	cJSON_AddNumberToObject(res, "version", API_VERSION);
+	cJSON_AddNumberToObject(res, "version", PROTO_VERSION);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
 	cJSON_AddItemToObject(res, "commands", cmds);
 	api_reply_ok(c, req->id, res);
@@ -83,8 +84,8 @@ static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *
 	}
 	if (a->devices)
 		devices_counts(a->devices, &attached, &syncing, &total);
-	store_format_time(a->started, started);
-	cJSON_AddNumberToObject(res, "version", API_VERSION);
+	isotime_format(a->started, started);
+	cJSON_AddNumberToObject(res, "version", PROTO_VERSION);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
 	cJSON_AddNumberToObject(res, "pid", (double)getpid());
 	cJSON_AddStringToObject(res, "started", started);
@@ -176,12 +177,12 @@ static void cmd_reports(struct api_ctx *a, struct ipc_client *c, struct request 
 
 	if (request_string(req, "udid", &f.udid) < 0 ||
 	    request_string(req, "status", &f.status) < 0 || get_limit(req, &f.limit) < 0) {
-		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	if (f.status && strcmp(f.status, "ok") != 0 && strcmp(f.status, "skipped") != 0 &&
 	    strcmp(f.status, "error") != 0) {
-		api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST,
 			      "argument 'status' must be ok, skipped or error");
 		return;
 	}
@@ -206,7 +207,7 @@ static void cmd_events(struct api_ctx *a, struct ipc_client *c, struct request *
 	    request_string(req, "reason", &f.reason) < 0 || get_role(req, &f.role) < 0 ||
 	    request_time(req, "since", &f.since) < 0 || request_time(req, "until", &f.until) < 0 ||
 	    get_limit(req, &f.limit) < 0) {
-		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	r = store_events_json(a->store, &f, &arr, &truncated);
@@ -225,7 +226,7 @@ static void cmd_limits(struct api_ctx *a, struct ipc_client *c, struct request *
 
 	if (request_string(req, "product", &product) < 0 ||
 	    request_string(req, "build", &build) < 0 || get_role(req, &role) < 0) {
-		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
 	r = store_limits_json(a->store, product, build, role, &arr);
@@ -252,18 +253,19 @@ static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct reques
 	if (topics == NULL || cJSON_IsNull(topics)) {
 		mask = IPC_TOPIC_EVENTS | IPC_TOPIC_DEVICES;
 	} else if (!cJSON_IsArray(topics)) {
-		api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST,
 			      "argument 'topics' must be an array of \"events\", \"devices\"");
 		return;
 	} else {
 		cJSON_ArrayForEach(t, topics)
 		{
-			if (cJSON_IsString(t) && strcmp(t->valuestring, "events") == 0) {
+			if (cJSON_IsString(t) && strcmp(t->valuestring, PROTO_TOPIC_EVENTS) == 0) {
 				mask |= IPC_TOPIC_EVENTS;
-			} else if (cJSON_IsString(t) && strcmp(t->valuestring, "devices") == 0) {
+			} else if (cJSON_IsString(t) &&
+				   strcmp(t->valuestring, PROTO_TOPIC_DEVICES) == 0) {
 				mask |= IPC_TOPIC_DEVICES;
 			} else {
-				api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+				api_reply_err(c, req->id, PROTO_E_BAD_REQUEST,
 					      "argument 'topics' must be an array of \"events\", "
 					      "\"devices\"");
 				return;
@@ -279,9 +281,9 @@ static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct reques
 		return;
 	}
 	if (mask & IPC_TOPIC_EVENTS)
-		cJSON_AddItemToArray(arr, cJSON_CreateString("events"));
+		cJSON_AddItemToArray(arr, cJSON_CreateString(PROTO_TOPIC_EVENTS));
 	if (mask & IPC_TOPIC_DEVICES)
-		cJSON_AddItemToArray(arr, cJSON_CreateString("devices"));
+		cJSON_AddItemToArray(arr, cJSON_CreateString(PROTO_TOPIC_DEVICES));
 	cJSON_AddItemToObject(res, "subscribed", arr);
 	api_reply_ok(c, req->id, res);
 }
@@ -346,7 +348,7 @@ static void reply_queued(struct ipc_client *c, const cJSON *id, const struct dev
 	if (res == NULL || arr == NULL) {
 		cJSON_Delete(res);
 		cJSON_Delete(arr);
-		api_reply_err(c, id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, id, PROTO_E_INTERNAL, "out of memory");
 		return;
 	}
 	cJSON_AddItemToObject(res, "queued", arr);
@@ -356,10 +358,10 @@ static void reply_queued(struct ipc_client *c, const cJSON *id, const struct dev
 static void reply_sync_err(struct ipc_client *c, const cJSON *id, const char *udid, int r)
 {
 	if (r == -ENOENT)
-		api_reply_err(c, id, REQ_E_NOT_FOUND, "device '%s' is unknown or detached",
+		api_reply_err(c, id, PROTO_E_NOT_FOUND, "device '%s' is unknown or detached",
 			      udid ? udid : "");
 	else
-		api_reply_err(c, id, REQ_E_INTERNAL, "cannot queue the sync: %s", strerror(-r));
+		api_reply_err(c, id, PROTO_E_INTERNAL, "cannot queue the sync: %s", strerror(-r));
 }
 
 static enum ipc_outcome cmd_sync(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -371,15 +373,15 @@ static enum ipc_outcome cmd_sync(struct api_ctx *a, struct ipc_client *c, struct
 	struct devices_queued queued = {0};
 
 	if (request_string(req, "udid", &udid) < 0 || request_bool(req, "wait", &wait) < 0) {
-		api_reply_err(c, req->id, REQ_E_BAD_REQUEST, "%s", req->err_msg);
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		return IPC_DONE;
 	}
 	if (a->devices == NULL) {
-		api_reply_err(c, req->id, REQ_E_INTERNAL, "device watching is not running");
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "device watching is not running");
 		return IPC_DONE;
 	}
 	if (ac == NULL || (wait && (sw = calloc(1, sizeof(*sw))) == NULL)) {
-		api_reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "out of memory");
 		return IPC_DONE;
 	}
 	if (wait) {
@@ -430,7 +432,7 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 
 	if (r != 0) {
 		if (r < 0)
-			api_reply_err(c, NULL, REQ_E_INTERNAL, "out of memory");
+			api_reply_err(c, NULL, PROTO_E_INTERNAL, "out of memory");
 		else
 			api_reply_err(c, req.id, req.err_code, "%s", req.err_msg);
 		request_release(&req);
@@ -457,7 +459,8 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 	else if (strcmp(req.cmd, "reparse") == 0)
 		out = reparse_request(a, c, &req);
 	else
-		api_reply_err(c, req.id, REQ_E_UNKNOWN_COMMAND, "unknown command '%.64s'", req.cmd);
+		api_reply_err(c, req.id, PROTO_E_UNKNOWN_COMMAND, "unknown command '%.64s'",
+			      req.cmd);
 	request_release(&req);
 	return out;
 }

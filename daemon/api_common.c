@@ -9,7 +9,7 @@
 
 #include "api_common.h"
 #include "ipc.h"
-#include "request.h"
+#include "../proto/request.h"
 
 struct api_client *api_client_state(struct ipc_client *c)
 {
@@ -69,7 +69,7 @@ void api_reply_err(struct ipc_client *c, const cJSON *id, const char *code, cons
 void api_reply_store_err(struct ipc_client *c, const cJSON *id, int r)
 {
 	if (r == -ENOMEM)
-		api_reply_err(c, id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, id, PROTO_E_INTERNAL, "out of memory");
 	else
-		api_reply_err(c, id, REQ_E_INTERNAL, "store query failed: %s", strerror(-r));
+		api_reply_err(c, id, PROTO_E_INTERNAL, "store query failed: %s", strerror(-r));
 }

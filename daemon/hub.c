@@ -38,6 +38,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../proto/protocol.h"
 #include "api.h"
 #include "devices.h"
 #include "hub.h"
@@ -68,7 +69,7 @@ static void device_cb(void *arg, const struct store_device *row)
 	struct hub *h = arg;
 
 	if (h->ipc != NULL)
-		publish(h, IPC_TOPIC_DEVICES, "device", store_device_row_json(row));
+		publish(h, IPC_TOPIC_DEVICES, PROTO_PUSH_DEVICE, store_device_row_json(row));
 	hub_notify_status(h);
 }
 
@@ -81,7 +82,7 @@ static void report_cb(void *arg, const struct ingest_source *src, const struct i
 	if (h->ipc == NULL || (events = ingest_events_json(src, it)) == NULL)
 		return;
 	while ((ev = cJSON_DetachItemFromArray(events, 0)) != NULL)
-		publish(h, IPC_TOPIC_EVENTS, "event", ev);
+		publish(h, IPC_TOPIC_EVENTS, PROTO_PUSH_EVENT, ev);
 	cJSON_Delete(events);
 }
 

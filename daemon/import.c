@@ -14,7 +14,7 @@
 #include "ingest.h"
 #include "ipc.h"
 #include "log.h"
-#include "request.h"
+#include "../proto/request.h"
 #include "store.h"
 
 struct import_job {
@@ -70,7 +70,7 @@ static void import_reply(struct import_job *j)
 
 	if (j->durable_err < 0) {
 		/* committed but perhaps not on disk: the client keeps its copy and may retry */
-		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot make the store durable: %s",
+		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot make the store durable: %s",
 			      strerror(-j->durable_err));
 		return;
 	}
@@ -78,7 +78,7 @@ static void import_reply(struct import_job *j)
 	out = cJSON_CreateObject();
 	if (r < 0 || out == NULL) {
 		cJSON_Delete(out);
-		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot read back the report");
+		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot read back the report");
 		return;
 	}
 	cJSON_AddItemToObject(out, "report", rep);
@@ -108,19 +108,19 @@ static int import_commit(struct import_job *j, int status)
 	int r;
 
 	if (status < 0) {
-		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "import cancelled: %s",
+		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "import cancelled: %s",
 			      uv_strerror(status));
 		return -1;
 	}
 	if (j->prepare_err < 0) {
-		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot %s the report: %s",
+		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot %s the report: %s",
 			      j->it.failed_step ? j->it.failed_step : "archive",
 			      strerror(-j->prepare_err));
 		return -1;
 	}
 	r = ingest_commit(a->store, &import_source, &j->it, 1);
 	if (r < 0) {
-		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "cannot store the report: %s",
+		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot store the report: %s",
 			      strerror(-r));
 		return -1;
 	}
@@ -159,19 +159,19 @@ enum ipc_outcome import_request(struct api_ctx *a, struct ipc_client *c, struct 
 	double n;
 
 	if (ac == NULL) {
-		api_reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "out of memory");
 		ipc_client_close_after_flush(c);
 		return IPC_DONE;
 	}
 	if (size == NULL || !cJSON_IsNumber(size)) {
-		api_reply_err(c, req->id, REQ_E_BAD_REQUEST,
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST,
 			      "argument 'size' must be the byte count that follows: closing");
 		ipc_client_close_after_flush(c);
 		return IPC_DONE;
 	}
 	n = size->valuedouble;
 	if (n < 1 || n != (double)(size_t)n || n > (double)a->cfg->max_report_size) {
-		api_reply_err(c, req->id, REQ_E_TOO_LARGE,
+		api_reply_err(c, req->id, PROTO_E_TOO_LARGE,
 			      "import size must be 1..%zu bytes (max_report_size): closing",
 			      a->cfg->max_report_size);
 		ipc_client_close_after_flush(c);
@@ -204,7 +204,7 @@ enum ipc_outcome import_raw(struct api_ctx *a, struct ipc_client *c, void *buf, 
 
 	if (ac == NULL || ac->import_bad) {
 		if (ac)
-			api_reply_err(c, ac->import_id, REQ_E_BAD_REQUEST, "%s", ac->import_err);
+			api_reply_err(c, ac->import_id, PROTO_E_BAD_REQUEST, "%s", ac->import_err);
 		free(buf);
 		return IPC_DONE;
 	}
@@ -214,7 +214,7 @@ enum ipc_outcome import_raw(struct api_ctx *a, struct ipc_client *c, void *buf, 
 		if (j)
 			free(j);
 		free(buf);
-		api_reply_err(c, ac->import_id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, ac->import_id, PROTO_E_INTERNAL, "out of memory");
 		return IPC_DONE;
 	}
 	j->work.data = j;
@@ -231,13 +231,13 @@ enum ipc_outcome import_raw(struct api_ctx *a, struct ipc_client *c, void *buf, 
 	j->it.mtime_ns = REPORT_NULL;
 	if (asprintf(&j->it.path, "import:%s", j->name) < 0) {
 		j->it.path = NULL;
-		api_reply_err(c, j->id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, j->id, PROTO_E_INTERNAL, "out of memory");
 		import_job_free(j);
 		return IPC_DONE;
 	}
 	r = uv_queue_work(a->loop, &j->work, import_work_cb, import_after_cb);
 	if (r < 0) {
-		api_reply_err(c, j->id, REQ_E_INTERNAL, "cannot queue the import: %s",
+		api_reply_err(c, j->id, PROTO_E_INTERNAL, "cannot queue the import: %s",
 			      uv_strerror(r));
 		import_job_free(j);
 		return IPC_DONE;

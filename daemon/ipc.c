@@ -15,7 +15,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "log.h"
-#include "request.h"
+#include "../proto/request.h"
 
 #define IPC_STOP_FLUSH_MS 2000
 /* how long a client that lost framing may keep sending after its last reply before we close */
@@ -425,7 +425,7 @@ static void client_process(struct ipc_client *c)
 			if (r == LINEBUF_E_TOO_LONG) {
 				log_info("ipc", "client %u: request line over %d bytes: closing",
 					 c->id, IPC_MAX_LINE);
-				send_error(c, REQ_E_TOO_LARGE,
+				send_error(c, PROTO_E_TOO_LARGE,
 					   "request line is longer than 65536 bytes");
 				ipc_client_close_after_flush(c);
 				break;

@@ -14,7 +14,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "reparse.h"
-#include "request.h"
+#include "../proto/request.h"
 #include "store.h"
 
 #define REPARSE_BATCH 64
@@ -70,7 +70,7 @@ static void reparse_finish(struct reparse_job *j, int r)
 			r = r2;
 	}
 	if (r < 0) {
-		api_reply_err(j->c, j->id, REQ_E_INTERNAL, "reparse failed: %s", strerror(-r));
+		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "reparse failed: %s", strerror(-r));
 	} else {
 		cJSON *res = cJSON_CreateObject();
 
@@ -187,13 +187,13 @@ enum ipc_outcome reparse_request(struct api_ctx *a, struct ipc_client *c, struct
 	struct reparse_job *j;
 
 	if (a->reparse_running) {
-		api_reply_err(c, req->id, REQ_E_INTERNAL, "a reparse is already running");
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "a reparse is already running");
 		return IPC_DONE;
 	}
 	j = calloc(1, sizeof(*j));
 	if (j == NULL || (j->state_dir = strdup(a->cfg->state_dir)) == NULL) {
 		free(j);
-		api_reply_err(c, req->id, REQ_E_INTERNAL, "out of memory");
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "out of memory");
 		return IPC_DONE;
 	}
 	j->work.data = j;

@@ -168,9 +168,6 @@ struct store_report_filter {
 	size_t limit;
 };
 
-/* "2026-11-23T10:00:00Z" */
-void store_format_time(int64_t epoch, char out[32]);
-
 int store_counts(struct store *s, int64_t *reports, int64_t *events);
 /* DEVICE array, attached first, then by udid. */
 int store_devices_json(struct store *s, struct cJSON **out);

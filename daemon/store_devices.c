@@ -122,7 +122,7 @@ static cJSON *time_or_null(int64_t epoch)
 
 	if (epoch == 0)
 		return cJSON_CreateNull();
-	store_format_time(epoch, t);
+	isotime_format(epoch, t);
 	return cJSON_CreateString(t);
 }
 

@@ -97,7 +97,7 @@ static cJSON *event_json(const struct report_event *ev, int64_t report_id, const
 	char t[32];
 
 	if (epoch != REPORT_NULL)
-		store_format_time(epoch, t);
+		isotime_format(epoch, t);
 	if (o && !store_j_add(o, "report_id", cJSON_CreateNumber((double)report_id)) &&
 	    !store_j_add(o, "udid", store_j_str(f->udid)) &&
 	    !store_j_add(o, "incident", store_j_str(f->incident)) &&

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "../proto/isotime.h"
 #include "store.h"
 
 /*

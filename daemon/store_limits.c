@@ -257,8 +257,8 @@ static cJSON *lim_json(struct lim_row *row, const struct lim_row *prev)
 
 	if (o == NULL)
 		return NULL;
-	store_format_time(row->first, t1);
-	store_format_time(row->last, t2);
+	isotime_format(row->first, t1);
+	isotime_format(row->last, t2);
 	if (prev) {
 		double pct =
 			((double)row->median - (double)prev->median) * 100.0 / (double)prev->median;

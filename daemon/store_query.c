@@ -6,22 +6,6 @@
 
 #include "store_internal.h"
 
-void store_format_time(int64_t epoch, char out[32])
-{
-	time_t t = (time_t)epoch;
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		strcpy(out, "1970-01-01T00:00:00Z");
-		return;
-	}
-	/* the modulos only tell the compiler the widths; gmtime_r keeps fields in range */
-	snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
-		 (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
-		 (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
-		 (unsigned)tm.tm_sec % 100u);
-}
-
 static int j_col_text(cJSON *o, const char *k, sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -42,7 +26,7 @@ static int j_col_time(cJSON *o, const char *k, sqlite3_stmt *st, int col)
 
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return store_j_add(o, k, cJSON_CreateNull());
-	store_format_time(sqlite3_column_int64(st, col), buf);
+	isotime_format(sqlite3_column_int64(st, col), buf);
 	return store_j_add(o, k, cJSON_CreateString(buf));
 }
 

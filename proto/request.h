@@ -11,14 +11,6 @@
 
 #define REQUEST_MAX_DEPTH 8
 
-/* The daemon's names of the error codes (protocol.h has them) */
-#define REQ_E_BAD_REQUEST     PROTO_E_BAD_REQUEST
-#define REQ_E_UNKNOWN_COMMAND PROTO_E_UNKNOWN_COMMAND
-#define REQ_E_VERSION	      PROTO_E_VERSION
-#define REQ_E_TOO_LARGE	      PROTO_E_TOO_LARGE
-#define REQ_E_NOT_FOUND	      PROTO_E_NOT_FOUND
-#define REQ_E_INTERNAL	      PROTO_E_INTERNAL
-
 struct request {
 	cJSON *root;	 /* owned */
 	const cJSON *id; /* in root, NULL when absent */
