@@ -215,7 +215,8 @@ static void syslog_scan_dir(struct syslogd *sd, const char *dir, bool announce)
 		fresh[nfresh++] = sd->known[-at - 1];
 	}
 	closedir(d);
-	qsort(fresh, nfresh, sizeof(*fresh), name_cmp);
+	if (nfresh > 1)
+		qsort(fresh, nfresh, sizeof(*fresh), name_cmp);
 	for (size_t i = 0; i < nfresh; i++)
 		syslog_saved(sd, fresh[i]);
 	free(fresh);
