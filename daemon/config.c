@@ -405,8 +405,9 @@ int config_check(const struct config *c, char *err, size_t errlen)
 		return fail(err, errlen, "retry_min", "%us is more than retry_max (%us)",
 			    c->retry_min_s, c->retry_max_s);
 	if ((uint64_t)c->sync_timeout_s * 1000 <= c->mover_timeout_ms)
-		return fail(err, errlen, "sync_timeout", "%us is not more than mover_timeout (%ums)",
-			    c->sync_timeout_s, c->mover_timeout_ms);
+		return fail(err, errlen, "sync_timeout",
+			    "%us is not more than mover_timeout (%ums)", c->sync_timeout_s,
+			    c->mover_timeout_ms);
 	return 0;
 }
 

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <libimobiledevice/afc.h>
@@ -18,11 +16,11 @@
 #include "fetch.h"
 #include "log.h"
 
-#define FETCH_LABEL	"jetsamd"
-#define FETCH_MOVER	"com.apple.crashreportmover"
-#define FETCH_COPY	"com.apple.crashreportcopymobile"
-#define FETCH_CHUNK	(256u * 1024u)
-#define FETCH_SLICE_MS	250u /* longest wait between two looks at the cancel flag */
+#define FETCH_LABEL    "jetsamd"
+#define FETCH_MOVER    "com.apple.crashreportmover"
+#define FETCH_COPY     "com.apple.crashreportcopymobile"
+#define FETCH_CHUNK    (256u * 1024u)
+#define FETCH_SLICE_MS 250u /* longest wait between two looks at the cancel flag */
 
 /* One open connection to a phone: device, then AFC on crashreportcopymobile. */
 struct fetch_conn {
@@ -38,97 +36,6 @@ struct fetch_conn {
 	int afc_fd; /* registered in abort, or -1 */
 	struct fetch_result *out;
 };
-
-/* ---- sockets the loop may cut ---- */
-
-void fetch_abort_init(struct fetch_abort *a)
-{
-	pthread_mutex_init(&a->mu, NULL);
-	for (int i = 0; i < FETCH_ABORT_FDS; i++)
-		a->fd[i] = -1;
-	a->aborted = 0;
-}
-
-void fetch_abort_release(struct fetch_abort *a)
-{
-	pthread_mutex_destroy(&a->mu);
-}
-
-void fetch_abort_now(struct fetch_abort *a)
-{
-	pthread_mutex_lock(&a->mu);
-	a->aborted = 1;
-	for (int i = 0; i < FETCH_ABORT_FDS; i++)
-		if (a->fd[i] >= 0)
-			shutdown(a->fd[i], SHUT_RDWR);
-	pthread_mutex_unlock(&a->mu);
-}
-
-/*
- * The socket under a client of libimobiledevice 1.3.0, which has no getter for it: its
- * service, property list service, lockdown and AFC clients are private structs whose first
- * member is the connection (service) or the parent client (the others), so the connection
- * is levels pointers down. Anything but a socket is ignored (-1).
- */
-static int client_fd(void *client, int levels)
-{
-	struct stat st;
-	void *p = client;
-	int fd = -1;
-
-	for (int i = 0; i < levels && p != NULL; i++)
-		p = *(void **)p;
-	if (p == NULL || idevice_connection_get_fd((idevice_connection_t)p, &fd) != 0 || fd < 0 ||
-	    fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return -1;
-	return fd;
-}
-
-/* Register fd (from client_fd) in c->abort; cut at once when the job is already aborted. */
-static int fd_add(struct fetch_conn *c, int fd)
-{
-	struct fetch_abort *a = c->abort;
-
-	if (a == NULL || fd < 0)
-		return -1;
-	pthread_mutex_lock(&a->mu);
-	for (int i = 0; i < FETCH_ABORT_FDS; i++) {
-		if (a->fd[i] < 0) {
-			a->fd[i] = fd;
-			break;
-		}
-	}
-	if (a->aborted)
-		shutdown(fd, SHUT_RDWR);
-	pthread_mutex_unlock(&a->mu);
-	return fd;
-}
-
-/* Unregister fd before the library closes it. */
-static void fd_del(struct fetch_conn *c, int fd)
-{
-	struct fetch_abort *a = c->abort;
-
-	if (a == NULL || fd < 0)
-		return;
-	pthread_mutex_lock(&a->mu);
-	for (int i = 0; i < FETCH_ABORT_FDS; i++)
-		if (a->fd[i] == fd)
-			a->fd[i] = -1;
-	pthread_mutex_unlock(&a->mu);
-}
-
-static int aborted(struct fetch_conn *c)
-{
-	int r;
-
-	if (c->abort == NULL)
-		return 0;
-	pthread_mutex_lock(&c->abort->mu);
-	r = c->abort->aborted;
-	pthread_mutex_unlock(&c->abort->mu);
-	return r;
-}
 
 static void set_error(struct fetch_result *out, enum fetch_state st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -152,7 +59,7 @@ static int cancelled(struct fetch_conn *c)
 		set_error(c->out, FETCH_ERROR, "sync stopped at its deadline (sync_timeout)");
 		return 1;
 	}
-	if (atomic_load(c->cancel) || aborted(c)) {
+	if (atomic_load(c->cancel) || fetch_abort_is_set(c->abort)) {
 		c->out->state = FETCH_CANCELLED;
 		free(c->out->error);
 		c->out->error = strdup("cancelled");
@@ -276,13 +183,13 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 		return 0;
 	}
 	lockdownd_service_descriptor_free(svc);
-	sc_fd = fd_add(c, client_fd(sc, 1)); /* service -> connection */
+	sc_fd = fetch_abort_add(c->abort, fetch_abort_client_fd(sc, 1)); /* service -> connection */
 	while (got < 5) {
 		uint64_t t = clock_now_ms();
 		unsigned slice;
 
 		if (cancelled(c)) {
-			fd_del(c, sc_fd);
+			fetch_abort_del(c->abort, sc_fd);
 			service_client_free(sc);
 			return -ECANCELED;
 		}
@@ -309,7 +216,7 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 	}
 	if (got == 5 && memcmp(buf, "ping", 4) != 0)
 		log_warn("fetch", "%s: crashreportmover sent something other than a ping", c->udid);
-	fd_del(c, sc_fd);
+	fetch_abort_del(c->abort, sc_fd);
 	service_client_free(sc);
 	return 0;
 }
@@ -344,7 +251,9 @@ static int conn_open(struct fetch_conn *c, int with_info, int with_mover, unsign
 		map_lockdown_error(c->out, "lockdown handshake", le);
 		return -1;
 	}
-	ld_fd = fd_add(c, client_fd(ld, 3)); /* lockdown -> plist service -> service -> conn */
+	ld_fd = fetch_abort_add(
+		c->abort,
+		fetch_abort_client_fd(ld, 3)); /* lockdown -> plist service -> service -> conn */
 	if (with_info) {
 		c->out->name = get_string(ld, "DeviceName");
 		c->out->product = get_string(ld, "ProductType");
@@ -360,7 +269,7 @@ static int conn_open(struct fetch_conn *c, int with_info, int with_mover, unsign
 		map_lockdown_error(c->out, "start '" FETCH_COPY "'", le);
 		goto fail;
 	}
-	fd_del(c, ld_fd);
+	fetch_abort_del(c->abort, ld_fd);
 	lockdownd_client_free(ld);
 	ld = NULL;
 	if (cancelled(c)) {
@@ -375,10 +284,11 @@ static int conn_open(struct fetch_conn *c, int with_info, int with_mover, unsign
 			  (int)ae);
 		return -1;
 	}
-	c->afc_fd = fd_add(c, client_fd(c->afc, 2)); /* afc -> service -> connection */
+	c->afc_fd = fetch_abort_add(
+		c->abort, fetch_abort_client_fd(c->afc, 2)); /* afc -> service -> connection */
 	return 0;
 fail:
-	fd_del(c, ld_fd);
+	fetch_abort_del(c->abort, ld_fd);
 	if (ld)
 		lockdownd_client_free(ld);
 	return -1;
@@ -386,7 +296,7 @@ fail:
 
 static void conn_close(struct fetch_conn *c)
 {
-	fd_del(c, c->afc_fd);
+	fetch_abort_del(c->abort, c->afc_fd);
 	c->afc_fd = -1;
 	if (c->afc)
 		afc_client_free(c->afc);
@@ -587,7 +497,8 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 			if (p->max_depth == 0 || (unsigned)depth < p->max_depth)
 				r = walk(c, p, path, depth + 1);
 			else if (c->too_deep++ == 0)
-				log_warn("fetch", "%s: '%s' is deeper than max_sync_depth (%u): skipped",
+				log_warn("fetch",
+					 "%s: '%s' is deeper than max_sync_depth (%u): skipped",
 					 c->udid, path, p->max_depth);
 			continue;
 		}
@@ -653,7 +564,7 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 	conn_close(&c);
 	if (r == -ENOMEM)
 		set_error(out, FETCH_ERROR, "out of memory");
-	if (aborted(&c) && out->state != FETCH_OK)
+	if (fetch_abort_is_set(c.abort) && out->state != FETCH_OK)
 		set_error(out, FETCH_CANCELLED, "cancelled");
 	if (out->state == FETCH_OK && c.too_deep)
 		set_error(out, FETCH_ERROR,

@@ -2,11 +2,11 @@
 #ifndef JETSAMD_FETCH_H
 #define JETSAMD_FETCH_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fetch_abort.h"
 #include "fileindex.h"
 
 /*
@@ -27,24 +27,6 @@ enum fetch_state {
 	FETCH_GONE,	 /* usbmuxd does not know the phone (any more) */
 	FETCH_CANCELLED, /* the cancel flag was seen, or the connection was cut */
 };
-
-/*
- * The sockets of a running job's phone connections, so that another thread (the loop, on
- * stop or at the sync deadline) can shutdown(2) them: a read blocked in libimobiledevice
- * (30 s per reply in 1.3.0) then fails at once. The worker registers a socket before it
- * talks on it and removes it before the library closes it (under mu, so the fd number is
- * never cut after it is closed and reused).
- */
-#define FETCH_ABORT_FDS 4
-struct fetch_abort {
-	pthread_mutex_t mu;
-	int fd[FETCH_ABORT_FDS]; /* -1 = free slot */
-	int aborted;		 /* set by fetch_abort_now: later sockets are cut at once */
-};
-void fetch_abort_init(struct fetch_abort *a);
-void fetch_abort_release(struct fetch_abort *a);
-/* Any thread: cut every registered socket now, and every one registered after this. */
-void fetch_abort_now(struct fetch_abort *a);
 
 /*
  * A downloaded file, on the worker: path (relative to the crash directory), its AFC size

@@ -16,6 +16,7 @@
 #include "hub.h"
 #include "log.h"
 #include "sd.h"
+#include "statedir.h"
 
 struct options {
 	const char *config; /* --config, NULL = the default file if it exists */
@@ -28,6 +29,7 @@ struct options {
 
 struct jetsamd {
 	struct hub h;
+	struct statedir sd; /* the state dir's lock, held from start to exit */
 	uv_loop_t loop;
 	struct options opt;
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -235,8 +237,15 @@ static void start_signals(struct jetsamd *j)
 static int start(struct jetsamd *j)
 {
 	uint64_t wd;
+	char err[600];
 	int r;
 
+	/* one daemon per state dir: lock it (and sweep stale temps) before the store opens */
+	r = statedir_open(&j->sd, j->h.cfg.state_dir, err, sizeof(err));
+	if (r < 0) {
+		log_err("main", "%s", err);
+		return r;
+	}
 	start_signals(j);
 	r = hub_start(&j->h, &j->loop);
 	if (r < 0)
@@ -317,6 +326,7 @@ static int run(struct jetsamd *j)
 {
 	int r;
 
+	j->sd.lock_fd = -1;
 	log_init(j->h.cfg.log_level);
 	threadpool_setup(j); /* before any libuv call that can start the pool */
 	signal(SIGPIPE, SIG_IGN);
@@ -334,6 +344,7 @@ static int run(struct jetsamd *j)
 
 	/* every handle is closed and every job has run its after callback */
 	hub_release(&j->h);
+	statedir_close(&j->sd);
 	r = uv_loop_close(&j->loop);
 	if (r != 0) {
 		log_err("main", "event loop not empty at exit: %s", uv_strerror(r));
