@@ -112,6 +112,18 @@ static void job_free(struct phone_job *j)
 
 static void job_after_cb(uv_work_t *req, int status);
 
+/* ph->timer while a sync runs: at its deadline, cut its sockets so that a hung read ends */
+static void deadline_cb(uv_timer_t *t)
+{
+	struct phone *ph = t->data;
+
+	if (ph->job && ph->job->kind == JOB_SYNC) {
+		log_warn("devices", "'%s': sync_timeout (%u s) reached: ending the sync", ph->udid,
+			 ph->dv->cfg->sync_timeout_s);
+		fetch_abort_now(&ph->job->abort);
+	}
+}
+
 static int job_start(struct phone *ph, struct phone_job *j)
 {
 	struct devices *dv = ph->dv;
@@ -127,6 +139,9 @@ static int job_start(struct phone *ph, struct phone_job *j)
 		return r;
 	ph->job = j;
 	dv->in_flight++;
+	if (j->kind == JOB_SYNC && j->params.deadline_ms) /* the worker's checks, then this */
+		uv_timer_start(&ph->timer, deadline_cb, j->params.deadline_ms - j->started_ms + 200,
+			       0);
 	return 0;
 }
 

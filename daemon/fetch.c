@@ -565,7 +565,7 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 	if (r == -ENOMEM)
 		set_error(out, FETCH_ERROR, "out of memory");
 	if (fetch_abort_is_set(c.abort) && out->state != FETCH_OK)
-		set_error(out, FETCH_CANCELLED, "cancelled");
+		cancelled(&c); /* cut by the loop: say why (deadline or cancel), not "lost" */
 	if (out->state == FETCH_OK && c.too_deep)
 		set_error(out, FETCH_ERROR,
 			  "%u director%s deeper than max_sync_depth (%u) not walked", c.too_deep,

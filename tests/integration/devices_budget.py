@@ -75,8 +75,8 @@ check("max_sync_entries" in (res[B].get("error") or ""), "entry budget error: %r
 check_eq(res[C]["state"], "idle", "entry budget: other phone state")
 jd.stop()
 
-# ---- the deadline: a phone that answers every AFC reply 4 s late ends at sync_timeout ----
-ds.control("fault %s stall 4000" % C)
+# ---- the deadline: a phone whose AFC replies hang ends at sync_timeout, not 30 s per reply --
+ds.control("fault %s stall 60000" % C)
 jd = harness.Jetsamd(usbmuxd_socket=ds.usbmuxd, state_dir=os.path.join(root, "state-dl"),
                      extra_config={"resync_interval": "60s", "sync_timeout": "10s",
                                    "mover_timeout": "1s"}).start()
@@ -85,6 +85,7 @@ d = wait_states(jd, {C: "error"}, timeout=60, what="the stalled sync ends at its
 took = time.monotonic() - t0
 print("stalled sync ended at its deadline after %.1f s: %r" % (took, d[C]["error"]))
 check("sync_timeout" in (d[C]["error"] or ""), "deadline error text: %r" % d[C]["error"])
+check(took <= 15.0, "the sync ended near its 10 s deadline (%.1f s)" % took)
 jd.stop()
 ds.stop()
 harness.finish("devices-budget")
