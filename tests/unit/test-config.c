@@ -235,30 +235,30 @@ static void test_lifecycle_keys(void)
 	struct config c;
 	char err[256];
 
-	expect_error("resync_interval = 500ms\n		     ",
+	expect_error("resync_interval = 500ms\n",
 		     "test.conf:1: key 'resync_interval': '500ms' is less than the minimum 1s "
 		     "(0 turns it off)");
 	expect_error(
-		"resync_interval = 1500ms\n		",
+		"resync_interval = 1500ms\n",
 		"test.conf:1: key 'resync_interval': '1500ms' is not a whole number of seconds");
-	expect_error("retry_min = 999ms\n		     ",
+	expect_error("retry_min = 999ms\n",
 		     "test.conf:1: key 'retry_min': '999ms' is not a whole number of seconds");
-	expect_error("retry_max = 0\n		     ",
+	expect_error("retry_max = 0\n",
 		     "test.conf:1: key 'retry_max': '0' is out of range 1s..86400s");
 	expect_error(
-		"resync_interval = 8d\n		",
+		"resync_interval = 8d\n",
 		"test.conf:1: key 'resync_interval': '8d' is not a duration (e.g. 30s, 500ms, 5m)");
-	expect_error("resync_interval = 169h\n		     ",
+	expect_error("resync_interval = 169h\n",
 		     "test.conf:1: key 'resync_interval': '169h' is out of range 0s..604800s");
-	expect_error("sync_timeout = 9s\n		     ",
+	expect_error("sync_timeout = 9s\n",
 		     "test.conf:1: key 'sync_timeout': '9s' is out of range 10s..86400s");
-	expect_error("sync_timeout = 0\n		     ",
+	expect_error("sync_timeout = 0\n",
 		     "test.conf:1: key 'sync_timeout': '0' is out of range 10s..86400s");
-	expect_error("sync_timeout = 10500ms\n		     ",
+	expect_error("sync_timeout = 10500ms\n",
 		     "test.conf:1: key 'sync_timeout': '10500ms' is not a whole number of seconds");
-	expect_error("max_sync_depth = 0\n		     ",
+	expect_error("max_sync_depth = 0\n",
 		     "test.conf:1: key 'max_sync_depth': '0' is out of range 1..256");
-	expect_error("max_sync_entries = 99\n		     ",
+	expect_error("max_sync_entries = 99\n",
 		     "test.conf:1: key 'max_sync_entries': '99' is out of range 100..100000000");
 
 	CHECK(config_init(&c) == 0);
