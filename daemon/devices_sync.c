@@ -405,6 +405,16 @@ static void job_after_cb(uv_work_t *req, int status)
 	if (status == UV_ECANCELED || dv->stopping || j->gen != ph->gen) {
 		if (status != UV_ECANCELED && j->kind == JOB_REMOVE)
 			mark_removed(ph, j);
+		/* a sync cut by the stop keeps the files it finished; the rest comes next time */
+		if (status != UV_ECANCELED && dv->stopping && j->kind == JOB_SYNC && j->n_files) {
+			if (commit_files(ph, j) < 0)
+				log_err("devices", "'%s': cannot store pulled reports at stop",
+					ph->udid);
+			else
+				log_info("devices",
+					 "'%s': stopped mid-sync: %zu pulled report(s) kept",
+					 ph->udid, j->n_files);
+		}
 		log_debug("devices", "'%s': result of a cancelled or stale job dropped", ph->udid);
 	} else if (j->kind == JOB_SYNC) {
 		after_sync(ph, j);

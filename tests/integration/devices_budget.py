@@ -40,6 +40,32 @@ jd.start()
 wait_states(jd, {A: "idle"}, timeout=30, what="idle after the restart")
 check_eq(keys_of(jd, A), sorted(expected_from_trees([pa])), "every report once after restart")
 jd.stop()
+
+# a slow phone (every AFC reply 300 ms late) stopped mid-sync keeps the reports it finished
+ds.control("fault %s stall 300" % A)
+jd = harness.Jetsamd(usbmuxd_socket=ds.usbmuxd, state_dir=os.path.join(root, "state-slow"),
+                     extra_config={"resync_interval": "60s"}).start()
+wait_states(jd, {A: "syncing"}, timeout=20, what="a sync of the slow phone")
+time.sleep(4.5)
+t0 = time.monotonic()
+rc = jd.stop(timeout=30)
+took = time.monotonic() - t0
+kept = jd.stderr_text().count("pulled report(s) kept")
+print("SIGTERM mid-sync of a slow phone: exit %s in %.2f s, kept-at-stop lines: %d"
+      % (rc, took, kept))
+check_eq(rc, 0, "exit code after SIGTERM mid-sync")
+check(took <= 5.0, "stopped within 5 s mid-sync (took %.2f s)" % took)
+# without usbmuxd: what the store holds is what the cut sync finished
+offline = harness.Jetsamd(state_dir=jd.state_dir).start()
+n_kept = len(keys_of(offline, A))
+offline.stop()
+print("reports kept from the cut sync: %d of 4" % n_kept)
+check(1 <= n_kept < 4, "the cut sync kept the reports it finished (%d)" % n_kept)
+ds.control("fault %s clear" % A)
+jd.start()
+wait_states(jd, {A: "idle"}, timeout=30, what="idle after the restart")
+check_eq(keys_of(jd, A), sorted(expected_from_trees([pa])), "every report once after the cut")
+jd.stop()
 ds.stop()
 
 # ---- must-show 5: an endlessly deep tree (a real one, 200 levels) next to a normal phone ----
