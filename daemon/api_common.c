@@ -1,5 +1,6 @@
 /* api_common.c: what the command files share: per-client state and the reply envelopes */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,4 +73,11 @@ void api_reply_store_err(struct ipc_client *c, const cJSON *id, int r)
 		api_reply_err(c, id, PROTO_E_INTERNAL, "out of memory");
 	else
 		api_reply_err(c, id, PROTO_E_INTERNAL, "store query failed: %s", strerror(-r));
+}
+
+void api_jobs_idle_trim(const struct api_ctx *a)
+{
+	/* parses and commits of big reports leave freed heap in the malloc arenas */
+	if (a->jobs_running == 0)
+		malloc_trim(0);
 }

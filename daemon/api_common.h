@@ -53,5 +53,7 @@ void api_reply_err(struct ipc_client *c, const struct cJSON *id, const char *cod
 		   ...) __attribute__((format(printf, 4, 5)));
 /* A store call failed with r. */
 void api_reply_store_err(struct ipc_client *c, const struct cJSON *id, int r);
+/* An import or reparse ended: when no job is left, give freed heap back (malloc_trim). */
+void api_jobs_idle_trim(const struct api_ctx *a);
 
 #endif

@@ -1,4 +1,5 @@
 /* archive.c: raw report archive under the state dir, content-addressed, fsync'ed */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -166,4 +167,58 @@ int archive_read(const char *state_dir, const char *relpath, size_t max_size, vo
 	*buf_out = buf;
 	*len_out = len;
 	return 0;
+}
+
+static int is_temp_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+/* Remove the regular *.tmp files of the directory dirfd (closed here); descend once more. */
+static int sweep_dir(int dirfd, int descend)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *e;
+	int removed = 0;
+
+	if (d == NULL) {
+		close(dirfd);
+		return -errno;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || !strcmp(e->d_name, "..")))
+			continue;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode) && is_temp_name(e->d_name)) {
+			if (unlinkat(dirfd, e->d_name, 0) == 0)
+				removed++;
+		} else if (S_ISDIR(st.st_mode) && descend) {
+			int sub = openat(dirfd, e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			int r = sub < 0 ? 0 : sweep_dir(sub, 0);
+
+			if (r > 0)
+				removed += r;
+		}
+	}
+	closedir(d);
+	return removed;
+}
+
+int archive_sweep_temps(const char *state_dir)
+{
+	char top[PATH_MAX];
+	int fd;
+
+	if (snprintf(top, sizeof(top), "%s/archive", state_dir) >= (int)sizeof(top))
+		return -ENAMETOOLONG;
+	fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return sweep_dir(fd, 1);
 }

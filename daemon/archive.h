@@ -15,6 +15,12 @@ void archive_sha256_hex(const void *buf, size_t len, char out[65]);
  */
 int archive_write(const char *state_dir, const void *buf, size_t len, const char hex[65],
 		  char **relpath_out);
+/*
+ * Remove the temp files (*.tmp) that a crash left under <state_dir>/archive and in its
+ * sub-directories; nothing else is touched. Call at start, before any archive_write.
+ * Returns how many were removed, or a negative errno (a missing archive is 0).
+ */
+int archive_sweep_temps(const char *state_dir);
 /* Read an archived file back (malloc'ed). Returns 0 or a negative errno. */
 int archive_read(const char *state_dir, const char *relpath, size_t max_size, void **buf_out,
 		 size_t *len_out);

@@ -43,6 +43,9 @@ int config_init(struct config *c)
 	c->max_report_size = 16u * 1024u * 1024u;
 	c->client_queue_max = 16u * 1024u * 1024u;
 	c->max_clients = 64;
+	c->sync_timeout_s = 600;
+	c->max_sync_depth = 16;
+	c->max_sync_entries = 100000;
 	if (set_str(&c->socket, JETSAMD_DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->state_dir, JETSAMD_DEFAULT_STATE_DIR) < 0) {
 		config_release(c);
@@ -228,6 +231,12 @@ static int set_uint(const char *key, const char *value, const struct unit *units
 			    units == ms_units	  ? "duration (e.g. 30s, 500ms, 5m)"
 			    : units == size_units ? "size (e.g. 16M, 512K)"
 						  : "number");
+	if (r == 0 && units == ms_units && div > 1 && n > 0 && n < div && min == 0)
+		return fail(err, errlen, key,
+			    "'%s' is less than the minimum %" PRIu64 "s (0 turns it off)", value,
+			    div / 1000);
+	if (r == 0 && units == ms_units && div > 1 && n % div != 0)
+		return fail(err, errlen, key, "'%s' is not a whole number of seconds", value);
 	if (r < 0 || n < min * div || n > max * div) {
 		if (units == ms_units && div == 1)
 			return fail(err, errlen, key,
@@ -348,6 +357,34 @@ static int set_number_key(struct config *c, const char *key, const char *value, 
 	return 1;
 }
 
+/* Lifecycle keys (issue 11): a sync's deadline and budget. Returns 1 when key is none. */
+static int set_lifecycle_key(struct config *c, const char *key, const char *value, char *err,
+			     size_t errlen)
+{
+	uint64_t n;
+	int r;
+
+	if (strcmp(key, "sync_timeout") == 0) {
+		r = set_uint(key, value, ms_units, 10, 86400, 1000, &n, err, errlen);
+		if (r == 0)
+			c->sync_timeout_s = (unsigned)n;
+		return r;
+	}
+	if (strcmp(key, "max_sync_depth") == 0) {
+		r = set_uint(key, value, NULL, 1, 256, 1, &n, err, errlen);
+		if (r == 0)
+			c->max_sync_depth = (unsigned)n;
+		return r;
+	}
+	if (strcmp(key, "max_sync_entries") == 0) {
+		r = set_uint(key, value, NULL, 100, 100000000, 1, &n, err, errlen);
+		if (r == 0)
+			c->max_sync_entries = (unsigned)n;
+		return r;
+	}
+	return 1;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	int r;
@@ -357,6 +394,8 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 	r = set_text_key(c, key, value, err, errlen);
 	if (r == 1)
 		r = set_number_key(c, key, value, err, errlen);
+	if (r == 1)
+		r = set_lifecycle_key(c, key, value, err, errlen);
 	return r == 1 ? fail(err, errlen, key, "unknown key") : r;
 }
 
@@ -365,6 +404,10 @@ int config_check(const struct config *c, char *err, size_t errlen)
 	if (c->retry_min_s > c->retry_max_s)
 		return fail(err, errlen, "retry_min", "%us is more than retry_max (%us)",
 			    c->retry_min_s, c->retry_max_s);
+	if ((uint64_t)c->sync_timeout_s * 1000 <= c->mover_timeout_ms)
+		return fail(err, errlen, "sync_timeout",
+			    "%us is not more than mover_timeout (%ums)", c->sync_timeout_s,
+			    c->mover_timeout_ms);
 	return 0;
 }
 
@@ -451,15 +494,20 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 	size_t len = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO (or a device) given as the config must not hang the daemon */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot open config '%s': %s", path, strerror(errno));
 		return r;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_FILE) {
-		snprintf(err, errlen, "cannot read config '%s': not a regular file under 1 MiB",
-			 path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "cannot read config '%s': not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size > CONFIG_MAX_FILE) {
+		snprintf(err, errlen, "cannot read config '%s': larger than 1 MiB", path);
 		close(fd);
 		return -EINVAL;
 	}

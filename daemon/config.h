@@ -28,6 +28,10 @@ struct config {
 	size_t max_report_size;	     /* max_report_size = 16M */
 	size_t client_queue_max;     /* client_queue_max = 16M */
 	unsigned max_clients;	     /* max_clients = 64 */
+	/* lifecycle (issue 11) */
+	unsigned sync_timeout_s;   /* sync_timeout = 10min: a sync ends in error after this */
+	unsigned max_sync_depth;   /* max_sync_depth = 16: directory levels walked on a phone */
+	unsigned max_sync_entries; /* max_sync_entries = 100000: entries walked per sync */
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */

@@ -229,8 +229,10 @@ static void detach_cb(void *arg, const char *udid)
 	ph->attached = 0;
 	ph->want = 0;
 	ph->new_reports = 0;
-	if (ph->job)
+	if (ph->job) {
 		atomic_store(&ph->job->cancel, 1);
+		fetch_abort_now(&ph->job->abort);
+	}
 	queue_remove(dv, ph);
 	uv_timer_stop(&ph->timer);
 	phone_set_state(ph, PH_DETACHED, NULL);
@@ -481,7 +483,9 @@ void devices_stop(struct devices *dv, void (*done_cb)(void *arg), void *arg)
 	for (struct phone *ph = dv->phones; ph; ph = ph->next) {
 		uv_timer_stop(&ph->timer);
 		if (ph->job) {
+			/* cut its sockets: a read blocked on a hung phone returns now */
 			atomic_store(&ph->job->cancel, 1);
+			fetch_abort_now(&ph->job->abort);
 			uv_cancel((uv_req_t *)&ph->job->work);
 		}
 	}

@@ -46,6 +46,7 @@ struct phone_job {
 	unsigned gen;
 	enum job_kind kind;
 	atomic_int cancel;
+	struct fetch_abort abort;   /* the loop cuts the job's sockets on stop and detach */
 	struct fetch_params params; /* JOB_SYNC */
 	struct ingest_item *files;  /* JOB_SYNC: downloaded, archived and parsed (worker) */
 	size_t n_files, cap_files;

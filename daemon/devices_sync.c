@@ -35,7 +35,8 @@ static void remove_work(struct phone_job *j)
 	}
 	log_debug("fetch", "%s: store durable before removal (%llu ms)", j->params.udid,
 		  (unsigned long long)(clock_now_ms() - t0));
-	fetch_remove(j->params.udid, j->params.network, j->rm, j->n_rm, &j->cancel, &j->res);
+	fetch_remove(j->params.udid, j->params.network, j->rm, j->n_rm, &j->cancel, &j->abort,
+		     &j->res);
 }
 
 /* Worker (fetch_params.file_cb): archive and parse one downloaded file into the job. */
@@ -84,8 +85,20 @@ static void sync_work_cb(uv_work_t *req)
 	store_checkpoint(j->params.state_dir, DEVICES_CHECKPOINT_BYTES, NULL);
 }
 
+static struct phone_job *job_new(enum job_kind kind)
+{
+	struct phone_job *j = calloc(1, sizeof(*j));
+
+	if (j) {
+		j->kind = kind;
+		fetch_abort_init(&j->abort);
+	}
+	return j;
+}
+
 static void job_free(struct phone_job *j)
 {
+	fetch_abort_release(&j->abort);
 	fetch_params_release(&j->params);
 	fetch_result_release(&j->res);
 	for (size_t i = 0; i < j->n_files; i++)
@@ -98,6 +111,18 @@ static void job_free(struct phone_job *j)
 }
 
 static void job_after_cb(uv_work_t *req, int status);
+
+/* ph->timer while a sync runs: at its deadline, cut its sockets so that a hung read ends */
+static void deadline_cb(uv_timer_t *t)
+{
+	struct phone *ph = t->data;
+
+	if (ph->job && ph->job->kind == JOB_SYNC) {
+		log_warn("devices", "'%s': sync_timeout (%u s) reached: ending the sync", ph->udid,
+			 ph->dv->cfg->sync_timeout_s);
+		fetch_abort_now(&ph->job->abort);
+	}
+}
 
 static int job_start(struct phone *ph, struct phone_job *j)
 {
@@ -114,6 +139,9 @@ static int job_start(struct phone *ph, struct phone_job *j)
 		return r;
 	ph->job = j;
 	dv->in_flight++;
+	if (j->kind == JOB_SYNC && j->params.deadline_ms) /* the worker's checks, then this */
+		uv_timer_start(&ph->timer, deadline_cb, j->params.deadline_ms - j->started_ms + 200,
+			       0);
 	return 0;
 }
 
@@ -148,7 +176,7 @@ static void start_sync(struct phone *ph)
 {
 	struct devices *dv = ph->dv;
 	const struct config *cfg = dv->cfg;
-	struct phone_job *j = calloc(1, sizeof(*j));
+	struct phone_job *j = job_new(JOB_SYNC);
 	int r = -ENOMEM;
 
 	/* waiters that asked before this point are served by this sync */
@@ -163,7 +191,6 @@ static void start_sync(struct phone *ph)
 	ph->new_reports = 0;
 	if (!j)
 		goto fail;
-	j->kind = JOB_SYNC;
 	memcpy(j->params.udid, ph->udid, sizeof(j->params.udid));
 	j->params.state_dir = strdup(cfg->state_dir);
 	j->params.collect_all = cfg->collect == CONFIG_COLLECT_ALL;
@@ -172,6 +199,10 @@ static void start_sync(struct phone *ph)
 	j->params.max_report_size = cfg->max_report_size;
 	j->params.file_cb = file_cb;
 	j->params.file_arg = j;
+	j->params.abort = &j->abort;
+	j->params.deadline_ms = clock_now_ms() + (uint64_t)cfg->sync_timeout_s * 1000;
+	j->params.max_depth = cfg->max_sync_depth;
+	j->params.max_entries = cfg->max_sync_entries;
 	if (!j->params.state_dir)
 		goto fail;
 	r = store_file_index_load(dv->store, ph->udid, &j->params.index);
@@ -341,10 +372,9 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 		 (unsigned long long)(clock_now_ms() - j->started_ms),
 		 (unsigned long long)(clock_now_ms() - t0));
 	if (n_rm && j->res.state == FETCH_OK) {
-		struct phone_job *rj = calloc(1, sizeof(*rj));
+		struct phone_job *rj = job_new(JOB_REMOVE);
 
 		if (rj) {
-			rj->kind = JOB_REMOVE;
 			memcpy(rj->params.udid, ph->udid, sizeof(rj->params.udid));
 			rj->params.network = ph->network;
 			rj->params.state_dir = strdup(dv->cfg->state_dir);
@@ -375,6 +405,16 @@ static void job_after_cb(uv_work_t *req, int status)
 	if (status == UV_ECANCELED || dv->stopping || j->gen != ph->gen) {
 		if (status != UV_ECANCELED && j->kind == JOB_REMOVE)
 			mark_removed(ph, j);
+		/* a sync cut by the stop keeps the files it finished; the rest comes next time */
+		if (status != UV_ECANCELED && dv->stopping && j->kind == JOB_SYNC && j->n_files) {
+			if (commit_files(ph, j) < 0)
+				log_err("devices", "'%s': cannot store pulled reports at stop",
+					ph->udid);
+			else
+				log_info("devices",
+					 "'%s': stopped mid-sync: %zu pulled report(s) kept",
+					 ph->udid, j->n_files);
+		}
 		log_debug("devices", "'%s': result of a cancelled or stale job dropped", ph->udid);
 	} else if (j->kind == JOB_SYNC) {
 		after_sync(ph, j);

@@ -16,20 +16,24 @@
 #include "fetch.h"
 #include "log.h"
 
-#define FETCH_LABEL	"jetsamd"
-#define FETCH_MOVER	"com.apple.crashreportmover"
-#define FETCH_COPY	"com.apple.crashreportcopymobile"
-#define FETCH_CHUNK	(256u * 1024u)
-#define FETCH_MAX_DEPTH 16
-#define FETCH_SLICE_MS	250u /* longest wait between two looks at the cancel flag */
+#define FETCH_LABEL    "jetsamd"
+#define FETCH_MOVER    "com.apple.crashreportmover"
+#define FETCH_COPY     "com.apple.crashreportcopymobile"
+#define FETCH_CHUNK    (256u * 1024u)
+#define FETCH_SLICE_MS 250u /* longest wait between two looks at the cancel flag */
 
 /* One open connection to a phone: device, then AFC on crashreportcopymobile. */
 struct fetch_conn {
 	const char *udid;
 	int network;
 	atomic_int *cancel;
+	struct fetch_abort *abort; /* may be NULL */
+	uint64_t deadline_ms;	   /* 0 = none */
+	unsigned entries;	   /* directory entries looked at so far */
+	unsigned too_deep;	   /* directories skipped below max_depth */
 	idevice_t dev;
 	afc_client_t afc;
+	int afc_fd; /* registered in abort, or -1 */
 	struct fetch_result *out;
 };
 
@@ -51,7 +55,11 @@ static void set_error(struct fetch_result *out, enum fetch_state st, const char 
 
 static int cancelled(struct fetch_conn *c)
 {
-	if (atomic_load(c->cancel)) {
+	if (c->deadline_ms && clock_now_ms() >= c->deadline_ms && !atomic_load(c->cancel)) {
+		set_error(c->out, FETCH_ERROR, "sync stopped at its deadline (sync_timeout)");
+		return 1;
+	}
+	if (atomic_load(c->cancel) || fetch_abort_is_set(c->abort)) {
 		c->out->state = FETCH_CANCELLED;
 		free(c->out->error);
 		c->out->error = strdup("cancelled");
@@ -151,6 +159,7 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 	char buf[8];
 	uint32_t got = 0, n;
 	uint64_t deadline = clock_now_ms() + timeout_ms;
+	int sc_fd = -1;
 
 	le = lockdownd_start_service(ld, FETCH_MOVER, &svc);
 	if (le != LOCKDOWN_E_SUCCESS) {
@@ -174,11 +183,13 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 		return 0;
 	}
 	lockdownd_service_descriptor_free(svc);
+	sc_fd = fetch_abort_add(c->abort, fetch_abort_client_fd(sc, 1)); /* service -> connection */
 	while (got < 5) {
 		uint64_t t = clock_now_ms();
 		unsigned slice;
 
 		if (cancelled(c)) {
+			fetch_abort_del(c->abort, sc_fd);
 			service_client_free(sc);
 			return -ECANCELED;
 		}
@@ -205,6 +216,7 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 	}
 	if (got == 5 && memcmp(buf, "ping", 4) != 0)
 		log_warn("fetch", "%s: crashreportmover sent something other than a ping", c->udid);
+	fetch_abort_del(c->abort, sc_fd);
 	service_client_free(sc);
 	return 0;
 }
@@ -220,6 +232,7 @@ static int conn_open(struct fetch_conn *c, int with_info, int with_mover, unsign
 	lockdownd_error_t le;
 	idevice_error_t ie;
 	afc_error_t ae;
+	int ld_fd = -1;
 
 	ie = idevice_new_with_options(&c->dev, c->udid,
 				      c->network ? IDEVICE_LOOKUP_NETWORK : IDEVICE_LOOKUP_USBMUX);
@@ -238,6 +251,9 @@ static int conn_open(struct fetch_conn *c, int with_info, int with_mover, unsign
 		map_lockdown_error(c->out, "lockdown handshake", le);
 		return -1;
 	}
+	ld_fd = fetch_abort_add(
+		c->abort,
+		fetch_abort_client_fd(ld, 3)); /* lockdown -> plist service -> service -> conn */
 	if (with_info) {
 		c->out->name = get_string(ld, "DeviceName");
 		c->out->product = get_string(ld, "ProductType");
@@ -253,6 +269,7 @@ static int conn_open(struct fetch_conn *c, int with_info, int with_mover, unsign
 		map_lockdown_error(c->out, "start '" FETCH_COPY "'", le);
 		goto fail;
 	}
+	fetch_abort_del(c->abort, ld_fd);
 	lockdownd_client_free(ld);
 	ld = NULL;
 	if (cancelled(c)) {
@@ -267,8 +284,11 @@ static int conn_open(struct fetch_conn *c, int with_info, int with_mover, unsign
 			  (int)ae);
 		return -1;
 	}
+	c->afc_fd = fetch_abort_add(
+		c->abort, fetch_abort_client_fd(c->afc, 2)); /* afc -> service -> connection */
 	return 0;
 fail:
+	fetch_abort_del(c->abort, ld_fd);
 	if (ld)
 		lockdownd_client_free(ld);
 	return -1;
@@ -276,6 +296,8 @@ fail:
 
 static void conn_close(struct fetch_conn *c)
 {
+	fetch_abort_del(c->abort, c->afc_fd);
+	c->afc_fd = -1;
 	if (c->afc)
 		afc_client_free(c->afc);
 	if (c->dev)
@@ -368,7 +390,7 @@ static int download(struct fetch_conn *c, const char *path, const struct file_in
 		uint32_t want = size - total > FETCH_CHUNK ? FETCH_CHUNK : (uint32_t)(size - total);
 		uint32_t got = 0;
 
-		if (atomic_load(c->cancel)) {
+		if (cancelled(c)) {
 			r = -ECANCELED;
 			break;
 		}
@@ -417,7 +439,7 @@ static int join_path(char *dst, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Returns 0 to go on, -EPIPE/-ECANCELED/-ENOMEM to stop the whole walk. */
+/* Returns 0 to go on, -EPIPE/-ECANCELED/-ENOMEM/-E2BIG to stop the whole walk. */
 static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *dir, int depth)
 {
 	char **names = NULL;
@@ -448,6 +470,13 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 			r = -ECANCELED;
 			break;
 		}
+		if (p->max_entries && ++c->entries > p->max_entries) {
+			set_error(c->out, FETCH_ERROR,
+				  "sync stopped after %u directory entries (max_sync_entries)",
+				  p->max_entries);
+			r = -E2BIG;
+			break;
+		}
 		if (join_path(path, sizeof(path), dir, names[i]) < 0)
 			continue;
 		e = stat_path(c->afc, path, &fi);
@@ -465,8 +494,12 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 		if (fi.is_link)
 			continue;
 		if (fi.is_dir) {
-			if (depth < FETCH_MAX_DEPTH)
+			if (p->max_depth == 0 || (unsigned)depth < p->max_depth)
 				r = walk(c, p, path, depth + 1);
+			else if (c->too_deep++ == 0)
+				log_warn("fetch",
+					 "%s: '%s' is deeper than max_sync_depth (%u): skipped",
+					 c->udid, path, p->max_depth);
 			continue;
 		}
 		if (!fi.is_reg || !wanted(names[i], p->collect_all))
@@ -510,8 +543,13 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 
 void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_result *out)
 {
-	struct fetch_conn c = {
-		.udid = p->udid, .network = p->network, .cancel = cancel, .out = out};
+	struct fetch_conn c = {.udid = p->udid,
+			       .network = p->network,
+			       .cancel = cancel,
+			       .abort = p->abort,
+			       .deadline_ms = p->deadline_ms,
+			       .afc_fd = -1,
+			       .out = out};
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -526,15 +564,26 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 	conn_close(&c);
 	if (r == -ENOMEM)
 		set_error(out, FETCH_ERROR, "out of memory");
+	if (fetch_abort_is_set(c.abort) && out->state != FETCH_OK)
+		cancelled(&c); /* cut by the loop: say why (deadline or cancel), not "lost" */
+	if (out->state == FETCH_OK && c.too_deep)
+		set_error(out, FETCH_ERROR,
+			  "%u director%s deeper than max_sync_depth (%u) not walked", c.too_deep,
+			  c.too_deep == 1 ? "y" : "ies", p->max_depth);
 	if (out->state == FETCH_OK && out->n_failed)
 		set_error(out, FETCH_ERROR, "%u report file(s) could not be fetched",
 			  out->n_failed);
 }
 
 void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n,
-		  atomic_int *cancel, struct fetch_result *out)
+		  atomic_int *cancel, struct fetch_abort *ab, struct fetch_result *out)
 {
-	struct fetch_conn c = {.udid = udid, .network = network, .cancel = cancel, .out = out};
+	struct fetch_conn c = {.udid = udid,
+			       .network = network,
+			       .cancel = cancel,
+			       .abort = ab,
+			       .afc_fd = -1,
+			       .out = out};
 
 	memset(out, 0, sizeof(*out));
 	out->state = FETCH_OK;

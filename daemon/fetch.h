@@ -6,15 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fetch_abort.h"
 #include "fileindex.h"
 
 /*
  * The only file besides devwatch.c that calls libimobiledevice. Every function here blocks
  * and runs on a libuv worker thread; inputs and outputs are plain values owned by the job,
  * never pointers into loop-owned objects. Library error enums are mapped once, here, into
- * enum fetch_state plus a message. The cancel flag is checked between blocking steps; each
- * library call is bounded by libimobiledevice's own reply timeout (30 s in 1.3.0) or by
- * mover_timeout for the mover ping.
+ * enum fetch_state plus a message. The cancel flag, the deadline and the entry budget are
+ * checked between blocking steps; each library call is bounded by libimobiledevice's own
+ * reply timeout (30 s in 1.3.0), by mover_timeout for the mover ping, or ends at once when
+ * the loop cuts the job's sockets (struct fetch_abort).
  */
 
 enum fetch_state {
@@ -23,7 +25,7 @@ enum fetch_state {
 	FETCH_UNTRUSTED, /* pairing pending, denied or invalid */
 	FETCH_ERROR,	 /* anything else: see error */
 	FETCH_GONE,	 /* usbmuxd does not know the phone (any more) */
-	FETCH_CANCELLED, /* the cancel flag was seen */
+	FETCH_CANCELLED, /* the cancel flag was seen, or the connection was cut */
 };
 
 /*
@@ -44,6 +46,10 @@ struct fetch_params {
 	struct store_file_index index; /* owned deep copy of the phone's file index */
 	fetch_file_cb file_cb;	       /* each new file (the caller archives and parses it) */
 	void *file_arg;
+	struct fetch_abort *abort; /* may be NULL */
+	uint64_t deadline_ms;	   /* clock_now_ms() when the sync must end; 0 = none */
+	unsigned max_depth;	   /* directory levels below the crash directory (0 = none) */
+	unsigned max_entries;	   /* directory entries looked at per sync (0 = no limit) */
 };
 
 struct fetch_known {
@@ -72,7 +78,7 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
  * the connection went.
  */
 void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n,
-		  atomic_int *cancel, struct fetch_result *out);
+		  atomic_int *cancel, struct fetch_abort *ab, struct fetch_result *out);
 
 void fetch_params_release(struct fetch_params *p);
 void fetch_result_release(struct fetch_result *r);

@@ -46,6 +46,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "sd.h"
+#include "statedir.h"
 #include "store.h"
 
 /* ---- pushes to subscribers ---- */
@@ -143,30 +144,9 @@ void hub_notify_status(struct hub *h)
 
 /* ---- start ---- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int open_store(struct hub *h)
 {
-	int r = mkdir_p(h->cfg.state_dir, 0750);
+	int r = statedir_mkdir_p(h->cfg.state_dir, 0750); /* main has locked it */
 
 	if (r < 0) {
 		log_err("main", "cannot create state dir '%s': %s", h->cfg.state_dir, strerror(-r));

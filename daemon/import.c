@@ -92,6 +92,7 @@ static void import_reply(struct import_job *j)
 static void import_durable_after_cb(uv_work_t *w, int status)
 {
 	struct import_job *j = w->data;
+	struct api_ctx *a = j->a;
 
 	j->a->jobs_running--;
 	if (status < 0 && j->durable_err == 0)
@@ -99,6 +100,7 @@ static void import_durable_after_cb(uv_work_t *w, int status)
 	import_reply(j);
 	ipc_client_resume(j->c);
 	import_job_free(j);
+	api_jobs_idle_trim(a);
 }
 
 /* Commit and publish; 0, or -1 when an error reply was sent. */
@@ -132,6 +134,7 @@ static int import_commit(struct import_job *j, int status)
 static void import_after_cb(uv_work_t *w, int status)
 {
 	struct import_job *j = w->data;
+	struct api_ctx *a = j->a;
 	int r;
 
 	j->a->jobs_running--;
@@ -149,6 +152,7 @@ static void import_after_cb(uv_work_t *w, int status)
 done:
 	ipc_client_resume(j->c);
 	import_job_free(j);
+	api_jobs_idle_trim(a);
 }
 
 enum ipc_outcome import_request(struct api_ctx *a, struct ipc_client *c, struct request *req)

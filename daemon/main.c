@@ -16,6 +16,8 @@
 #include "hub.h"
 #include "log.h"
 #include "sd.h"
+#include "statedir.h"
+#include "store.h"
 
 struct options {
 	const char *config; /* --config, NULL = the default file if it exists */
@@ -28,11 +30,13 @@ struct options {
 
 struct jetsamd {
 	struct hub h;
+	struct statedir sd; /* the state dir's lock, held from start to exit */
 	uv_loop_t loop;
 	struct options opt;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t watchdog;
-	int have_signals, have_watchdog;
+	uv_timer_t stop_timer; /* the backstop of a stop that a hung phone holds up */
+	int have_signals, have_watchdog, have_stop_timer;
 	int exit_code;
 	unsigned pool_size; /* libuv's thread pool, fixed at start-up */
 };
@@ -95,6 +99,37 @@ static void handle_closed_cb(uv_handle_t *h)
 	(void)h;
 }
 
+/*
+ * A stop cuts the phone connections (devices_stop), so jobs end at once; a library call
+ * that holds no cuttable socket yet (connecting, the lockdown handshake) can still wait
+ * 30 s. Past MAIN_STOP_BACKSTOP_MS the daemon closes the store and exits 0 without that
+ * job: what it pulled is not stored and comes with the next sync, and a temp file it may
+ * leave in the archive is swept at the next start.
+ */
+#define MAIN_STOP_BACKSTOP_MS 4000
+
+static void stop_backstop_cb(uv_timer_t *t)
+{
+	struct jetsamd *j = t->data;
+
+	log_err("main", "stop: a phone job is still blocked after %d ms: exiting without it",
+		MAIN_STOP_BACKSTOP_MS);
+	store_close(j->h.store);
+	j->h.store = NULL;
+	statedir_close(&j->sd);
+	_exit(0); /* exit() would join the blocked thread pool */
+}
+
+static void stopped_cb(void *arg)
+{
+	struct jetsamd *j = arg;
+
+	if (j->have_stop_timer) {
+		uv_close((uv_handle_t *)&j->stop_timer, handle_closed_cb);
+		j->have_stop_timer = 0;
+	}
+}
+
 static void begin_stop(struct jetsamd *j, const char *why)
 {
 	if (j->h.stopping)
@@ -111,7 +146,13 @@ static void begin_stop(struct jetsamd *j, const char *why)
 		uv_close((uv_handle_t *)&j->watchdog, handle_closed_cb);
 		j->have_watchdog = 0;
 	}
-	hub_stop(&j->h, NULL, NULL); /* the loop ends when the last handle is closed */
+	if (uv_timer_init(&j->loop, &j->stop_timer) == 0) {
+		j->stop_timer.data = j;
+		j->have_stop_timer = 1;
+		uv_timer_start(&j->stop_timer, stop_backstop_cb, MAIN_STOP_BACKSTOP_MS, 0);
+		uv_unref((uv_handle_t *)&j->stop_timer);
+	}
+	hub_stop(&j->h, stopped_cb, j); /* the loop ends when the last handle is closed */
 }
 
 /* ---- signals ---- */
@@ -235,8 +276,15 @@ static void start_signals(struct jetsamd *j)
 static int start(struct jetsamd *j)
 {
 	uint64_t wd;
+	char err[600];
 	int r;
 
+	/* one daemon per state dir: lock it (and sweep stale temps) before the store opens */
+	r = statedir_open(&j->sd, j->h.cfg.state_dir, err, sizeof(err));
+	if (r < 0) {
+		log_err("main", "%s", err);
+		return r;
+	}
 	start_signals(j);
 	r = hub_start(&j->h, &j->loop);
 	if (r < 0)
@@ -317,6 +365,7 @@ static int run(struct jetsamd *j)
 {
 	int r;
 
+	j->sd.lock_fd = -1;
 	log_init(j->h.cfg.log_level);
 	threadpool_setup(j); /* before any libuv call that can start the pool */
 	signal(SIGPIPE, SIG_IGN);
@@ -334,6 +383,7 @@ static int run(struct jetsamd *j)
 
 	/* every handle is closed and every job has run its after callback */
 	hub_release(&j->h);
+	statedir_close(&j->sd);
 	r = uv_loop_close(&j->loop);
 	if (r != 0) {
 		log_err("main", "event loop not empty at exit: %s", uv_strerror(r));

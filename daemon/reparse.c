@@ -93,6 +93,7 @@ static void reparse_finish(struct reparse_job *j, int r)
 	ipc_client_unref(j->c);
 	cJSON_Delete(j->id);
 	free(j->state_dir);
+	api_jobs_idle_trim(j->a);
 	free(j);
 }
 

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../daemon/config.h"
@@ -216,6 +218,95 @@ static void test_check_and_file(void)
 	config_release(&c);
 }
 
+static void expect_error(const char *text, const char *want)
+{
+	struct config c;
+	char err[256] = "";
+
+	CHECK(config_init(&c) == 0);
+	ASSERT_EQ(load(&c, text, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, want);
+	config_release(&c);
+}
+
+/* issue 11: unusable durations are errors; the sync deadline and budget keys */
+static void test_lifecycle_keys(void)
+{
+	struct config c;
+	char err[256];
+
+	expect_error("resync_interval = 500ms\n",
+		     "test.conf:1: key 'resync_interval': '500ms' is less than the minimum 1s "
+		     "(0 turns it off)");
+	expect_error(
+		"resync_interval = 1500ms\n",
+		"test.conf:1: key 'resync_interval': '1500ms' is not a whole number of seconds");
+	expect_error("retry_min = 999ms\n",
+		     "test.conf:1: key 'retry_min': '999ms' is not a whole number of seconds");
+	expect_error("retry_max = 0\n",
+		     "test.conf:1: key 'retry_max': '0' is out of range 1s..86400s");
+	expect_error(
+		"resync_interval = 8d\n",
+		"test.conf:1: key 'resync_interval': '8d' is not a duration (e.g. 30s, 500ms, 5m)");
+	expect_error("resync_interval = 169h\n",
+		     "test.conf:1: key 'resync_interval': '169h' is out of range 0s..604800s");
+	expect_error("sync_timeout = 9s\n",
+		     "test.conf:1: key 'sync_timeout': '9s' is out of range 10s..86400s");
+	expect_error("sync_timeout = 0\n",
+		     "test.conf:1: key 'sync_timeout': '0' is out of range 10s..86400s");
+	expect_error("sync_timeout = 10500ms\n",
+		     "test.conf:1: key 'sync_timeout': '10500ms' is not a whole number of seconds");
+	expect_error("max_sync_depth = 0\n",
+		     "test.conf:1: key 'max_sync_depth': '0' is out of range 1..256");
+	expect_error("max_sync_entries = 99\n",
+		     "test.conf:1: key 'max_sync_entries': '99' is out of range 100..100000000");
+
+	CHECK(config_init(&c) == 0);
+	ASSERT_EQ(c.sync_timeout_s, 600);
+	ASSERT_EQ(c.max_sync_depth, 16);
+	ASSERT_EQ(c.max_sync_entries, 100000);
+	ASSERT_EQ(load(&c,
+		       "resync_interval = 0\nsync_timeout = 2m\nmax_sync_depth = 4\n"
+		       "max_sync_entries = 500\nresync_interval = 2000ms\n",
+		       err, sizeof(err)),
+		  0);
+	ASSERT_EQ(c.resync_interval_s, 2);
+	ASSERT_EQ(c.sync_timeout_s, 120);
+	ASSERT_EQ(c.max_sync_depth, 4);
+	ASSERT_EQ(c.max_sync_entries, 500);
+	ASSERT_EQ(config_check(&c, err, sizeof(err)), 0);
+	ASSERT_EQ(load(&c, "sync_timeout = 10s\nmover_timeout = 10s\n", err, sizeof(err)), 0);
+	ASSERT_EQ(config_check(&c, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'sync_timeout': 10s is not more than mover_timeout (10000ms)");
+	config_release(&c);
+}
+
+/* A FIFO (no writer) or a directory given as the config is refused at once, never waited on. */
+static void test_not_regular(void)
+{
+	char dir[] = "/tmp/jt-config-XXXXXX", fifo[300];
+	struct timespec t0, t1;
+	struct config c;
+	char err[400];
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.conf", dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	CHECK(config_init(&c) == 0);
+	alarm(10); /* a hang fails the test instead of blocking it */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(config_load_file(&c, fifo, err, sizeof(err)), -EINVAL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	alarm(0);
+	CHECK(strstr(err, "not a regular file") != NULL && strstr(err, "fifo.conf") != NULL);
+	CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000);
+	ASSERT_EQ(config_load_file(&c, dir, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "not a regular file") != NULL);
+	config_release(&c);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 /* The shipped config/jetsamd.conf is valid and sets nothing but the defaults. */
 static void test_shipped(const char *path)
 {
@@ -230,6 +321,9 @@ static void test_shipped(const char *path)
 	CHECK(c.usbmuxd_socket == NULL);
 	ASSERT_EQ(c.resync_interval_s, def.resync_interval_s);
 	ASSERT_EQ(c.max_clients, def.max_clients);
+	ASSERT_EQ(c.sync_timeout_s, def.sync_timeout_s);
+	ASSERT_EQ(c.max_sync_depth, def.max_sync_depth);
+	ASSERT_EQ(c.max_sync_entries, def.max_sync_entries);
 	config_release(&c);
 	config_release(&def);
 }
@@ -240,6 +334,8 @@ int main(int argc, char **argv)
 	test_every_key();
 	test_errors();
 	test_check_and_file();
+	test_lifecycle_keys();
+	test_not_regular();
 	if (argc > 1)
 		test_shipped(argv[1]);
 	return CHECK_DONE();
