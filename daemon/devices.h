@@ -9,7 +9,7 @@
 struct config;
 struct ingest_item;
 struct ingest_source;
-struct store;
+struct storeq;
 struct store_device;
 struct devices;
 struct devices_wait;
@@ -35,10 +35,11 @@ struct devices_ops {
 };
 
 /*
- * Subscribe to usbmuxd (cfg->usbmuxd_socket) and start syncing into store. cfg is read when
- * needed: the owner may replace it in place (then call devices_reconfigure). 0 or -errno.
+ * Subscribe to usbmuxd (cfg->usbmuxd_socket) and start syncing into the store (store jobs on sq).
+ * cfg is read when needed: the owner may replace it in place (then call devices_reconfigure). 0 or
+ * -errno.
  */
-int devices_new(uv_loop_t *loop, const struct config *cfg, struct store *store,
+int devices_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq,
 		const struct devices_ops *ops, void *arg, struct devices **out);
 /* The config was replaced (SIGHUP): pick up intervals and policies. */
 void devices_reconfigure(struct devices *dv);

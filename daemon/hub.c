@@ -13,6 +13,7 @@
  *         ingest.c      hash, archive, parse (worker); commit, EVENT JSON (loop)
  *           fetch.c     libimobiledevice: walk, download, remove (worker)      (L4 workers)
  *           devwatch.c  usbmuxd events      store*.c  SQLite, split by job (store_internal.h)
+ *           storeq.c    the store thread: owns the connection; every store call is a store job
  *             fileindex, durable, archive.c, proto/ (report parser, request decoder) (L5)
  *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h
  *
@@ -47,6 +48,7 @@
 #include "log.h"
 #include "sd.h"
 #include "store.h"
+#include "storeq.h"
 
 /* ---- pushes to subscribers ---- */
 
@@ -68,7 +70,7 @@ static void device_cb(void *arg, const struct store_device *row)
 {
 	struct hub *h = arg;
 
-	if (h->ipc != NULL)
+	if (h->ipc != NULL && !h->stopping)
 		publish(h, IPC_TOPIC_DEVICES, PROTO_PUSH_DEVICE, store_device_row_json(row));
 	hub_notify_status(h);
 }
@@ -175,7 +177,14 @@ static int open_store(struct hub *h)
 	r = store_open(h->cfg.state_dir, &h->store);
 	if (r < 0)
 		return r;
-	return store_devices_mark_all_detached(h->store);
+	/* before the store thread starts: the loop's last own store call */
+	r = store_devices_mark_all_detached(h->store);
+	if (r < 0)
+		return r;
+	r = storeq_new(h->loop, h->store, &h->sq);
+	if (r < 0)
+		log_err("main", "cannot start the store thread: %s", strerror(-r));
+	return r;
 }
 
 int hub_start(struct hub *h, uv_loop_t *loop)
@@ -192,7 +201,7 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 	r = open_store(h);
 	if (r < 0)
 		return r;
-	h->api.store = h->store;
+	h->api.sq = h->sq;
 	fd = sd_listen_control();
 	if (fd < 0 && fd != -ENOENT) {
 		log_err("main", "cannot use the activated socket: %s", strerror(-fd));
@@ -202,7 +211,7 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 	h->api.ipc = h->ipc;
 	if (r < 0)
 		return r;
-	r = devices_new(loop, &h->cfg, h->store, &devices_ops, h, &h->devices);
+	r = devices_new(loop, &h->cfg, h->sq, &devices_ops, h, &h->devices);
 	if (r < 0) {
 		log_err("main", "cannot start watching devices: %s", strerror(-r));
 		return r;
@@ -220,13 +229,28 @@ void hub_reconfigure(struct hub *h)
 
 /* ---- stop ---- */
 
-static void maybe_stopped(struct hub *h)
+static void storeq_stopped_cb(void *arg)
 {
-	if (!h->ipc_stopped || !h->devices_stopped)
-		return;
-	log_debug("main", "listener, clients and devices are closed");
+	struct hub *h = arg;
+
+	h->storeq_stopped = 1;
+	log_debug("main", "store thread ended");
 	if (h->stopped_cb)
 		h->stopped_cb(h->stopped_arg);
+}
+
+/* Clients and devices first (they may still submit store jobs), then the store thread. */
+static void maybe_stopped(struct hub *h)
+{
+	if (!h->ipc_stopped || !h->devices_stopped || h->storeq_stopping)
+		return;
+	h->storeq_stopping = 1;
+	log_debug("main", "listener, clients and devices are closed");
+	if (h->sq) {
+		storeq_stop(h->sq, storeq_stopped_cb, h);
+		return;
+	}
+	storeq_stopped_cb(h);
 }
 
 static void ipc_stopped_cb(void *arg)
@@ -272,7 +296,9 @@ void hub_release(struct hub *h)
 	h->devices = h->api.devices = NULL;
 	ipc_free(h->ipc);
 	h->ipc = h->api.ipc = NULL;
+	storeq_free(h->sq);
+	h->sq = h->api.sq = NULL;
 	store_close(h->store);
-	h->store = h->api.store = NULL;
+	h->store = NULL;
 	config_release(&h->cfg);
 }
