@@ -47,6 +47,7 @@ struct phone_job {
 	struct phone *ph;
 	struct storeq *sq; /* the worker submits each report's commit itself */
 	uv_sem_t slots;	   /* reports parsed and not yet committed, at most a few */
+	size_t max_events; /* max_events_per_report */
 	unsigned gen;
 	enum job_kind kind;
 	atomic_int cancel;

@@ -126,7 +126,7 @@ static int file_cb(void *arg, const char *path, int64_t size, int64_t mtime_ns, 
 	fc->it.size = size;
 	fc->it.mtime_ns = mtime_ns;
 	r = ingest_prepare(j->params.state_dir, buf, (size_t)size, j->params.max_report_size,
-			   &fc->it);
+			   j->max_events, &fc->it);
 	if (r == 0) {
 		fc->j = j;
 		fc->src = (struct ingest_source){j->params.udid, j->res.product, j->res.os_version,
@@ -312,6 +312,7 @@ static void start_sync(struct phone *ph)
 	j->params.collect_all = cfg->collect == CONFIG_COLLECT_ALL;
 	j->params.mover_timeout_ms = cfg->mover_timeout_ms;
 	j->params.max_report_size = cfg->max_report_size;
+	j->max_events = cfg->max_events_per_report;
 	j->params.file_cb = file_cb;
 	j->params.file_arg = j;
 	j->sjob.work_cb = index_work_cb;

@@ -28,7 +28,7 @@ struct import_job {
 	char *state_dir;
 	void *buf; /* the raw bytes, freed by the worker once archived and parsed */
 	size_t len;
-	size_t max_size;
+	size_t max_size, max_events;
 	struct ingest_item it;
 	int prepare_err; /* ingest_prepare() */
 	int commit_err;	 /* ingest_commit() on the store thread */
@@ -42,7 +42,8 @@ static void import_work_cb(uv_work_t *w)
 {
 	struct import_job *j = w->data;
 
-	j->prepare_err = ingest_prepare(j->state_dir, j->buf, j->len, j->max_size, &j->it);
+	j->prepare_err =
+		ingest_prepare(j->state_dir, j->buf, j->len, j->max_size, j->max_events, &j->it);
 	free(j->buf);
 	j->buf = NULL;
 }
@@ -248,6 +249,7 @@ enum ipc_outcome import_raw(struct api_ctx *a, struct ipc_client *c, void *buf, 
 	j->buf = buf;
 	j->len = len;
 	j->max_size = a->cfg->max_report_size;
+	j->max_events = a->cfg->max_events_per_report;
 	j->it.size = (int64_t)len;
 	j->it.mtime_ns = REPORT_NULL;
 	if (asprintf(&j->it.path, "import:%s", j->name) < 0) {

@@ -34,7 +34,7 @@ struct reparse_job {
 	struct ipc_client *c; /* referenced */
 	cJSON *id;
 	char *state_dir;
-	size_t max_size;
+	size_t max_size, max_events;
 	int64_t after_id;
 	struct reparse_item items[REPARSE_BATCH];
 	size_t n;
@@ -51,7 +51,8 @@ static void reparse_work_cb(uv_work_t *w)
 	for (size_t i = 0; i < j->n; i++) {
 		struct reparse_item *it = &j->items[i];
 
-		it->err = ingest_reread(j->state_dir, it->archive, j->max_size, &it->report);
+		it->err = ingest_reread(j->state_dir, it->archive, j->max_size, j->max_events,
+					&it->report);
 	}
 }
 
@@ -255,6 +256,7 @@ enum ipc_outcome reparse_request(struct api_ctx *a, struct ipc_client *c, struct
 	j->c = ipc_client_ref(c);
 	j->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
 	j->max_size = a->cfg->max_report_size;
+	j->max_events = a->cfg->max_events_per_report;
 	a->reparse_running = 1;
 	log_info("api", "reparse started");
 	reparse_next(j);

@@ -68,7 +68,8 @@ static void bind_outcome(sqlite3_stmt *st, const struct report *rep, const struc
 {
 	store_bind_text(st, 2, f->incident);
 	store_bind_text(st, 3, report_status_name(rep->status));
-	store_bind_text(st, 4, rep->status == REPORT_OK ? NULL : rep->error);
+	/* an ok report has an error only when its events were cut (max_events_per_report) */
+	store_bind_text(st, 4, rep->error);
 	store_bind_text(st, 5,
 			rep->variant == REPORT_VARIANT_UNKNOWN ? NULL
 							       : report_variant_name(rep->variant));

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cjson/cJSON.h>
 #include <uv.h>
 
@@ -349,6 +351,45 @@ static void check_pushed(struct bench *b)
 	cJSON_Delete(b->pushed);
 }
 
+/*
+ * max_events_per_report: a report with more events keeps the first ones; it is stored ok,
+ * with an error that says so (run after the loop: the store is the test's again).
+ */
+static void check_events_cap(struct bench *b)
+{
+	struct ingest_item it = {.size = 0, .mtime_ns = REPORT_NULL};
+	struct ingest_source src = {0};
+	size_t len;
+	char *buf = read_file(b->report, &len), dir[96];
+	cJSON *rep = NULL;
+	struct store *s = NULL;
+
+	CHECK(buf != NULL);
+	if (buf == NULL)
+		return;
+	it.path = strdup("import:capped.ips");
+	it.size = (int64_t)len;
+	ASSERT_EQ(ingest_prepare(b->dir, buf, len, len, 2, &it), 0);
+	ASSERT_EQ(it.report->n_events, 2);
+	ASSERT_STREQ(it.report->error, "events cut: 2 of 6 kept (max_events_per_report)");
+	snprintf(dir, sizeof(dir), "%s/capped", b->dir);
+	CHECK(mkdir(dir, 0700) == 0);
+	CHECK(store_open(dir, &s) == 0);
+	if (s != NULL) {
+		ASSERT_EQ(ingest_commit(s, &src, &it, 1), 0);
+		ASSERT_EQ(it.res.n_events, 2);
+		CHECK(store_report_json(s, it.res.report_id, &rep) == 0);
+		ASSERT_STREQ(lineclient_str(rep, "status"), "ok");
+		ASSERT_STREQ(lineclient_str(rep, "error"),
+			     "events cut: 2 of 6 kept (max_events_per_report)");
+		ASSERT_EQ(lineclient_num(rep, "events"), 2);
+		cJSON_Delete(rep);
+		store_close(s);
+	}
+	ingest_item_release(&it);
+	free(buf);
+}
+
 int main(void)
 {
 	static struct bench b;
@@ -372,6 +413,7 @@ int main(void)
 	ASSERT_EQ(b.n_published, 1);
 	ASSERT_EQ(b.published[0], 1);
 	check_pushed(&b);
+	check_events_cap(&b);
 	ipc_free(b.ipc);
 	storeq_free(b.sq);
 	store_close(b.store);
