@@ -10,7 +10,7 @@
  *       api_common.c    what they share: struct api_ctx (set here), replies
  *         ipc.c         socket, clients, line framing, output queues           (L3 services)
  *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs
- *         ingest.c      hash, archive, parse (worker); commit, EVENT JSON (loop)
+ *         ingest.c      hash, archive, parse (worker); commit (store job), EVENT JSON (loop)
  *           fetch.c     libimobiledevice: walk, download, remove (worker)      (L4 workers)
  *           devwatch.c  usbmuxd events      store*.c  SQLite, split by job (store_internal.h)
  *           storeq.c    the store thread: owns the connection; every store call is a store job
