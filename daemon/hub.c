@@ -75,17 +75,28 @@ static void device_cb(void *arg, const struct store_device *row)
 	hub_notify_status(h);
 }
 
-/* devices_ops.report_cb and api_ctx.report_cb: push each kill event of a new report */
+/* devices_ops.report_cb and api_ctx.report_cb: push each kill event of a new report (rendered
+ * on the store thread by ingest_commit(): the loop only sends them) */
 static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
 {
 	struct hub *h = arg;
-	cJSON *events, *ev;
+	cJSON *own = NULL, *ev;
+	const cJSON *events = it->events;
 
-	if (h->ipc == NULL || (events = ingest_events_json(src, it)) == NULL)
+	if (h->ipc == NULL)
 		return;
-	while ((ev = cJSON_DetachItemFromArray(events, 0)) != NULL)
-		publish(h, IPC_TOPIC_EVENTS, PROTO_PUSH_EVENT, ev);
-	cJSON_Delete(events);
+	if (events == NULL && (events = own = ingest_events_json(src, it)) == NULL)
+		return;
+	cJSON_ArrayForEach(ev, events)
+	{
+		cJSON *msg = cJSON_CreateObject();
+
+		if (msg && cJSON_AddStringToObject(msg, "push", PROTO_PUSH_EVENT) &&
+		    cJSON_AddItemReferenceToObject(msg, PROTO_PUSH_EVENT, ev))
+			ipc_broadcast(h->ipc, IPC_TOPIC_EVENTS, msg);
+		cJSON_Delete(msg);
+	}
+	cJSON_Delete(own);
 }
 
 static void status_cb(void *arg)

@@ -77,8 +77,10 @@ void ingest_item_release(struct ingest_item *it)
 	free(it->path);
 	free(it->archive);
 	report_free(it->report);
+	cJSON_Delete(it->events);
 	it->path = it->archive = NULL;
 	it->report = NULL;
+	it->events = NULL;
 }
 
 /* What the store records for an item of src. */
@@ -110,9 +112,14 @@ int ingest_commit(struct store *s, const struct ingest_source *src, struct inges
 	}
 	if (r == 0)
 		r = store_commit(s);
-	if (r < 0)
+	if (r < 0) {
 		store_rollback(s);
-	return r;
+		return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].res.duplicate && v[i].events == NULL)
+			v[i].events = ingest_events_json(src, &v[i]);
+	return 0;
 }
 
 cJSON *ingest_events_json(const struct ingest_source *src, const struct ingest_item *it)

@@ -36,6 +36,7 @@ struct ingest_item {
 	struct report *report;		/* owned, never NULL after ingest_prepare() */
 	const char *failed_step;	/* after a failed ingest_prepare(): "archive" or "parse" */
 	struct store_ingest_result res; /* set by ingest_commit() */
+	struct cJSON *events; /* a new report's EVENT array, rendered by ingest_commit() (owned) */
 };
 
 /*
@@ -51,7 +52,10 @@ int ingest_reread(const char *state_dir, const char *archive, size_t max_size, s
 		  struct report **out);
 void ingest_item_release(struct ingest_item *it);
 
-/* Store thread: record v[0..n) in one transaction (rolled back on failure); fills v[i].res. */
+/*
+ * Store thread: record v[0..n) in one transaction (rolled back on failure); fills v[i].res
+ * and, for a new report, v[i].events (so that the loop only sends them; NULL: ENOMEM).
+ */
 int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v,
 		  size_t n);
 /* Loop: the EVENT objects of a committed item, in file order (a cJSON array; NULL: ENOMEM). */

@@ -63,6 +63,8 @@ static void report_cb(void *arg, const struct ingest_source *src, const struct i
 	b->n_published++;
 	cJSON_Delete(b->pushed);
 	b->pushed = ingest_events_json(src, it);
+	/* rendered on the store thread already, the same EVENTs */
+	CHECK(it->events != NULL && cJSON_Compare(it->events, b->pushed, 1));
 }
 
 /* ---- client side (its own thread) ---- */
