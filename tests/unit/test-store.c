@@ -465,6 +465,18 @@ static void test_reparse(struct store *s)
 		ASSERT_EQ(store_report_replace(s, 1, &r1, &nev2), 0);
 		ASSERT_EQ(store_commit(s), 0);
 		ASSERT_EQ(store_limits_rebuild(s), 0);
+		ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+		ASSERT_EQ(nev, 9 - 3 + 1); /* kept by difference, no recount */
+		CHECK(s->counts_valid);
+		/* a rolled back replace puts the counts of its begin back, still without a count */
+		r1.n_events = 2;
+		ASSERT_EQ(store_begin(s), 0);
+		ASSERT_EQ(store_report_replace(s, 1, &r1, &nev2), 0);
+		ASSERT_EQ(store_rollback(s), 0);
+		CHECK(s->counts_valid);
+		ASSERT_EQ(store_counts(s, &nrep, &nev), 0);
+		ASSERT_EQ(nev, 9 - 3 + 1);
+		r1.n_events = 1;
 		ASSERT_EQ(store_report_events_json(s, 1, &arr), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 1);
