@@ -60,9 +60,6 @@ static void file_commit_work_cb(struct store *s, struct storeq_job *job)
 	struct file_commit *fc = (struct file_commit *)job;
 
 	fc->r = ingest_commit(s, &fc->src, &fc->it, 1);
-	/* once more after a failure (e.g. busy past the 5 s timeout): it is rolled back whole */
-	if (fc->r < 0 && fc->r != -ENOMEM)
-		fc->r = ingest_commit(s, &fc->src, &fc->it, 1);
 	if (fc->r < 0)
 		fc->j->commit_err_st = fc->r;
 }

@@ -101,7 +101,8 @@ static struct store_ingest store_input(const struct ingest_source *src,
 	};
 }
 
-int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v, size_t n)
+static int commit_once(struct store *s, const struct ingest_source *src, struct ingest_item *v,
+		       size_t n)
 {
 	int r = store_begin(s);
 
@@ -112,10 +113,23 @@ int ingest_commit(struct store *s, const struct ingest_source *src, struct inges
 	}
 	if (r == 0)
 		r = store_commit(s);
-	if (r < 0) {
+	if (r < 0)
 		store_rollback(s);
-		return r;
+	return r;
+}
+
+int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v, size_t n)
+{
+	int r = commit_once(s, src, v, n);
+
+	/* once more after a failure (e.g. an outside lock held past the busy timeout): the
+	 * first try was rolled back whole */
+	if (r < 0 && r != -ENOMEM) {
+		log_warn("ingest", "commit failed (%s): trying once more", strerror(-r));
+		r = commit_once(s, src, v, n);
 	}
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].res.duplicate && v[i].events == NULL)
 			v[i].events = ingest_events_json(src, &v[i]);

@@ -53,7 +53,8 @@ int ingest_reread(const char *state_dir, const char *archive, size_t max_size, s
 void ingest_item_release(struct ingest_item *it);
 
 /*
- * Store thread: record v[0..n) in one transaction (rolled back on failure); fills v[i].res
+ * Store thread: record v[0..n) in one transaction (rolled back on failure, then tried once
+ * more: SQLite's busy timeout is 5 s); fills v[i].res
  * and, for a new report, v[i].events (so that the loop only sends them; NULL: ENOMEM).
  */
 int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v,
