@@ -17,18 +17,19 @@ struct config {
 	char *state_dir;      /* state_dir = /var/lib/jetsamd */
 	char *usbmuxd_socket; /* usbmuxd_socket = UNIX:/path or HOST:PORT; NULL = libusbmuxd default
 			       */
-	enum log_level log_level;     /* log_level = err | warning | info | debug */
-	unsigned resync_interval_s;   /* resync_interval = 60s (0 disables) */
-	int remove_after_pull;	      /* remove_after_pull = no */
-	enum config_collect collect;  /* collect = jetsam | all */
-	unsigned mover_timeout_ms;    /* mover_timeout = 10s */
-	unsigned max_parallel_syncs;  /* max_parallel_syncs = 3 (below UV_THREADPOOL_SIZE) */
-	unsigned retry_min_s;	      /* retry_min = 2s: first retry after a failed sync */
-	unsigned retry_max_s;	      /* retry_max = 300s: backoff cap */
-	size_t max_report_size;	      /* max_report_size = 16M */
-	size_t client_queue_max;      /* client_queue_max = 16M */
-	unsigned max_clients;	      /* max_clients = 64 */
-	size_t max_events_per_report; /* max_events_per_report = 20000: the rest is cut */
+	enum log_level log_level;    /* log_level = err | warning | info | debug */
+	unsigned resync_interval_s;  /* resync_interval = 60s (0 disables) */
+	int remove_after_pull;	     /* remove_after_pull = no */
+	enum config_collect collect; /* collect = jetsam | all */
+	unsigned mover_timeout_ms;   /* mover_timeout = 10s */
+	unsigned max_parallel_syncs; /* max_parallel_syncs = 3 (below UV_THREADPOOL_SIZE) */
+	unsigned retry_min_s;	     /* retry_min = 2s: first retry after a failed sync */
+	unsigned retry_max_s;	     /* retry_max = 300s: backoff cap */
+	size_t max_report_size;	     /* max_report_size = 16M */
+	size_t client_queue_max;     /* client_queue_max = 16M */
+	unsigned max_clients;	     /* max_clients = 64 */
+	/* max_events_per_report = 20000: the events past it are cut */
+	size_t max_events_per_report;
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */
