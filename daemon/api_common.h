@@ -30,7 +30,7 @@ struct api_ctx {
 	int64_t started; /* epoch seconds */
 	int stopping;	 /* set by the hub: long jobs (reparse) stop at their next step */
 	/* An imported report was committed and is new: publish its events. */
-	void (*report_cb)(void *arg, const struct ingest_source *src, const struct ingest_item *it);
+	void (*report_cb)(void *arg, const struct ingest_source *src, struct ingest_item *it);
 	void *report_arg;
 	/* the api's own */
 	unsigned jobs_running; /* work items (import, reparse) still on the thread pool */

@@ -28,8 +28,9 @@ typedef void (*devices_sync_cb)(void *arg, const struct devices_sync_result *res
 struct devices_ops {
 	/* A phone's DEVICE row changed (state, attached, error): row is as the store wrote it. */
 	void (*device_cb)(void *arg, const struct store_device *row);
-	/* A report pulled from a phone was committed and is new: publish its events. */
-	void (*report_cb)(void *arg, const struct ingest_source *src, const struct ingest_item *it);
+	/* A report pulled from a phone was committed and is new: publish its events (the callee
+	 * may take it->events over). */
+	void (*report_cb)(void *arg, const struct ingest_source *src, struct ingest_item *it);
 	/* The usbmuxd connection or the counts changed (for a status line). */
 	void (*status_cb)(void *arg);
 };

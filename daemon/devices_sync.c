@@ -89,7 +89,7 @@ static void file_commit_done_cb(struct storeq_job *job)
 	struct phone_job *j = fc->j;
 	struct phone *ph = j->ph;
 	struct devices *dv = ph->dv;
-	const struct ingest_item *it = &fc->it;
+	struct ingest_item *it = &fc->it;
 
 	if (fc->r < 0) {
 		log_err("devices", "'%s': cannot store '%s': %s", ph->udid, it->path,

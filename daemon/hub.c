@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -75,28 +76,89 @@ static void device_cb(void *arg, const struct store_device *row)
 	hub_notify_status(h);
 }
 
-/* devices_ops.report_cb and api_ctx.report_cb: push each kill event of a new report (rendered
- * on the store thread by ingest_commit(): the loop only sends them) */
-static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
+/*
+ * EVENT pushes: a new report may hold max_events_per_report events, so they are sent a few
+ * hundred per loop turn (an idle handle), in report order, and a `status` is never queued
+ * behind a whole report's pushes. The EVENT objects were rendered on the store thread.
+ */
+#define HUB_PUB_PER_TURN 256
+
+struct hub_pub {
+	cJSON *events; /* owned array */
+	cJSON *next_ev;
+	struct hub_pub *next;
+};
+
+static void pub_send(struct hub *h, cJSON *ev)
+{
+	cJSON *msg = cJSON_CreateObject();
+
+	if (msg && cJSON_AddStringToObject(msg, "push", PROTO_PUSH_EVENT) &&
+	    cJSON_AddItemReferenceToObject(msg, PROTO_PUSH_EVENT, ev))
+		ipc_broadcast(h->ipc, IPC_TOPIC_EVENTS, msg);
+	cJSON_Delete(msg);
+}
+
+static void pub_idle_cb(uv_idle_t *idle)
+{
+	struct hub *h = idle->data;
+	unsigned n = 0;
+
+	while (h->pub_head && n < HUB_PUB_PER_TURN) {
+		struct hub_pub *p = h->pub_head;
+
+		for (; p->next_ev && n < HUB_PUB_PER_TURN; n++) {
+			pub_send(h, p->next_ev);
+			p->next_ev = p->next_ev->next;
+		}
+		if (p->next_ev)
+			break;
+		h->pub_head = p->next;
+		if (h->pub_head == NULL)
+			h->pub_tail = NULL;
+		cJSON_Delete(p->events);
+		free(p);
+	}
+	if (h->pub_head == NULL)
+		uv_idle_stop(&h->pub_idle);
+}
+
+static void pub_clear(struct hub *h)
+{
+	while (h->pub_head) {
+		struct hub_pub *p = h->pub_head;
+
+		h->pub_head = p->next;
+		cJSON_Delete(p->events);
+		free(p);
+	}
+	h->pub_tail = NULL;
+}
+
+/* devices_ops.report_cb and api_ctx.report_cb: push each kill event of a new report */
+static void report_cb(void *arg, const struct ingest_source *src, struct ingest_item *it)
 {
 	struct hub *h = arg;
-	cJSON *own = NULL, *ev;
-	const cJSON *events = it->events;
+	struct hub_pub *p;
+	cJSON *events = it->events;
 
-	if (h->ipc == NULL)
+	if (h->ipc == NULL || h->stopping || !h->pub_idle_init)
 		return;
-	if (events == NULL && (events = own = ingest_events_json(src, it)) == NULL)
+	it->events = NULL; /* taken over */
+	if (events == NULL && (events = ingest_events_json(src, it)) == NULL)
 		return;
-	cJSON_ArrayForEach(ev, events)
-	{
-		cJSON *msg = cJSON_CreateObject();
-
-		if (msg && cJSON_AddStringToObject(msg, "push", PROTO_PUSH_EVENT) &&
-		    cJSON_AddItemReferenceToObject(msg, PROTO_PUSH_EVENT, ev))
-			ipc_broadcast(h->ipc, IPC_TOPIC_EVENTS, msg);
-		cJSON_Delete(msg);
+	if (events->child == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
+		cJSON_Delete(events);
+		return;
 	}
-	cJSON_Delete(own);
+	p->events = events;
+	p->next_ev = events->child;
+	if (h->pub_tail)
+		h->pub_tail->next = p;
+	else
+		h->pub_head = p;
+	h->pub_tail = p;
+	uv_idle_start(&h->pub_idle, pub_idle_cb);
 }
 
 static void status_cb(void *arg)
@@ -209,6 +271,11 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 	h->api.started = h->started;
 	h->api.report_cb = report_cb;
 	h->api.report_arg = h;
+	r = uv_idle_init(loop, &h->pub_idle);
+	if (r < 0)
+		return r;
+	h->pub_idle.data = h;
+	h->pub_idle_init = 1;
 	r = open_store(h);
 	if (r < 0)
 		return r;
@@ -288,6 +355,12 @@ void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg)
 	h->api.stopping = 1;
 	h->stopped_cb = done_cb;
 	h->stopped_arg = arg;
+	if (h->pub_idle_init) {
+		/* pushes not sent yet go nowhere: the clients are closing */
+		pub_clear(h);
+		h->pub_idle_init = 0;
+		uv_close((uv_handle_t *)&h->pub_idle, NULL);
+	}
 	if (h->ipc)
 		ipc_stop(h->ipc, ipc_stopped_cb, h);
 	else

@@ -25,6 +25,10 @@ struct hub {
 	int64_t started; /* epoch seconds */
 	int stopping;
 	int ipc_stopped, devices_stopped, storeq_stopping, storeq_stopped;
+	/* EVENT pushes waiting to be sent, a few hundred per loop turn (hub.c) */
+	struct hub_pub *pub_head, *pub_tail;
+	uv_idle_t pub_idle;
+	int pub_idle_init;
 	void (*stopped_cb)(void *arg);
 	void *stopped_arg;
 };

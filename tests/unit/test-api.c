@@ -54,7 +54,7 @@ static void gone_cb(void *arg, struct ipc_client *c)
 
 static const struct ipc_ops ops = {.request_cb = request_cb, .raw_cb = raw_cb, .gone_cb = gone_cb};
 
-static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
+static void report_cb(void *arg, const struct ingest_source *src, struct ingest_item *it)
 {
 	struct bench *b = arg;
 

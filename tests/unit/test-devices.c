@@ -120,7 +120,7 @@ static void device_cb(void *arg, const struct store_device *row)
 		uv_timer_start(&b->step, all_failed_cb, 0, 0); /* not inside a callback */
 }
 
-static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
+static void report_cb(void *arg, const struct ingest_source *src, struct ingest_item *it)
 {
 	(void)src;
 	(void)it;
