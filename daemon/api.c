@@ -67,7 +67,7 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 	api_reply_ok(c, req->id, res);
 }
 
-static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *req)
+static void status_reply_to(struct api_ctx *a, struct ipc_client *c, const cJSON *id)
 {
 	unsigned attached = 0, syncing = 0, total = 0;
 	int64_t reports = 0, events = 0;
@@ -76,7 +76,6 @@ static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *
 
 	if (res == NULL)
 		return;
-	/* kept in memory from the store thread's commits: status never waits for the store */
 	storeq_counts(a->sq, &reports, &events);
 	if (a->devices)
 		devices_counts(a->devices, &attached, &syncing, &total);
@@ -105,7 +104,42 @@ static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *
 	cJSON_AddNumberToObject(res, "events", (double)events);
 	cJSON_AddNumberToObject(res, "clients", ipc_client_count(a->ipc));
 	cJSON_AddNumberToObject(res, "resync_interval_s", a->cfg->resync_interval_s);
-	api_reply_ok(c, req->id, res);
+	api_reply_ok(c, id, res);
+}
+
+static int status_run(struct store *s, struct api_query *q)
+{
+	(void)s;
+	(void)q;
+	return 0; /* nothing: its done_cb runs once the store thread's first count is back */
+}
+
+static void status_reply(struct api_query *q)
+{
+	status_reply_to(q->a, q->c, q->id);
+}
+
+/*
+ * The counts are kept in memory from the store thread's commits: status never waits for the
+ * store, except in the first moments after start, until the store thread's count is back.
+ */
+static enum ipc_outcome cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *req)
+{
+	int64_t reports, events;
+	struct api_query *q;
+
+	if (storeq_counts(a->sq, &reports, &events) == 0) {
+		status_reply_to(a, c, req->id);
+		return IPC_DONE;
+	}
+	q = api_query_new(a, c, req);
+	if (q == NULL) {
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "out of memory");
+		return IPC_DONE;
+	}
+	q->run = status_run;
+	q->reply = status_reply;
+	return api_query_submit(q, req);
 }
 
 static int devices_run(struct store *s, struct api_query *q)
@@ -493,7 +527,7 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 	if (strcmp(req.cmd, "hello") == 0)
 		cmd_hello(a, c, &req);
 	else if (strcmp(req.cmd, "status") == 0)
-		cmd_status(a, c, &req);
+		out = cmd_status(a, c, &req);
 	else if (strcmp(req.cmd, "devices") == 0)
 		out = cmd_devices(a, c, &req);
 	else if (strcmp(req.cmd, "reports") == 0)

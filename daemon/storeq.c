@@ -18,8 +18,10 @@ struct storeq {
 	struct storeq_job *out_head, *out_tail; /* back to the loop */
 	unsigned undelivered;			/* submitted, done_cb not yet returned */
 	int stopping, exited;
+	int t_loaded;		     /* the thread has counted (its first step) */
 	int64_t t_reports, t_events; /* counts after the last job the thread ran */
 	/* loop only */
+	int loaded;
 	int64_t n_reports, n_events;
 	int started, closing;
 	void (*stopped_cb)(void *arg);
@@ -41,11 +43,17 @@ static void push(struct storeq_job **head, struct storeq_job **tail, struct stor
 static void thread_main(void *arg)
 {
 	struct storeq *q = arg;
+	int64_t reports = 0, events = 0;
+	/* the counts of the whole store, once (counted here, not on the loop) */
+	int r = store_counts(q->store, &reports, &events);
 
 	uv_mutex_lock(&q->lock);
+	q->t_loaded = 1;
+	q->t_reports = r == 0 ? reports : 0;
+	q->t_events = r == 0 ? events : 0;
+	uv_async_send(&q->async);
 	for (;;) {
 		struct storeq_job *j = q->in_head;
-		int64_t reports = 0, events = 0;
 
 		if (j == NULL) {
 			if (q->stopping && q->undelivered == 0)
@@ -90,6 +98,7 @@ static void async_cb(uv_async_t *h)
 	uv_mutex_lock(&q->lock);
 	j = q->out_head;
 	q->out_head = q->out_tail = NULL;
+	q->loaded = q->t_loaded;
 	q->n_reports = q->t_reports;
 	q->n_events = q->t_events;
 	uv_mutex_unlock(&q->lock);
@@ -123,13 +132,10 @@ int storeq_new(uv_loop_t *loop, struct store *s, struct storeq **out)
 		return -ENOMEM;
 	q->loop = loop;
 	q->store = s;
-	r = store_counts(s, &q->n_reports, &q->n_events);
-	if (r < 0)
-		goto fail_free;
-	q->t_reports = q->n_reports;
-	q->t_events = q->n_events;
-	if ((r = uv_mutex_init(&q->lock)) < 0)
-		goto fail_free;
+	if ((r = uv_mutex_init(&q->lock)) < 0) {
+		free(q);
+		return r;
+	}
 	if ((r = uv_cond_init(&q->cond)) < 0)
 		goto fail_mutex;
 	if ((r = uv_async_init(loop, &q->async, async_cb)) < 0)
@@ -150,7 +156,6 @@ fail_cond:
 	uv_cond_destroy(&q->cond);
 fail_mutex:
 	uv_mutex_destroy(&q->lock);
-fail_free:
 	free(q);
 	return r;
 }
@@ -171,10 +176,11 @@ int storeq_submit(struct storeq *q, struct storeq_job *job)
 	return r;
 }
 
-void storeq_counts(const struct storeq *q, int64_t *reports, int64_t *events)
+int storeq_counts(const struct storeq *q, int64_t *reports, int64_t *events)
 {
 	*reports = q->n_reports;
 	*events = q->n_events;
+	return q->loaded ? 0 : -EAGAIN;
 }
 
 unsigned storeq_pending(struct storeq *q)

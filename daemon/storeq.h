@@ -18,8 +18,9 @@ struct store;
  * submit a report's commit while it downloads the next file); one mutex-guarded queue each
  * way, the way back woken by a uv_async_t (as daemon/mailbox.c).
  *
- * After each job the thread copies the store's report and event counts into the queue, so the
- * loop answers `status` from storeq_counts() without touching the store.
+ * The thread counts the store's reports and events first (store_counts(), the only count),
+ * then after each job copies the counts the store keeps into the queue, so the loop answers
+ * `status` from storeq_counts() without touching the store.
  *
  * storeq_stop() lets the thread run what is queued (also jobs that done_cbs submit while it
  * drains), delivers every done_cb, joins the thread and closes the handle; then stopped_cb.
@@ -40,8 +41,11 @@ int storeq_new(uv_loop_t *loop, struct store *s, struct storeq **out);
  * the thread has ended (nothing runs; the job is the caller's again).
  */
 int storeq_submit(struct storeq *q, struct storeq_job *job);
-/* Loop: report and event counts of the store after the last delivered job. */
-void storeq_counts(const struct storeq *q, int64_t *reports, int64_t *events);
+/*
+ * Loop: report and event counts of the store after the last delivered job. -EAGAIN (counts 0)
+ * until the thread's first count came back: a done_cb of any job sees them loaded.
+ */
+int storeq_counts(const struct storeq *q, int64_t *reports, int64_t *events);
 /* Loop: jobs submitted and not yet delivered. */
 unsigned storeq_pending(struct storeq *q);
 /* Loop: drain, join, close; stopped_cb (may be NULL) runs when all is done. */

@@ -26,6 +26,8 @@ static int ran[N_JOBS], n_ran;		   /* store thread only */
 static int delivered[N_JOBS], n_delivered; /* loop only */
 static uv_thread_t loop_thread;
 static int wrong_thread;
+static struct storeq *q_for_counts;
+static int not_loaded; /* done_cbs that ran before the thread's first count was back */
 static int stopped;
 
 static void work_cb(struct store *s, struct storeq_job *job)
@@ -43,10 +45,13 @@ static void done_cb(struct storeq_job *job)
 {
 	struct tjob *j = (struct tjob *)job;
 	uv_thread_t self = uv_thread_self();
+	int64_t reports, events;
 
 	if (!uv_thread_equal(&self, &loop_thread) || uv_thread_equal(&j->ran_on, &loop_thread))
 		wrong_thread++;
 	j->done = 1;
+	if (storeq_counts(q_for_counts, &reports, &events) != 0)
+		not_loaded++;
 	if (n_delivered < N_JOBS)
 		delivered[n_delivered++] = j->seq;
 }
@@ -116,9 +121,9 @@ int main(void)
 	CHECK(uv_loop_init(&loop) == 0);
 	CHECK(store_open(dir, &s) == 0);
 	CHECK(storeq_new(&loop, s, &q) == 0);
-	storeq_counts(q, &reports, &events);
-	ASSERT_EQ(reports, 0);
-	ASSERT_EQ(events, 0);
+	q_for_counts = q;
+	/* the thread counts first: not loaded until that came back to the loop */
+	ASSERT_EQ(storeq_counts(q, &reports, &events), -EAGAIN);
 
 	/* the slow job first: the loop's timer keeps ticking while it runs */
 	slow.base.work_cb = slow_work_cb;
@@ -149,6 +154,10 @@ int main(void)
 		ASSERT_EQ(delivered[i], i);
 	}
 	ASSERT_EQ(wrong_thread, 0);
+	ASSERT_EQ(not_loaded, 0);
+	ASSERT_EQ(storeq_counts(q, &reports, &events), 0);
+	ASSERT_EQ(reports, 0);
+	ASSERT_EQ(events, 0);
 	CHECK(ticks_while_slow >= 5);
 	CHECK(follow.done);
 	/* the thread has ended: no job is taken any more */
