@@ -50,8 +50,9 @@
  * readers or writer) after each sync, and the store thread's own automatic checkpoint only
  * fires as a safety net when the log exceeds 16384 pages (64 MiB with 4 KiB pages), e.g.
  * during a large reparse while no phone syncs. The loop thread calls the store only in
- * store_open() (schema set-up, at start, before the store thread runs) and store_close()
- * (final checkpoint, at exit, after it ended).
+ * store_open() and store_devices_mark_all_detached() (at start, before the store thread
+ * runs and before anything listens) and store_close() (final checkpoint, at exit, after the
+ * store thread ended).
  *
  * The implementation is split by job (store.c, store_devices.c, store_files.c, store_ingest.c,
  * store_limits.c, store_query.c, store_durable.c; store_internal.h says what each does).
