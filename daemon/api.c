@@ -23,6 +23,7 @@
 #include "log.h"
 #include "reparse.h"
 #include "store.h"
+#include "storeq.h"
 
 #define API_LIMIT_DEFAULT 1000
 #define API_LIMIT_MAX	  100000
@@ -66,22 +67,16 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 	api_reply_ok(c, req->id, res);
 }
 
-static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *req)
+static void status_reply_to(struct api_ctx *a, struct ipc_client *c, const cJSON *id)
 {
 	unsigned attached = 0, syncing = 0, total = 0;
 	int64_t reports = 0, events = 0;
 	cJSON *res = cJSON_CreateObject(), *u, *dev;
 	char started[32];
-	int r;
 
 	if (res == NULL)
 		return;
-	r = store_counts(a->store, &reports, &events);
-	if (r < 0) {
-		cJSON_Delete(res);
-		api_reply_store_err(c, req->id, r);
-		return;
-	}
+	storeq_counts(a->sq, &reports, &events);
 	if (a->devices)
 		devices_counts(a->devices, &attached, &syncing, &total);
 	isotime_format(a->started, started);
@@ -109,40 +104,136 @@ static void cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *
 	cJSON_AddNumberToObject(res, "events", (double)events);
 	cJSON_AddNumberToObject(res, "clients", ipc_client_count(a->ipc));
 	cJSON_AddNumberToObject(res, "resync_interval_s", a->cfg->resync_interval_s);
-	api_reply_ok(c, req->id, res);
+	api_reply_ok(c, id, res);
 }
 
-static void cmd_devices(struct api_ctx *a, struct ipc_client *c, struct request *req)
+static int status_run(struct store *s, struct api_query *q)
 {
-	cJSON *arr, *res;
-	int r = store_devices_json(a->store, &arr);
-
-	if (r < 0) {
-		api_reply_store_err(c, req->id, r);
-		return;
-	}
-	res = cJSON_CreateObject();
-	if (res == NULL) {
-		cJSON_Delete(arr);
-		return;
-	}
-	cJSON_AddItemToObject(res, "devices", arr);
-	api_reply_ok(c, req->id, res);
+	(void)s;
+	(void)q;
+	return 0; /* nothing: its done_cb runs once the store thread's first count is back */
 }
 
-/* {key: arr, "truncated": t} */
-static void reply_list(struct ipc_client *c, const cJSON *id, const char *key, cJSON *arr,
-		       int truncated)
+static void status_reply(struct api_query *q)
+{
+	status_reply_to(q->a, q->c, q->id);
+}
+
+/*
+ * The counts are kept in memory from the store thread's commits: status never waits for the
+ * store, except in the first moments after start, until the store thread's count is back.
+ */
+static enum ipc_outcome cmd_status(struct api_ctx *a, struct ipc_client *c, struct request *req)
+{
+	int64_t reports, events;
+	struct api_query *q;
+
+	if (storeq_counts(a->sq, &reports, &events) == 0) {
+		status_reply_to(a, c, req->id);
+		return IPC_DONE;
+	}
+	q = api_query_new(a, c, req);
+	if (q == NULL) {
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "out of memory");
+		return IPC_DONE;
+	}
+	q->run = status_run;
+	q->reply = status_reply;
+	return api_query_submit(q, req);
+}
+
+static int devices_run(struct store *s, struct api_query *q)
+{
+	return store_devices_json(s, &q->result);
+}
+
+static void devices_reply(struct api_query *q)
 {
 	cJSON *res = cJSON_CreateObject();
 
-	if (res == NULL) {
-		cJSON_Delete(arr);
+	if (res == NULL)
 		return;
+	cJSON_AddItemToObject(res, "devices", q->result);
+	q->result = NULL;
+	api_reply_ok(q->c, q->id, res);
+}
+
+static enum ipc_outcome cmd_devices(struct api_ctx *a, struct ipc_client *c, struct request *req)
+{
+	struct api_query *q = api_query_new(a, c, req);
+
+	if (q == NULL) {
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "out of memory");
+		return IPC_DONE;
 	}
-	cJSON_AddItemToObject(res, key, arr);
-	cJSON_AddBoolToObject(res, "truncated", truncated);
-	api_reply_ok(c, id, res);
+	q->run = devices_run;
+	q->reply = devices_reply;
+	return api_query_submit(q, req);
+}
+
+/* {key: arr, "truncated": t} */
+static void reply_list(struct api_query *q, const char *key)
+{
+	cJSON *res = cJSON_CreateObject();
+
+	if (res == NULL)
+		return;
+	cJSON_AddItemToObject(res, key, q->result);
+	q->result = NULL;
+	cJSON_AddBoolToObject(res, "truncated", q->truncated);
+	api_reply_ok(q->c, q->id, res);
+}
+
+static int reports_run(struct store *s, struct api_query *q)
+{
+	return store_reports_json(s, &q->f.reports, &q->result, &q->truncated);
+}
+
+static void reports_reply(struct api_query *q)
+{
+	reply_list(q, "reports");
+}
+
+static int events_run(struct store *s, struct api_query *q)
+{
+	return store_events_json(s, &q->f.events, &q->result, &q->truncated);
+}
+
+static void events_reply(struct api_query *q)
+{
+	reply_list(q, "events");
+}
+
+static int limits_run(struct store *s, struct api_query *q)
+{
+	return store_limits_json(s, q->f.limits.product, q->f.limits.build, q->f.limits.role,
+				 &q->result);
+}
+
+static void limits_reply(struct api_query *q)
+{
+	cJSON *res = cJSON_CreateObject();
+
+	if (res == NULL)
+		return;
+	cJSON_AddItemToObject(res, "limits", q->result);
+	q->result = NULL;
+	api_reply_ok(q->c, q->id, res);
+}
+
+/* Submit q (its filter set from req) or reply bad_request; NULL q: out of memory. */
+static enum ipc_outcome submit_checked(struct api_query *q, struct ipc_client *c,
+				       struct request *req, int bad)
+{
+	if (q == NULL) {
+		api_reply_err(c, req->id, PROTO_E_INTERNAL, "out of memory");
+		return IPC_DONE;
+	}
+	if (bad) {
+		free(q);
+		return IPC_DONE;
+	}
+	return api_query_submit(q, req);
 }
 
 static int get_limit(struct request *req, size_t *limit)
@@ -169,36 +260,35 @@ static int get_role(struct request *req, const char **role)
 	return 0;
 }
 
-static void cmd_reports(struct api_ctx *a, struct ipc_client *c, struct request *req)
+static enum ipc_outcome cmd_reports(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
+	struct api_query *q = api_query_new(a, c, req);
 	struct store_report_filter f = {0};
-	int truncated = 0, r;
-	cJSON *arr;
+	int bad = 0;
 
 	if (request_string(req, "udid", &f.udid) < 0 ||
 	    request_string(req, "status", &f.status) < 0 || get_limit(req, &f.limit) < 0) {
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
-		return;
-	}
-	if (f.status && strcmp(f.status, "ok") != 0 && strcmp(f.status, "skipped") != 0 &&
-	    strcmp(f.status, "error") != 0) {
+		bad = 1;
+	} else if (f.status && strcmp(f.status, "ok") != 0 && strcmp(f.status, "skipped") != 0 &&
+		   strcmp(f.status, "error") != 0) {
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST,
 			      "argument 'status' must be ok, skipped or error");
-		return;
+		bad = 1;
 	}
-	r = store_reports_json(a->store, &f, &arr, &truncated);
-	if (r < 0) {
-		api_reply_store_err(c, req->id, r);
-		return;
+	if (q) {
+		q->f.reports = f;
+		q->run = reports_run;
+		q->reply = reports_reply;
 	}
-	reply_list(c, req->id, "reports", arr, truncated);
+	return submit_checked(q, c, req, bad);
 }
 
-static void cmd_events(struct api_ctx *a, struct ipc_client *c, struct request *req)
+static enum ipc_outcome cmd_events(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
+	struct api_query *q = api_query_new(a, c, req);
 	struct store_event_filter f = {.since = REPORT_NULL, .until = REPORT_NULL};
-	int truncated = 0, r;
-	cJSON *arr;
+	int bad = 0;
 
 	if (request_string(req, "udid", &f.udid) < 0 ||
 	    request_string(req, "product", &f.product) < 0 ||
@@ -208,39 +298,35 @@ static void cmd_events(struct api_ctx *a, struct ipc_client *c, struct request *
 	    request_time(req, "since", &f.since) < 0 || request_time(req, "until", &f.until) < 0 ||
 	    get_limit(req, &f.limit) < 0) {
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
-		return;
+		bad = 1;
 	}
-	r = store_events_json(a->store, &f, &arr, &truncated);
-	if (r < 0) {
-		api_reply_store_err(c, req->id, r);
-		return;
+	if (q) {
+		q->f.events = f;
+		q->run = events_run;
+		q->reply = events_reply;
 	}
-	reply_list(c, req->id, "events", arr, truncated);
+	return submit_checked(q, c, req, bad);
 }
 
-static void cmd_limits(struct api_ctx *a, struct ipc_client *c, struct request *req)
+static enum ipc_outcome cmd_limits(struct api_ctx *a, struct ipc_client *c, struct request *req)
 {
+	struct api_query *q = api_query_new(a, c, req);
 	const char *product = NULL, *build = NULL, *role = NULL;
-	cJSON *arr, *res;
-	int r;
+	int bad = 0;
 
 	if (request_string(req, "product", &product) < 0 ||
 	    request_string(req, "build", &build) < 0 || get_role(req, &role) < 0) {
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
-		return;
+		bad = 1;
 	}
-	r = store_limits_json(a->store, product, build, role, &arr);
-	if (r < 0) {
-		api_reply_store_err(c, req->id, r);
-		return;
+	if (q) {
+		q->f.limits.product = product;
+		q->f.limits.build = build;
+		q->f.limits.role = role;
+		q->run = limits_run;
+		q->reply = limits_reply;
 	}
-	res = cJSON_CreateObject();
-	if (res == NULL) {
-		cJSON_Delete(arr);
-		return;
-	}
-	cJSON_AddItemToObject(res, "limits", arr);
-	api_reply_ok(c, req->id, res);
+	return submit_checked(q, c, req, bad);
 }
 
 static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -441,15 +527,15 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 	if (strcmp(req.cmd, "hello") == 0)
 		cmd_hello(a, c, &req);
 	else if (strcmp(req.cmd, "status") == 0)
-		cmd_status(a, c, &req);
+		out = cmd_status(a, c, &req);
 	else if (strcmp(req.cmd, "devices") == 0)
-		cmd_devices(a, c, &req);
+		out = cmd_devices(a, c, &req);
 	else if (strcmp(req.cmd, "reports") == 0)
-		cmd_reports(a, c, &req);
+		out = cmd_reports(a, c, &req);
 	else if (strcmp(req.cmd, "events") == 0)
-		cmd_events(a, c, &req);
+		out = cmd_events(a, c, &req);
 	else if (strcmp(req.cmd, "limits") == 0)
-		cmd_limits(a, c, &req);
+		out = cmd_limits(a, c, &req);
 	else if (strcmp(req.cmd, "subscribe") == 0)
 		cmd_subscribe(a, c, &req);
 	else if (strcmp(req.cmd, "sync") == 0)

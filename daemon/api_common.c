@@ -81,3 +81,64 @@ void api_jobs_idle_trim(const struct api_ctx *a)
 	if (a->jobs_running == 0)
 		malloc_trim(0);
 }
+
+/* ---- store queries ---- */
+
+struct api_query *api_query_new(struct api_ctx *a, struct ipc_client *c, struct request *req)
+{
+	struct api_query *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	q->a = a;
+	q->c = c;
+	q->root = req->root;
+	q->id = req->id;
+	return q;
+}
+
+static void query_free(struct api_query *q)
+{
+	cJSON_Delete(q->result);
+	free(q);
+}
+
+static void query_work_cb(struct store *s, struct storeq_job *job)
+{
+	struct api_query *q = (struct api_query *)job;
+
+	q->r = q->run(s, q);
+}
+
+static void query_done_cb(struct storeq_job *job)
+{
+	struct api_query *q = (struct api_query *)job;
+
+	if (q->r < 0)
+		api_reply_store_err(q->c, q->id, q->r);
+	else
+		q->reply(q);
+	ipc_client_resume(q->c);
+	ipc_client_unref(q->c);
+	cJSON_Delete(q->root);
+	query_free(q);
+}
+
+enum ipc_outcome api_query_submit(struct api_query *q, struct request *req)
+{
+	int r;
+
+	q->job.work_cb = query_work_cb;
+	q->job.done_cb = query_done_cb;
+	q->c = ipc_client_ref(q->c);
+	/* the request's JSON now belongs to the query */
+	req->root = NULL;
+	r = storeq_submit(q->a->sq, &q->job);
+	if (r == 0)
+		return IPC_PENDING;
+	req->root = q->root; /* request_release() frees it */
+	api_reply_err(q->c, q->id, PROTO_E_INTERNAL, "the store is shutting down");
+	ipc_client_unref(q->c);
+	query_free(q);
+	return IPC_DONE;
+}

@@ -7,13 +7,15 @@
 #include <uv.h>
 
 #include "ipc.h"
+#include "store.h"
+#include "storeq.h"
 
 struct cJSON;
 struct config;
 struct devices;
 struct ingest_item;
 struct ingest_source;
-struct store;
+struct request;
 
 /*
  * What the commands work with, set up by the hub (nothing here sees struct hub). The api
@@ -22,13 +24,13 @@ struct store;
 struct api_ctx {
 	uv_loop_t *loop;
 	const struct config *cfg; /* the hub's, replaced in place on reload */
-	struct store *store;
-	struct devices *devices; /* NULL when device watching is not running */
+	struct storeq *sq;	  /* the store thread: the api never calls the store itself */
+	struct devices *devices;  /* NULL when device watching is not running */
 	struct ipc *ipc;
 	int64_t started; /* epoch seconds */
 	int stopping;	 /* set by the hub: long jobs (reparse) stop at their next step */
 	/* An imported report was committed and is new: publish its events. */
-	void (*report_cb)(void *arg, const struct ingest_source *src, const struct ingest_item *it);
+	void (*report_cb)(void *arg, const struct ingest_source *src, struct ingest_item *it);
 	void *report_arg;
 	/* the api's own */
 	unsigned jobs_running; /* work items (import, reparse) still on the thread pool */
@@ -55,5 +57,36 @@ void api_reply_err(struct ipc_client *c, const struct cJSON *id, const char *cod
 void api_reply_store_err(struct ipc_client *c, const struct cJSON *id, int r);
 /* An import or reparse ended: when no job is left, give freed heap back (malloc_trim). */
 void api_jobs_idle_trim(const struct api_ctx *a);
+
+/*
+ * A query answered from the store thread: run fills result (or returns -errno) there, reply
+ * answers on the loop from the values the job holds (never reading the store), then the
+ * client is resumed. The request's JSON moves into the query, so filter strings taken from
+ * it with request_string() stay valid.
+ */
+struct api_query {
+	struct storeq_job job; /* first */
+	struct api_ctx *a;
+	struct ipc_client *c; /* referenced */
+	struct cJSON *root;   /* the request, owned */
+	const struct cJSON *id;
+	int (*run)(struct store *s, struct api_query *q);
+	void (*reply)(struct api_query *q);
+	union {
+		struct store_event_filter events;
+		struct store_report_filter reports;
+		struct {
+			const char *product, *build, *role;
+		} limits;
+	} f;
+	int r;
+	struct cJSON *result;
+	int truncated;
+};
+
+/* A query of c for req (its JSON is taken over when submitted); NULL when out of memory. */
+struct api_query *api_query_new(struct api_ctx *a, struct ipc_client *c, struct request *req);
+/* Run q on the store thread: IPC_PENDING, or IPC_DONE after an error reply (q freed). */
+enum ipc_outcome api_query_submit(struct api_query *q, struct request *req);
 
 #endif

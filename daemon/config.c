@@ -46,6 +46,7 @@ int config_init(struct config *c)
 	c->sync_timeout_s = 600;
 	c->max_sync_depth = 16;
 	c->max_sync_entries = 100000;
+	c->max_events_per_report = 20000;
 	if (set_str(&c->socket, JETSAMD_DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->state_dir, JETSAMD_DEFAULT_STATE_DIR) < 0) {
 		config_release(c);
@@ -352,6 +353,12 @@ static int set_number_key(struct config *c, const char *key, const char *value, 
 		r = set_uint(key, value, NULL, 1, 4096, 1, &n, err, errlen);
 		if (r == 0)
 			c->max_clients = (unsigned)n;
+		return r;
+	}
+	if (strcmp(key, "max_events_per_report") == 0) {
+		r = set_uint(key, value, NULL, 1, 10000000, 1, &n, err, errlen);
+		if (r == 0)
+			c->max_events_per_report = (size_t)n;
 		return r;
 	}
 	return 1;

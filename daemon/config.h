@@ -32,6 +32,8 @@ struct config {
 	unsigned sync_timeout_s;   /* sync_timeout = 10min: a sync ends in error after this */
 	unsigned max_sync_depth;   /* max_sync_depth = 16: directory levels walked on a phone */
 	unsigned max_sync_entries; /* max_sync_entries = 100000: entries walked per sync */
+	/* max_events_per_report = 20000: the events past it are cut */
+	size_t max_events_per_report;
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */

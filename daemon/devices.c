@@ -23,7 +23,7 @@
  * Nothing runs when nothing is due. Waited syncs: a waiter joins the phone's next sync (one
  * that starts after the request); results are delivered from a zero timer so a callback
  * never runs inside a devices_* call.
- * The jobs live in devices_sync.c. Commits run on the loop without fsync (store.h DESIGN); a
+ * The jobs live in devices_sync.c. Store writes are store jobs (storeq.h), one report each; a
  * removal job is started only after the commit of every file it may remove, and it makes the
  * store durable (store_sync_durable) in its worker before fetch_remove() touches the phone.
  */
@@ -90,10 +90,6 @@ void devices_complete_waits(struct devices *dv, struct waitref **list, const str
 
 void phone_set_state(struct phone *ph, enum phone_state st, const char *error)
 {
-	struct devices *dv = ph->dv;
-	struct store_device row;
-	int r;
-
 	if (ph->state != st || (error != NULL) != (ph->error != NULL) ||
 	    (error && strcmp(error, ph->error)))
 		log_info("devices", "'%s': %s%s%s", ph->udid, phone_state_names[st],
@@ -101,14 +97,7 @@ void phone_set_state(struct phone *ph, enum phone_state st, const char *error)
 	ph->state = st;
 	free(ph->error);
 	ph->error = error ? strdup(error) : NULL;
-	r = store_device_set_state(dv->store, ph->udid, phone_state_names[st], ph->attached, error,
-				   &row);
-	if (r < 0) {
-		log_err("devices", "'%s': cannot record state: %s", ph->udid, strerror(-r));
-		dv->ops->status_cb(dv->arg); /* the counts changed even so */
-		return;
-	}
-	dv->ops->device_cb(dv->arg, &row);
+	phone_store_state(ph, phone_state_names[st], error); /* device_cb once it is written */
 }
 
 static struct phone *phone_find(struct devices *dv, const char *udid)
@@ -200,7 +189,6 @@ static void attach_cb(void *arg, const char *udid, int network)
 {
 	struct devices *dv = arg;
 	struct phone *ph = phone_get(dv, udid);
-	int r;
 
 	if (!ph) {
 		log_err("devices", "out of memory: phone '%s' ignored", udid);
@@ -210,10 +198,7 @@ static void attach_cb(void *arg, const char *udid, int network)
 	ph->attached = 1;
 	ph->network = network;
 	ph->backoff_s = 0;
-	r = store_device_upsert(dv->store, udid, NULL, NULL, NULL, NULL,
-				network ? "Network" : "USB");
-	if (r < 0)
-		log_err("devices", "'%s': cannot record the phone: %s", udid, strerror(-r));
+	phone_store_attach(ph, network ? "Network" : "USB");
 	phone_set_state(ph, PH_ATTACHED, NULL);
 	phone_enqueue(ph);
 }
@@ -268,7 +253,7 @@ const struct devwatch_ops devices_watch_ops = {
 
 /* ---- public ---- */
 
-int devices_new(uv_loop_t *loop, const struct config *cfg, struct store *store,
+int devices_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq,
 		const struct devices_ops *ops, void *arg, struct devices **out)
 {
 	struct devices *dv = calloc(1, sizeof(*dv));
@@ -278,7 +263,7 @@ int devices_new(uv_loop_t *loop, const struct config *cfg, struct store *store,
 		return -ENOMEM;
 	dv->loop = loop;
 	dv->cfg = cfg;
-	dv->store = store;
+	dv->sq = sq;
 	dv->ops = ops;
 	dv->arg = arg;
 	if (cfg->usbmuxd_socket && setenv("USBMUXD_SOCKET_ADDRESS", cfg->usbmuxd_socket, 1)) {

@@ -9,7 +9,7 @@
 struct config;
 struct ingest_item;
 struct ingest_source;
-struct store;
+struct storeq;
 struct store_device;
 struct devices;
 struct devices_wait;
@@ -28,17 +28,19 @@ typedef void (*devices_sync_cb)(void *arg, const struct devices_sync_result *res
 struct devices_ops {
 	/* A phone's DEVICE row changed (state, attached, error): row is as the store wrote it. */
 	void (*device_cb)(void *arg, const struct store_device *row);
-	/* A report pulled from a phone was committed and is new: publish its events. */
-	void (*report_cb)(void *arg, const struct ingest_source *src, const struct ingest_item *it);
+	/* A report pulled from a phone was committed and is new: publish its events (the callee
+	 * may take it->events over). */
+	void (*report_cb)(void *arg, const struct ingest_source *src, struct ingest_item *it);
 	/* The usbmuxd connection or the counts changed (for a status line). */
 	void (*status_cb)(void *arg);
 };
 
 /*
- * Subscribe to usbmuxd (cfg->usbmuxd_socket) and start syncing into store. cfg is read when
- * needed: the owner may replace it in place (then call devices_reconfigure). 0 or -errno.
+ * Subscribe to usbmuxd (cfg->usbmuxd_socket) and start syncing into the store (store jobs on sq).
+ * cfg is read when needed: the owner may replace it in place (then call devices_reconfigure). 0 or
+ * -errno.
  */
-int devices_new(uv_loop_t *loop, const struct config *cfg, struct store *store,
+int devices_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq,
 		const struct devices_ops *ops, void *arg, struct devices **out);
 /* The config was replaced (SIGHUP): pick up intervals and policies. */
 void devices_reconfigure(struct devices *dv);

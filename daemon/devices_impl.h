@@ -10,6 +10,7 @@
 #include "devwatch.h"
 #include "fetch.h"
 #include "ingest.h"
+#include "storeq.h"
 
 /* Loop thread only; see the DESIGN comment in devices.c. */
 
@@ -42,18 +43,26 @@ enum job_kind { JOB_SYNC, JOB_REMOVE };
 
 struct phone_job {
 	uv_work_t work;
+	struct storeq_job sjob; /* index load before the pool, results after it */
 	struct phone *ph;
+	struct storeq *sq; /* the worker submits each report's commit itself */
+	uv_sem_t slots;	   /* reports parsed and not yet committed, at most a few */
+	size_t max_events; /* max_events_per_report */
 	unsigned gen;
 	enum job_kind kind;
 	atomic_int cancel;
 	struct fetch_abort abort;   /* the loop cuts the job's sockets on stop and detach */
 	struct fetch_params params; /* JOB_SYNC */
-	struct ingest_item *files;  /* JOB_SYNC: downloaded, archived and parsed (worker) */
-	size_t n_files, cap_files;
+	struct fetch_known *done;   /* JOB_SYNC: files committed so far (loop) */
+	size_t n_done, cap_done;
+	int commit_err;		/* a report's commit failed (loop) */
+	int commit_err_st;	/* the same, on the store thread */
+	int store_err;		/* of the job's own store job */
+	int cancelled, drop;	/* set when the pool is done: the result is not used */
 	struct fetch_known *rm; /* JOB_REMOVE */
-	size_t n_rm;
+	size_t n_rm, n_removed;
 	struct fetch_result res;
-	uint64_t started_ms;
+	uint64_t started_ms, fetched_ms;
 };
 
 struct phone {
@@ -76,7 +85,7 @@ struct phone {
 struct devices {
 	uv_loop_t *loop;
 	const struct config *cfg; /* the owner's, replaced in place on reload */
-	struct store *store;
+	struct storeq *sq;	  /* every store write and read is a store job */
 	const struct devices_ops *ops;
 	void *arg;
 	struct devwatch *watch;
@@ -107,5 +116,9 @@ extern const struct devwatch_ops devices_watch_ops;
 /* devices_sync.c */
 /* Start queued syncs while fewer than max_parallel_syncs jobs run. */
 void devices_pump(struct devices *dv);
+/* Record ph's state (store job), then hand the DEVICE row up (device_cb). */
+void phone_store_state(struct phone *ph, const char *state, const char *error);
+/* Record a phone's connection type (store job, nothing handed up). */
+void phone_store_attach(struct phone *ph, const char *connection);
 
 #endif

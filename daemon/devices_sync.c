@@ -1,5 +1,6 @@
 /* devices_sync.c: the jobs of a phone sync: start, run on the pool, commit, remove, retry */
 #include <errno.h>
+#include <stddef.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,9 +15,12 @@
 #include "fetch.h"
 #include "log.h"
 #include "store.h"
+#include "storeq.h"
 
 /* the sync job checkpoints the store (off the loop) once its log is this long */
 #define DEVICES_CHECKPOINT_BYTES (4 * 1024 * 1024)
+
+#define JOB_OF(job) ((struct phone_job *)((char *)(job)-offsetof(struct phone_job, sjob)))
 
 /* Worker: the commits of the files to remove are durable before any leaves the phone. */
 static void remove_work(struct phone_job *j)
@@ -39,36 +43,106 @@ static void remove_work(struct phone_job *j)
 		     &j->res);
 }
 
-/* Worker (fetch_params.file_cb): archive and parse one downloaded file into the job. */
-static int file_cb(void *arg, const char *path, int64_t size, int64_t mtime_ns, const void *buf)
-{
-	struct phone_job *j = arg;
-	struct ingest_item *it;
-	int r;
+/* one report committed on the store thread at a time per sync, a few more ready behind it */
+#define DEVICES_COMMITS_IN_FLIGHT 4
 
-	if (j->n_files == j->cap_files) {
-		size_t cap = j->cap_files ? 2 * j->cap_files : 16;
-		struct ingest_item *v = realloc(j->files, cap * sizeof(*v));
+/* A downloaded report on its way into the store: one store job each, in file order. */
+struct file_commit {
+	struct storeq_job sjob; /* first */
+	struct phone_job *j;
+	struct ingest_source src;
+	struct ingest_item it;
+	int r;
+};
+
+/* Store thread: one report, its events and its file index entry, in its own transaction. */
+static void file_commit_work_cb(struct store *s, struct storeq_job *job)
+{
+	struct file_commit *fc = (struct file_commit *)job;
+
+	fc->r = ingest_commit(s, &fc->src, &fc->it, 1);
+	if (fc->r < 0)
+		fc->j->commit_err_st = fc->r;
+}
+
+/* Loop: keep a committed file for the removal job (its path moves over). */
+static int job_add_done(struct phone_job *j, struct ingest_item *it)
+{
+	if (j->n_done == j->cap_done) {
+		size_t cap = j->cap_done ? 2 * j->cap_done : 16;
+		struct fetch_known *v = realloc(j->done, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
-		j->files = v;
-		j->cap_files = cap;
+		j->done = v;
+		j->cap_done = cap;
 	}
-	it = &j->files[j->n_files];
-	memset(it, 0, sizeof(*it));
-	it->path = strdup(path);
-	it->size = size;
-	it->mtime_ns = mtime_ns;
-	if (!it->path)
-		return -ENOMEM;
-	r = ingest_prepare(j->params.state_dir, buf, (size_t)size, j->params.max_report_size, it);
-	if (r < 0) {
-		ingest_item_release(it);
-		return r;
-	}
-	j->n_files++;
+	j->done[j->n_done++] =
+		(struct fetch_known){.path = it->path, .size = it->size, .mtime_ns = it->mtime_ns};
+	it->path = NULL;
 	return 0;
+}
+
+/* Loop: publish a new report; remember the committed file for removal. */
+static void file_commit_done_cb(struct storeq_job *job)
+{
+	struct file_commit *fc = (struct file_commit *)job;
+	struct phone_job *j = fc->j;
+	struct phone *ph = j->ph;
+	struct devices *dv = ph->dv;
+	struct ingest_item *it = &fc->it;
+
+	if (fc->r < 0) {
+		log_err("devices", "'%s': cannot store '%s': %s", ph->udid, it->path,
+			strerror(-fc->r));
+		j->commit_err = fc->r;
+	} else {
+		log_debug("devices", "'%s': '%s' stored as report %lld%s (%zu events)", ph->udid,
+			  it->path, (long long)it->res.report_id,
+			  it->res.duplicate ? ", a duplicate" : "", it->res.n_events);
+		if (!it->res.duplicate) {
+			ph->new_reports++;
+			dv->ops->report_cb(dv->arg, &fc->src, it);
+		}
+		if (job_add_done(j, &fc->it) < 0)
+			j->commit_err = -ENOMEM;
+	}
+	uv_sem_post(&j->slots);
+	ingest_item_release(&fc->it);
+	free(fc);
+}
+
+/* Worker (fetch_params.file_cb): archive and parse one downloaded file, then commit it on the
+ * store thread while the next one downloads. */
+static int file_cb(void *arg, const char *path, int64_t size, int64_t mtime_ns, const void *buf)
+{
+	struct phone_job *j = arg;
+	struct file_commit *fc = calloc(1, sizeof(*fc));
+	int r;
+
+	if (!fc || !(fc->it.path = strdup(path))) {
+		free(fc);
+		return -ENOMEM;
+	}
+	fc->it.size = size;
+	fc->it.mtime_ns = mtime_ns;
+	r = ingest_prepare(j->params.state_dir, buf, (size_t)size, j->params.max_report_size,
+			   j->max_events, &fc->it);
+	if (r == 0) {
+		fc->j = j;
+		fc->src = (struct ingest_source){j->params.udid, j->res.product, j->res.os_version,
+						 j->res.build};
+		fc->sjob.work_cb = file_commit_work_cb;
+		fc->sjob.done_cb = file_commit_done_cb;
+		uv_sem_wait(&j->slots); /* bounded: at most a few parsed reports wait */
+		r = storeq_submit(j->sq, &fc->sjob);
+		if (r == 0)
+			return 0;
+		uv_sem_post(&j->slots);
+	}
+	ingest_item_release(&fc->it);
+	free(fc);
+	return r;
 }
 
 /* Worker thread: only the job's own values, never loop-owned objects. */
@@ -81,19 +155,8 @@ static void sync_work_cb(uv_work_t *req)
 		return;
 	}
 	fetch_sync(&j->params, &j->cancel, &j->res);
-	/* keep the log short here, so that the loop's commits never run a checkpoint */
+	/* keep the log short here, so that the store thread's commits never run a checkpoint */
 	store_checkpoint(j->params.state_dir, DEVICES_CHECKPOINT_BYTES, NULL);
-}
-
-static struct phone_job *job_new(enum job_kind kind)
-{
-	struct phone_job *j = calloc(1, sizeof(*j));
-
-	if (j) {
-		j->kind = kind;
-		fetch_abort_init(&j->abort);
-	}
-	return j;
 }
 
 static void job_free(struct phone_job *j)
@@ -101,13 +164,43 @@ static void job_free(struct phone_job *j)
 	fetch_abort_release(&j->abort);
 	fetch_params_release(&j->params);
 	fetch_result_release(&j->res);
-	for (size_t i = 0; i < j->n_files; i++)
-		ingest_item_release(&j->files[i]);
-	free(j->files);
+	for (size_t i = 0; i < j->n_done; i++)
+		free(j->done[i].path);
+	free(j->done);
 	for (size_t i = 0; i < j->n_rm; i++)
 		free(j->rm[i].path);
 	free(j->rm);
+	uv_sem_destroy(&j->slots);
 	free(j);
+}
+
+/* A new job of ph (not started); NULL when out of memory. */
+static struct phone_job *job_new(struct phone *ph, enum job_kind kind)
+{
+	struct phone_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	if (uv_sem_init(&j->slots, DEVICES_COMMITS_IN_FLIGHT) < 0) {
+		free(j);
+		return NULL;
+	}
+	j->kind = kind;
+	fetch_abort_init(&j->abort);
+	j->ph = ph;
+	j->sq = ph->dv->sq;
+	j->gen = ph->gen;
+	j->work.data = j;
+	j->started_ms = clock_now_ms();
+	atomic_init(&j->cancel, 0);
+	memcpy(j->params.udid, ph->udid, sizeof(j->params.udid));
+	j->params.network = ph->network;
+	j->params.state_dir = strdup(ph->dv->cfg->state_dir);
+	if (!j->params.state_dir) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
 }
 
 static void job_after_cb(uv_work_t *req, int status);
@@ -124,25 +217,40 @@ static void deadline_cb(uv_timer_t *t)
 	}
 }
 
+/* Loop: the job holds its phone's slot (ph->job, in_flight) until its last store job is done. */
 static int job_start(struct phone *ph, struct phone_job *j)
 {
-	struct devices *dv = ph->dv;
-	int r;
+	int r = uv_queue_work(ph->dv->loop, &j->work, sync_work_cb, job_after_cb);
 
-	j->ph = ph;
-	j->gen = ph->gen;
-	j->work.data = j;
-	j->started_ms = clock_now_ms();
-	atomic_init(&j->cancel, 0);
-	r = uv_queue_work(dv->loop, &j->work, sync_work_cb, job_after_cb);
 	if (r < 0)
 		return r;
 	ph->job = j;
-	dv->in_flight++;
+	ph->dv->in_flight++;
 	if (j->kind == JOB_SYNC && j->params.deadline_ms) /* the worker's checks, then this */
 		uv_timer_start(&ph->timer, deadline_cb, j->params.deadline_ms - j->started_ms + 200,
 			       0);
 	return 0;
+}
+
+/* Loop: after a job released its slot: start what waits, or finish stopping. */
+static void job_tail(struct devices *dv, struct phone *ph)
+{
+	if (dv->stopping) {
+		devices_maybe_finish(dv);
+		return;
+	}
+	if (ph->want && !ph->job) {
+		/* asked for while the job ran (also: re-attached while a stale job finished) */
+		ph->want = 0;
+		phone_enqueue(ph);
+	}
+	devices_pump(dv);
+	/*
+	 * The last job is done: give the heap that downloads and parses used (in the worker
+	 * threads' malloc arenas) back to the system, so that an idle daemon stays small.
+	 */
+	if (dv->in_flight == 0)
+		malloc_trim(0);
 }
 
 static void finish_sync(struct phone *ph, enum phone_state st, const char *error)
@@ -172,11 +280,39 @@ static void finish_sync(struct phone *ph, enum phone_state st, const char *error
 	}
 }
 
+/* Store thread: the phone's file index, by value, for the sync's worker. */
+static void index_work_cb(struct store *s, struct storeq_job *job)
+{
+	struct phone_job *j = JOB_OF(job);
+
+	j->store_err = store_file_index_load(s, j->params.udid, &j->params.index);
+}
+
+/* Loop: the index is loaded: download on the pool. */
+static void index_done_cb(struct storeq_job *job)
+{
+	struct phone_job *j = JOB_OF(job);
+	struct phone *ph = j->ph;
+	struct devices *dv = ph->dv;
+	int r = j->store_err;
+
+	dv->in_flight--;
+	ph->job = NULL;
+	if (r == 0 && !dv->stopping && j->gen == ph->gen && (r = job_start(ph, j)) == 0)
+		return;
+	if (r < 0 && !dv->stopping && j->gen == ph->gen) {
+		log_err("devices", "'%s': cannot start a sync: %s", ph->udid, strerror(-r));
+		finish_sync(ph, PH_ERROR, "cannot start a sync");
+	}
+	job_free(j);
+	job_tail(dv, ph);
+}
+
 static void start_sync(struct phone *ph)
 {
 	struct devices *dv = ph->dv;
 	const struct config *cfg = dv->cfg;
-	struct phone_job *j = job_new(JOB_SYNC);
+	struct phone_job *j = job_new(ph, JOB_SYNC);
 	int r = -ENOMEM;
 
 	/* waiters that asked before this point are served by this sync */
@@ -191,26 +327,23 @@ static void start_sync(struct phone *ph)
 	ph->new_reports = 0;
 	if (!j)
 		goto fail;
-	memcpy(j->params.udid, ph->udid, sizeof(j->params.udid));
-	j->params.state_dir = strdup(cfg->state_dir);
 	j->params.collect_all = cfg->collect == CONFIG_COLLECT_ALL;
-	j->params.network = ph->network;
 	j->params.mover_timeout_ms = cfg->mover_timeout_ms;
 	j->params.max_report_size = cfg->max_report_size;
+	j->max_events = cfg->max_events_per_report;
 	j->params.file_cb = file_cb;
 	j->params.file_arg = j;
 	j->params.abort = &j->abort;
 	j->params.deadline_ms = clock_now_ms() + (uint64_t)cfg->sync_timeout_s * 1000;
 	j->params.max_depth = cfg->max_sync_depth;
 	j->params.max_entries = cfg->max_sync_entries;
-	if (!j->params.state_dir)
-		goto fail;
-	r = store_file_index_load(dv->store, ph->udid, &j->params.index);
+	j->sjob.work_cb = index_work_cb;
+	j->sjob.done_cb = index_done_cb;
+	r = storeq_submit(dv->sq, &j->sjob);
 	if (r < 0)
 		goto fail;
-	r = job_start(ph, j);
-	if (r < 0)
-		goto fail;
+	ph->job = j;
+	dv->in_flight++;
 	phone_set_state(ph, PH_SYNCING, NULL);
 	return;
 fail:
@@ -250,41 +383,6 @@ static enum phone_state state_of(enum fetch_state s)
 	}
 }
 
-/* Store what the job pulled; returns how many files are committed (for removal) via rm. */
-/* Store what the job pulled (identity facts, then the files in one transaction); publish. */
-static int commit_files(struct phone *ph, struct phone_job *j)
-{
-	struct devices *dv = ph->dv;
-	const struct fetch_result *res = &j->res;
-	struct ingest_source src = {ph->udid, res->product, res->os_version, res->build};
-	int r;
-
-	if (res->name || res->product || res->os_version || res->build) {
-		r = store_device_upsert(dv->store, ph->udid, res->name, res->product,
-					res->os_version, res->build,
-					ph->network ? "Network" : "USB");
-		if (r < 0)
-			return r;
-	}
-	if (j->n_files == 0)
-		return 0;
-	r = ingest_commit(dv->store, &src, j->files, j->n_files);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < j->n_files; i++) {
-		const struct ingest_item *it = &j->files[i];
-
-		log_debug("devices", "'%s': '%s' stored as report %lld%s (%zu events)", ph->udid,
-			  it->path, (long long)it->res.report_id,
-			  it->res.duplicate ? ", a duplicate" : "", it->res.n_events);
-		if (it->res.duplicate)
-			continue;
-		ph->new_reports++;
-		dv->ops->report_cb(dv->arg, &src, it);
-	}
-	return 0;
-}
-
 /* With remove_after_pull: every file now committed (pulled now or before), for removal. */
 static int removal_list(struct phone_job *j, struct fetch_known **rm, size_t *n_rm)
 {
@@ -294,17 +392,14 @@ static int removal_list(struct phone_job *j, struct fetch_known **rm, size_t *n_
 
 	*rm = NULL;
 	*n_rm = 0;
-	if (j->n_files + res->n_known == 0)
+	if (j->n_done + res->n_known == 0)
 		return 0;
-	v = calloc(j->n_files + res->n_known, sizeof(*v));
+	v = calloc(j->n_done + res->n_known, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < j->n_files; i++) {
-		v[n].path = j->files[i].path;
-		j->files[i].path = NULL;
-		v[n].size = j->files[i].size;
-		v[n].mtime_ns = j->files[i].mtime_ns;
-		n++;
+	for (size_t i = 0; i < j->n_done; i++) {
+		v[n++] = j->done[i];
+		j->done[i].path = NULL;
 	}
 	for (size_t i = 0; i < res->n_known; i++) {
 		v[n] = res->known[i];
@@ -316,31 +411,58 @@ static int removal_list(struct phone_job *j, struct fetch_known **rm, size_t *n_
 	return 0;
 }
 
-/* Record what the removal job removed (facts about the phone, kept even when stale). */
-static size_t mark_removed(struct phone *ph, struct phone_job *j)
+/* Store thread: what a job's result records (after every commit of its files). */
+static void job_store_work_cb(struct store *s, struct storeq_job *job)
 {
-	struct store *s = ph->dv->store;
-	size_t n = 0;
+	struct phone_job *j = JOB_OF(job);
+	const struct fetch_result *res = &j->res;
 
-	for (size_t i = 0; i < j->n_rm; i++) {
-		if (!j->rm[i].removed)
-			continue;
-		if (store_file_mark_removed(s, ph->udid, j->rm[i].path) < 0)
-			log_err("devices", "'%s': cannot record removal of '%s'", ph->udid,
-				j->rm[i].path);
-		n++;
+	if (j->kind == JOB_REMOVE) {
+		/* facts about the phone, kept even when the job is stale */
+		for (size_t i = 0; !j->cancelled && i < j->n_rm; i++) {
+			if (!j->rm[i].removed)
+				continue;
+			if (store_file_mark_removed(s, j->params.udid, j->rm[i].path) < 0)
+				log_err("devices", "'%s': cannot record removal of '%s'",
+					j->params.udid, j->rm[i].path);
+			j->n_removed++;
+		}
+		return;
 	}
-	return n;
+	if (j->drop)
+		return;
+	if (res->name || res->product || res->os_version || res->build)
+		j->store_err = store_device_upsert(s, j->params.udid, res->name, res->product,
+						   res->os_version, res->build,
+						   j->params.network ? "Network" : "USB");
+	if (j->commit_err_st == 0 && (res->state == FETCH_OK || res->n_files))
+		store_device_set_synced(s, j->params.udid, (int64_t)time(NULL));
 }
 
 static void after_remove(struct phone *ph, struct phone_job *j)
 {
-	size_t n = mark_removed(ph, j);
-
-	if (n)
+	if (j->n_removed)
 		log_info("devices", "'%s': removed %zu pulled report(s) from the device", ph->udid,
-			 n);
+			 j->n_removed);
 	finish_sync(ph, j->res.state == FETCH_OK ? PH_IDLE : state_of(j->res.state), j->res.error);
+}
+
+/* Start the removal job of the files in rm[0..n_rm) (taken over); 0 or -errno. */
+static int start_removal(struct phone *ph, struct fetch_known *rm, size_t n_rm)
+{
+	struct phone_job *rj = job_new(ph, JOB_REMOVE);
+
+	if (rj) {
+		rj->rm = rm;
+		rj->n_rm = n_rm;
+		if (job_start(ph, rj) == 0)
+			return 0;
+		rj->rm = NULL;
+		rj->n_rm = 0;
+		job_free(rj);
+	}
+	log_err("devices", "'%s': cannot start removing pulled reports", ph->udid);
+	return -ENOMEM;
 }
 
 static void after_sync(struct phone *ph, struct phone_job *j)
@@ -348,10 +470,8 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 	struct devices *dv = ph->dv;
 	struct fetch_known *rm = NULL;
 	size_t n_rm = 0;
-	uint64_t t0 = clock_now_ms();
-	int r;
+	int r = j->commit_err < 0 ? j->commit_err : j->store_err;
 
-	r = commit_files(ph, j);
 	if (r == 0 && dv->cfg->remove_after_pull)
 		r = removal_list(j, &rm, &n_rm);
 	if (r < 0) {
@@ -362,80 +482,132 @@ static void after_sync(struct phone *ph, struct phone_job *j)
 		finish_sync(ph, PH_ERROR, "cannot store pulled reports");
 		return;
 	}
-	if (j->res.state == FETCH_OK || j->res.n_files)
-		store_device_set_synced(dv->store, ph->udid, (int64_t)time(NULL));
 	log_info("devices",
 		 "'%s': sync %s: %zu pulled, %d new, %zu known, %llu bytes in %llu ms "
 		 "(store %llu ms)",
 		 ph->udid, fetch_state_name(j->res.state), j->res.n_files, ph->new_reports,
 		 j->res.n_known, (unsigned long long)j->res.bytes,
 		 (unsigned long long)(clock_now_ms() - j->started_ms),
-		 (unsigned long long)(clock_now_ms() - t0));
-	if (n_rm && j->res.state == FETCH_OK) {
-		struct phone_job *rj = job_new(JOB_REMOVE);
-
-		if (rj) {
-			memcpy(rj->params.udid, ph->udid, sizeof(rj->params.udid));
-			rj->params.network = ph->network;
-			rj->params.state_dir = strdup(dv->cfg->state_dir);
-			rj->rm = rm;
-			rj->n_rm = n_rm;
-			if (rj->params.state_dir && job_start(ph, rj) == 0)
-				return;
-			rj->rm = NULL;
-			rj->n_rm = 0;
-			job_free(rj);
-		}
-		log_err("devices", "'%s': cannot start removing pulled reports", ph->udid);
-	}
+		 (unsigned long long)(clock_now_ms() - j->fetched_ms));
+	if (n_rm && j->res.state == FETCH_OK && start_removal(ph, rm, n_rm) == 0)
+		return;
 	for (size_t i = 0; i < n_rm; i++)
 		free(rm[i].path);
 	free(rm);
 	finish_sync(ph, state_of(j->res.state), j->res.error);
 }
 
+/* Loop: the job's last store job is done (every commit of its files came back before it). */
+static void job_store_done_cb(struct storeq_job *job)
+{
+	struct phone_job *j = JOB_OF(job);
+	struct phone *ph = j->ph;
+	struct devices *dv = ph->dv;
+
+	dv->in_flight--;
+	ph->job = NULL;
+	if (j->drop)
+		log_debug("devices", "'%s': result of a cancelled or stale job dropped", ph->udid);
+	else if (j->kind == JOB_SYNC)
+		after_sync(ph, j);
+	else
+		after_remove(ph, j);
+	job_free(j);
+	job_tail(dv, ph);
+}
+
+/* Loop: the pool is done with the job; its results go through the store thread first. */
 static void job_after_cb(uv_work_t *req, int status)
 {
 	struct phone_job *j = req->data;
 	struct phone *ph = j->ph;
 	struct devices *dv = ph->dv;
 
-	dv->in_flight--;
-	ph->job = NULL;
-	if (status == UV_ECANCELED || dv->stopping || j->gen != ph->gen) {
-		if (status != UV_ECANCELED && j->kind == JOB_REMOVE)
-			mark_removed(ph, j);
-		/* a sync cut by the stop keeps the files it finished; the rest comes next time */
-		if (status != UV_ECANCELED && dv->stopping && j->kind == JOB_SYNC && j->n_files) {
-			if (commit_files(ph, j) < 0)
-				log_err("devices", "'%s': cannot store pulled reports at stop",
-					ph->udid);
-			else
-				log_info("devices",
-					 "'%s': stopped mid-sync: %zu pulled report(s) kept",
-					 ph->udid, j->n_files);
-		}
-		log_debug("devices", "'%s': result of a cancelled or stale job dropped", ph->udid);
-	} else if (j->kind == JOB_SYNC) {
-		after_sync(ph, j);
-	} else {
-		after_remove(ph, j);
+	j->fetched_ms = clock_now_ms();
+	j->cancelled = status == UV_ECANCELED;
+	j->drop = j->cancelled || dv->stopping || j->gen != ph->gen;
+	j->sjob.work_cb = job_store_work_cb;
+	j->sjob.done_cb = job_store_done_cb;
+	if (storeq_submit(dv->sq, &j->sjob) < 0) {
+		j->store_err = -ESHUTDOWN;
+		job_store_done_cb(&j->sjob);
 	}
-	job_free(j);
-	if (dv->stopping) {
-		devices_maybe_finish(dv);
+}
+
+/* ---- a phone's row ---- */
+
+struct state_job {
+	struct storeq_job sjob; /* first */
+	struct devices *dv;
+	char udid[44];
+	char state[16];
+	char connection[16]; /* "": a state update; else an attach (connection type) */
+	int attached;
+	char *error;
+	int r;
+	struct store_device row;
+};
+
+static void state_work_cb(struct store *s, struct storeq_job *job)
+{
+	struct state_job *sj = (struct state_job *)job;
+
+	if (sj->connection[0])
+		sj->r = store_device_upsert(s, sj->udid, NULL, NULL, NULL, NULL, sj->connection);
+	else
+		sj->r = store_device_set_state(s, sj->udid, sj->state, sj->attached, sj->error,
+					       &sj->row);
+}
+
+static void state_done_cb(struct storeq_job *job)
+{
+	struct state_job *sj = (struct state_job *)job;
+	struct devices *dv = sj->dv;
+
+	if (sj->r < 0)
+		log_err("devices", "'%s': cannot record %s: %s", sj->udid,
+			sj->connection[0] ? "the phone" : "state", strerror(-sj->r));
+	if (sj->connection[0])
+		; /* nothing to hand up */
+	else if (sj->r < 0)
+		dv->ops->status_cb(dv->arg); /* the counts changed even so */
+	else
+		dv->ops->device_cb(dv->arg, &sj->row);
+	free(sj->error);
+	free(sj);
+}
+
+static void state_submit(struct phone *ph, const char *state, const char *connection,
+			 const char *error)
+{
+	struct devices *dv = ph->dv;
+	struct state_job *sj = calloc(1, sizeof(*sj));
+
+	if (sj == NULL || (error && (sj->error = strdup(error)) == NULL)) {
+		free(sj);
+		log_err("devices", "'%s': out of memory: state not recorded", ph->udid);
 		return;
 	}
-	if (ph->want && !ph->job) {
-		/* asked for while the job ran (also: re-attached while a stale job finished) */
-		ph->want = 0;
-		phone_enqueue(ph);
+	sj->dv = dv;
+	snprintf(sj->udid, sizeof(sj->udid), "%s", ph->udid);
+	snprintf(sj->state, sizeof(sj->state), "%s", state ? state : "");
+	snprintf(sj->connection, sizeof(sj->connection), "%s", connection ? connection : "");
+	sj->attached = ph->attached;
+	sj->sjob.work_cb = state_work_cb;
+	sj->sjob.done_cb = state_done_cb;
+	if (storeq_submit(dv->sq, &sj->sjob) < 0) {
+		log_err("devices", "'%s': the store is shut down: state not recorded", ph->udid);
+		free(sj->error);
+		free(sj);
 	}
-	devices_pump(dv);
-	/*
-	 * The last job is done: give the heap that downloads and parses used (in the worker
-	 * threads' malloc arenas) back to the system, so that an idle daemon stays small.
-	 */
-	if (dv->in_flight == 0)
-		malloc_trim(0);
+}
+
+void phone_store_state(struct phone *ph, const char *state, const char *error)
+{
+	state_submit(ph, state, NULL, error);
+}
+
+void phone_store_attach(struct phone *ph, const char *connection)
+{
+	state_submit(ph, NULL, connection, NULL);
 }

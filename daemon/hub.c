@@ -10,9 +10,10 @@
  *       api_common.c    what they share: struct api_ctx (set here), replies
  *         ipc.c         socket, clients, line framing, output queues           (L3 services)
  *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs
- *         ingest.c      hash, archive, parse (worker); commit, EVENT JSON (loop)
+ *         ingest.c      hash, archive, parse (worker); commit (store job), EVENT JSON (loop)
  *           fetch.c     libimobiledevice: walk, download, remove (worker)      (L4 workers)
  *           devwatch.c  usbmuxd events      store*.c  SQLite, split by job (store_internal.h)
+ *           storeq.c    the store thread: owns the connection; every store call is a store job
  *             fileindex, durable, archive.c, proto/ (report parser, request decoder) (L5)
  *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h
  *
@@ -32,6 +33,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -48,6 +50,7 @@
 #include "sd.h"
 #include "statedir.h"
 #include "store.h"
+#include "storeq.h"
 
 /* ---- pushes to subscribers ---- */
 
@@ -69,22 +72,94 @@ static void device_cb(void *arg, const struct store_device *row)
 {
 	struct hub *h = arg;
 
-	if (h->ipc != NULL)
+	if (h->ipc != NULL && !h->stopping)
 		publish(h, IPC_TOPIC_DEVICES, PROTO_PUSH_DEVICE, store_device_row_json(row));
 	hub_notify_status(h);
 }
 
+/*
+ * EVENT pushes: a new report may hold max_events_per_report events, so they are sent a few
+ * hundred per loop turn (an idle handle), in report order, and a `status` is never queued
+ * behind a whole report's pushes. The EVENT objects were rendered on the store thread.
+ */
+#define HUB_PUB_PER_TURN 256
+
+struct hub_pub {
+	cJSON *events; /* owned array */
+	cJSON *next_ev;
+	struct hub_pub *next;
+};
+
+static void pub_send(struct hub *h, cJSON *ev)
+{
+	cJSON *msg = cJSON_CreateObject();
+
+	if (msg && cJSON_AddStringToObject(msg, "push", PROTO_PUSH_EVENT) &&
+	    cJSON_AddItemReferenceToObject(msg, PROTO_PUSH_EVENT, ev))
+		ipc_broadcast(h->ipc, IPC_TOPIC_EVENTS, msg);
+	cJSON_Delete(msg);
+}
+
+static void pub_idle_cb(uv_idle_t *idle)
+{
+	struct hub *h = idle->data;
+	unsigned n = 0;
+
+	while (h->pub_head && n < HUB_PUB_PER_TURN) {
+		struct hub_pub *p = h->pub_head;
+
+		for (; p->next_ev && n < HUB_PUB_PER_TURN; n++) {
+			pub_send(h, p->next_ev);
+			p->next_ev = p->next_ev->next;
+		}
+		if (p->next_ev)
+			break;
+		h->pub_head = p->next;
+		if (h->pub_head == NULL)
+			h->pub_tail = NULL;
+		cJSON_Delete(p->events);
+		free(p);
+	}
+	if (h->pub_head == NULL)
+		uv_idle_stop(&h->pub_idle);
+}
+
+static void pub_clear(struct hub *h)
+{
+	while (h->pub_head) {
+		struct hub_pub *p = h->pub_head;
+
+		h->pub_head = p->next;
+		cJSON_Delete(p->events);
+		free(p);
+	}
+	h->pub_tail = NULL;
+}
+
 /* devices_ops.report_cb and api_ctx.report_cb: push each kill event of a new report */
-static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
+static void report_cb(void *arg, const struct ingest_source *src, struct ingest_item *it)
 {
 	struct hub *h = arg;
-	cJSON *events, *ev;
+	struct hub_pub *p;
+	cJSON *events = it->events;
 
-	if (h->ipc == NULL || (events = ingest_events_json(src, it)) == NULL)
+	if (h->ipc == NULL || h->stopping || !h->pub_idle_init)
 		return;
-	while ((ev = cJSON_DetachItemFromArray(events, 0)) != NULL)
-		publish(h, IPC_TOPIC_EVENTS, PROTO_PUSH_EVENT, ev);
-	cJSON_Delete(events);
+	it->events = NULL; /* taken over */
+	if (events == NULL && (events = ingest_events_json(src, it)) == NULL)
+		return;
+	if (events->child == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
+		cJSON_Delete(events);
+		return;
+	}
+	p->events = events;
+	p->next_ev = events->child;
+	if (h->pub_tail)
+		h->pub_tail->next = p;
+	else
+		h->pub_head = p;
+	h->pub_tail = p;
+	uv_idle_start(&h->pub_idle, pub_idle_cb);
 }
 
 static void status_cb(void *arg)
@@ -155,7 +230,14 @@ static int open_store(struct hub *h)
 	r = store_open(h->cfg.state_dir, &h->store);
 	if (r < 0)
 		return r;
-	return store_devices_mark_all_detached(h->store);
+	/* before the store thread starts: the loop's last own store call */
+	r = store_devices_mark_all_detached(h->store);
+	if (r < 0)
+		return r;
+	r = storeq_new(h->loop, h->store, &h->sq);
+	if (r < 0)
+		log_err("main", "cannot start the store thread: %s", strerror(-r));
+	return r;
 }
 
 int hub_start(struct hub *h, uv_loop_t *loop)
@@ -169,10 +251,15 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 	h->api.started = h->started;
 	h->api.report_cb = report_cb;
 	h->api.report_arg = h;
+	r = uv_idle_init(loop, &h->pub_idle);
+	if (r < 0)
+		return r;
+	h->pub_idle.data = h;
+	h->pub_idle_init = 1;
 	r = open_store(h);
 	if (r < 0)
 		return r;
-	h->api.store = h->store;
+	h->api.sq = h->sq;
 	fd = sd_listen_control();
 	if (fd < 0 && fd != -ENOENT) {
 		log_err("main", "cannot use the activated socket: %s", strerror(-fd));
@@ -182,7 +269,7 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 	h->api.ipc = h->ipc;
 	if (r < 0)
 		return r;
-	r = devices_new(loop, &h->cfg, h->store, &devices_ops, h, &h->devices);
+	r = devices_new(loop, &h->cfg, h->sq, &devices_ops, h, &h->devices);
 	if (r < 0) {
 		log_err("main", "cannot start watching devices: %s", strerror(-r));
 		return r;
@@ -200,13 +287,28 @@ void hub_reconfigure(struct hub *h)
 
 /* ---- stop ---- */
 
-static void maybe_stopped(struct hub *h)
+static void storeq_stopped_cb(void *arg)
 {
-	if (!h->ipc_stopped || !h->devices_stopped)
-		return;
-	log_debug("main", "listener, clients and devices are closed");
+	struct hub *h = arg;
+
+	h->storeq_stopped = 1;
+	log_debug("main", "store thread ended");
 	if (h->stopped_cb)
 		h->stopped_cb(h->stopped_arg);
+}
+
+/* Clients and devices first (they may still submit store jobs), then the store thread. */
+static void maybe_stopped(struct hub *h)
+{
+	if (!h->ipc_stopped || !h->devices_stopped || h->storeq_stopping)
+		return;
+	h->storeq_stopping = 1;
+	log_debug("main", "listener, clients and devices are closed");
+	if (h->sq) {
+		storeq_stop(h->sq, storeq_stopped_cb, h);
+		return;
+	}
+	storeq_stopped_cb(h);
 }
 
 static void ipc_stopped_cb(void *arg)
@@ -233,6 +335,12 @@ void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg)
 	h->api.stopping = 1;
 	h->stopped_cb = done_cb;
 	h->stopped_arg = arg;
+	if (h->pub_idle_init) {
+		/* pushes not sent yet go nowhere: the clients are closing */
+		pub_clear(h);
+		h->pub_idle_init = 0;
+		uv_close((uv_handle_t *)&h->pub_idle, NULL);
+	}
 	if (h->ipc)
 		ipc_stop(h->ipc, ipc_stopped_cb, h);
 	else
@@ -252,7 +360,9 @@ void hub_release(struct hub *h)
 	h->devices = h->api.devices = NULL;
 	ipc_free(h->ipc);
 	h->ipc = h->api.ipc = NULL;
+	storeq_free(h->sq);
+	h->sq = h->api.sq = NULL;
 	store_close(h->store);
-	h->store = h->api.store = NULL;
+	h->store = NULL;
 	config_release(&h->cfg);
 }

@@ -9,20 +9,26 @@
 #include "config.h"
 
 struct store;
+struct storeq;
 struct ipc;
 struct devices;
 
 /* Only main.c sees this; the subsystems get what they need through ops tables and api_ctx. */
 struct hub {
 	uv_loop_t *loop;
-	struct config cfg; /* current config; replaced whole on SIGHUP (then hub_reconfigure) */
-	struct store *store;
+	struct config cfg;   /* current config; replaced whole on SIGHUP (then hub_reconfigure) */
+	struct store *store; /* opened here, then owned by the store thread until it ends */
+	struct storeq *sq;
 	struct ipc *ipc;
 	struct devices *devices;
 	struct api_ctx api;
 	int64_t started; /* epoch seconds */
 	int stopping;
-	int ipc_stopped, devices_stopped;
+	int ipc_stopped, devices_stopped, storeq_stopping, storeq_stopped;
+	/* EVENT pushes waiting to be sent, a few hundred per loop turn (hub.c) */
+	struct hub_pub *pub_head, *pub_tail;
+	uv_idle_t pub_idle;
+	int pub_idle_init;
 	void (*stopped_cb)(void *arg);
 	void *stopped_arg;
 };

@@ -16,8 +16,10 @@
 #include "log.h"
 #include "../proto/request.h"
 #include "store.h"
+#include "storeq.h"
 
 struct import_job {
+	struct storeq_job sjob; /* first: the commit on the store thread */
 	uv_work_t work;
 	struct api_ctx *a;
 	struct ipc_client *c; /* referenced */
@@ -26,9 +28,11 @@ struct import_job {
 	char *state_dir;
 	void *buf; /* the raw bytes, freed by the worker once archived and parsed */
 	size_t len;
-	size_t max_size;
+	size_t max_size, max_events;
 	struct ingest_item it;
 	int prepare_err; /* ingest_prepare() */
+	int commit_err;	 /* ingest_commit() on the store thread */
+	cJSON *rep;	 /* the REPORT as committed (store thread), or NULL */
 	int durable_err; /* store_sync_durable() after the commit */
 };
 
@@ -38,7 +42,8 @@ static void import_work_cb(uv_work_t *w)
 {
 	struct import_job *j = w->data;
 
-	j->prepare_err = ingest_prepare(j->state_dir, j->buf, j->len, j->max_size, &j->it);
+	j->prepare_err =
+		ingest_prepare(j->state_dir, j->buf, j->len, j->max_size, j->max_events, &j->it);
 	free(j->buf);
 	j->buf = NULL;
 }
@@ -51,6 +56,7 @@ static void import_job_free(struct import_job *j)
 	free(j->state_dir);
 	free(j->buf);
 	ingest_item_release(&j->it);
+	cJSON_Delete(j->rep);
 	free(j);
 }
 
@@ -65,8 +71,7 @@ static void import_durable_work_cb(uv_work_t *w)
 static void import_reply(struct import_job *j)
 {
 	const struct store_ingest_result *res = &j->it.res;
-	cJSON *rep = NULL, *out;
-	int r;
+	cJSON *out;
 
 	if (j->durable_err < 0) {
 		/* committed but perhaps not on disk: the client keeps its copy and may retry */
@@ -74,14 +79,14 @@ static void import_reply(struct import_job *j)
 			      strerror(-j->durable_err));
 		return;
 	}
-	r = store_report_json(j->a->store, res->report_id, &rep);
 	out = cJSON_CreateObject();
-	if (r < 0 || out == NULL) {
+	if (j->rep == NULL || out == NULL) {
 		cJSON_Delete(out);
 		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot read back the report");
 		return;
 	}
-	cJSON_AddItemToObject(out, "report", rep);
+	cJSON_AddItemToObject(out, "report", j->rep);
+	j->rep = NULL;
 	cJSON_AddBoolToObject(out, "duplicate", res->duplicate);
 	api_reply_ok(j->c, j->id, out);
 	log_info("api", "import '%s': report %lld, %s, %zu events%s", j->name,
@@ -103,32 +108,43 @@ static void import_durable_after_cb(uv_work_t *w, int status)
 	api_jobs_idle_trim(a);
 }
 
-/* Commit and publish; 0, or -1 when an error reply was sent. */
-static int import_commit(struct import_job *j, int status)
+/* Store thread: commit, then render the REPORT row for the reply (by value). */
+static void import_commit_work_cb(struct store *s, struct storeq_job *job)
 {
+	struct import_job *j = (struct import_job *)job;
+
+	j->commit_err = ingest_commit(s, &import_source, &j->it, 1);
+	if (j->commit_err == 0 && store_report_json(s, j->it.res.report_id, &j->rep) < 0)
+		j->rep = NULL;
+}
+
+/* Loop: publish, then fsync in a worker and reply: the loop never waits for the disk. */
+static void import_commit_done_cb(struct storeq_job *job)
+{
+	struct import_job *j = (struct import_job *)job;
 	struct api_ctx *a = j->a;
 	int r;
 
-	if (status < 0) {
-		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "import cancelled: %s",
-			      uv_strerror(status));
-		return -1;
-	}
-	if (j->prepare_err < 0) {
-		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot %s the report: %s",
-			      j->it.failed_step ? j->it.failed_step : "archive",
-			      strerror(-j->prepare_err));
-		return -1;
-	}
-	r = ingest_commit(a->store, &import_source, &j->it, 1);
-	if (r < 0) {
+	j->a->jobs_running--;
+	if (j->commit_err < 0) {
 		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot store the report: %s",
-			      strerror(-r));
-		return -1;
+			      strerror(-j->commit_err));
+		goto done;
 	}
 	if (!j->it.res.duplicate)
-		a->report_cb(a->report_arg, &import_source, &j->it);
-	return 0;
+		j->a->report_cb(j->a->report_arg, &import_source, &j->it);
+	r = uv_queue_work(j->a->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
+	if (r == 0) {
+		j->a->jobs_running++;
+		return;
+	}
+	j->durable_err = -EIO;
+	log_err("api", "import '%s': cannot queue the store fsync: %s", j->name, uv_strerror(r));
+	import_reply(j);
+done:
+	ipc_client_resume(j->c);
+	import_job_free(j);
+	api_jobs_idle_trim(a);
 }
 
 static void import_after_cb(uv_work_t *w, int status)
@@ -138,17 +154,25 @@ static void import_after_cb(uv_work_t *w, int status)
 	int r;
 
 	j->a->jobs_running--;
-	if (import_commit(j, status) < 0)
+	if (status < 0) {
+		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "import cancelled: %s",
+			      uv_strerror(status));
 		goto done;
-	/* fsync in a worker, then reply: the loop never waits for the disk */
-	r = uv_queue_work(j->a->loop, &j->work, import_durable_work_cb, import_durable_after_cb);
+	}
+	if (j->prepare_err < 0) {
+		api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot %s the report: %s",
+			      j->it.failed_step ? j->it.failed_step : "archive",
+			      strerror(-j->prepare_err));
+		goto done;
+	}
+	j->sjob.work_cb = import_commit_work_cb;
+	j->sjob.done_cb = import_commit_done_cb;
+	r = storeq_submit(j->a->sq, &j->sjob);
 	if (r == 0) {
 		j->a->jobs_running++;
 		return;
 	}
-	j->durable_err = -EIO;
-	log_err("api", "import '%s': cannot queue the store fsync: %s", j->name, uv_strerror(r));
-	import_reply(j);
+	api_reply_err(j->c, j->id, PROTO_E_INTERNAL, "cannot store the report: %s", strerror(-r));
 done:
 	ipc_client_resume(j->c);
 	import_job_free(j);
@@ -231,6 +255,7 @@ enum ipc_outcome import_raw(struct api_ctx *a, struct ipc_client *c, void *buf, 
 	j->buf = buf;
 	j->len = len;
 	j->max_size = a->cfg->max_report_size;
+	j->max_events = a->cfg->max_events_per_report;
 	j->it.size = (int64_t)len;
 	j->it.mtime_ns = REPORT_NULL;
 	if (asprintf(&j->it.path, "import:%s", j->name) < 0) {

@@ -1,5 +1,6 @@
 /* ingest.c: the one path of a report into the store: hash, archive, parse; commit; publish */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,23 @@
 #include "ingest.h"
 #include "log.h"
 
+/* More than max events: keep the first max and say so in the report's error (status kept). */
+static int cap_events(struct report *r, size_t max)
+{
+	size_t n = r->n_events;
+	char msg[160];
+
+	if (max == 0 || n <= max)
+		return 0;
+	report_keep_events(r, max);
+	snprintf(msg, sizeof(msg), "events cut: %zu of %zu kept (max_events_per_report)", max, n);
+	free(r->error);
+	r->error = strdup(msg);
+	return r->error ? 0 : -ENOMEM;
+}
+
 int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t max_size,
-		   struct ingest_item *it)
+		   size_t max_events, struct ingest_item *it)
 {
 	struct report_opts opts = {.max_size = max_size};
 	int r;
@@ -26,7 +42,11 @@ int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t ma
 	}
 	it->report = NULL;
 	r = report_parse(buf, len, &opts, &it->report);
+	if (r == 0 && it->report)
+		r = cap_events(it->report, max_events);
 	if (r < 0 || it->report == NULL) {
+		report_free(it->report);
+		it->report = NULL;
 		free(it->archive);
 		it->archive = NULL;
 		it->failed_step = "parse";
@@ -35,7 +55,8 @@ int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t ma
 	return 0;
 }
 
-int ingest_reread(const char *state_dir, const char *archive, size_t max_size, struct report **out)
+int ingest_reread(const char *state_dir, const char *archive, size_t max_size, size_t max_events,
+		  struct report **out)
 {
 	struct report_opts opts = {.max_size = max_size};
 	void *buf = NULL;
@@ -45,6 +66,8 @@ int ingest_reread(const char *state_dir, const char *archive, size_t max_size, s
 	*out = NULL;
 	if (r == 0)
 		r = report_parse(buf, len, &opts, out);
+	if (r == 0 && *out)
+		r = cap_events(*out, max_events);
 	free(buf);
 	return r;
 }
@@ -54,8 +77,10 @@ void ingest_item_release(struct ingest_item *it)
 	free(it->path);
 	free(it->archive);
 	report_free(it->report);
+	cJSON_Delete(it->events);
 	it->path = it->archive = NULL;
 	it->report = NULL;
+	it->events = NULL;
 }
 
 /* What the store records for an item of src. */
@@ -76,7 +101,8 @@ static struct store_ingest store_input(const struct ingest_source *src,
 	};
 }
 
-int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v, size_t n)
+static int commit_once(struct store *s, const struct ingest_source *src, struct ingest_item *v,
+		       size_t n)
 {
 	int r = store_begin(s);
 
@@ -90,6 +116,24 @@ int ingest_commit(struct store *s, const struct ingest_source *src, struct inges
 	if (r < 0)
 		store_rollback(s);
 	return r;
+}
+
+int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v, size_t n)
+{
+	int r = commit_once(s, src, v, n);
+
+	/* once more after a failure (e.g. an outside lock held past the busy timeout): the
+	 * first try was rolled back whole */
+	if (r < 0 && r != -ENOMEM) {
+		log_warn("ingest", "commit failed (%s): trying once more", strerror(-r));
+		r = commit_once(s, src, v, n);
+	}
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].res.duplicate && v[i].events == NULL)
+			v[i].events = ingest_events_json(src, &v[i]);
+	return 0;
 }
 
 cJSON *ingest_events_json(const struct ingest_source *src, const struct ingest_item *it)

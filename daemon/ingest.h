@@ -14,10 +14,11 @@ struct cJSON;
  * fetch (a phone's files), import (a client's bytes) and reparse (the archive) take the same
  * steps. On a worker thread, with plain values only: ingest_prepare() hashes the raw bytes,
  * writes them to the content-addressed archive (fsync'ed before any commit) and parses
- * them; reparse re-reads the archive with ingest_reread(). On the loop: ingest_commit()
- * records a batch in one transaction; then the caller publishes each new report's events
- * from memory (ingest_events_json(), the EVENT shape of proto/PROTOCOL.md) instead of
- * reading them back from SQLite.
+ * them; reparse re-reads the archive with ingest_reread(). On the store thread (a store job,
+ * storeq.h): ingest_commit() records a batch in one transaction (a sync commits each report
+ * on its own as soon as it is archived). Back on the loop the caller publishes each new
+ * report's events from memory (ingest_events_json(), the EVENT shape of proto/PROTOCOL.md)
+ * instead of reading them back from SQLite.
  */
 
 /* Where a batch came from: a phone (its lockdown facts fill what a report omits) or import. */
@@ -35,19 +36,27 @@ struct ingest_item {
 	struct report *report;		/* owned, never NULL after ingest_prepare() */
 	const char *failed_step;	/* after a failed ingest_prepare(): "archive" or "parse" */
 	struct store_ingest_result res; /* set by ingest_commit() */
+	struct cJSON *events; /* a new report's EVENT array, rendered by ingest_commit() (owned) */
 };
 
 /*
  * Worker: hash, archive under state_dir and parse buf into it (path, size and mtime_ns are
- * the caller's). Returns 0, or -errno with nothing allocated (archive errors are logged).
+ * the caller's). A report of more than max_events events (0: no cap) keeps the first
+ * max_events, and its error says it was cut (max_events_per_report). Returns 0, or -errno
+ * with nothing allocated (archive errors are logged).
  */
 int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t max_size,
-		   struct ingest_item *it);
-/* Worker: read an archived report back and parse it with the current parser. */
-int ingest_reread(const char *state_dir, const char *archive, size_t max_size, struct report **out);
+		   size_t max_events, struct ingest_item *it);
+/* Worker: read an archived report back and parse it with the current parser (and cap). */
+int ingest_reread(const char *state_dir, const char *archive, size_t max_size, size_t max_events,
+		  struct report **out);
 void ingest_item_release(struct ingest_item *it);
 
-/* Loop: record v[0..n) in one transaction (rolled back on failure); fills v[i].res. */
+/*
+ * Store thread: record v[0..n) in one transaction (rolled back on failure, then tried once
+ * more: SQLite's busy timeout is 5 s); fills v[i].res
+ * and, for a new report, v[i].events (so that the loop only sends them; NULL: ENOMEM).
+ */
 int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v,
 		  size_t n);
 /* Loop: the EVENT objects of a committed item, in file order (a cJSON array; NULL: ENOMEM). */

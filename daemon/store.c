@@ -252,6 +252,9 @@ void store_close(struct store *s)
 
 int store_begin(struct store *s)
 {
+	s->begin_valid = s->counts_valid;
+	s->begin_reports = s->n_reports;
+	s->begin_events = s->n_events;
 	return store_run(s, store_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE"), "begin");
 }
 
@@ -262,7 +265,9 @@ int store_commit(struct store *s)
 
 int store_rollback(struct store *s)
 {
-	s->counts_valid = 0;
+	s->counts_valid = s->begin_valid;
+	s->n_reports = s->begin_reports;
+	s->n_events = s->begin_events;
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return store_run(s, store_stmt(s, ST_ROLLBACK, "ROLLBACK"), "rollback");

@@ -10,15 +10,19 @@
 
 /*
  * DESIGN
- * One database, <state_dir>/jetsamd.db, in WAL mode. Only the loop thread touches a struct
- * store. Functions return 0 or a negative errno (-EIO for SQLite errors, logged once here with
- * SQLite's message).
+ * One database, <state_dir>/jetsamd.db, in WAL mode. One thread at a time touches a struct
+ * store: in the daemon that is the store thread (daemon/storeq.h), which owns it from start
+ * to exit; the loop never calls SQLite (it submits store jobs and gets their results by
+ * value), so SQLite's busy timeout (5 s, an outside process holding the lock) and every
+ * commit wait on the store thread only. Functions return 0 or a negative errno (-EIO for
+ * SQLite errors, logged once here with SQLite's message).
  *
- * Durability without blocking the loop. The connection runs with synchronous=NORMAL: a
- * commit write()s its pages to jetsamd.db-wal and returns without fsync, so a commit on the
- * loop costs no disk wait. What each failure can lose:
- *  - The process dies (crash, kill, OOM, restart): nothing. Committed pages are in the
- *    kernel's page cache and the next open reads them from the log.
+ * Durability. The connection runs with synchronous=NORMAL: a commit write()s its pages to
+ * jetsamd.db-wal and returns without fsync. What each failure can lose:
+ *  - The process dies (crash, kill, OOM, restart): nothing committed. Committed pages are
+ *    in the kernel's page cache and the next open reads them from the log. A sync commits
+ *    each report as soon as it is archived (one transaction per report), so an interrupted
+ *    sync keeps every report it finished.
  *  - The host loses power or the kernel crashes: the commits since the last fsync of the
  *    log (at most those: recovery keeps a prefix of the commits and drops a torn one
  *    whole). That is safe for reports pulled from a phone because, until they are durable,
@@ -27,26 +31,28 @@
  *    returns 0. It fsyncs the log
  *    (fsync flushes the file's dirty pages whatever descriptor is used), the database file
  *    (changed by checkpoints) and the state directory (the log's directory entry), and it
- *    runs after the commit of every file it may remove (the loop starts the removal job
- *    only after store_commit() returned). A lost commit is re-done by the next sync: its
- *    file index entry is gone too, so the file is downloaded again and stored once by its
- *    key. The archive (daemon/archive.c, in workers) is fsync'ed before the commit.
- *  - `import` (daemon/import.c) has no phone copy to fall back on: it commits on the loop, then
- *    calls store_sync_durable() in a worker and replies only after that (an error reply if
- *    it fails; the client still has its copy, and importing it again stores it once). The
- *    import's archive is fsync'ed before the commit.
- *  - `reparse` commits on the loop and replies without an fsync: after a power loss some
+ *    runs after the commit of every file it may remove (the removal job starts only after
+ *    the sync's last store job came back, and store jobs run in order). A lost commit is
+ *    re-done by the next sync: its file index entry is gone too, so the file is downloaded
+ *    again and stored once by its key. The archive (daemon/archive.c, in workers) is
+ *    fsync'ed before the commit.
+ *  - `import` (daemon/import.c) has no phone copy to fall back on: it commits (store job),
+ *    then calls store_sync_durable() in a worker and replies only after that (an error
+ *    reply if it fails; the client still has its copy, and importing it again stores it
+ *    once). The import's archive is fsync'ed before the commit.
+ *  - `reparse` commits batch by batch and replies without an fsync: after a power loss some
  *    reports may show their old parse outcome until reparse runs again (their archives are
  *    intact). Device state, last_sync and removal marks may likewise roll back to an
  *    earlier value; a report removed from a phone never rolls back, since its commit was
  *    durable before the removal.
- * Checkpoints fsync the log and the database, so they are taken off the loop too: workers
- * call store_checkpoint() (a private connection, PASSIVE: it never waits for the loop's
- * readers or writer) after each sync, and the loop's own automatic checkpoint only fires as
- * a safety net when the log exceeds 16384 pages (64 MiB with 4 KiB pages), e.g. during a
- * large reparse while no phone syncs. Apart from that safety net the loop thread fsyncs
- * only in store_open() (schema set-up, at start) and store_close() (final checkpoint, at
- * exit); archive writes run in workers.
+ * Checkpoints fsync the log and the database, so they are taken by workers too: they call
+ * store_checkpoint() (a private connection, PASSIVE: it never waits for the store thread's
+ * readers or writer) after each sync, and the store thread's own automatic checkpoint only
+ * fires as a safety net when the log exceeds 16384 pages (64 MiB with 4 KiB pages), e.g.
+ * during a large reparse while no phone syncs. The loop thread calls the store only in
+ * store_open() and store_devices_mark_all_detached() (at start, before the store thread
+ * runs and before anything listens) and store_close() (final checkpoint, at exit, after the
+ * store thread ended).
  *
  * The implementation is split by job (store.c, store_devices.c, store_files.c, store_ingest.c,
  * store_limits.c, store_query.c, store_durable.c; store_internal.h says what each does).

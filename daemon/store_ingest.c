@@ -68,7 +68,8 @@ static void bind_outcome(sqlite3_stmt *st, const struct report *rep, const struc
 {
 	store_bind_text(st, 2, f->incident);
 	store_bind_text(st, 3, report_status_name(rep->status));
-	store_bind_text(st, 4, rep->status == REPORT_OK ? NULL : rep->error);
+	/* an ok report has an error only when its events were cut (max_events_per_report) */
+	store_bind_text(st, 4, rep->error);
 	store_bind_text(st, 5,
 			rep->variant == REPORT_VARIANT_UNKNOWN ? NULL
 							       : report_variant_name(rep->variant));
@@ -364,8 +365,9 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 	struct kept k;
 	int r;
 
+	int64_t deleted = 0;
+
 	*n_events = 0;
-	s->counts_valid = 0;
 	if ((r = kept_load(s, report_id, &k)) < 0)
 		return r;
 	for (int i = 0; i < 3; i++)
@@ -375,6 +377,8 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 	if (st)
 		sqlite3_bind_int64(st, 1, report_id);
 	r = store_run(s, st, "reparse delete");
+	if (r == 0)
+		deleted = sqlite3_changes64(s->db);
 	if (r == 0 && (st = store_stmt(s, ST_REPARSE_UPDATE, sql_reparse_update)) != NULL) {
 		sqlite3_bind_int64(st, 1, report_id);
 		bind_outcome(st, rep, &f);
@@ -389,6 +393,11 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 		r = store_limits_mark_dirty(s);
 	if (r == 0)
 		*n_events = rep->n_events;
+	/* the status counts follow by difference (a failure is rolled back: recounted then) */
+	if (r == 0)
+		s->n_events += (int64_t)rep->n_events - deleted;
+	else
+		s->counts_valid = 0;
 	kept_release(&k);
 	return r;
 }

@@ -67,7 +67,6 @@ enum stmt_id {
 	ST_LIM_PHONE,
 	ST_LIM_PROC,
 	ST_LIM_PHONES_INC,
-	ST_LIM_PROCS_SET,
 	ST_LIM_GROUPS_LIST,
 	ST_LIM_VALUES_LIST,
 	ST_LIM_DIRTY_GET,
@@ -85,9 +84,12 @@ enum stmt_id {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
-	/* status counts, kept up to date by ingest; recounted after a rollback or a reparse */
+	/* status counts, kept up to date by ingest and reparse (O(1)); a rollback puts back the
+	 * values of its store_begin(); counted only at open */
 	int counts_valid;
 	int64_t n_reports, n_events;
+	int begin_valid;
+	int64_t begin_reports, begin_events;
 };
 
 /* The cached statement id (sql: its text, used the first time), reset and unbound; NULL

@@ -11,9 +11,12 @@
  * The limits query must stay fast with millions of events, so ingestion also maintains
  * small summary tables keyed by (product, build, role): lim_values holds a histogram of
  * limit_bytes (the median is read from it), lim_phones and lim_procs the distinct phones
- * and processes, lim_groups the first/last time and OS version. Reports are never
- * deleted; reparse rebuilds the summaries from the events (a meta mark, limits_dirty, says
- * a rebuild is owed, also across a crash).
+ * and processes, lim_groups the first/last time and OS version. Each event costs a few
+ * indexed writes, whatever the group's size: the sorted process list of a LIMIT is read
+ * from lim_procs' primary key at query time (lim_groups.processes, the JSON array releases
+ * before 11 kept up to date on every new name, quadratic in names, is no longer written). Reports
+ * are never deleted; reparse rebuilds the summaries from the events (a meta mark, limits_dirty,
+ * says a rebuild is owed, also across a crash).
  */
 
 /*
@@ -73,15 +76,11 @@ int store_lim_add(struct store *s, const char *product, const char *build, const
 				      "UPDATE lim_groups SET phones=phones+1 "
 				      "WHERE product=?1 AND build=?2 AND role=?3")) < 0)
 		return r;
-	if (process &&
-	    (r = lim_distinct(s, key, ST_LIM_PROC,
-			      "INSERT OR IGNORE INTO lim_procs(product,build,role,process) "
-			      "VALUES(?1,?2,?3,?4)",
-			      process, ST_LIM_PROCS_SET,
-			      "UPDATE lim_groups SET processes=(SELECT json_group_array(process) "
-			      "FROM (SELECT process FROM lim_procs WHERE product=?1 AND build=?2 "
-			      "AND role=?3 ORDER BY process)) WHERE product=?1 AND build=?2 AND "
-			      "role=?3")) < 0)
+	/* O(log n) per name: the sorted list is read from lim_procs' key by the limits query */
+	if (process && (r = lim_write(s, ST_LIM_PROC,
+				      "INSERT OR IGNORE INTO lim_procs(product,build,role,process) "
+				      "VALUES(?1,?2,?3,?4)",
+				      key, process, REPORT_NULL)) < 0)
 		return r;
 	return 0;
 }
@@ -288,7 +287,7 @@ static cJSON *lim_json(struct lim_row *row, const struct lim_row *prev)
 	    store_j_add(o, "max", cJSON_CreateNumber((double)row->max)) ||
 	    store_j_add(o, "first_seen", cJSON_CreateString(t1)) ||
 	    store_j_add(o, "last_seen", cJSON_CreateString(t2)) ||
-	    /* kept as JSON text by SQLite's json_group_array(): sorted names */
+	    /* JSON text from SQLite's json_group_array() over lim_procs: sorted names */
 	    store_j_add(o, "processes", cJSON_CreateRaw(row->procs ? row->procs : "[]"))) {
 		cJSON_Delete(drift);
 		cJSON_Delete(o);
@@ -303,8 +302,10 @@ static int lim_groups_load(struct store *s, const char *product, struct lim_row 
 {
 	sqlite3_stmt *st =
 		store_stmt(s, ST_LIM_GROUPS_LIST,
-			   "SELECT product,build,role,os_version,first_seen,last_seen,"
-			   "phones,processes FROM lim_groups "
+			   "SELECT product,build,role,os_version,first_seen,last_seen,phones,"
+			   "(SELECT json_group_array(process) FROM (SELECT process FROM lim_procs p"
+			   " WHERE p.product=g.product AND p.build=g.build AND p.role=g.role"
+			   " ORDER BY process)) FROM lim_groups g "
 			   "WHERE (?1 IS NULL OR product=?1) ORDER BY product,build,role");
 	size_t cap = 0;
 	int rc, r = 0;
@@ -423,10 +424,7 @@ static const char *const rebuild_sql[] = {
 	" WHERE limit_bytes IS NOT NULL AND process IS NOT NULL",
 	"UPDATE lim_groups SET"
 	" phones=(SELECT count(*) FROM lim_phones p WHERE p.product=lim_groups.product"
-	"  AND p.build=lim_groups.build AND p.role=lim_groups.role),"
-	" processes=(SELECT json_group_array(process) FROM (SELECT process FROM lim_procs p"
-	"  WHERE p.product=lim_groups.product AND p.build=lim_groups.build"
-	"  AND p.role=lim_groups.role ORDER BY process))",
+	"  AND p.build=lim_groups.build AND p.role=lim_groups.role)",
 	"DELETE FROM meta WHERE key='limits_dirty'",
 };
 

@@ -109,6 +109,8 @@ struct report_opts {
 /* Parse len bytes at buf (need not be NUL-terminated). opts may be NULL. */
 int report_parse(const void *buf, size_t len, const struct report_opts *opts, struct report **out);
 void report_free(struct report *r); /* NULL is a no-op */
+/* Keep the first n events of r (free the others); nothing when it has n or fewer. */
+void report_keep_events(struct report *r, size_t n);
 
 const char *report_status_name(enum report_status s); /* "ok", "skipped", "error" */
 const char *

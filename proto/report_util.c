@@ -33,6 +33,14 @@ void report_drop_events(struct report *r)
 	r->n_events = 0;
 }
 
+void report_keep_events(struct report *r, size_t n)
+{
+	for (size_t i = n; i < r->n_events; i++)
+		event_release(&r->events[i]);
+	if (n < r->n_events)
+		r->n_events = n;
+}
+
 struct report_event *report_event_add(struct report *r)
 {
 	struct report_event *ev;

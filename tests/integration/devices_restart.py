@@ -2,10 +2,10 @@
 import os
 import time
 
-from devices_common import (check, check_eq, daemon_events, daemon_limits, expected_events,
-                            expected_from_trees, expected_limits, gen_phone, gen_report,
-                            harness, keys_of, multi_phone_incidents, start, wait_states,
-                            wait_until)
+from devices_common import (check, check_eq, daemon_events, daemon_limits, daemon_reports,
+                            expected_events, expected_from_trees, expected_limits, gen_phone,
+                            gen_report, harness, keys_of, multi_phone_incidents, start,
+                            wait_states, wait_until)
 
 root = harness.tmpdir("jt-dv3-")
 A = "00008101-0000000000000A31"
@@ -52,9 +52,13 @@ check("incident:" + inc in keys_of(jd, A), "new report stored")
 # a stop in the middle of a slow sync loses nothing either
 ds.control("attach " + pc)
 ds.control("fault %s stall 40" % C)
-wait_until(lambda: len(keys_of(jd, C)) == 0 and
-           any(": downloaded '" in l and C in l for l in jd.stderr_text()[log_at:].splitlines()),
-           timeout=20, interval=0.05, what="C's sync to be under way")
+# each report is committed as soon as it is archived: what C delivered before the stop is
+# stored while the sync is still under way, and kept (not downloaded again) after a restart
+wait_until(lambda: len(keys_of(jd, C)) >= 1, timeout=20, interval=0.05,
+           what="a first report of C stored while its sync is under way")
+kept_paths = set(r["path"] for r in daemon_reports(jd, C))
+kept = len(kept_paths)
+log_at = len(jd.stderr_text())
 t0 = time.monotonic()
 check_eq(jd.stop(), 0, "jetsamd exit status when stopped mid-sync")
 dt = time.monotonic() - t0
@@ -63,9 +67,11 @@ ds.control("fault %s clear" % C)
 jd.start()
 wait_states(jd, {A: "idle", B: "idle", C: "idle"}, timeout=40)
 r3 = check_all(jd, [pa, pb, pc], "after a stop mid-sync")
+again = [p for p in kept_paths if any("'%s'" % p in l for l in downloads(jd.stderr_text()[log_at:]))]
+check_eq(again, [], "reports stored before the stop downloaded again")
 check_eq(len(r3), len(r2) + 12, "all of C's reports after a stop mid-sync")
 
 check_eq(jd.stop(), 0, "jetsamd exit status")
 check_eq(ds.stop(), 0, "devsim exit status")
-print("ok: first run %d downloads, restart 1 download, stop mid-sync took %.2f s"
-      % (n_files, dt))
+print("ok: first run %d downloads, restart 1 download, stop mid-sync took %.2f s "
+      "(%d of C's reports kept from before the stop)" % (n_files, dt, kept))

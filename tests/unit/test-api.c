@@ -1,9 +1,12 @@
 /* test-api.c: the request handlers against a real store and socket, on a real loop, no hub */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <uv.h>
@@ -13,6 +16,7 @@
 #include "../../daemon/ingest.h"
 #include "../../daemon/ipc.h"
 #include "../../daemon/store.h"
+#include "../../daemon/storeq.h"
 #include "check.h"
 #include "lineclient.h"
 
@@ -21,6 +25,7 @@ struct bench {
 	uv_loop_t loop;
 	struct config cfg;
 	struct store *store;
+	struct storeq *sq;
 	struct ipc *ipc;
 	struct api_ctx api;
 	char dir[64], path[128];
@@ -29,7 +34,7 @@ struct bench {
 	size_t n_published;
 	cJSON *pushed;	    /* the events report_cb would push, rendered from memory */
 	const char *report; /* corpus file to import */
-	int stopped;
+	int stopped, sq_stopped;
 };
 
 static enum ipc_outcome request_cb(void *arg, struct ipc_client *c, const char *line, size_t len)
@@ -49,7 +54,7 @@ static void gone_cb(void *arg, struct ipc_client *c)
 
 static const struct ipc_ops ops = {.request_cb = request_cb, .raw_cb = raw_cb, .gone_cb = gone_cb};
 
-static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
+static void report_cb(void *arg, const struct ingest_source *src, struct ingest_item *it)
 {
 	struct bench *b = arg;
 
@@ -58,6 +63,8 @@ static void report_cb(void *arg, const struct ingest_source *src, const struct i
 	b->n_published++;
 	cJSON_Delete(b->pushed);
 	b->pushed = ingest_events_json(src, it);
+	/* rendered on the store thread already, the same EVENTs */
+	CHECK(it->events != NULL && cJSON_Compare(it->events, b->pushed, 1));
 }
 
 /* ---- client side (its own thread) ---- */
@@ -226,6 +233,42 @@ static void client_too_large(const struct bench *b)
 	lineclient_close(&lc);
 }
 
+/* A store job that holds the store thread for 2 s (the client thread submits it). */
+static atomic_int slow_state; /* 1 running, 2 done */
+
+static void slow_work_cb(struct store *s, struct storeq_job *job)
+{
+	(void)s;
+	(void)job;
+	atomic_store(&slow_state, 1);
+	usleep(2000 * 1000);
+	atomic_store(&slow_state, 2);
+}
+
+/* status answers from memory while the store is busy; a store query waits its turn. */
+static void client_slow_store(struct lineclient *lc, const struct bench *b, int n_events)
+{
+	static struct storeq_job slow = {.work_cb = slow_work_cb};
+	const cJSON *res;
+	cJSON *r;
+
+	CHECK(storeq_submit(b->sq, &slow) == 0);
+	while (atomic_load(&slow_state) == 0)
+		usleep(1000);
+	r = call(lc, "{\"cmd\":\"status\"}");
+	res = result_of(r);
+	/* answered while the store thread was still inside the slow job */
+	ASSERT_EQ(atomic_load(&slow_state), 1);
+	ASSERT_EQ(lineclient_num(res, "reports"), 1);
+	ASSERT_EQ(lineclient_num(res, "events"), n_events);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"reports\"}");
+	/* queued behind the slow job: answered after it */
+	ASSERT_EQ(atomic_load(&slow_state), 2);
+	ASSERT_EQ(array_size(result_of(r), "reports"), 1);
+	cJSON_Delete(r);
+}
+
 static void client_main(void *arg)
 {
 	struct bench *b = arg;
@@ -233,7 +276,7 @@ static void client_main(void *arg)
 
 	CHECK(lineclient_open(&lc, b->path) == 0);
 	client_simple(&lc, b);
-	client_import(&lc, b);
+	client_slow_store(&lc, b, client_import(&lc, b));
 	lineclient_close(&lc);
 	client_too_large(b);
 	uv_async_send(&b->done);
@@ -241,9 +284,17 @@ static void client_main(void *arg)
 
 /* ---- loop side ---- */
 
+static void sq_stopped_cb(void *arg)
+{
+	((struct bench *)arg)->sq_stopped = 1;
+}
+
 static void stopped_cb(void *arg)
 {
-	((struct bench *)arg)->stopped = 1;
+	struct bench *b = arg;
+
+	b->stopped = 1;
+	storeq_stop(b->sq, sq_stopped_cb, b);
 }
 
 static void done_cb(uv_async_t *a)
@@ -265,13 +316,13 @@ static int bench_start(struct bench *b)
 	b->cfg.socket = strdup(b->path);
 	b->cfg.state_dir = strdup(b->dir);
 	b->cfg.max_report_size = 1024 * 1024;
-	if (store_open(b->dir, &b->store) < 0 ||
+	if (store_open(b->dir, &b->store) < 0 || storeq_new(&b->loop, b->store, &b->sq) < 0 ||
 	    ipc_new(&b->loop, &b->cfg, -1, &ops, b, &b->ipc) < 0)
 		return -1;
 	b->api = (struct api_ctx){
 		.loop = &b->loop,
 		.cfg = &b->cfg,
-		.store = b->store,
+		.sq = b->sq,
 		.ipc = b->ipc,
 		.started = 1700000000,
 		.report_cb = report_cb,
@@ -302,6 +353,45 @@ static void check_pushed(struct bench *b)
 	cJSON_Delete(b->pushed);
 }
 
+/*
+ * max_events_per_report: a report with more events keeps the first ones; it is stored ok,
+ * with an error that says so (run after the loop: the store is the test's again).
+ */
+static void check_events_cap(struct bench *b)
+{
+	struct ingest_item it = {.size = 0, .mtime_ns = REPORT_NULL};
+	struct ingest_source src = {0};
+	size_t len;
+	char *buf = read_file(b->report, &len), dir[96];
+	cJSON *rep = NULL;
+	struct store *s = NULL;
+
+	CHECK(buf != NULL);
+	if (buf == NULL)
+		return;
+	it.path = strdup("import:capped.ips");
+	it.size = (int64_t)len;
+	ASSERT_EQ(ingest_prepare(b->dir, buf, len, len, 2, &it), 0);
+	ASSERT_EQ(it.report->n_events, 2);
+	ASSERT_STREQ(it.report->error, "events cut: 2 of 6 kept (max_events_per_report)");
+	snprintf(dir, sizeof(dir), "%s/capped", b->dir);
+	CHECK(mkdir(dir, 0700) == 0);
+	CHECK(store_open(dir, &s) == 0);
+	if (s != NULL) {
+		ASSERT_EQ(ingest_commit(s, &src, &it, 1), 0);
+		ASSERT_EQ(it.res.n_events, 2);
+		CHECK(store_report_json(s, it.res.report_id, &rep) == 0);
+		ASSERT_STREQ(lineclient_str(rep, "status"), "ok");
+		ASSERT_STREQ(lineclient_str(rep, "error"),
+			     "events cut: 2 of 6 kept (max_events_per_report)");
+		ASSERT_EQ(lineclient_num(rep, "events"), 2);
+		cJSON_Delete(rep);
+		store_close(s);
+	}
+	ingest_item_release(&it);
+	free(buf);
+}
+
 int main(void)
 {
 	static struct bench b;
@@ -318,13 +408,16 @@ int main(void)
 	uv_thread_join(&client);
 
 	CHECK(b.stopped);
+	CHECK(b.sq_stopped);
 	ASSERT_EQ(b.api.jobs_running, 0);
 	ASSERT_EQ(b.api.reparse_running, 0);
 	/* the first import was new and published once; the duplicate was not */
 	ASSERT_EQ(b.n_published, 1);
 	ASSERT_EQ(b.published[0], 1);
 	check_pushed(&b);
+	check_events_cap(&b);
 	ipc_free(b.ipc);
+	storeq_free(b.sq);
 	store_close(b.store);
 	CHECK(uv_loop_close(&b.loop) == 0);
 	config_release(&b.cfg);

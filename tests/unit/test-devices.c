@@ -11,6 +11,7 @@
 #include "../../daemon/devices.h"
 #include "../../daemon/devices_impl.h"
 #include "../../daemon/store.h"
+#include "../../daemon/storeq.h"
 #include "check.h"
 
 /*
@@ -26,12 +27,14 @@ struct bench {
 	uv_loop_t loop;
 	struct config cfg;
 	struct store *store;
+	struct storeq *sq;
 	struct devices *dv;
+	cJSON *last_row[PHONES]; /* the last DEVICE row handed up per phone */
 	uv_timer_t deadline, step;
 	char dir[64];
 	char history[PHONES][256]; /* "attached,syncing,error,..." per phone */
 	unsigned max_syncing, errors_seen, status_calls, reports, row_mismatches;
-	int waited, sync_unknown, sync_detached, stopped;
+	int waited, sync_unknown, sync_detached, stopped, sq_stopped;
 	struct devices_queued queued;
 	size_t n_synced;
 	char synced_state[PHONES][16];
@@ -49,11 +52,18 @@ static int phone_index(const char *udid)
 	return -1;
 }
 
+static void sq_stopped_cb(void *arg)
+{
+	((struct bench *)arg)->sq_stopped = 1;
+}
+
+/* devices first, then the store thread (it delivers the last state rows) */
 static void stopped_cb(void *arg)
 {
 	struct bench *b = arg;
 
 	b->stopped = 1;
+	storeq_stop(b->sq, sq_stopped_cb, b);
 	uv_close((uv_handle_t *)&b->deadline, NULL);
 	uv_close((uv_handle_t *)&b->step, NULL);
 }
@@ -93,20 +103,16 @@ static void device_cb(void *arg, const struct store_device *row)
 	struct bench *b = arg;
 	int k = phone_index(row->udid);
 	unsigned attached, syncing, total;
-	cJSON *stored = NULL, *pushed = store_device_row_json(row);
 	size_t len;
 
 	devices_counts(b->dv, &attached, &syncing, &total);
 	if (syncing > b->max_syncing)
 		b->max_syncing = syncing;
-	/* the row handed up is the store's DEVICE, without a read-back */
-	if (store_device_json(b->store, row->udid, &stored) < 0 ||
-	    !cJSON_Compare(stored, pushed, 1))
-		b->row_mismatches++;
-	cJSON_Delete(stored);
-	cJSON_Delete(pushed);
 	if (k < 0)
 		return;
+	/* compared with the store's DEVICE once the store thread has ended */
+	cJSON_Delete(b->last_row[k]);
+	b->last_row[k] = store_device_row_json(row);
 	len = strlen(b->history[k]);
 	snprintf(b->history[k] + len, sizeof(b->history[k]) - len, "%s%s", len ? "," : "",
 		 row->state);
@@ -114,7 +120,7 @@ static void device_cb(void *arg, const struct store_device *row)
 		uv_timer_start(&b->step, all_failed_cb, 0, 0); /* not inside a callback */
 }
 
-static void report_cb(void *arg, const struct ingest_source *src, const struct ingest_item *it)
+static void report_cb(void *arg, const struct ingest_source *src, struct ingest_item *it)
 {
 	(void)src;
 	(void)it;
@@ -155,13 +161,13 @@ static int bench_start(struct bench *b)
 	b->cfg.usbmuxd_socket = strdup(sock);
 	b->cfg.max_parallel_syncs = 1;
 	b->cfg.retry_min_s = 60; /* no retry during the test: only asked-for syncs run */
-	if (store_open(b->dir, &b->store) < 0)
+	if (store_open(b->dir, &b->store) < 0 || storeq_new(&b->loop, b->store, &b->sq) < 0)
 		return -1;
 	uv_timer_init(&b->loop, &b->deadline);
 	uv_timer_init(&b->loop, &b->step);
 	b->deadline.data = b->step.data = b;
 	uv_timer_start(&b->deadline, deadline_cb, 20000, 0);
-	return devices_new(&b->loop, &b->cfg, b->store, &ops, b, &b->dv);
+	return devices_new(&b->loop, &b->cfg, b->sq, &ops, b, &b->dv);
 }
 
 int main(void)
@@ -175,6 +181,17 @@ int main(void)
 	uv_run(&b.loop, UV_RUN_DEFAULT);
 
 	CHECK(b.stopped);
+	CHECK(b.sq_stopped);
+	/* the row handed up is the store's DEVICE as the store thread wrote it (no read-back) */
+	for (int i = 0; i < PHONES; i++) {
+		cJSON *stored = NULL;
+
+		if (store_device_json(b.store, udids[i], &stored) < 0 ||
+		    !cJSON_Compare(stored, b.last_row[i], 1))
+			b.row_mismatches++;
+		cJSON_Delete(stored);
+		cJSON_Delete(b.last_row[i]);
+	}
 	for (int i = 0; i < PHONES; i++)
 		fprintf(stderr, "%s: %s\n", udids[i], b.history[i]);
 	/* first sync, then the waited one; phone-b was detached last */
@@ -197,6 +214,7 @@ int main(void)
 	ASSERT_EQ(b.row_mismatches, 0);
 	devices_queued_release(&b.queued);
 	devices_free(b.dv);
+	storeq_free(b.sq);
 	store_close(b.store);
 	CHECK(uv_loop_close(&b.loop) == 0);
 	config_release(&b.cfg);
