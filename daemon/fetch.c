@@ -12,6 +12,7 @@
 #include <libimobiledevice/service.h>
 #include <plist/plist.h>
 
+#include "../proto/sanitize.h"
 #include "clock.h"
 #include "fetch.h"
 #include "log.h"
@@ -129,17 +130,22 @@ static int afc_error_fatal(afc_error_t e)
 
 /* ---- connection set-up ---- */
 
+/* A lockdown string, bounded and escaped to valid UTF-8 (proto/sanitize.h); NULL if none */
 static char *get_string(lockdownd_client_t ld, const char *key)
 {
+	size_t cap = strcmp(key, "DeviceName") == 0 ? SANITIZE_NAME_MAX : SANITIZE_FIELD_MAX;
 	plist_t node = NULL;
-	char *s = NULL;
+	char *s = NULL, *safe = NULL;
 
 	if (lockdownd_get_value(ld, NULL, key, &node) == LOCKDOWN_E_SUCCESS && node &&
 	    plist_get_node_type(node) == PLIST_STRING)
 		plist_get_string_val(node, &s);
 	if (node)
 		plist_free(node);
-	return s;
+	if (s != NULL && (safe = malloc(cap + 1)) != NULL)
+		sanitize_escape(s, strlen(s), safe, cap + 1, NULL);
+	free(s);
+	return safe;
 }
 
 /* Start the mover and wait for its "ping"; a missing ping is only a warning. */
@@ -437,7 +443,8 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 		return 0;
 	}
 	for (size_t i = 0; names && names[i] && r == 0; i++) {
-		char path[1024];
+		char path[1024], safe[SANITIZE_PATH_MAX + 1]; /* raw for AFC; escaped, stored */
+		int cut;
 		struct file_info fi;
 		const struct store_file_entry *known;
 		char *buf = NULL;
@@ -471,9 +478,15 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 		}
 		if (!fi.is_reg || !wanted(names[i], p->collect_all))
 			continue;
-		known = store_file_index_find(&p->index, path);
+		sanitize_escape(path, strlen(path), safe, sizeof(safe), &cut);
+		if (cut) {
+			log_warn("fetch", "%s: '%.200s...': path over %d bytes escaped: skipped",
+				 c->udid, safe, SANITIZE_PATH_MAX);
+			continue;
+		}
+		known = store_file_index_find(&p->index, safe);
 		if (known && known->size == fi.size && known->mtime_ns == fi.mtime_ns) {
-			if (!known->removed && push_known(c->out, path, &fi) < 0)
+			if (!known->removed && push_known(c->out, safe, &fi) < 0)
 				r = -ENOMEM;
 			continue;
 		}
@@ -491,7 +504,7 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 			continue;
 		}
 		if (buf) {
-			int k = keep_file(c, p, path, &fi, buf);
+			int k = keep_file(c, p, safe, &fi, buf);
 
 			free(buf);
 			if (k == -ENOMEM)
@@ -545,12 +558,18 @@ void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
+		char raw[1024]; /* v[i].path is escaped (sanitize_escape): AFC needs the bytes */
 		struct file_info fi;
 		afc_error_t e;
 
 		if (cancelled(&c))
 			break;
-		e = stat_path(c.afc, v[i].path, &fi);
+		if (sanitize_unescape(v[i].path, raw, sizeof(raw)) < 0) {
+			log_warn("fetch", "%s: '%s' is not a stored device path: kept", udid,
+				 v[i].path);
+			continue;
+		}
+		e = stat_path(c.afc, raw, &fi);
 		if (e == AFC_E_OBJECT_NOT_FOUND) {
 			log_info("fetch", "%s: '%s' is already gone from the device", udid,
 				 v[i].path);
@@ -571,7 +590,7 @@ void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n
 				 v[i].path);
 			continue;
 		}
-		e = afc_remove_path(c.afc, v[i].path);
+		e = afc_remove_path(c.afc, raw);
 		if (e != AFC_E_SUCCESS) {
 			if (afc_error_fatal(e)) {
 				set_error(out, FETCH_ERROR, "cannot remove '%s': %s", v[i].path,
