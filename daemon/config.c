@@ -47,7 +47,7 @@ int config_init(struct config *c)
 	c->client_idle_timeout_s = 300;
 	c->request_timeout_s = 30;
 	c->import_timeout_s = 60;
-	c->reply_buffer_max = 32u * 1024u * 1024u;
+	c->reply_buffer_max = 16u * 1024u * 1024u;
 	if (set_str(&c->socket, JETSAMD_DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->state_dir, JETSAMD_DEFAULT_STATE_DIR) < 0) {
 		config_release(c);

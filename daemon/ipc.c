@@ -8,7 +8,6 @@
 
 #include "../proto/linebuf.h"
 #include "../proto/protocol.h"
-#include "../proto/sanitize.h"
 #include "config.h"
 #include "ipc.h"
 #include "ipc_internal.h"
@@ -17,12 +16,6 @@
 #define IPC_STOP_FLUSH_MS 2000
 /* how long a client that lost framing may keep sending after its last reply before we close */
 #define IPC_LINGER_MS 5000
-
-struct write_req {
-	uv_write_t req;
-	size_t len;
-	char data[];
-};
 
 static void client_process(struct ipc_client *c);
 static void maybe_done(struct ipc *ipc);
@@ -48,6 +41,7 @@ void ipc_client_unref(struct ipc_client *c)
 	if (c == NULL || --c->refs > 0)
 		return;
 	ipc = c->ipc;
+	ipc_out_drop(c);
 	linebuf_release(&c->lb);
 	free(c->raw);
 	free(c);
@@ -95,6 +89,7 @@ void ipc_client_close_now(struct ipc_client *c)
 	if (c->state == CLIENT_CLOSED)
 		return;
 	c->state = CLIENT_CLOSED;
+	ipc_out_drop(c); /* its memory is free at once, not when libuv gets to the close */
 	c->ipc->ops->gone_cb(c->ipc->arg, c);
 	if (!uv_is_closing((uv_handle_t *)&c->pipe))
 		uv_close((uv_handle_t *)&c->pipe, client_closed_cb);
@@ -142,157 +137,21 @@ void ipc_client_close_after_flush(struct ipc_client *c)
 		set_reading(c, 1);
 		uv_timer_start(&c->linger, linger_cb, IPC_LINGER_MS, 0);
 	}
+	c->want_shutdown = 1;
+	ipc_out_pump(c); /* shuts our end down once the queue is written */
+}
+
+void ipc_client_written(struct ipc_client *c)
+{
+	if (!c->want_shutdown || c->out_head != NULL || c->state != CLIENT_DRAINING)
+		return;
+	c->want_shutdown = 0;
 	c->shutdown.data = c;
 	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, shutdown_cb) < 0)
 		ipc_client_close_now(c);
 }
 
 /* ---- output ---- */
-
-static void write_cb(uv_write_t *req, int status)
-{
-	struct write_req *w = (struct write_req *)req;
-	struct ipc_client *c = req->data;
-
-	c->queued -= w->len;
-	c->ipc->queued -= w->len;
-	if (status == 0)
-		c->active_ms = uv_now(c->pipe.loop);
-	free(w);
-	ipc_client_unref(c);
-}
-
-static int client_write(struct ipc_client *c, const char *text, size_t len)
-{
-	size_t before = uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
-	struct write_req *w;
-	uv_buf_t buf;
-	int r;
-
-	if (c->state == CLIENT_CLOSED || c->state == CLIENT_DRAINING)
-		return -EPIPE;
-	r = ipc_limits_make_room(c->ipc, c, len + 1);
-	if (r < 0)
-		return r;
-	w = malloc(sizeof(*w) + len + 1);
-	if (w == NULL) {
-		log_err("ipc", "client %u: out of memory for a reply: closing", c->id);
-		ipc_client_close_now(c);
-		return -ENOMEM;
-	}
-	memcpy(w->data, text, len);
-	w->data[len] = '\n';
-	w->len = len + 1;
-	w->req.data = ipc_client_ref(c);
-	buf = uv_buf_init(w->data, (unsigned)w->len);
-	c->queued += w->len;
-	c->ipc->queued += w->len;
-	r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, write_cb);
-	if (r < 0) {
-		c->queued -= w->len;
-		c->ipc->queued -= w->len;
-		free(w);
-		ipc_client_unref(c);
-		log_info("ipc", "client %u: write failed: %s: closing", c->id, uv_strerror(r));
-		ipc_client_close_now(c);
-		return -EPIPE;
-	}
-	/* one reply may be larger than the cap; a backlog that keeps growing is not allowed */
-	if (before > 0 && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
-				  c->ipc->cfg->client_queue_max) {
-		log_warn("ipc",
-			 "client %u: more than %zu bytes queued (it does not read): "
-			 "disconnecting",
-			 c->id, c->ipc->cfg->client_queue_max);
-		ipc_client_close_now(c);
-		return -EPIPE;
-	}
-	return 0;
-}
-
-/* msg as one line of valid UTF-8 (cJSON prints string bytes as given); free with free():
- * no cJSON hooks are installed, so cJSON's text is malloc'ed too */
-static char *encode(const cJSON *msg, size_t *len)
-{
-	char *text = cJSON_PrintUnformatted(msg), *fixed;
-
-	if (text == NULL)
-		return NULL;
-	*len = strlen(text);
-	if (sanitize_utf8_valid(text, *len))
-		return text;
-	fixed = sanitize_utf8_repair(text, *len, len);
-	cJSON_free(text);
-	return fixed;
-}
-
-/* A reply larger than the whole budget is not sent: an error in its place. */
-static void reply_too_big(struct ipc_client *c, const cJSON *msg, size_t len)
-{
-	char text[160];
-
-	log_warn("ipc", "client %u: a reply of %zu bytes is over reply_buffer_max (%zu): refused",
-		 c->id, len, c->ipc->cfg->reply_buffer_max);
-	snprintf(text, sizeof(text),
-		 "the reply (%zu bytes) is larger than reply_buffer_max (%zu): ask for less", len,
-		 c->ipc->cfg->reply_buffer_max);
-	ipc_client_error(c, cJSON_GetObjectItemCaseSensitive(msg, "id"), PROTO_E_TOO_LARGE, text);
-}
-
-int ipc_client_send(struct ipc_client *c, const cJSON *msg)
-{
-	size_t len = 0;
-	char *text = encode(msg, &len);
-	int r;
-
-	if (text == NULL) {
-		log_err("ipc", "client %u: cannot encode a reply: out of memory", c->id);
-		return -ENOMEM;
-	}
-	r = client_write(c, text, len);
-	free(text);
-	if (r == -E2BIG)
-		reply_too_big(c, msg, len);
-	return r == -E2BIG ? 0 : r;
-}
-
-void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg)
-{
-	char *text = NULL;
-	size_t len = 0;
-
-	if (ipc == NULL)
-		return;
-	for (struct ipc_client *c = ipc->clients, *next; c; c = next) {
-		next = c->next;
-		if (!(c->topics & topic) || !ipc_client_is_open(c))
-			continue;
-		if (text == NULL) {
-			text = encode(msg, &len);
-			if (text == NULL)
-				return;
-		}
-		client_write(c, text, len);
-	}
-	free(text);
-}
-
-void ipc_client_error(struct ipc_client *c, const cJSON *id, const char *code, const char *msg)
-{
-	cJSON *o = cJSON_CreateObject(), *e = cJSON_CreateObject();
-
-	if (o && id)
-		cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
-	if (o && e && cJSON_AddBoolToObject(o, "ok", 0) &&
-	    cJSON_AddStringToObject(e, "code", code) &&
-	    cJSON_AddStringToObject(e, "message", msg)) {
-		cJSON_AddItemToObject(o, "error", e);
-		e = NULL;
-		ipc_client_send(c, o);
-	}
-	cJSON_Delete(e);
-	cJSON_Delete(o);
-}
 
 /* ---- input ---- */
 
@@ -555,7 +414,7 @@ int ipc_new(uv_loop_t *loop, const struct config *cfg, int fd, const struct ipc_
 	if (r == 0)
 		r = uv_pipe_open(&ipc->server, fd);
 	if (r == 0)
-		r = uv_listen((uv_stream_t *)&ipc->server, 128, connection_cb);
+		r = uv_listen((uv_stream_t *)&ipc->server, IPC_BACKLOG, connection_cb);
 	if (r < 0) {
 		log_err("ipc", "cannot listen: %s", uv_strerror(r));
 		/* the handles are initialised: the caller closes them with ipc_stop() */

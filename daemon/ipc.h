@@ -19,11 +19,14 @@ struct ipc_client;
  * client is "busy" and reading stops until the owner calls ipc_client_resume(). After an
  * import header the owner calls ipc_client_expect_raw() and the next N bytes go to a raw
  * buffer, then to ops->raw_cb. ipc knows nothing above it: it reports through struct ipc_ops.
- * Output: one uv_write per line; when the bytes libuv still holds for a client exceed
- * client_queue_max (and a previous reply had not drained yet) the client is disconnected.
+ * Output (ipc_out.c): a queue of lines per client, written straight while the socket takes
+ * them, then one slice at a time through uv_write, so a closed client's queue is freed at
+ * once. When a client's queue passes client_queue_max (and a previous reply had not
+ * drained yet) the client is disconnected.
  * Limits (ipc_sock.c reads the peer's uid with SO_PEERCRED at accept): max_clients and
- * max_clients_per_uid; at a limit the longest idle client (of that uid) is closed to make
- * room, and when none is idle the new one gets one too_many_clients line and is closed.
+ * max_clients_per_uid; at a limit the client (of that uid) inactive longest that is idle,
+ * stalled or not reading is closed to make room (ipc_limits.c), and when there is none the
+ * new one gets one too_many_clients line and is closed.
  * A sweep timer closes idle clients (client_idle_timeout; a subscriber is never idle) and
  * clients whose partial request line (request_timeout) or import bytes (import_timeout)
  * do not arrive in time, after a timeout error line. All queued reply bytes share one

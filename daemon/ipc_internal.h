@@ -23,6 +23,13 @@ enum client_state {
 	CLIENT_CLOSED,
 };
 
+/* one queued reply line */
+struct ipc_out {
+	struct ipc_out *next;
+	char *text;	 /* the line without its newline (malloc'ed) */
+	size_t len, off; /* len: with the newline; off: bytes already written */
+};
+
 struct ipc_client {
 	uv_pipe_t pipe;
 	struct ipc *ipc;
@@ -46,6 +53,9 @@ struct ipc_client {
 	uint64_t active_ms; /* last input, or last reply written: idle since */
 	uint64_t input_ms;  /* a partial request line or an import's bytes began */
 	size_t queued;	    /* bytes of replies not yet written (in ipc->queued too) */
+	struct ipc_out *out_head, *out_tail; /* replies not yet written, in order */
+	int inflight;			     /* a slice is in uv_write */
+	int want_shutdown;		     /* draining: shut our end down when written */
 };
 
 struct ipc {
@@ -70,8 +80,16 @@ struct ipc {
 
 /* ipc.c */
 void ipc_client_close_now(struct ipc_client *c);
+/* The queue is written: a draining client's end is shut down now. */
+void ipc_client_written(struct ipc_client *c);
 /* One {"id"?, "ok": false, "error": {code, message}} line. */
 void ipc_client_error(struct ipc_client *c, const cJSON *id, const char *code, const char *msg);
+
+/* ipc_out.c */
+/* Write what the socket takes now; the rest follows from write callbacks. */
+void ipc_out_pump(struct ipc_client *c);
+/* Free the queued replies at once (closing). */
+void ipc_out_drop(struct ipc_client *c);
 
 /* ipc_limits.c */
 /* Room in reply_buffer_max for need more bytes: 0, -EPIPE (c was closed) or -E2BIG. */

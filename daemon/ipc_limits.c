@@ -88,25 +88,40 @@ void ipc_limits_sweep_cb(uv_timer_t *t)
 }
 
 /*
- * At max_clients (any uid) or max_clients_per_uid (c's uid): close the client that has been
- * idle longest to make room. Returns 0 when there is room, -EMFILE when none was idle.
+ * May o be closed to make room for a new client? Not when a request of it is pending (busy)
+ * nor when it is a subscriber that reads its pushes; yes when it is idle, stalled in a
+ * request line or an import, or holds replies it does not read.
+ */
+static int evictable(const struct ipc_client *o)
+{
+	if (o->state != CLIENT_READING && o->state != CLIENT_RAW)
+		return 0;
+	return o->topics == 0 || o->queued > 0;
+}
+
+/*
+ * At max_clients (any uid) or max_clients_per_uid (c's uid): close the evictable client
+ * that has been inactive longest (nothing read from it, nothing written to it) to make room,
+ * at once (its queued replies and partial input are freed). Returns 0 when there is room,
+ * -EMFILE when no client could be closed.
  */
 static int make_client_room(struct ipc *ipc, struct ipc_client *c)
 {
 	unsigned total = 0, same = 0;
 	struct ipc_client *any = NULL, *mine = NULL, *v;
 
+	/* newest first: "<=" keeps the oldest of clients inactive since the same time */
 	for (struct ipc_client *o = ipc->clients; o; o = o->next) {
 		if (o == c || o->state == CLIENT_CLOSED || o->state == CLIENT_DRAINING)
 			continue;
 		total++;
 		if (o->peer.uid == c->peer.uid)
 			same++;
-		if (!client_idle(o))
+		if (!evictable(o))
 			continue;
-		if (!any || o->active_ms < any->active_ms)
+		if (!any || o->active_ms <= any->active_ms)
 			any = o;
-		if (o->peer.uid == c->peer.uid && (!mine || o->active_ms < mine->active_ms))
+		if (o->peer.uid == c->peer.uid && (!mine || o->active_ms <= mine->active_ms))
 			mine = o;
 	}
 	if (same >= ipc->cfg->max_clients_per_uid)
@@ -117,9 +132,14 @@ static int make_client_room(struct ipc *ipc, struct ipc_client *c)
 		return 0;
 	if (v == NULL)
 		return -EMFILE;
-	log_info("ipc", "client %u: closed, idle, to make room for client %u (uid %u)", v->id,
-		 c->id, (unsigned)c->peer.uid);
-	ipc_client_close_after_flush(v);
+	log_info("ipc",
+		 "client %u: inactive for %llu ms: closed to make room for client %u (uid %u)",
+		 v->id, (unsigned long long)(uv_now(c->pipe.loop) - v->active_ms), c->id,
+		 (unsigned)c->peer.uid);
+	if (client_idle(v))
+		ipc_client_close_after_flush(v);
+	else
+		ipc_client_close_now(v);
 	return 0;
 }
 

@@ -76,7 +76,7 @@ int ipc_sock_listen(const char *path, int *lock_fd)
 	old = umask(0117);
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || listen(fd, 128) < 0) {
+	if (r < 0 || listen(fd, IPC_BACKLOG) < 0) {
 		r = -errno;
 		log_err("ipc", "cannot listen on '%s': %s", path, strerror(errno));
 		close(fd);

@@ -4,6 +4,9 @@
 
 #include <sys/types.h>
 
+/* connections the kernel queues before jetsamd accepts them (a burst of clients) */
+#define IPC_BACKLOG 1024
+
 /* Who is on the other end of a client socket (SO_PEERCRED at accept). */
 struct ipc_peer {
 	uid_t uid;

@@ -37,7 +37,7 @@ static void test_defaults(void)
 	ASSERT_EQ(c.client_idle_timeout_s, 300);
 	ASSERT_EQ(c.request_timeout_s, 30);
 	ASSERT_EQ(c.import_timeout_s, 60);
-	ASSERT_EQ(c.reply_buffer_max, 32 * 1024 * 1024);
+	ASSERT_EQ(c.reply_buffer_max, 16 * 1024 * 1024);
 	ASSERT_STREQ(c.admin_group, "");
 	config_release(&c);
 }

@@ -260,6 +260,23 @@ static void client_per_uid(struct server *sv)
 	lineclient_close(&a);
 }
 
+/* At the per-uid limit a client that does not read its replies is closed to make room. */
+static void client_evict_noread(struct server *sv)
+{
+	struct lineclient x, y, z;
+
+	CHECK(lineclient_open(&x, sv->path) == 0);
+	lineclient_send(&x, "big 1024"); /* 1 MiB, more than the socket takes: x does not read */
+	CHECK(lineclient_open(&y, sv->path) == 0);
+	check_word_call(&y, "sub", "sub", "sub");
+	CHECK(lineclient_open(&z, sv->path) == 0);
+	check_word_call(&z, "echo z", "echo", "z");
+	ASSERT_EQ(read_line_len(&x), 0); /* closed before its whole reply */
+	lineclient_close(&z);
+	lineclient_close(&y);
+	lineclient_close(&x);
+}
+
 /* client_idle_timeout (1 s): an idle client is closed, a subscriber is not. */
 static void client_idle(struct server *sv)
 {
@@ -372,6 +389,7 @@ static void client_main(void *arg)
 	client_too_long(sv);
 	client_slow(sv);
 	client_per_uid(sv);
+	client_evict_noread(sv);
 	client_idle(sv);
 	client_deadlines(sv);
 	client_budget(sv);
@@ -426,13 +444,14 @@ int main(void)
 	ASSERT_EQ(sv.stopped, 1);
 	ASSERT_EQ(ipc_client_count(sv.ipc), 0);
 	/*
-	 * every client with state went once: order, too long, slow, per-uid a b c, idle a b,
+	 * every client with state went once: order, too long, slow, per-uid a b c, noread
+	 * x y z, idle a b,
 	 * the import past its deadline, budget x y, bye, a, b (not the two refused ones, nor the
 	 * one that never finished a line)
 	 */
-	ASSERT_EQ(sv.gone, 14);
-	/* one per accepted connection (15: not the two refused) and one per close (17) */
-	ASSERT_EQ(sv.clients_calls, 32);
+	ASSERT_EQ(sv.gone, 17);
+	/* one per accepted connection (18: not the two refused) and one per close (20) */
+	ASSERT_EQ(sv.clients_calls, 38);
 	ASSERT_EQ(sv.raw_len, 5);
 	ASSERT_STREQ(sv.raw, "hello");
 	/* the server saw the lines in order; "echo d" only after "wait c" was answered */
