@@ -191,8 +191,10 @@ static int client_write(struct ipc_client *c, char *text, size_t len)
 	return c->state == CLIENT_CLOSED ? -EPIPE : 0;
 }
 
-/* msg as one line of valid UTF-8 (cJSON prints string bytes as given); free with free():
- * no cJSON hooks are installed, so cJSON's text is malloc'ed too */
+/*
+ * msg as one line of valid UTF-8 (cJSON prints string bytes as given). Free it with free():
+ * jetsamd installs no cJSON hooks, so cJSON's text is malloc'ed too.
+ */
 static char *encode(const cJSON *msg, size_t *len)
 {
 	char *text = cJSON_PrintUnformatted(msg), *fixed;
@@ -244,11 +246,11 @@ void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg)
 	if (ipc == NULL)
 		return;
 	for (struct ipc_client *c = ipc->clients, *next; c; c = next) {
+		char *copy;
+
 		next = c->next;
 		if (!(c->topics & topic) || !ipc_client_is_open(c))
 			continue;
-		char *copy;
-
 		if (text == NULL) {
 			text = encode(msg, &len);
 			if (text == NULL)
