@@ -12,6 +12,7 @@
   UTF-8 and the log holds no raw control byte;
 - as root: a uid outside admin_group (nobody) gets permission_denied for sync, import and
   reparse, and ok for status and limits (skipped when not root)."""
+import grp
 import json
 import os
 import pwd
@@ -174,14 +175,15 @@ def test_utf8(j):
     check(not bad, "no raw control byte in the log (%d found)" % len(bad))
 
 
-def as_user(uid, gid, sock_path, requests):
-    """Requests on a fresh connection from a child running as uid/gid: the reply codes."""
+def as_user(uid, gid, sock_path, requests, groups=()):
+    """Requests on a fresh connection from a child running as uid/gid (and supplementary
+    groups): the reply codes."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(r)
-            os.setgroups([])
+            os.setgroups(list(groups))
             os.setgid(gid)
             os.setuid(uid)
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -232,14 +234,28 @@ def test_admin():
         check_eq(c.call("status")["reports"], 0, "nothing imported by nobody")
         check_eq(code(c.request("reparse")), "ok", "reparse as root")
     check_eq(j.stop(), 0, "exit code")
-    # admin_group = nobody's group: nobody may import
-    grp_name = __import__("grp").getgrgid(nobody.pw_gid).gr_name
-    j = Jetsamd(dir=tmpdir("jt-auth-"), extra_config={"admin_group": grp_name})
+    # admin_group = nobody's primary group: nobody may import
+    j = Jetsamd(dir=tmpdir("jt-auth-"),
+                extra_config={"admin_group": grp.getgrgid(nobody.pw_gid).gr_name})
     os.chmod(j.dir, 0o755)
     j.start()
     os.chown(j.socket, 0, nobody.pw_gid)
     got = as_user(nobody.pw_uid, nobody.pw_gid, j.socket, reqs[4:])
-    check_eq(got, ["ok"], "import by a member of admin_group")
+    check_eq(got, ["ok"], "import by a member of admin_group (primary group)")
+    check_eq(j.stop(), 0, "exit code")
+    # admin_group = a supplementary group of the client (read from /proc/PID/status)
+    other = [g for g in grp.getgrall() if g.gr_gid not in (0, nobody.pw_gid)]
+    if not other:
+        print("SKIP supplementary admin_group: no other group")
+        return
+    j = Jetsamd(dir=tmpdir("jt-auth-"), extra_config={"admin_group": other[0].gr_name})
+    os.chmod(j.dir, 0o755)
+    j.start()
+    os.chown(j.socket, 0, nobody.pw_gid)
+    got = as_user(nobody.pw_uid, nobody.pw_gid, j.socket, reqs[2:4])
+    check_eq(got, ["permission_denied", "permission_denied"], "not in admin_group")
+    got = as_user(nobody.pw_uid, nobody.pw_gid, j.socket, reqs[2:4], groups=[other[0].gr_gid])
+    check_eq(got, ["ok", "ok"], "sync, reparse by a supplementary member of admin_group")
     check_eq(j.stop(), 0, "exit code")
 
 
