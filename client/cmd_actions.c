@@ -331,8 +331,11 @@ static cJSON *import_one(struct ctl *ctl, struct conn *conn, int *connected, con
 				cJSON_AddItemToObject(entry, "error", cJSON_Duplicate(err, 1));
 				ctl_error("cannot import '%s': %s (%s)", path,
 					  jstr_or(err, "message", "?"), jstr_or(err, "code", "?"));
-				/* too_large closes the connection: reconnect for the next file */
-				if (strcmp(jstr_or(err, "code", ""), PROTO_E_TOO_LARGE) == 0) {
+				/* too_large and permission_denied close the connection:
+				 * reconnect for the next file */
+				if (strcmp(jstr_or(err, "code", ""), PROTO_E_TOO_LARGE) == 0 ||
+				    strcmp(jstr_or(err, "code", ""), PROTO_E_PERMISSION_DENIED) ==
+					    0) {
 					conn_release(conn);
 					*connected = 0;
 				}

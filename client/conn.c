@@ -314,7 +314,13 @@ int conn_command(struct conn *conn, const char *cmd, cJSON *req, cJSON **result)
 
 	if (r == 0)
 		return CTL_EXIT_OK;
-	if (r == CONN_E_DAEMON)
+	/* like permission denied on the socket: exit status 1, with what to do */
+	if (r == CONN_E_DAEMON && strcmp(conn->err_code, PROTO_E_PERMISSION_DENIED) == 0)
+		ctl_error("%s failed: permission denied: %s is for root and the members of "
+			  "jetsamd's admin_group (jetsamd.conf(5)); ask an administrator, or use "
+			  "sudo",
+			  cmd, cmd);
+	else if (r == CONN_E_DAEMON)
 		ctl_error("%s failed: %s (%s)", cmd, conn->err_message, conn->err_code);
 	else
 		ctl_error("%s failed: %s", cmd, conn_strerror(r));

@@ -524,6 +524,17 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 		request_release(&req);
 		return IPC_DONE;
 	}
+	if (!ipc_client_is_admin(c) &&
+	    (strcmp(req.cmd, "sync") == 0 || strcmp(req.cmd, "import") == 0 ||
+	     strcmp(req.cmd, "reparse") == 0)) {
+		api_reply_err(c, req.id, PROTO_E_PERMISSION_DENIED,
+			      "'%s' is for root and the admin group (admin_group)%s", req.cmd,
+			      strcmp(req.cmd, "import") == 0 ? ": closing" : "");
+		if (strcmp(req.cmd, "import") == 0) /* its bytes follow: framing is lost */
+			ipc_client_close_after_flush(c);
+		request_release(&req);
+		return IPC_DONE;
+	}
 	if (strcmp(req.cmd, "hello") == 0)
 		cmd_hello(a, c, &req);
 	else if (strcmp(req.cmd, "status") == 0)

@@ -42,7 +42,12 @@ int config_init(struct config *c)
 	c->retry_max_s = 300;
 	c->max_report_size = 16u * 1024u * 1024u;
 	c->client_queue_max = 16u * 1024u * 1024u;
-	c->max_clients = 64;
+	c->max_clients = 256;
+	c->max_clients_per_uid = 64;
+	c->client_idle_timeout_s = 300;
+	c->request_timeout_s = 30;
+	c->import_timeout_s = 60;
+	c->reply_buffer_max = 16u * 1024u * 1024u;
 	c->sync_timeout_s = 600;
 	c->max_sync_depth = 16;
 	c->max_sync_entries = 100000;
@@ -392,6 +397,62 @@ static int set_lifecycle_key(struct config *c, const char *key, const char *valu
 	return 1;
 }
 
+/* Client limits and authorization. Returns 1 when key is none of them. */
+static int set_client_key(struct config *c, const char *key, const char *value, char *err,
+			  size_t errlen)
+{
+	static const struct {
+		const char *key;
+		unsigned min, max;
+	} secs[] = {
+		{"client_idle_timeout", 0, 86400},
+		{"request_timeout", 1, 3600},
+		{"import_timeout", 1, 3600},
+	};
+	unsigned *sec_field[] = {&c->client_idle_timeout_s, &c->request_timeout_s,
+				 &c->import_timeout_s};
+	uint64_t n;
+	int r;
+
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		if (strcmp(key, secs[i].key) != 0)
+			continue;
+		r = set_uint(key, value, ms_units, secs[i].min, secs[i].max, 1000, &n, err, errlen);
+		if (r == 0)
+			*sec_field[i] = (unsigned)n;
+		return r;
+	}
+	if (strcmp(key, "max_clients_per_uid") == 0) {
+		r = set_uint(key, value, NULL, 1, 4096, 1, &n, err, errlen);
+		if (r == 0)
+			c->max_clients_per_uid = (unsigned)n;
+		return r;
+	}
+	if (strcmp(key, "reply_buffer_max") == 0) {
+		r = set_uint(key, value, size_units, 65536, 4096ull * 1024 * 1024, 1, &n, err,
+			     errlen);
+		if (r == 0)
+			c->reply_buffer_max = (size_t)n;
+		return r;
+	}
+	if (strcmp(key, "admin_group") == 0) {
+		size_t len = strlen(value);
+
+		if (strcmp(value, "none") == 0)
+			len = 0;
+		if (len >= sizeof(c->admin_group))
+			return fail(err, errlen, key, "group name is longer than %zu bytes",
+				    sizeof(c->admin_group) - 1);
+		for (size_t i = 0; i < len; i++)
+			if (value[i] == ':' || value[i] == ',' || (unsigned char)value[i] <= ' ')
+				return fail(err, errlen, key, "'%s' is not a group name", value);
+		memcpy(c->admin_group, value, len);
+		c->admin_group[len] = '\0';
+		return 0;
+	}
+	return 1;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	int r;
@@ -403,6 +464,8 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		r = set_number_key(c, key, value, err, errlen);
 	if (r == 1)
 		r = set_lifecycle_key(c, key, value, err, errlen);
+	if (r == 1)
+		r = set_client_key(c, key, value, err, errlen);
 	return r == 1 ? fail(err, errlen, key, "unknown key") : r;
 }
 

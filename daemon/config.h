@@ -27,7 +27,14 @@ struct config {
 	unsigned retry_max_s;	     /* retry_max = 300s: backoff cap */
 	size_t max_report_size;	     /* max_report_size = 16M */
 	size_t client_queue_max;     /* client_queue_max = 16M */
-	unsigned max_clients;	     /* max_clients = 64 */
+	unsigned max_clients;	     /* max_clients = 256 */
+	/* client limits and authorization (ipc.c, api.c) */
+	unsigned max_clients_per_uid;	/* max_clients_per_uid = 64 */
+	unsigned client_idle_timeout_s; /* client_idle_timeout = 5m (0: never) */
+	unsigned request_timeout_s;	/* request_timeout = 30s: to finish a request line */
+	unsigned import_timeout_s;	/* import_timeout = 60s: to send an import's bytes */
+	size_t reply_buffer_max;	/* reply_buffer_max = 16M, for all clients together */
+	char admin_group[256];		/* admin_group = (none): may sync, import, reparse */
 	/* lifecycle (issue 11) */
 	unsigned sync_timeout_s;   /* sync_timeout = 10min: a sync ends in error after this */
 	unsigned max_sync_depth;   /* max_sync_depth = 16: directory levels walked on a phone */

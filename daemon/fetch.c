@@ -1,310 +1,15 @@
-/* fetch.c: libimobiledevice side of a phone sync: lockdown, mover, AFC walk, download, remove */
+/* fetch.c: the AFC side of a phone sync: walk, download, remove (fetch_conn.c connects) */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libimobiledevice/afc.h>
 #include <libimobiledevice/libimobiledevice.h>
-#include <libimobiledevice/lockdown.h>
-#include <libimobiledevice/service.h>
-#include <plist/plist.h>
 
-#include "clock.h"
-#include "fetch.h"
+#include "../proto/sanitize.h"
+#include "fetch_internal.h"
 #include "log.h"
-
-#define FETCH_LABEL    "jetsamd"
-#define FETCH_MOVER    "com.apple.crashreportmover"
-#define FETCH_COPY     "com.apple.crashreportcopymobile"
-#define FETCH_CHUNK    (256u * 1024u)
-#define FETCH_SLICE_MS 250u /* longest wait between two looks at the cancel flag */
-
-/* One open connection to a phone: device, then AFC on crashreportcopymobile. */
-struct fetch_conn {
-	const char *udid;
-	int network;
-	atomic_int *cancel;
-	struct fetch_abort *abort; /* may be NULL */
-	uint64_t deadline_ms;	   /* 0 = none */
-	unsigned entries;	   /* directory entries looked at so far */
-	unsigned too_deep;	   /* directories skipped below max_depth */
-	idevice_t dev;
-	afc_client_t afc;
-	int afc_fd; /* registered in abort, or -1 */
-	struct fetch_result *out;
-};
-
-static void set_error(struct fetch_result *out, enum fetch_state st, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_error(struct fetch_result *out, enum fetch_state st, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	out->state = st;
-	free(out->error);
-	out->error = strdup(buf);
-}
-
-static int cancelled(struct fetch_conn *c)
-{
-	if (c->deadline_ms && clock_now_ms() >= c->deadline_ms && !atomic_load(c->cancel)) {
-		set_error(c->out, FETCH_ERROR, "sync stopped at its deadline (sync_timeout)");
-		return 1;
-	}
-	if (atomic_load(c->cancel) || fetch_abort_is_set(c->abort)) {
-		c->out->state = FETCH_CANCELLED;
-		free(c->out->error);
-		c->out->error = strdup("cancelled");
-		return 1;
-	}
-	return 0;
-}
-
-/* ---- the one mapping of library errors into our states ---- */
-
-static void map_lockdown_error(struct fetch_result *out, const char *what, lockdownd_error_t e)
-{
-	switch (e) {
-	case LOCKDOWN_E_PASSWORD_PROTECTED:
-		set_error(out, FETCH_LOCKED, "device is locked (%s: password protected)", what);
-		break;
-	case LOCKDOWN_E_PAIRING_DIALOG_RESPONSE_PENDING:
-		set_error(out, FETCH_UNTRUSTED, "pairing pending");
-		break;
-	case LOCKDOWN_E_USER_DENIED_PAIRING:
-		set_error(out, FETCH_UNTRUSTED, "pairing denied");
-		break;
-	case LOCKDOWN_E_INVALID_HOST_ID:
-	case LOCKDOWN_E_MISSING_HOST_ID:
-	case LOCKDOWN_E_PAIRING_FAILED:
-	case LOCKDOWN_E_INVALID_PAIR_RECORD:
-	case LOCKDOWN_E_MISSING_PAIR_RECORD:
-	case LOCKDOWN_E_SAVE_PAIR_RECORD_FAILED:
-	case LOCKDOWN_E_PAIRING_PROHIBITED_OVER_THIS_CONNECTION:
-		set_error(out, FETCH_UNTRUSTED, "pairing pending (%s: lockdown error %d)", what,
-			  (int)e);
-		break;
-	case LOCKDOWN_E_MUX_ERROR:
-		set_error(out, FETCH_ERROR, "%s: cannot connect to the device (lockdown error %d)",
-			  what, (int)e);
-		break;
-	case LOCKDOWN_E_RECEIVE_TIMEOUT:
-		set_error(out, FETCH_ERROR, "%s: device did not answer in time", what);
-		break;
-	default:
-		set_error(out, FETCH_ERROR, "%s: lockdown error %d", what, (int)e);
-		break;
-	}
-}
-
-static const char *afc_error_name(afc_error_t e)
-{
-	switch (e) {
-	case AFC_E_OBJECT_NOT_FOUND:
-		return "not found";
-	case AFC_E_PERM_DENIED:
-		return "permission denied";
-	case AFC_E_OBJECT_IS_DIR:
-		return "is a directory";
-	case AFC_E_MUX_ERROR:
-		return "connection lost";
-	case AFC_E_NOT_ENOUGH_DATA:
-		return "short reply";
-	case AFC_E_IO_ERROR:
-		return "i/o error";
-	case AFC_E_OP_TIMEOUT:
-		return "timeout";
-	default:
-		return "afc error";
-	}
-}
-
-/* Errors after which the AFC connection is unusable: stop the walk. */
-static int afc_error_fatal(afc_error_t e)
-{
-	return e == AFC_E_MUX_ERROR || e == AFC_E_NOT_ENOUGH_DATA || e == AFC_E_OP_TIMEOUT ||
-	       e == AFC_E_IO_ERROR || e == AFC_E_SERVICE_NOT_CONNECTED ||
-	       e == AFC_E_OP_HEADER_INVALID || e == AFC_E_NO_MEM;
-}
-
-/* ---- connection set-up ---- */
-
-static char *get_string(lockdownd_client_t ld, const char *key)
-{
-	plist_t node = NULL;
-	char *s = NULL;
-
-	if (lockdownd_get_value(ld, NULL, key, &node) == LOCKDOWN_E_SUCCESS && node &&
-	    plist_get_node_type(node) == PLIST_STRING)
-		plist_get_string_val(node, &s);
-	if (node)
-		plist_free(node);
-	return s;
-}
-
-/* Start the mover and wait for its "ping"; a missing ping is only a warning. */
-static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeout_ms)
-{
-	lockdownd_service_descriptor_t svc = NULL;
-	service_client_t sc = NULL;
-	lockdownd_error_t le;
-	char buf[8];
-	uint32_t got = 0, n;
-	uint64_t deadline = clock_now_ms() + timeout_ms;
-	int sc_fd = -1;
-
-	le = lockdownd_start_service(ld, FETCH_MOVER, &svc);
-	if (le != LOCKDOWN_E_SUCCESS) {
-		struct fetch_result tmp = {0};
-
-		map_lockdown_error(&tmp, "start '" FETCH_MOVER "'", le);
-		if (tmp.state == FETCH_LOCKED || tmp.state == FETCH_UNTRUSTED) {
-			c->out->state = tmp.state;
-			free(c->out->error);
-			c->out->error = tmp.error;
-			return -EPERM;
-		}
-		log_warn("fetch", "%s: %s; copying without moving", c->udid, tmp.error);
-		free(tmp.error);
-		return 0;
-	}
-	if (service_client_new(c->dev, svc, &sc) != SERVICE_E_SUCCESS) {
-		lockdownd_service_descriptor_free(svc);
-		log_warn("fetch", "%s: cannot connect to '" FETCH_MOVER "'; copying without moving",
-			 c->udid);
-		return 0;
-	}
-	lockdownd_service_descriptor_free(svc);
-	sc_fd = fetch_abort_add(c->abort, fetch_abort_client_fd(sc, 1)); /* service -> connection */
-	while (got < 5) {
-		uint64_t t = clock_now_ms();
-		unsigned slice;
-
-		if (cancelled(c)) {
-			fetch_abort_del(c->abort, sc_fd);
-			service_client_free(sc);
-			return -ECANCELED;
-		}
-		if (t >= deadline) {
-			log_warn("fetch", "%s: crashreportmover sent no ping within %u ms", c->udid,
-				 timeout_ms);
-			break;
-		}
-		slice = (unsigned)(deadline - t);
-		if (slice > FETCH_SLICE_MS)
-			slice = FETCH_SLICE_MS;
-		n = 0;
-		service_error_t se =
-			service_receive_with_timeout(sc, buf + got, 5 - got, &n, slice);
-		if (n > 0) {
-			got += n;
-			continue;
-		}
-		if (se != SERVICE_E_SUCCESS && se != SERVICE_E_TIMEOUT) {
-			log_warn("fetch", "%s: crashreportmover closed before its ping (error %d)",
-				 c->udid, (int)se);
-			break;
-		}
-	}
-	if (got == 5 && memcmp(buf, "ping", 4) != 0)
-		log_warn("fetch", "%s: crashreportmover sent something other than a ping", c->udid);
-	fetch_abort_del(c->abort, sc_fd);
-	service_client_free(sc);
-	return 0;
-}
-
-/*
- * device → lockdown handshake → (info, mover) → crashreportcopymobile → AFC.
- * Returns 0 with c->afc set, or -1 with c->out->state/error set.
- */
-static int conn_open(struct fetch_conn *c, int with_info, int with_mover, unsigned mover_ms)
-{
-	lockdownd_client_t ld = NULL;
-	lockdownd_service_descriptor_t svc = NULL;
-	lockdownd_error_t le;
-	idevice_error_t ie;
-	afc_error_t ae;
-	int ld_fd = -1;
-
-	ie = idevice_new_with_options(&c->dev, c->udid,
-				      c->network ? IDEVICE_LOOKUP_NETWORK : IDEVICE_LOOKUP_USBMUX);
-	if (ie != IDEVICE_E_SUCCESS) {
-		c->dev = NULL;
-		if (ie == IDEVICE_E_NO_DEVICE)
-			set_error(c->out, FETCH_GONE, "device not found by usbmuxd");
-		else
-			set_error(c->out, FETCH_ERROR, "cannot open device (error %d)", (int)ie);
-		return -1;
-	}
-	if (cancelled(c))
-		return -1;
-	le = lockdownd_client_new_with_handshake(c->dev, &ld, FETCH_LABEL);
-	if (le != LOCKDOWN_E_SUCCESS) {
-		map_lockdown_error(c->out, "lockdown handshake", le);
-		return -1;
-	}
-	ld_fd = fetch_abort_add(
-		c->abort,
-		fetch_abort_client_fd(ld, 3)); /* lockdown -> plist service -> service -> conn */
-	if (with_info) {
-		c->out->name = get_string(ld, "DeviceName");
-		c->out->product = get_string(ld, "ProductType");
-		c->out->os_version = get_string(ld, "ProductVersion");
-		c->out->build = get_string(ld, "BuildVersion");
-	}
-	if (cancelled(c))
-		goto fail;
-	if (with_mover && run_mover(c, ld, mover_ms) < 0)
-		goto fail;
-	le = lockdownd_start_service(ld, FETCH_COPY, &svc);
-	if (le != LOCKDOWN_E_SUCCESS) {
-		map_lockdown_error(c->out, "start '" FETCH_COPY "'", le);
-		goto fail;
-	}
-	fetch_abort_del(c->abort, ld_fd);
-	lockdownd_client_free(ld);
-	ld = NULL;
-	if (cancelled(c)) {
-		lockdownd_service_descriptor_free(svc);
-		return -1;
-	}
-	ae = afc_client_new(c->dev, svc, &c->afc);
-	lockdownd_service_descriptor_free(svc);
-	if (ae != AFC_E_SUCCESS) {
-		c->afc = NULL;
-		set_error(c->out, FETCH_ERROR, "cannot connect to '" FETCH_COPY "' (afc error %d)",
-			  (int)ae);
-		return -1;
-	}
-	c->afc_fd = fetch_abort_add(
-		c->abort, fetch_abort_client_fd(c->afc, 2)); /* afc -> service -> connection */
-	return 0;
-fail:
-	fetch_abort_del(c->abort, ld_fd);
-	if (ld)
-		lockdownd_client_free(ld);
-	return -1;
-}
-
-static void conn_close(struct fetch_conn *c)
-{
-	fetch_abort_del(c->abort, c->afc_fd);
-	c->afc_fd = -1;
-	if (c->afc)
-		afc_client_free(c->afc);
-	if (c->dev)
-		idevice_free(c->dev);
-	c->afc = NULL;
-	c->dev = NULL;
-}
 
 /* ---- AFC helpers ---- */
 
@@ -378,8 +83,8 @@ static int download(struct fetch_conn *c, const char *path, const struct file_in
 	e = afc_file_open(c->afc, path, AFC_FOPEN_RDONLY, &h);
 	if (e != AFC_E_SUCCESS) {
 		log_warn("fetch", "%s: cannot open '%s': %s (afc error %d)", c->udid, path,
-			 afc_error_name(e), (int)e);
-		return afc_error_fatal(e) ? -EPIPE : -EIO;
+			 fetch_afc_error_name(e), (int)e);
+		return fetch_afc_error_fatal(e) ? -EPIPE : -EIO;
 	}
 	buf = malloc(size ? size : 1);
 	if (!buf) {
@@ -390,15 +95,15 @@ static int download(struct fetch_conn *c, const char *path, const struct file_in
 		uint32_t want = size - total > FETCH_CHUNK ? FETCH_CHUNK : (uint32_t)(size - total);
 		uint32_t got = 0;
 
-		if (cancelled(c)) {
+		if (fetch_cancelled(c)) {
 			r = -ECANCELED;
 			break;
 		}
 		e = afc_file_read(c->afc, h, buf + total, want, &got);
 		if (e != AFC_E_SUCCESS) {
 			log_warn("fetch", "%s: cannot read '%s' at %zu: %s (afc error %d)", c->udid,
-				 path, total, afc_error_name(e), (int)e);
-			r = afc_error_fatal(e) ? -EPIPE : -EIO;
+				 path, total, fetch_afc_error_name(e), (int)e);
+			r = fetch_afc_error_fatal(e) ? -EPIPE : -EIO;
 			break;
 		}
 		if (got == 0)
@@ -439,6 +144,55 @@ static int join_path(char *dst, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * One regular file of the walk (path raw for AFC): skip it, note it as known, or download,
+ * archive and parse it. Returns 0 to go on, or -EPIPE/-ECANCELED/-ENOMEM to stop the walk.
+ */
+static int walk_file(struct fetch_conn *c, const struct fetch_params *p, const char *path,
+		     const struct file_info *fi)
+{
+	char safe[SANITIZE_PATH_MAX + 1]; /* escaped: what is stored and compared */
+	const struct store_file_entry *known;
+	char *buf = NULL;
+	int cut, r;
+
+	sanitize_escape(path, strlen(path), safe, sizeof(safe), &cut);
+	if (cut) {
+		log_warn("fetch", "%s: '%.200s...': path over %d bytes escaped: skipped", c->udid,
+			 safe, SANITIZE_PATH_MAX);
+		return 0;
+	}
+	known = store_file_index_find(&p->index, safe);
+	if (known && known->size == fi->size && known->mtime_ns == fi->mtime_ns)
+		return !known->removed && push_known(c->out, safe, fi) < 0 ? -ENOMEM : 0;
+	if (fi->size <= 0)
+		return 0; /* being written, or nothing to keep */
+	if ((size_t)fi->size > p->max_report_size) {
+		log_warn("fetch", "%s: '%s' is larger than max_report_size (%lld bytes)", c->udid,
+			 path, (long long)fi->size);
+		return 0;
+	}
+	r = download(c, path, fi, &buf);
+	if (r == -EIO) {
+		c->out->n_failed++;
+		return 0;
+	}
+	if (buf) {
+		int k = keep_file(c, p, safe, fi, buf);
+
+		free(buf);
+		if (k == -ENOMEM)
+			r = k;
+		else if (k < 0)
+			c->out->n_failed++;
+	}
+	if (r == -EPIPE)
+		fetch_set_error(c->out, FETCH_ERROR, "connection lost while reading '%s'", path);
+	else if (r == -ECANCELED)
+		fetch_cancelled(c);
+	return r;
+}
+
 /* Returns 0 to go on, -EPIPE/-ECANCELED/-ENOMEM/-E2BIG to stop the whole walk. */
 static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *dir, int depth)
 {
@@ -448,32 +202,32 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 
 	e = afc_read_directory(c->afc, dir ? dir : ".", &names);
 	if (e != AFC_E_SUCCESS) {
-		if (!dir || afc_error_fatal(e)) {
-			set_error(c->out, FETCH_ERROR, "cannot read device directory '%s': %s",
-				  dir ? dir : ".", afc_error_name(e));
+		if (!dir || fetch_afc_error_fatal(e)) {
+			fetch_set_error(c->out, FETCH_ERROR,
+					"cannot read device directory '%s': %s", dir ? dir : ".",
+					fetch_afc_error_name(e));
 			return -EPIPE;
 		}
 		log_warn("fetch", "%s: cannot read directory '%s': %s", c->udid, dir,
-			 afc_error_name(e));
+			 fetch_afc_error_name(e));
 		c->out->n_failed++;
 		return 0;
 	}
 	for (size_t i = 0; names && names[i] && r == 0; i++) {
-		char path[1024];
+		char path[1024]; /* raw, for AFC */
 		struct file_info fi;
-		const struct store_file_entry *known;
-		char *buf = NULL;
 
 		if (!strcmp(names[i], ".") || !strcmp(names[i], ".."))
 			continue;
-		if (cancelled(c)) {
+		if (fetch_cancelled(c)) {
 			r = -ECANCELED;
 			break;
 		}
 		if (p->max_entries && ++c->entries > p->max_entries) {
-			set_error(c->out, FETCH_ERROR,
-				  "sync stopped after %u directory entries (max_sync_entries)",
-				  p->max_entries);
+			fetch_set_error(
+				c->out, FETCH_ERROR,
+				"sync stopped after %u directory entries (max_sync_entries)",
+				p->max_entries);
 			r = -E2BIG;
 			break;
 		}
@@ -481,13 +235,13 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 			continue;
 		e = stat_path(c->afc, path, &fi);
 		if (e != AFC_E_SUCCESS) {
-			if (afc_error_fatal(e)) {
-				set_error(c->out, FETCH_ERROR, "cannot stat '%s': %s", path,
-					  afc_error_name(e));
+			if (fetch_afc_error_fatal(e)) {
+				fetch_set_error(c->out, FETCH_ERROR, "cannot stat '%s': %s", path,
+						fetch_afc_error_name(e));
 				r = -EPIPE;
 			} else if (e != AFC_E_OBJECT_NOT_FOUND) {
 				log_warn("fetch", "%s: cannot stat '%s': %s", c->udid, path,
-					 afc_error_name(e));
+					 fetch_afc_error_name(e));
 			}
 			continue;
 		}
@@ -502,40 +256,8 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 					 c->udid, path, p->max_depth);
 			continue;
 		}
-		if (!fi.is_reg || !wanted(names[i], p->collect_all))
-			continue;
-		known = store_file_index_find(&p->index, path);
-		if (known && known->size == fi.size && known->mtime_ns == fi.mtime_ns) {
-			if (!known->removed && push_known(c->out, path, &fi) < 0)
-				r = -ENOMEM;
-			continue;
-		}
-		if (fi.size <= 0)
-			continue; /* being written, or nothing to keep */
-		if ((size_t)fi.size > p->max_report_size) {
-			log_warn("fetch", "%s: '%s' is larger than max_report_size (%lld bytes)",
-				 c->udid, path, (long long)fi.size);
-			continue;
-		}
-		r = download(c, path, &fi, &buf);
-		if (r == -EIO) {
-			c->out->n_failed++;
-			r = 0;
-			continue;
-		}
-		if (buf) {
-			int k = keep_file(c, p, path, &fi, buf);
-
-			free(buf);
-			if (k == -ENOMEM)
-				r = k;
-			else if (k < 0)
-				c->out->n_failed++;
-		}
-		if (r == -EPIPE)
-			set_error(c->out, FETCH_ERROR, "connection lost while reading '%s'", path);
-		else if (r == -ECANCELED)
-			cancelled(c);
+		if (fi.is_reg && wanted(names[i], p->collect_all))
+			r = walk_file(c, p, path, &fi);
 	}
 	afc_dictionary_free(names);
 	return r;
@@ -554,25 +276,25 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 
 	memset(out, 0, sizeof(*out));
 	out->state = FETCH_OK;
-	if (cancelled(&c))
+	if (fetch_cancelled(&c))
 		return;
-	if (conn_open(&c, 1, 1, p->mover_timeout_ms) < 0) {
-		conn_close(&c);
+	if (fetch_conn_open(&c, 1, 1, p->mover_timeout_ms) < 0) {
+		fetch_conn_close(&c);
 		return;
 	}
 	r = walk(&c, p, NULL, 0);
-	conn_close(&c);
+	fetch_conn_close(&c);
 	if (r == -ENOMEM)
-		set_error(out, FETCH_ERROR, "out of memory");
+		fetch_set_error(out, FETCH_ERROR, "out of memory");
 	if (fetch_abort_is_set(c.abort) && out->state != FETCH_OK)
-		cancelled(&c); /* cut by the loop: say why (deadline or cancel), not "lost" */
+		fetch_cancelled(&c); /* cut by the loop: say why (deadline or cancel), not "lost" */
 	if (out->state == FETCH_OK && c.too_deep)
-		set_error(out, FETCH_ERROR,
-			  "%u director%s deeper than max_sync_depth (%u) not walked", c.too_deep,
-			  c.too_deep == 1 ? "y" : "ies", p->max_depth);
+		fetch_set_error(out, FETCH_ERROR,
+				"%u director%s deeper than max_sync_depth (%u) not walked",
+				c.too_deep, c.too_deep == 1 ? "y" : "ies", p->max_depth);
 	if (out->state == FETCH_OK && out->n_failed)
-		set_error(out, FETCH_ERROR, "%u report file(s) could not be fetched",
-			  out->n_failed);
+		fetch_set_error(out, FETCH_ERROR, "%u report file(s) could not be fetched",
+				out->n_failed);
 }
 
 void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n,
@@ -587,32 +309,38 @@ void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n
 
 	memset(out, 0, sizeof(*out));
 	out->state = FETCH_OK;
-	if (cancelled(&c))
+	if (fetch_cancelled(&c))
 		return;
-	if (conn_open(&c, 0, 0, 0) < 0) {
-		conn_close(&c);
+	if (fetch_conn_open(&c, 0, 0, 0) < 0) {
+		fetch_conn_close(&c);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
+		char raw[1024]; /* v[i].path is escaped (sanitize_escape): AFC needs the bytes */
 		struct file_info fi;
 		afc_error_t e;
 
-		if (cancelled(&c))
+		if (fetch_cancelled(&c))
 			break;
-		e = stat_path(c.afc, v[i].path, &fi);
+		if (sanitize_unescape(v[i].path, raw, sizeof(raw)) < 0) {
+			log_warn("fetch", "%s: '%s' is not a stored device path: kept", udid,
+				 v[i].path);
+			continue;
+		}
+		e = stat_path(c.afc, raw, &fi);
 		if (e == AFC_E_OBJECT_NOT_FOUND) {
 			log_info("fetch", "%s: '%s' is already gone from the device", udid,
 				 v[i].path);
 			continue;
 		}
 		if (e != AFC_E_SUCCESS) {
-			if (afc_error_fatal(e)) {
-				set_error(out, FETCH_ERROR, "cannot stat '%s': %s", v[i].path,
-					  afc_error_name(e));
+			if (fetch_afc_error_fatal(e)) {
+				fetch_set_error(out, FETCH_ERROR, "cannot stat '%s': %s", v[i].path,
+						fetch_afc_error_name(e));
 				break;
 			}
 			log_warn("fetch", "%s: cannot stat '%s': %s; kept", udid, v[i].path,
-				 afc_error_name(e));
+				 fetch_afc_error_name(e));
 			continue;
 		}
 		if (!fi.is_reg || fi.size != v[i].size || fi.mtime_ns != v[i].mtime_ns) {
@@ -620,21 +348,21 @@ void fetch_remove(const char *udid, int network, struct fetch_known *v, size_t n
 				 v[i].path);
 			continue;
 		}
-		e = afc_remove_path(c.afc, v[i].path);
+		e = afc_remove_path(c.afc, raw);
 		if (e != AFC_E_SUCCESS) {
-			if (afc_error_fatal(e)) {
-				set_error(out, FETCH_ERROR, "cannot remove '%s': %s", v[i].path,
-					  afc_error_name(e));
+			if (fetch_afc_error_fatal(e)) {
+				fetch_set_error(out, FETCH_ERROR, "cannot remove '%s': %s",
+						v[i].path, fetch_afc_error_name(e));
 				break;
 			}
 			log_warn("fetch", "%s: cannot remove '%s': %s; kept", udid, v[i].path,
-				 afc_error_name(e));
+				 fetch_afc_error_name(e));
 			continue;
 		}
 		v[i].removed = 1;
 		log_debug("fetch", "%s: removed '%s' from the device", udid, v[i].path);
 	}
-	conn_close(&c);
+	fetch_conn_close(&c);
 }
 
 void fetch_params_release(struct fetch_params *p)

@@ -3,18 +3,21 @@
 /*
  * DESIGN: data flows one way, top to bottom; no file includes a file above it.
  *
- *   main.c              options, config file, signals, watchdog, the loop
+ *   main.c              options, config file, state-dir lock (statedir.c), signals, the loop
  *     hub.c             owns loop, config, store, ipc, devices; implements their ops tables
  *       api.c           socket commands: decode, dispatch, queries             (L2 commands)
  *       import.c        the import command        reparse.c   the reparse command
  *       api_common.c    what they share: struct api_ctx (set here), replies
- *         ipc.c         socket, clients, line framing, output queues           (L3 services)
+ *         ipc.c         clients, line framing; ipc_sock.c listen + peer creds  (L3 services)
+ *                       ipc_out.c reply queues, ipc_limits.c limits, timeouts, byte budget
  *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs
  *         ingest.c      hash, archive, parse (worker); commit (store job), EVENT JSON (loop)
- *           fetch.c     libimobiledevice: walk, download, remove (worker)      (L4 workers)
+ *           fetch.c     AFC walk, download, remove (worker); fetch_conn.c connects (L4)
+ *                       fetch_abort.c: the loop cuts a job's sockets (stop, deadline)
  *           devwatch.c  usbmuxd events      store*.c  SQLite, split by job (store_internal.h)
  *           storeq.c    the store thread: owns the connection; every store call is a store job
- *             fileindex, durable, archive.c, proto/ (report parser, request decoder) (L5)
+ *             fileindex, durable, archive.c, statedir.c, proto/ (report parser,
+ *             request decoder, protocol.h, isotime, sanitize)                     (L5 base)
  *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h
  *
  * Upward calls go through ops tables set here: ipc_ops (request line, raw bytes, client gone,

@@ -1,81 +1,23 @@
 /* ipc.c: the Unix socket server: listener, clients, bounded line framing and output queues */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "../proto/linebuf.h"
+#include "../proto/protocol.h"
 #include "config.h"
 #include "ipc.h"
+#include "ipc_internal.h"
 #include "log.h"
-#include "../proto/request.h"
 
 #define IPC_STOP_FLUSH_MS 2000
 /* how long a client that lost framing may keep sending after its last reply before we close */
 #define IPC_LINGER_MS 5000
 
-enum client_state {
-	CLIENT_READING,	 /* framing lines */
-	CLIENT_RAW,	 /* collecting the bytes of an import */
-	CLIENT_BUSY,	 /* a request is pending; reading is stopped */
-	CLIENT_DRAINING, /* input is discarded; close after the replies are written and EOF */
-	CLIENT_CLOSED,
-};
-
-struct ipc_client {
-	uv_pipe_t pipe;
-	struct ipc *ipc;
-	struct ipc_client *next, *prev;
-	enum client_state state;
-	enum client_state after_busy; /* the state resume returns to */
-	struct linebuf lb;
-	char *raw;
-	size_t raw_len, raw_want, raw_cap;
-	unsigned topics;
-	unsigned refs;
-	unsigned id;
-	int reading;
-	int eof;	  /* the client's end is closed (EOF or read error) */
-	int shut_done;	  /* the replies are flushed and our end is shut down */
-	int open_handles; /* pipe and linger timer; the client is gone when both are closed */
-	void *slot;	  /* the owner's per-client state */
-	uv_shutdown_t shutdown;
-	uv_timer_t linger;
-};
-
-struct ipc {
-	const struct config *cfg; /* the owner's, replaced in place on reload */
-	const struct ipc_ops *ops;
-	void *arg;
-	uv_pipe_t server;
-	uv_timer_t stop_timer;
-	struct ipc_client *clients;
-	unsigned n_clients;
-	unsigned next_id;
-	int activated;
-	int lock_fd;
-	char *path;
-	int stopping;
-	int server_closed, timer_closing, timer_closed;
-	void (*done_cb)(void *arg);
-	void *done_arg;
-};
-
-struct write_req {
-	uv_write_t req;
-	size_t len;
-	char data[];
-};
-
 static void client_process(struct ipc_client *c);
-static void client_close(struct ipc_client *c);
 static void maybe_done(struct ipc *ipc);
 
 static void notify_clients(struct ipc *ipc)
@@ -99,6 +41,7 @@ void ipc_client_unref(struct ipc_client *c)
 	if (c == NULL || --c->refs > 0)
 		return;
 	ipc = c->ipc;
+	ipc_out_drop(c);
 	linebuf_release(&c->lb);
 	free(c->raw);
 	free(c);
@@ -134,17 +77,19 @@ static void client_closed_cb(uv_handle_t *h)
 		ipc->clients = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	ipc->n_clients--;
+	if (--ipc->n_clients == 0)
+		uv_timer_stop(&ipc->sweep);
 	log_debug("ipc", "client %u closed", c->id);
 	ipc_client_unref(c);
 	notify_clients(ipc);
 }
 
-static void client_close(struct ipc_client *c)
+void ipc_client_close_now(struct ipc_client *c)
 {
 	if (c->state == CLIENT_CLOSED)
 		return;
 	c->state = CLIENT_CLOSED;
+	ipc_out_drop(c); /* its memory is free at once, not when libuv gets to the close */
 	c->ipc->ops->gone_cb(c->ipc->arg, c);
 	if (!uv_is_closing((uv_handle_t *)&c->pipe))
 		uv_close((uv_handle_t *)&c->pipe, client_closed_cb);
@@ -160,7 +105,7 @@ static void linger_cb(uv_timer_t *t)
 
 	log_debug("ipc", "client %u: still sending %d ms after losing framing: closing", c->id,
 		  IPC_LINGER_MS);
-	client_close(c);
+	ipc_client_close_now(c);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -170,7 +115,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
 	c->shut_done = 1;
 	/* the replies are out and the client sees EOF; wait for its EOF (or the linger timer) */
 	if (status < 0 || c->eof || !c->reading || c->ipc->stopping)
-		client_close(c);
+		ipc_client_close_now(c);
 }
 
 /*
@@ -192,114 +137,21 @@ void ipc_client_close_after_flush(struct ipc_client *c)
 		set_reading(c, 1);
 		uv_timer_start(&c->linger, linger_cb, IPC_LINGER_MS, 0);
 	}
+	c->want_shutdown = 1;
+	ipc_out_pump(c); /* shuts our end down once the queue is written */
+}
+
+void ipc_client_written(struct ipc_client *c)
+{
+	if (!c->want_shutdown || c->out_head != NULL || c->state != CLIENT_DRAINING)
+		return;
+	c->want_shutdown = 0;
 	c->shutdown.data = c;
 	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, shutdown_cb) < 0)
-		client_close(c);
+		ipc_client_close_now(c);
 }
 
 /* ---- output ---- */
-
-static void write_cb(uv_write_t *req, int status)
-{
-	struct write_req *w = (struct write_req *)req;
-	struct ipc_client *c = req->data;
-
-	(void)status;
-	free(w);
-	ipc_client_unref(c);
-}
-
-static int client_write(struct ipc_client *c, const char *text, size_t len)
-{
-	size_t before = uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
-	struct write_req *w;
-	uv_buf_t buf;
-	int r;
-
-	if (c->state == CLIENT_CLOSED || c->state == CLIENT_DRAINING)
-		return -EPIPE;
-	w = malloc(sizeof(*w) + len + 1);
-	if (w == NULL) {
-		log_err("ipc", "client %u: out of memory for a reply: closing", c->id);
-		client_close(c);
-		return -ENOMEM;
-	}
-	memcpy(w->data, text, len);
-	w->data[len] = '\n';
-	w->len = len + 1;
-	w->req.data = ipc_client_ref(c);
-	buf = uv_buf_init(w->data, (unsigned)w->len);
-	r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, write_cb);
-	if (r < 0) {
-		free(w);
-		ipc_client_unref(c);
-		log_info("ipc", "client %u: write failed: %s: closing", c->id, uv_strerror(r));
-		client_close(c);
-		return -EPIPE;
-	}
-	/* one reply may be larger than the cap; a backlog that keeps growing is not allowed */
-	if (before > 0 && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
-				  c->ipc->cfg->client_queue_max) {
-		log_warn("ipc",
-			 "client %u: more than %zu bytes queued (it does not read): "
-			 "disconnecting",
-			 c->id, c->ipc->cfg->client_queue_max);
-		client_close(c);
-		return -EPIPE;
-	}
-	return 0;
-}
-
-int ipc_client_send(struct ipc_client *c, const cJSON *msg)
-{
-	char *text = cJSON_PrintUnformatted(msg);
-	int r;
-
-	if (text == NULL) {
-		log_err("ipc", "client %u: cannot encode a reply: out of memory", c->id);
-		return -ENOMEM;
-	}
-	r = client_write(c, text, strlen(text));
-	cJSON_free(text);
-	return r;
-}
-
-void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg)
-{
-	char *text = NULL;
-	size_t len = 0;
-
-	if (ipc == NULL)
-		return;
-	for (struct ipc_client *c = ipc->clients, *next; c; c = next) {
-		next = c->next;
-		if (!(c->topics & topic) || !ipc_client_is_open(c))
-			continue;
-		if (text == NULL) {
-			text = cJSON_PrintUnformatted(msg);
-			if (text == NULL)
-				return;
-			len = strlen(text);
-		}
-		client_write(c, text, len);
-	}
-	cJSON_free(text);
-}
-
-static void send_error(struct ipc_client *c, const char *code, const char *msg)
-{
-	cJSON *o = cJSON_CreateObject(), *e = cJSON_CreateObject();
-
-	if (o && e && cJSON_AddBoolToObject(o, "ok", 0) &&
-	    cJSON_AddStringToObject(e, "code", code) &&
-	    cJSON_AddStringToObject(e, "message", msg)) {
-		cJSON_AddItemToObject(o, "error", e);
-		e = NULL;
-		ipc_client_send(c, o);
-	}
-	cJSON_Delete(e);
-	cJSON_Delete(o);
-}
 
 /* ---- input ---- */
 
@@ -325,7 +177,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		if (c->state == CLIENT_DRAINING) {
 			set_reading(c, 0);
 			if (c->shut_done)
-				client_close(c);
+				ipc_client_close_now(c);
 			return;
 		}
 		/* EOF: the replies to what was sent are written, then the client is closed */
@@ -338,9 +190,12 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (c->state == CLIENT_DRAINING)
 		return; /* framing is lost or the client is being closed: discard */
+	c->active_ms = uv_now(s->loop);
+	if (c->state == CLIENT_READING && linebuf_pending(&c->lb) == 0)
+		c->input_ms = c->active_ms; /* a request line begins */
 	if (linebuf_append(&c->lb, buf->base, (size_t)nread) < 0) {
 		log_err("ipc", "client %u: out of memory: closing", c->id);
-		client_close(c);
+		ipc_client_close_now(c);
 		return;
 	}
 	client_process(c);
@@ -367,6 +222,7 @@ void ipc_client_expect_raw(struct ipc_client *c, size_t n)
 	free(c->raw);
 	c->raw = NULL;
 	c->state = CLIENT_RAW;
+	c->input_ms = uv_now(c->pipe.loop); /* import_timeout runs from the header */
 }
 
 /* Move buffered bytes into the raw buffer; returns 1 when the body is complete. */
@@ -406,7 +262,7 @@ static void client_process(struct ipc_client *c)
 
 			if (r < 0) {
 				log_err("ipc", "client %u: out of memory for an import", c->id);
-				client_close(c);
+				ipc_client_close_now(c);
 				break;
 			}
 			if (r == 0)
@@ -414,6 +270,7 @@ static void client_process(struct ipc_client *c)
 			body = c->raw;
 			c->raw = NULL;
 			c->state = CLIENT_READING;
+			c->input_ms = uv_now(c->pipe.loop); /* what follows is a new line */
 			out = c->ipc->ops->raw_cb(c->ipc->arg, c, body, c->raw_len);
 		} else {
 			char *line;
@@ -425,8 +282,8 @@ static void client_process(struct ipc_client *c)
 			if (r == LINEBUF_E_TOO_LONG) {
 				log_info("ipc", "client %u: request line over %d bytes: closing",
 					 c->id, IPC_MAX_LINE);
-				send_error(c, PROTO_E_TOO_LARGE,
-					   "request line is longer than 65536 bytes");
+				ipc_client_error(c, NULL, PROTO_E_TOO_LARGE,
+						 "request line is longer than 65536 bytes");
 				ipc_client_close_after_flush(c);
 				break;
 			}
@@ -453,6 +310,7 @@ void ipc_client_resume(struct ipc_client *c)
 		return;
 	}
 	c->state = c->after_busy;
+	c->active_ms = c->input_ms = uv_now(c->pipe.loop);
 	if (c->ipc->stopping) {
 		ipc_client_close_after_flush(c);
 		return;
@@ -460,109 +318,65 @@ void ipc_client_resume(struct ipc_client *c)
 	client_process(c);
 }
 
+int ipc_client_is_admin(const struct ipc_client *c)
+{
+	return c->peer.admin;
+}
+
 /* ---- listener ---- */
 
-static void connection_cb(uv_stream_t *server, int status)
+static struct ipc_client *client_new(struct ipc *ipc, uv_loop_t *loop)
 {
-	struct ipc *ipc = server->data;
-	struct ipc_client *c;
+	struct ipc_client *c = calloc(1, sizeof(*c));
 
-	if (status < 0) {
-		log_warn("ipc", "accept failed: %s", uv_strerror(status));
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL || uv_pipe_init(server->loop, &c->pipe, 0) < 0) {
+	if (c == NULL || uv_pipe_init(loop, &c->pipe, 0) < 0) {
 		free(c);
 		log_err("ipc", "cannot accept a client: out of memory");
-		return;
+		return NULL;
 	}
-	uv_timer_init(server->loop, &c->linger);
+	uv_timer_init(loop, &c->linger);
 	c->linger.data = c;
 	c->open_handles = 2;
 	c->ipc = ipc;
 	c->refs = 1; /* dropped in client_closed_cb */
 	c->id = ++ipc->next_id;
 	c->pipe.data = c;
+	c->active_ms = c->input_ms = uv_now(loop);
 	linebuf_init(&c->lb, IPC_MAX_LINE);
 	c->next = ipc->clients;
 	if (ipc->clients)
 		ipc->clients->prev = c;
 	ipc->clients = c;
-	ipc->n_clients++;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
-		client_close(c);
-		return;
-	}
-	if (ipc->n_clients > ipc->cfg->max_clients) {
-		log_warn("ipc", "refusing client %u: max_clients (%u) reached", c->id,
-			 ipc->cfg->max_clients);
-		client_close(c);
-		return;
-	}
-	log_debug("ipc", "client %u connected", c->id);
-	set_reading(c, 1);
-	notify_clients(ipc);
+	if (ipc->n_clients++ == 0)
+		uv_timer_start(&ipc->sweep, ipc_limits_sweep_cb, IPC_SWEEP_MS, IPC_SWEEP_MS);
+	return c;
 }
 
-/* Create, bind and listen on path: lock file, no clobbering of a live socket, mode 0660. */
-static int listen_path(struct ipc *ipc, const char *path)
+static void connection_cb(uv_stream_t *server, int status)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char lock[sizeof(sa.sun_path) + 8];
-	struct stat st;
-	mode_t old;
-	int fd, r;
+	struct ipc *ipc = server->data;
+	struct ipc_client *c;
+	uv_os_fd_t fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("ipc", "socket path '%s' is too long", path);
-		return -ENAMETOOLONG;
+	if (status < 0) {
+		log_warn("ipc", "accept failed: %s", uv_strerror(status));
+		return;
 	}
-	memcpy(sa.sun_path, path, strlen(path));
-	snprintf(lock, sizeof(lock), "%s.lock", path);
-	ipc->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (ipc->lock_fd < 0) {
-		r = -errno;
-		log_err("ipc", "cannot open lock file '%s': %s", lock, strerror(errno));
-		return r;
+	c = client_new(ipc, server->loop);
+	if (c == NULL)
+		return;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 ||
+	    uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+	    ipc_sock_peer(fd, ipc->cfg->admin_group, &c->peer) < 0) {
+		ipc_client_close_now(c);
+		return;
 	}
-	if (flock(ipc->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		log_err("ipc", "cannot lock '%s': another jetsamd is running", lock);
-		return -EADDRINUSE;
-	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_err("ipc",
-				"cannot create socket '%s': a file that is not a socket "
-				"is in the way",
-				path);
-			return -EEXIST;
-		}
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(fd);
-			log_err("ipc", "cannot create socket '%s': it is in use", path);
-			return -EADDRINUSE;
-		}
-		if (fd >= 0)
-			close(fd);
-		log_info("ipc", "removing stale socket '%s'", path);
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	old = umask(0117);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(fd, 128) < 0) {
-		r = -errno;
-		log_err("ipc", "cannot listen on '%s': %s", path, strerror(errno));
-		close(fd);
-		return r;
-	}
-	chmod(path, 0660);
-	return fd;
+	if (ipc_limits_admit(ipc, c) < 0)
+		return;
+	log_debug("ipc", "client %u connected (uid %u, pid %ld%s)", c->id, (unsigned)c->peer.uid,
+		  (long)c->peer.pid, c->peer.admin ? ", admin" : "");
+	set_reading(c, 1);
+	notify_clients(ipc);
 }
 
 int ipc_new(uv_loop_t *loop, const struct config *cfg, int fd, const struct ipc_ops *ops, void *arg,
@@ -579,8 +393,9 @@ int ipc_new(uv_loop_t *loop, const struct config *cfg, int fd, const struct ipc_
 	ipc->arg = arg;
 	ipc->lock_fd = -1;
 	ipc->activated = fd >= 0;
+	ipc_sock_raise_nofile();
 	if (fd < 0) {
-		fd = listen_path(ipc, cfg->socket);
+		fd = ipc_sock_listen(cfg->socket, &ipc->lock_fd);
 		if (fd < 0) {
 			if (ipc->lock_fd >= 0)
 				close(ipc->lock_fd);
@@ -591,12 +406,15 @@ int ipc_new(uv_loop_t *loop, const struct config *cfg, int fd, const struct ipc_
 	}
 	uv_timer_init(loop, &ipc->stop_timer);
 	ipc->stop_timer.data = ipc;
+	uv_timer_init(loop, &ipc->sweep);
+	ipc->sweep.data = ipc;
+	uv_unref((uv_handle_t *)&ipc->sweep);
 	r = uv_pipe_init(loop, &ipc->server, 0);
 	ipc->server.data = ipc;
 	if (r == 0)
 		r = uv_pipe_open(&ipc->server, fd);
 	if (r == 0)
-		r = uv_listen((uv_stream_t *)&ipc->server, 128, connection_cb);
+		r = uv_listen((uv_stream_t *)&ipc->server, IPC_BACKLOG, connection_cb);
 	if (r < 0) {
 		log_err("ipc", "cannot listen: %s", uv_strerror(r));
 		/* the handles are initialised: the caller closes them with ipc_stop() */
@@ -622,9 +440,10 @@ static void maybe_done(struct ipc *ipc)
 	if (!ipc->timer_closing) {
 		ipc->timer_closing = 1;
 		uv_close((uv_handle_t *)&ipc->stop_timer, timer_closed_cb);
+		uv_close((uv_handle_t *)&ipc->sweep, timer_closed_cb);
 		return;
 	}
-	if (!ipc->timer_closed)
+	if (ipc->timers_closed < 2)
 		return;
 	cb = ipc->done_cb;
 	ipc->done_cb = NULL;
@@ -644,7 +463,7 @@ static void timer_closed_cb(uv_handle_t *h)
 {
 	struct ipc *ipc = h->data;
 
-	ipc->timer_closed = 1;
+	ipc->timers_closed++;
 	maybe_done(ipc);
 }
 
@@ -656,7 +475,7 @@ static void stop_timer_cb(uv_timer_t *t)
 		next = c->next;
 		if (c->state != CLIENT_CLOSED)
 			log_info("ipc", "client %u: replies not flushed in time: closing", c->id);
-		client_close(c);
+		ipc_client_close_now(c);
 	}
 }
 
@@ -674,7 +493,7 @@ void ipc_stop(struct ipc *ipc, void (*done_cb)(void *arg), void *arg)
 		if (c->state == CLIENT_BUSY)
 			c->after_busy = CLIENT_DRAINING; /* answer the pending request first */
 		else if (c->state == CLIENT_DRAINING && c->shut_done)
-			client_close(c); /* lingering: the replies are out */
+			ipc_client_close_now(c); /* lingering: the replies are out */
 		else
 			ipc_client_close_after_flush(c);
 	}

@@ -19,8 +19,20 @@ struct ipc_client;
  * client is "busy" and reading stops until the owner calls ipc_client_resume(). After an
  * import header the owner calls ipc_client_expect_raw() and the next N bytes go to a raw
  * buffer, then to ops->raw_cb. ipc knows nothing above it: it reports through struct ipc_ops.
- * Output: one uv_write per line; when the bytes libuv still holds for a client exceed
- * client_queue_max (and a previous reply had not drained yet) the client is disconnected.
+ * Output (ipc_out.c): a queue of lines per client, written straight while the socket takes
+ * them, then one slice at a time through uv_write, so a closed client's queue is freed at
+ * once. When a client's queue passes client_queue_max (and a previous reply had not
+ * drained yet) the client is disconnected.
+ * Limits (ipc_sock.c reads the peer's uid with SO_PEERCRED at accept): max_clients and
+ * max_clients_per_uid; at a limit the client (of that uid) inactive longest that is idle,
+ * stalled or not reading is closed to make room (ipc_limits.c), and when there is none the
+ * new one gets one too_many_clients line and is closed.
+ * A sweep timer closes idle clients (client_idle_timeout; a subscriber is never idle) and
+ * clients whose partial request line (request_timeout) or import bytes (import_timeout)
+ * do not arrive in time, after a timeout error line. All queued reply bytes share one
+ * budget, reply_buffer_max: a reply that would pass it first disconnects the clients that
+ * hold the most unread bytes; a reply larger than the whole budget becomes a too_large
+ * error. Every line sent is valid UTF-8 (invalid bytes become U+FFFD).
  * Clients are reference counted so that pending jobs can outlive the connection.
  */
 
@@ -50,8 +62,9 @@ struct ipc_ops {
 };
 
 /*
- * Listen on fd (socket activation) when fd >= 0, else create cfg->socket. cfg (socket,
- * max_clients, client_queue_max) is read when needed: the owner may replace it in place.
+ * Listen on fd (socket activation) when fd >= 0, else create cfg->socket. cfg (socket, the
+ * client limits, admin_group) is read when needed: the owner may replace it in place.
+ * Raises RLIMIT_NOFILE's soft limit to the hard limit.
  */
 int ipc_new(uv_loop_t *loop, const struct config *cfg, int fd, const struct ipc_ops *ops, void *arg,
 	    struct ipc **out);
@@ -71,6 +84,8 @@ void ipc_client_close_after_flush(struct ipc_client *c);
 /* The next n bytes of input are raw; ops->raw_cb receives them. */
 void ipc_client_expect_raw(struct ipc_client *c, size_t n);
 int ipc_client_is_open(const struct ipc_client *c);
+/* The peer (SO_PEERCRED at accept) is root, the daemon's uid or in admin_group. */
+int ipc_client_is_admin(const struct ipc_client *c);
 void ipc_client_set_topics(struct ipc_client *c, unsigned topics);
 /* A slot for the owner's per-client state (freed by the owner in gone_cb). */
 void **ipc_client_slot(struct ipc_client *c);

@@ -82,9 +82,39 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
+/*
+ * Append len bytes of text to line (n bytes used of cap): one event, one line, and no raw
+ * control byte reaches stderr or the journal: a newline or CR becomes a space, any other
+ * control character (and DEL) "\xNN". Returns the new length (< cap).
+ */
+static size_t escape_into(char *line, size_t n, size_t cap, const char *text, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '\n' || c == '\r')
+			c = ' ';
+		if (c >= 0x20 && c != 0x7f) {
+			if (n + 1 >= cap)
+				break;
+			line[n++] = (char)c;
+			continue;
+		}
+		if (n + 4 >= cap)
+			break;
+		line[n++] = '\\';
+		line[n++] = 'x';
+		line[n++] = hex[c >> 4];
+		line[n++] = hex[c & 15];
+	}
+	return n;
+}
+
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
+	char line[LOG_LINE_MAX], text[LOG_LINE_MAX];
 	size_t n = 0;
 	va_list ap;
 	int r, saved = errno;
@@ -107,14 +137,11 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	if (r > 0)
 		n = (size_t)r < sizeof(line) ? (size_t)r : sizeof(line) - 1;
 	va_start(ap, fmt);
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	r = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (r > 0)
-		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
-	/* one event, one line: fold embedded newlines */
-	for (size_t i = 0; i < n; i++)
-		if (line[i] == '\n' || line[i] == '\r')
-			line[i] = ' ';
+		n = escape_into(line, n, sizeof(line), text,
+				(size_t)r < sizeof(text) ? (size_t)r : sizeof(text) - 1);
 	if (n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';

@@ -102,9 +102,10 @@ static void handle_closed_cb(uv_handle_t *h)
 /*
  * A stop cuts the phone connections (devices_stop), so jobs end at once; a library call
  * that holds no cuttable socket yet (connecting, the lockdown handshake) can still wait
- * 30 s. Past MAIN_STOP_BACKSTOP_MS the daemon closes the store and exits 0 without that
- * job: what it pulled is not stored and comes with the next sync, and a temp file it may
- * leave in the archive is swept at the next start.
+ * 30 s. Past MAIN_STOP_BACKSTOP_MS the daemon exits 0 without that job: what it pulled is
+ * not stored and comes with the next sync, and a temp file it may leave in the archive is
+ * swept at the next start. The store is left as a kill would leave it (the store thread may
+ * be inside a commit): the WAL keeps every committed transaction and drops a torn one.
  */
 #define MAIN_STOP_BACKSTOP_MS 4000
 
@@ -114,8 +115,6 @@ static void stop_backstop_cb(uv_timer_t *t)
 
 	log_err("main", "stop: a phone job is still blocked after %d ms: exiting without it",
 		MAIN_STOP_BACKSTOP_MS);
-	store_close(j->h.store);
-	j->h.store = NULL;
 	statedir_close(&j->sd);
 	_exit(0); /* exit() would join the blocked thread pool */
 }

@@ -12,6 +12,10 @@
 #define PROTO_E_TOO_LARGE	"too_large"
 #define PROTO_E_NOT_FOUND	"not_found"
 #define PROTO_E_INTERNAL	"internal"
+/* client limits and authorization */
+#define PROTO_E_TOO_MANY_CLIENTS  "too_many_clients"
+#define PROTO_E_TIMEOUT		  "timeout"
+#define PROTO_E_PERMISSION_DENIED "permission_denied"
 
 /* Topics of subscribe ("topics" argument, "subscribed" result) */
 #define PROTO_TOPIC_EVENTS  "events"

@@ -168,9 +168,13 @@ def test_max_clients():
     cs = [j.client() for _ in range(3)]
     for c in cs:
         c.call("status")
+        c.call("subscribe")  # a subscriber is not idle: never closed to make room
     extra = j.client()
     try:
         extra.send({"cmd": "status"})
+        m = extra.recv()
+        check(m is not None and (m.get("error") or {}).get("code") == "too_many_clients",
+              "client over max_clients gets too_many_clients: %r" % (m,))
         check(extra.recv_line() is None, "client over max_clients is closed")
     except (ConnectionResetError, BrokenPipeError):
         pass

@@ -34,7 +34,57 @@ static void test_defaults(void)
 	ASSERT_EQ(c.retry_max_s, 300);
 	ASSERT_EQ(c.max_report_size, 16 * 1024 * 1024);
 	ASSERT_EQ(c.client_queue_max, 16 * 1024 * 1024);
-	ASSERT_EQ(c.max_clients, 64);
+	ASSERT_EQ(c.max_clients, 256);
+	ASSERT_EQ(c.max_clients_per_uid, 64);
+	ASSERT_EQ(c.client_idle_timeout_s, 300);
+	ASSERT_EQ(c.request_timeout_s, 30);
+	ASSERT_EQ(c.import_timeout_s, 60);
+	ASSERT_EQ(c.reply_buffer_max, 16 * 1024 * 1024);
+	ASSERT_STREQ(c.admin_group, "");
+	config_release(&c);
+}
+
+/* The client limits and authorization keys: values, ranges, names. */
+static void test_client_keys(void)
+{
+	static const char text[] = "max_clients_per_uid = 8\n"
+				   "client_idle_timeout = 2m\n"
+				   "request_timeout = 5s\n"
+				   "import_timeout = 90\n"
+				   "reply_buffer_max = 8M\n"
+				   "admin_group = jetsamd-admin\n";
+	struct config c, copy;
+	char err[256] = "";
+
+	CHECK(config_init(&c) == 0);
+	ASSERT_EQ(load(&c, text, err, sizeof(err)), 0);
+	ASSERT_STREQ(err, "");
+	ASSERT_EQ(c.max_clients_per_uid, 8);
+	ASSERT_EQ(c.client_idle_timeout_s, 120);
+	ASSERT_EQ(c.request_timeout_s, 5);
+	ASSERT_EQ(c.import_timeout_s, 90);
+	ASSERT_EQ(c.reply_buffer_max, 8 * 1024 * 1024);
+	ASSERT_STREQ(c.admin_group, "jetsamd-admin");
+	CHECK(config_copy(&copy, &c) == 0);
+	ASSERT_STREQ(copy.admin_group, "jetsamd-admin");
+	config_release(&copy);
+	ASSERT_EQ(config_set(&c, "client_idle_timeout", "0", err, sizeof(err)), 0);
+	ASSERT_EQ(c.client_idle_timeout_s, 0); /* never */
+	ASSERT_EQ(config_set(&c, "admin_group", "none", err, sizeof(err)), 0);
+	ASSERT_STREQ(c.admin_group, "");
+	ASSERT_EQ(config_set(&c, "admin_group", "", err, sizeof(err)), 0);
+	ASSERT_STREQ(c.admin_group, "");
+	ASSERT_EQ(config_set(&c, "admin_group", "a:b", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'admin_group': 'a:b' is not a group name");
+	ASSERT_EQ(config_set(&c, "max_clients_per_uid", "0", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'max_clients_per_uid': '0' is out of range 1..4096");
+	ASSERT_EQ(config_set(&c, "import_timeout", "2h", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'import_timeout': '2h' is out of range 1s..3600s");
+	ASSERT_EQ(config_set(&c, "request_timeout", "0", err, sizeof(err)), -EINVAL);
+	ASSERT_EQ(config_set(&c, "reply_buffer_max", "1K", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'reply_buffer_max': '1K' is out of range 65536..4294967296");
+	ASSERT_EQ(config_set(&c, "reply_buffer_max", "lots", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "key 'reply_buffer_max': 'lots' is not a size (e.g. 16M, 512K)");
 	config_release(&c);
 }
 
@@ -324,6 +374,10 @@ static void test_shipped(const char *path)
 	ASSERT_EQ(c.sync_timeout_s, def.sync_timeout_s);
 	ASSERT_EQ(c.max_sync_depth, def.max_sync_depth);
 	ASSERT_EQ(c.max_sync_entries, def.max_sync_entries);
+	ASSERT_EQ(c.max_clients_per_uid, def.max_clients_per_uid);
+	ASSERT_EQ(c.client_idle_timeout_s, def.client_idle_timeout_s);
+	ASSERT_EQ(c.reply_buffer_max, def.reply_buffer_max);
+	ASSERT_STREQ(c.admin_group, def.admin_group);
 	config_release(&c);
 	config_release(&def);
 }
@@ -332,6 +386,7 @@ int main(int argc, char **argv)
 {
 	test_defaults();
 	test_every_key();
+	test_client_keys();
 	test_errors();
 	test_check_and_file();
 	test_lifecycle_keys();

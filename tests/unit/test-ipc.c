@@ -1,4 +1,6 @@
 /* test-ipc.c: the socket server on a real loop with fake ops: order, pending, raw, limits */
+#include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +63,19 @@ static void fill(struct ipc_client *c, int n)
 			reply_word(c, "fill", pad);
 }
 
-/* "echo W", "wait W" (answered 100 ms later), "raw N", "fill N", "bye" */
+/* one reply of n KiB (as one line) */
+static void big(struct ipc_client *c, int kib)
+{
+	size_t n = (size_t)kib * 1024;
+	char *pad = malloc(n + 1);
+
+	memset(pad, 'b', n);
+	pad[n] = '\0';
+	reply_word(c, "big", pad);
+	free(pad);
+}
+
+/* "echo W", "wait W" (answered 100 ms later), "raw N", "fill N", "big KIB", "sub", "bye" */
 static enum ipc_outcome request_cb(void *arg, struct ipc_client *c, const char *line, size_t len)
 {
 	struct server *sv = arg;
@@ -82,6 +96,11 @@ static enum ipc_outcome request_cb(void *arg, struct ipc_client *c, const char *
 		ipc_client_expect_raw(c, (size_t)atoi(word));
 	} else if (sscanf(line, "fill %31s", word) == 1) {
 		fill(c, atoi(word));
+	} else if (sscanf(line, "big %31s", word) == 1) {
+		big(c, atoi(word));
+	} else if (strcmp(line, "sub") == 0) {
+		ipc_client_set_topics(c, IPC_TOPIC_EVENTS);
+		reply_word(c, "sub", "sub");
 	} else if (strcmp(line, "bye") == 0) {
 		reply_word(c, "bye", "bye");
 		ipc_client_close_after_flush(c);
@@ -137,6 +156,13 @@ static void check_word(struct lineclient *lc, const char *key, const char *want)
 	cJSON_Delete(o);
 }
 
+static void check_word_call(struct lineclient *lc, const char *line, const char *key,
+			    const char *want)
+{
+	lineclient_send(lc, line);
+	check_word(lc, key, want);
+}
+
 /* Pipelined requests are answered in order, also across a pending one; raw bytes. */
 static void client_order(struct server *sv)
 {
@@ -178,6 +204,136 @@ static void client_too_long(struct server *sv)
 	lineclient_close(&lc);
 }
 
+static void check_error(struct lineclient *lc, const char *code)
+{
+	cJSON *o = lineclient_recv(lc);
+
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "ok")));
+	ASSERT_STREQ(lineclient_str(cJSON_GetObjectItemCaseSensitive(o, "error"), "code"), code);
+	cJSON_Delete(o);
+}
+
+/* Bytes up to and with the first newline (0 when the connection ends before one). */
+static size_t read_line_len(struct lineclient *lc)
+{
+	char buf[65536];
+	size_t total = 0;
+
+	for (;;) {
+		ssize_t n = recv(lc->fd, buf, sizeof(buf), 0);
+		char *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		nl = memchr(buf, '\n', (size_t)n);
+		if (nl)
+			return total + (size_t)(nl - buf) + 1;
+		total += (size_t)n;
+	}
+}
+
+/*
+ * max_clients_per_uid (2 here, every test client has our uid): the longest idle client is
+ * closed to make room; when none is idle (subscribers) the new one gets too_many_clients.
+ */
+static void client_per_uid(struct server *sv)
+{
+	struct lineclient a, b, c, d;
+
+	CHECK(lineclient_open(&a, sv->path) == 0);
+	check_word_call(&a, "echo a", "echo", "a");
+	CHECK(lineclient_open(&b, sv->path) == 0);
+	check_word_call(&b, "sub", "sub", "sub");
+	CHECK(lineclient_open(&c, sv->path) == 0); /* a is idle: it makes room */
+	check_word_call(&c, "echo c", "echo", "c");
+	CHECK(lineclient_eof(&a));
+	check_word_call(&c, "sub", "sub", "sub");
+	CHECK(lineclient_open(&d, sv->path) == 0); /* b, c subscribed: refused */
+	check_error(&d, "too_many_clients");
+	CHECK(lineclient_eof(&d));
+	check_word_call(&b, "echo b", "echo", "b"); /* the others are untouched */
+	lineclient_close(&d);
+	lineclient_close(&c);
+	lineclient_close(&b);
+	lineclient_close(&a);
+}
+
+/* At the per-uid limit a client that does not read its replies is closed to make room. */
+static void client_evict_noread(struct server *sv)
+{
+	struct lineclient x, y, z;
+
+	CHECK(lineclient_open(&x, sv->path) == 0);
+	lineclient_send(&x, "big 1024"); /* 1 MiB, more than the socket takes: x does not read */
+	CHECK(lineclient_open(&y, sv->path) == 0);
+	check_word_call(&y, "sub", "sub", "sub");
+	CHECK(lineclient_open(&z, sv->path) == 0);
+	check_word_call(&z, "echo z", "echo", "z");
+	ASSERT_EQ(read_line_len(&x), 0); /* closed before its whole reply */
+	lineclient_close(&z);
+	lineclient_close(&y);
+	lineclient_close(&x);
+}
+
+/* client_idle_timeout (1 s): an idle client is closed, a subscriber is not. */
+static void client_idle(struct server *sv)
+{
+	struct lineclient a, b;
+
+	CHECK(lineclient_open(&a, sv->path) == 0);
+	check_word_call(&a, "echo a", "echo", "a");
+	CHECK(lineclient_open(&b, sv->path) == 0);
+	check_word_call(&b, "sub", "sub", "sub");
+	usleep(1800 * 1000);
+	CHECK(lineclient_eof(&a));
+	check_word_call(&b, "echo b", "echo", "b");
+	lineclient_close(&b);
+	lineclient_close(&a);
+}
+
+/* request_timeout and import_timeout (1 s): a timeout error, then the server closes. */
+static void client_deadlines(struct server *sv)
+{
+	struct lineclient a, b;
+
+	CHECK(lineclient_open(&a, sv->path) == 0);
+	CHECK(lineclient_write(&a, "echo never-end", 14) == 0);
+	CHECK(lineclient_open(&b, sv->path) == 0);
+	CHECK(lineclient_write(&b, "raw 100\nhalf", 12) == 0);
+	usleep(1800 * 1000);
+	check_error(&a, "timeout");
+	CHECK(lineclient_eof(&a));
+	check_error(&b, "timeout");
+	CHECK(lineclient_eof(&b));
+	lineclient_close(&b);
+	lineclient_close(&a);
+}
+
+/*
+ * reply_buffer_max (1536 KiB): a second unread 1 MiB reply disconnects the client that holds
+ * the first; a reply over the whole budget becomes a too_large error.
+ */
+static void client_budget(struct server *sv)
+{
+	struct lineclient x, y;
+
+	CHECK(lineclient_open(&x, sv->path) == 0);
+	lineclient_send(&x, "big 1024");
+	usleep(200 * 1000); /* x does not read */
+	CHECK(lineclient_open(&y, sv->path) == 0);
+	lineclient_send(&y, "big 1024");
+	usleep(200 * 1000);
+	ASSERT_EQ(read_line_len(&x), 0); /* cut: disconnected before its whole reply */
+	ASSERT_EQ(read_line_len(&y), 1024 * 1024 + 11); /* {"big":"..."} and the newline */
+	lineclient_send(&y, "big 2048");
+	check_error(&y, "too_large");
+	check_word_call(&y, "echo y", "echo", "y");
+	lineclient_close(&y);
+	lineclient_close(&x);
+}
+
 /* "bye" closes after its reply; max_clients refuses the client over the limit. */
 static void client_close_and_limit(struct server *sv)
 {
@@ -193,11 +349,14 @@ static void client_close_and_limit(struct server *sv)
 	CHECK(lineclient_open(&a, sv->path) == 0);
 	lineclient_send(&a, "echo one");
 	check_word(&a, "echo", "one");
+	check_word_call(&a, "sub", "sub", "sub"); /* not idle: not closed to make room */
 	CHECK(lineclient_open(&b, sv->path) == 0);
 	lineclient_send(&b, "echo two");
 	check_word(&b, "echo", "two");
-	CHECK(lineclient_open(&c, sv->path) == 0); /* accepted by the kernel, then closed */
+	check_word_call(&b, "sub", "sub", "sub");
+	CHECK(lineclient_open(&c, sv->path) == 0); /* accepted by the kernel, then refused */
 	lineclient_send(&c, "echo three");
+	check_error(&c, "too_many_clients");
 	CHECK(lineclient_eof(&c));
 	lineclient_close(&c);
 	lineclient_close(&b);
@@ -229,6 +388,11 @@ static void client_main(void *arg)
 	client_order(sv);
 	client_too_long(sv);
 	client_slow(sv);
+	client_per_uid(sv);
+	client_evict_noread(sv);
+	client_idle(sv);
+	client_deadlines(sv);
+	client_budget(sv);
 	client_close_and_limit(sv); /* last: it leaves max_clients reached for a moment */
 	uv_async_send(&sv->done);
 }
@@ -260,6 +424,11 @@ int main(void)
 	CHECK(config_init(&sv.cfg) == 0);
 	sv.cfg.max_clients = 2;
 	sv.cfg.client_queue_max = 64 * 1024;
+	sv.cfg.max_clients_per_uid = 2;
+	sv.cfg.client_idle_timeout_s = 1;
+	sv.cfg.request_timeout_s = 1;
+	sv.cfg.import_timeout_s = 1;
+	sv.cfg.reply_buffer_max = 1536 * 1024;
 	CHECK(uv_loop_init(&sv.loop) == 0);
 	free(sv.cfg.socket);
 	sv.cfg.socket = strdup(sv.path); /* ipc reads cfg->socket */
@@ -274,11 +443,15 @@ int main(void)
 
 	ASSERT_EQ(sv.stopped, 1);
 	ASSERT_EQ(ipc_client_count(sv.ipc), 0);
-	/* every client with state (order, too long, bye, a, b, slow; not the refused one) went once
+	/*
+	 * every client with state went once: order, too long, slow, per-uid a b c, noread
+	 * x y z, idle a b,
+	 * the import past its deadline, budget x y, bye, a, b (not the two refused ones, nor the
+	 * one that never finished a line)
 	 */
-	ASSERT_EQ(sv.gone, 6);
-	/* one per accepted connection (6: not the refused one) and one per close (7) */
-	ASSERT_EQ(sv.clients_calls, 13);
+	ASSERT_EQ(sv.gone, 17);
+	/* one per accepted connection (18: not the two refused) and one per close (20) */
+	ASSERT_EQ(sv.clients_calls, 38);
 	ASSERT_EQ(sv.raw_len, 5);
 	ASSERT_STREQ(sv.raw, "hello");
 	/* the server saw the lines in order; "echo d" only after "wait c" was answered */
