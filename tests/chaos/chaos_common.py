@@ -18,7 +18,8 @@
     daemon_keys(jd)            report keys the daemon stored (with repeats, as listed)
     lost_doubled(truth, got)   (lost, doubled) counts
     tmp_files(state_dir)       stray *.tmp under the archive
-    raw_lines(path, requests, timeout) -> the raw reply lines (bytes) of a few requests
+    raw_request(path, req, timeout) -> the raw reply line (bytes) on a fresh connection
+    sync_wait(path, udid, timeout) -> the phone's `synced` entry of `sync` with wait
     bad_utf8_lines(lines)      lines that are not strict UTF-8
     control_bytes(data)        offsets of bytes < 0x20 other than \\n
     NotifyListener             a private NOTIFY_SOCKET that timestamps every datagram
@@ -351,6 +352,19 @@ def raw_request(path, req, timeout=30):
         return buf.split(b"\n", 1)[0]
     finally:
         s.close()
+
+
+def sync_wait(path, udid, timeout=120):
+    """`sync` with wait on a fresh connection: the phone's entry of `synced` (a failed
+    sync is a result here, not an error), or {"state": None, "error": why}."""
+    line = raw_request(path, {"id": 1, "cmd": "sync", "udid": udid, "wait": True}, timeout)
+    try:
+        r = json.loads(line.decode("utf-8", errors="replace"))
+    except ValueError:
+        return {"state": None, "error": "reply is not JSON: %r" % line[:200]}
+    if not r.get("ok"):
+        return {"state": None, "error": r.get("error")}
+    return {s["udid"]: s for s in r["result"]["synced"]}.get(udid, {"state": None})
 
 
 def bad_utf8_lines(lines):

@@ -5,7 +5,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaos_common import (banner, daemon_reports, gen_phone_dir, harness, must, rss_kib,
-                          truth_keys)  # noqa: E402
+                          sync_wait, truth_keys)  # noqa: E402
 
 DEEP = "00008101-00000000000000E5"
 GOOD = "00008101-00000000000000E6"
@@ -46,8 +46,7 @@ def main():
                     if b'"incident_id":"' in data else data + b"\n")
         gk = set(truth_keys([good]))
         t1 = time.monotonic()
-        v = jd.ctl_json("sync", "--wait", GOOD, timeout=60)
-        st = {s["udid"]: s for s in v["synced"]}.get(GOOD, {})
+        st = sync_wait(jd.socket, GOOD, timeout=60)
         got = {r["key"] for r in daemon_reports(jd.socket)}
         print("healthy phone re-synced in %.1f s (state %s), %d/%d reports" % (
             time.monotonic() - t1, st.get("state"), len(gk & got), len(gk)))

@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaos_common import (banner, daemon_keys, gen_phone_dir, harness, lost_doubled, must,
-                          raw_request, scaled, tmp_files)  # noqa: E402
+                          raw_request, scaled, sync_wait, tmp_files)  # noqa: E402
 from devices_common import daemon_events, expected_events, expected_from_trees  # noqa: E402
 
 UDID = "00008101-00000000000000A1"
@@ -87,9 +87,9 @@ def main():
         jd.start(timeout=30)
         t0 = time.monotonic()
         ds.ctl_ok("fault %s clear" % UDID)
-        v = jd.ctl_json("sync", "--wait", UDID, timeout=180)
-        print("final sync: %.1f s, %s; all rounds %.1f s" % (
-            time.monotonic() - t0, [(s["state"], s["new_reports"]) for s in v["synced"]],
+        st = sync_wait(jd.socket, UDID, timeout=180)
+        print("final sync: %.1f s, state %s, %s new; all rounds %.1f s" % (
+            time.monotonic() - t0, st.get("state"), st.get("new_reports"),
             time.monotonic() - t_all))
         check_store(jd, truth, phone_events, "after %d kills during sync" % KILLS)
         tmp = tmp_files(jd.state_dir)

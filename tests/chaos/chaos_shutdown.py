@@ -2,7 +2,8 @@
 """A phone hangs mid-file (devsim `stall-after`: the AFC connection goes silent after N
 bytes), then at its first AFC reply (`stall forever`). Each time jetsamd gets SIGTERM while
 it syncs that phone: it must exit 0 within 5 s; after a restart and a full sync every report
-is stored once. Then a detach mid-file: the phone comes back and nothing is lost or doubled."""
+is stored once. Then a detach mid-file, and usbmuxd (devsim) killed mid-file and restarted:
+the phone comes back and nothing is lost or doubled."""
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaos_common import (banner, daemon_keys, gen_phone_dir, harness, lost_doubled, must,
-                          truth_keys)  # noqa: E402
+                          sync_wait, truth_keys)  # noqa: E402
 
 UDID = "00008101-00000000000000D4"
 STOP_BOUND = 5.0
@@ -51,8 +52,7 @@ def sigterm_while_hung(ds, jd, phone, fault, truth, label):
     ds.ctl_ok("detach %s" % UDID)
     ds.ctl_ok("attach %s" % phone)
     jd.start()
-    v = jd.ctl_json("sync", "--wait", UDID, timeout=120)
-    st = {s["udid"]: s for s in v["synced"]}.get(UDID, {})
+    st = sync_wait(jd.socket, UDID)
     lost, doubled = lost_doubled(truth, daemon_keys(jd.socket))
     print("%s: after restart + sync (state %s): %d reports, lost %d, doubled %d" % (
         label, st.get("state"), len(truth), lost, doubled))
@@ -71,8 +71,7 @@ def detach_mid_file(ds, jd, phone, truth):
     time.sleep(0.3)
     ds.ctl_ok("attach %s" % phone)
     ds.ctl_ok("fault %s clear" % UDID)
-    v = jd.ctl_json("sync", "--wait", UDID, timeout=120)
-    st = {s["udid"]: s for s in v["synced"]}.get(UDID, {})
+    st = sync_wait(jd.socket, UDID)
     lost, doubled = lost_doubled(truth, daemon_keys(jd.socket))
     print("detach mid-file: after re-attach + sync (state %s): lost %d, doubled %d" % (
         st.get("state"), lost, doubled))
@@ -80,6 +79,27 @@ def detach_mid_file(ds, jd, phone, truth):
          "lost %d, doubled %d" % (lost, doubled))
     rc = jd.stop()
     must(rc == 0, "jetsamd exits 0 after the detach case", rc)
+
+
+def usbmuxd_restart_mid_file(ds, jd, phone, truth):
+    ds.ctl_ok("fault %s stall-after 900000" % UDID)
+    n0 = ds.stderr_text().count("fault: stalling after")
+    jd.start()
+    harness.wait_until(lambda: ds.stderr_text().count("fault: stalling after") > n0,
+                       timeout=60, what="the phone to hang mid-file")
+    ds.kill()  # usbmuxd dies: every phone connection with it
+    time.sleep(0.3)
+    ds.start()
+    ds.ctl_ok("fault %s clear" % UDID)
+    harness.wait_until(lambda: sync_wait(jd.socket, UDID, timeout=60).get("state") == "idle",
+                       timeout=90, interval=0.5, what=False)
+    lost, doubled = lost_doubled(truth, daemon_keys(jd.socket))
+    print("usbmuxd (devsim) killed mid-file and restarted: lost %d, doubled %d" % (lost,
+                                                                                  doubled))
+    must(lost == 0 and doubled == 0, "usbmuxd restart mid-file: no report lost or doubled",
+         "lost %d, doubled %d" % (lost, doubled))
+    rc = jd.stop()
+    must(rc == 0, "jetsamd exits 0 after the usbmuxd restart", rc)
 
 
 def main():
@@ -97,12 +117,14 @@ def main():
             finally:
                 if jd.running():
                     jd.kill()
-        jd = harness.Jetsamd(usbmuxd_socket=ds.usbmuxd, extra_config={"resync_interval": "60s"})
-        try:
-            detach_mid_file(ds, jd, phone, truth)
-        finally:
-            if jd.running():
-                jd.kill()
+        for case in (detach_mid_file, usbmuxd_restart_mid_file):
+            jd = harness.Jetsamd(usbmuxd_socket=ds.usbmuxd,
+                                 extra_config={"resync_interval": "60s"})
+            try:
+                case(ds, jd, phone, truth)
+            finally:
+                if jd.running():
+                    jd.kill()
     finally:
         ds.cleanup()
     harness.finish("chaos-shutdown")
