@@ -20,6 +20,8 @@
     tmp_files(state_dir)       stray *.tmp under the archive
     raw_request(path, req, timeout) -> the raw reply line (bytes) on a fresh connection
     sync_wait(path, udid, timeout) -> the phone's `synced` entry of `sync` with wait
+    import_raw(path, name, data, timeout) -> the import's reply (errors as a reply)
+    stop_or_kill(jd, timeout)  SIGTERM, then SIGKILL after timeout (cleanup of a wedged daemon)
     bad_utf8_lines(lines)      lines that are not strict UTF-8
     control_bytes(data)        offsets of bytes < 0x20 other than \\n
     NotifyListener             a private NOTIFY_SOCKET that timestamps every datagram
@@ -354,6 +356,29 @@ def raw_request(path, req, timeout=30):
         s.close()
 
 
+def import_raw(path, name, data, timeout=60):
+    """An import on a fresh connection: the reply dict, or {"ok": False, "error": why} when
+    the daemon closes or times out (never ends the test: threads use it)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        s.sendall(json.dumps({"id": 1, "cmd": "import", "name": name,
+                              "size": len(data)}).encode() + b"\n")
+        s.sendall(data)
+        buf = b""
+        while b"\n" not in buf:
+            d = s.recv(1 << 20)
+            if not d:
+                return {"ok": False, "error": "closed after %d bytes" % len(buf)}
+            buf += d
+        return json.loads(buf.split(b"\n", 1)[0].decode("utf-8", errors="replace"))
+    except (OSError, ValueError) as e:
+        return {"ok": False, "error": repr(e)}
+    finally:
+        s.close()
+
+
 def sync_wait(path, udid, timeout=120):
     """`sync` with wait on a fresh connection: the phone's entry of `synced` (a failed
     sync is a result here, not an error), or {"state": None, "error": why}."""
@@ -382,13 +407,17 @@ def control_bytes(data, allowed=b"\n"):
 
 
 def stop_or_kill(jd, timeout=10):
-    """Stop jetsamd if it runs (SIGTERM, then SIGKILL): for cleanup paths."""
+    """Stop jetsamd if it runs (SIGTERM, then SIGKILL): for cleanup paths. Returns the exit
+    code, or None when it had to be killed (printed)."""
     if jd is None or not jd.running():
         return None
+    t0 = time.monotonic()
     jd.proc.terminate()
     try:
-        return jd.proc.wait(timeout)
+        rc = jd.proc.wait(timeout)
+        print("SIGTERM: exit %s after %.1f s" % (rc, time.monotonic() - t0))
     except subprocess.TimeoutExpired:
-        jd.proc.kill()
-        jd.proc.wait()
-        return None
+        print("SIGTERM: no exit within %.0f s: SIGKILL" % timeout)
+        rc = None
+    jd.kill()  # reaps it and forgets it (also after a clean exit)
+    return rc

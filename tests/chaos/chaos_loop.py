@@ -12,8 +12,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaos_common import (NotifyListener, StatusPoller, banner, compact_report, daemon_keys,
-                          device_json, harness, incident, lost_doubled, must, rss_kib, scaled,
-                          stats)  # noqa: E402
+                          device_json, harness, import_raw, incident, lost_doubled, must, rss_kib,
+                          scaled, stats, stop_or_kill)  # noqa: E402
 
 UDID = "00008101-00000000000000B2"
 HEAVY = scaled(8, 3)
@@ -32,12 +32,8 @@ def importer(jd, out):
         data = compact_report(os.path.join(jd.dir, "names%d.ips" % i), inc, NAMES, names=None,
                               seed=i + 1)
         t0 = time.monotonic()
-        try:
-            with harness.Client(jd.socket, timeout=DONE_BOUND) as c:
-                r = c.import_bytes("JetsamEvent-names%d.ips" % i, data)
-            out.append((inc, time.monotonic() - t0, r.get("ok"), len(data)))
-        except OSError as e:
-            out.append((inc, time.monotonic() - t0, repr(e), len(data)))
+        r = import_raw(jd.socket, "JetsamEvent-names%d.ips" % i, data, timeout=DONE_BOUND)
+        out.append((inc, time.monotonic() - t0, r.get("ok") or r.get("error"), len(data)))
 
 
 def locker(db, out):
@@ -150,10 +146,7 @@ def main():
     finally:
         if poller:
             poller.stop()
-        if jd.running():
-            t = time.monotonic()
-            rc = jd.stop(timeout=60)
-            print("SIGTERM: exit %s after %.1f s" % (rc, time.monotonic() - t))
+        stop_or_kill(jd, timeout=15)
         notify.close()
         ds.cleanup()
     harness.finish("chaos-loop")
