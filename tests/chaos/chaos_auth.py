@@ -64,13 +64,15 @@ def main():
         sys.exit(harness.SKIP)
     nobody = pwd.getpwnam("nobody")
     group = grp.getgrgid(nobody.pw_gid)
-    d = harness.tmpdir("jt-auth-")
-    os.chmod(d, 0o755)
-    jd = harness.Jetsamd(dir=d)
+    # the socket's dir: setgid to nobody's group, so the socket is born in that group (and
+    # may be connected to: mode 0660); config, log and store stay in a private dir
+    sockdir = harness.tmpdir("jt-auth-")
+    os.chown(sockdir, 0, nobody.pw_gid)
+    os.chmod(sockdir, 0o2755)
+    jd = harness.Jetsamd(socket=os.path.join(sockdir, "jetsamd.sock"))
     jd.start()
     try:
-        # the socket's group is the test user's group: it may connect (mode 0660)
-        os.chown(jd.socket, 0, nobody.pw_gid)
+        os.chown(jd.socket, 0, nobody.pw_gid)  # in case the daemon set another group
         print("socket %s: mode %o, group %s; client uid %d (nobody), gid %d" % (
             jd.socket, os.stat(jd.socket).st_mode & 0o777, group.gr_name, nobody.pw_uid,
             nobody.pw_gid))
