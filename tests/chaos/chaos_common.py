@@ -71,7 +71,7 @@ def scaled(n, asan_n):
 
 
 def banner(name, what):
-    print("== %s: %s%s" % (name, what, " (sanitizer build: smaller counts)" if SANITIZED
+    print("== %s: %s%s" % (name, what, " (sanitizer build: JETSAM_SANITIZED=1)" if SANITIZED
                            else ""), flush=True)
 
 
