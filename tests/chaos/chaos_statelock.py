@@ -26,8 +26,12 @@ def main():
             rc = None
         took = time.monotonic() - t0
         log = second.stderr_text()
-        last = (log.strip().splitlines() or ["(no output)"])[-1]
-        print("second jetsamd: exit %s after %.2f s; last log line: %s" % (rc, took, last[:300]))
+        lines = log.strip().splitlines() or ["(no output)"]
+        named = [l for l in lines if str(first.pid) in l]
+        last = (named or lines)[-1]
+        print("second jetsamd: exit %s after %.2f s; %s: %s" % (
+            rc, took, "the line naming the holder" if named else "its last log line",
+            last[:300]))
         must(rc == 1, "the second jetsamd exits 1", "exit %s%s" % (
             rc, " (it runs: READY=1 or 10 s)" if rc is None else ""))
         must(str(first.pid) in log, "its message names the holder's pid %d" % first.pid,
