@@ -1,4 +1,5 @@
 /* afc.c: com.apple.crashreportcopymobile, the AFC server confined to CrashReporter/ */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #define AFC_MAX_READ	(8u * 1024 * 1024)
 #define AFC_MAX_FILES	32
 #define AFC_MAX_PATH	1024
+#define AFC_DEEP_NAME	"deep-tree" /* the deep-tree fault's virtual directory */
 
 enum {
 	AFC_OP_STATUS = 0x01,
@@ -61,6 +63,7 @@ struct afc {
 	struct afc_file files[AFC_MAX_FILES];
 	uint64_t next_handle;
 	uint64_t file_bytes;
+	bool stalled; /* fault stall-after fired: replies are held until the close */
 };
 
 static uint64_t get_le64(const char *p)
@@ -230,7 +233,9 @@ static int afc_errno_status(int e)
 /* send w, or hold it back when a stall fault is set */
 static void afc_send(struct conn *c, void *w)
 {
-	if (c->phone && c->phone->stall_ms > 0)
+	if (c->phone && (c->phone->stall_forever || (c->afc && c->afc->stalled)))
+		conn_hold(c, w);
+	else if (c->phone && c->phone->stall_ms > 0)
 		conn_delay(c, c->phone->stall_ms, w);
 	else
 		conn_wbuf_send(c, w);
@@ -329,6 +334,51 @@ static int strlist_addu(struct strlist *l, const char *key, unsigned long long v
 	return strlist_add(l, key) < 0 || strlist_add(l, num) < 0 ? -ENOMEM : 0;
 }
 
+/* is path in the deep-tree fault's virtual tree: deep-tree, deep-tree/d0, deep-tree/d0/d3...? */
+static bool afc_deep(const struct conn *c, const char *path)
+{
+	unsigned fan = c->phone->deep_fanout;
+	size_t n = strlen(AFC_DEEP_NAME);
+	char rel[AFC_MAX_PATH];
+	const char *s;
+
+	if (!fan || afc_path_normalize(path, rel, sizeof(rel)) < 0)
+		return false;
+	if (strncmp(rel, AFC_DEEP_NAME, n) || (rel[n] && rel[n] != '/'))
+		return false;
+	for (s = rel + n; *s;) {
+		char *end;
+		unsigned long k;
+
+		s++; /* the '/' */
+		if (s[0] != 'd' || !isdigit((unsigned char)s[1]))
+			return false;
+		k = strtoul(s + 1, &end, 10);
+		if (k >= fan || (*end && *end != '/'))
+			return false;
+		s = end;
+	}
+	return true;
+}
+
+/* a virtual deep-tree directory always holds deep_fanout more: d0, d1, ... */
+static void afc_deep_read_dir(struct conn *c, uint64_t pnum)
+{
+	struct strlist l = {0};
+	char name[16];
+	int bad = strlist_add(&l, ".") | strlist_add(&l, "..");
+
+	for (unsigned i = 0; i < c->phone->deep_fanout; i++) {
+		snprintf(name, sizeof(name), "d%u", i);
+		bad |= strlist_add(&l, name);
+	}
+	if (bad)
+		afc_status(c, pnum, AFC_E_NO_RESOURCES);
+	else
+		afc_data(c, pnum, l.buf, l.len);
+	free(l.buf);
+}
+
 static void afc_read_dir(struct conn *c, uint64_t pnum, const char *path)
 {
 	char host[PATH_MAX];
@@ -336,8 +386,13 @@ static void afc_read_dir(struct conn *c, uint64_t pnum, const char *path)
 	struct dirent *e;
 	bool is_root;
 	DIR *d;
-	int st = afc_resolve(c->afc, path, true, host, &is_root);
+	int st;
 
+	if (afc_deep(c, path)) {
+		afc_deep_read_dir(c, pnum);
+		return;
+	}
+	st = afc_resolve(c->afc, path, true, host, &is_root);
 	if (st) {
 		afc_status(c, pnum, (uint64_t)st);
 		return;
@@ -356,6 +411,11 @@ static void afc_read_dir(struct conn *c, uint64_t pnum, const char *path)
 		}
 	}
 	closedir(d);
+	if (is_root && c->phone->deep_fanout && strlist_add(&l, AFC_DEEP_NAME) < 0) {
+		free(l.buf);
+		afc_status(c, pnum, AFC_E_NO_RESOURCES);
+		return;
+	}
 	afc_data(c, pnum, l.buf ? l.buf : "", l.len);
 	free(l.buf);
 }
@@ -384,14 +444,18 @@ static void afc_file_info(struct conn *c, uint64_t pnum, const char *path)
 	struct stat sb;
 	bool is_root;
 	unsigned long long mtime;
-	int st = afc_resolve(c->afc, path, false, host, &is_root);
+	int st;
 	int bad = 0;
 
-	if (st) {
+	if (afc_deep(c, path)) {
+		memset(&sb, 0, sizeof(sb));
+		sb.st_mode = S_IFDIR | 0755;
+		sb.st_nlink = 2;
+		sb.st_size = 64;
+	} else if ((st = afc_resolve(c->afc, path, false, host, &is_root)) != 0) {
 		afc_status(c, pnum, (uint64_t)st);
 		return;
-	}
-	if (lstat(host, &sb) < 0) {
+	} else if (lstat(host, &sb) < 0) {
 		afc_status(c, pnum, (uint64_t)afc_errno_status(errno));
 		return;
 	}
@@ -463,6 +527,10 @@ static void afc_file_open(struct conn *c, uint64_t pnum, uint64_t mode, const ch
 		afc_status(c, pnum, AFC_E_PERM_DENIED);
 		return;
 	}
+	if (afc_deep(c, path)) {
+		afc_status(c, pnum, AFC_E_OBJECT_IS_DIR);
+		return;
+	}
 	st = afc_resolve(a, path, true, host, &is_root);
 	if (st) {
 		afc_status(c, pnum, (uint64_t)st);
@@ -500,7 +568,7 @@ static void afc_file_read(struct conn *c, uint64_t pnum, uint64_t handle, uint64
 	struct afc *a = c->afc;
 	struct afc_file *f = afc_file_get(a, handle);
 	struct phone *p = c->phone;
-	bool drop = false;
+	bool drop = false, stall = false;
 	size_t n, got = 0;
 	char *d;
 	void *w;
@@ -515,6 +583,12 @@ static void afc_file_read(struct conn *c, uint64_t pnum, uint64_t handle, uint64
 			    ? (size_t)((uint64_t)p->drop_after - a->file_bytes)
 			    : 0;
 		drop = true;
+	}
+	if (!drop && p->stall_after >= 0 && a->file_bytes + n > (uint64_t)p->stall_after) {
+		n = (uint64_t)p->stall_after > a->file_bytes
+			    ? (size_t)((uint64_t)p->stall_after - a->file_bytes)
+			    : 0;
+		stall = true;
 	}
 	w = afc_packet(pnum, AFC_OP_DATA, 0, n, &d);
 	if (!w) {
@@ -541,6 +615,18 @@ static void afc_file_read(struct conn *c, uint64_t pnum, uint64_t handle, uint64
 	conn_wbuf_trim(w, AFC_HEADER + got);
 	/* entire_length must match the trimmed size */
 	put_le64(d - AFC_HEADER + 8, AFC_HEADER + got);
+	if (stall && !(got < n)) {
+		/* the bytes up to the mark go out; this read's rest and every later reply wait */
+		if (got > 0)
+			afc_send(c, w);
+		else
+			conn_hold(c, w);
+		a->stalled = true;
+		p->stall_after = -1;
+		log_msg("conn %u afc %s: fault: stalling after %llu file bytes", c->id, p->udid,
+			(unsigned long long)a->file_bytes);
+		return;
+	}
 	if (!drop) {
 		afc_send(c, w);
 		return;

@@ -236,6 +236,14 @@ void conn_delay(struct conn *c, uint64_t ms, void *w)
 	uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
 }
 
+void conn_hold(struct conn *c, void *w)
+{
+	if (c->held)
+		conn_wbuf_free(c->held);
+	c->held = w;
+	c->hold = true;
+}
+
 void conn_process(struct conn *c)
 {
 	size_t used;

@@ -44,6 +44,18 @@ static int parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* deep-tree: on = 1 subdirectory per level, off = 0, or 1..64 */
+static int parse_fanout(const char *s, uint64_t *v)
+{
+	if (!strcmp(s, "on"))
+		*v = 1;
+	else if (!strcmp(s, "off"))
+		*v = 0;
+	else if (parse_u64(s, v) < 0 || *v < 1 || *v > 64)
+		return -EINVAL;
+	return 0;
+}
+
 static void ctl_list(struct conn *c)
 {
 	for (struct phone *p = c->ds->phones; p; p = p->next)
@@ -91,13 +103,22 @@ static void ctl_fault(struct conn *c, struct phone *p, char **argv, int argc)
 	if (!strcmp(what, "clear") && argc == 3) {
 		p->drop_after = -1;
 		p->stall_ms = 0;
+		p->stall_forever = false;
+		p->stall_after = -1;
+		p->deep_fanout = 0;
 		p->mover = MOVER_OK;
 		p->mover_slow_ms = 0;
 	} else if (!strcmp(what, "drop-after") && argc == 4 && parse_u64(argv[3], &v) == 0) {
 		p->drop_after = (int64_t)v;
+	} else if (!strcmp(what, "stall") && argc == 4 && !strcmp(argv[3], "forever")) {
+		p->stall_forever = true;
 	} else if (!strcmp(what, "stall") && argc == 4 && parse_u64(argv[3], &v) == 0 &&
 		   v <= 600000) {
 		p->stall_ms = v;
+	} else if (!strcmp(what, "stall-after") && argc == 4 && parse_u64(argv[3], &v) == 0) {
+		p->stall_after = (int64_t)v;
+	} else if (!strcmp(what, "deep-tree") && argc == 4 && parse_fanout(argv[3], &v) == 0) {
+		p->deep_fanout = (unsigned)v;
 	} else if (!strcmp(what, "mover") && argc == 4 && !strcmp(argv[3], "ok")) {
 		p->mover = MOVER_OK;
 	} else if (!strcmp(what, "mover") && argc == 4 && !strcmp(argv[3], "none")) {
@@ -109,7 +130,8 @@ static void ctl_fault(struct conn *c, struct phone *p, char **argv, int argc)
 		p->mover = MOVER_SLOW;
 		p->mover_slow_ms = v;
 	} else {
-		ctl_reply(c, "error: usage: fault UDID drop-after BYTES | stall MS | mover "
+		ctl_reply(c, "error: usage: fault UDID drop-after BYTES | stall MS|forever | "
+			     "stall-after BYTES | deep-tree on|off|FANOUT | mover "
 			     "ok|none|close|slow MS | clear");
 		return;
 	}

@@ -75,6 +75,10 @@ struct phone {
 	/* faults */
 	int64_t drop_after; /* < 0: none */
 	uint64_t stall_ms;
+	bool stall_forever;  /* AFC replies are held until the connection closes */
+	int64_t stall_after; /* < 0: none; else file bytes before an AFC connection stalls */
+	unsigned
+		deep_fanout; /* 0: none; else subdirectories per level of CrashReporter/deep-tree */
 	enum mover_fault mover;
 	uint64_t mover_slow_ms;
 	/* link emulation: when this phone's USB pipe is free again (uv_hrtime ns) */
@@ -172,6 +176,8 @@ const char *conn_kind_name(enum conn_kind kind);
 void conn_close_phone(struct devsim *ds, struct phone *p);
 void conn_close_all(struct devsim *ds);
 void conn_delay(struct conn *c, uint64_t ms, void *w);
+/* hold w (and all further input) until the connection closes */
+void conn_hold(struct conn *c, void *w);
 /* bytes queued for the host: in the stream's write queue and on the emulated link */
 size_t conn_out_pending(struct conn *c);
 /* a write that has crossed the emulated link; bytes that have crossed it to the phone */

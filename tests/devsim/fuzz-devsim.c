@@ -93,6 +93,7 @@ static void fuzz_reset(void)
 	phone->trust = TRUST_PAIRED;
 	phone->locked = false;
 	phone->drop_after = -1;
+	phone->stall_after = -1;
 	phone->stall_ms = 0;
 	phone->mover = MOVER_OK;
 	fuzz_record();

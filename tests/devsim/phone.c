@@ -12,7 +12,8 @@
 
 #include "devsim.h"
 
-#define PHONE_JSON_MAX	  (64 * 1024)
+#define PHONE_JSON_MAX	  (1024 * 1024)
+#define PHONE_NAME_MAX	  200000 /* device_name bytes: room for hostile 100 000-character names */
 #define PHONE_RECORD_MAX  (256 * 1024)
 #define PHONE_RECORD_FILE ".devsim-pairrecord.plist"
 
@@ -234,8 +235,11 @@ static int phone_parse_json(struct phone *p, const char *path, char *err, size_t
 			r = -EINVAL;
 			break;
 		}
-		if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > 255) {
-			snprintf(err, errlen, "'%s': key '%s' must be a non-empty string", path, k);
+		if (!cJSON_IsString(it) || !it->valuestring[0] ||
+		    strlen(it->valuestring) > (dst == &p->device_name ? PHONE_NAME_MAX : 255)) {
+			snprintf(err, errlen,
+				 "'%s': key '%s' must be a non-empty string (at most %d bytes)",
+				 path, k, dst == &p->device_name ? PHONE_NAME_MAX : 255);
 			r = -EINVAL;
 			break;
 		}
@@ -450,6 +454,7 @@ int phone_attach(struct devsim *ds, const char *dir, char *err, size_t errlen)
 	p->ds = ds;
 	p->trust = TRUST_PAIRED;
 	p->drop_after = -1;
+	p->stall_after = -1;
 	p->dir = strdup(dir);
 	json = path_join(dir, "device.json");
 	p->crash_dir = path_join(dir, "CrashReporter");

@@ -135,8 +135,8 @@ def check_faults(ds, tools):
     ds.ctl_ok("fault %s mover none" % udid("movernone"))
     ds.ctl_ok("fault %s mover slow 1500" % udid("moverslow"))
     check_eq(ds.ctl("fault %s mover sometimes" % udid("ok")),
-             ["error: usage: fault UDID drop-after BYTES | stall MS | mover ok|none|close|slow "
-              "MS | clear"], "bad fault")
+             ["error: usage: fault UDID drop-after BYTES | stall MS|forever | stall-after BYTES "
+              "| deep-tree on|off|FANOUT | mover ok|none|close|slow MS | clear"], "bad fault")
 
     t0 = time.monotonic()
     procs = {}
