@@ -506,7 +506,8 @@ static void job_store_done_cb(struct storeq_job *job)
 
 	dv->in_flight--;
 	ph->job = NULL;
-	if (j->drop)
+	/* the phone may have gone (or come again) while the store thread had the results */
+	if (j->drop || dv->stopping || j->gen != ph->gen)
 		log_debug("devices", "'%s': result of a cancelled or stale job dropped", ph->udid);
 	else if (j->kind == JOB_SYNC)
 		after_sync(ph, j);
