@@ -14,6 +14,7 @@
 
 #include "archive.h"
 #include "durable.h"
+#include "readfile.h"
 
 void archive_sha256_hex(const void *buf, size_t len, char out[65])
 {
@@ -117,10 +118,9 @@ int archive_read(const char *state_dir, const char *relpath, size_t max_size, vo
 		 size_t *len_out)
 {
 	char path[PATH_MAX];
-	struct stat st;
 	size_t len = 0;
 	char *buf;
-	int fd, r = 0;
+	int fd, r;
 
 	*buf_out = NULL;
 	*len_out = 0;
@@ -131,39 +131,10 @@ int archive_read(const char *state_dir, const char *relpath, size_t max_size, vo
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	if (!S_ISREG(st.st_mode) || (max_size && (uint64_t)st.st_size > max_size)) {
-		close(fd);
-		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	r = readfile_fd(fd, max_size, &buf, &len);
 	close(fd);
-	if (r < 0) {
-		free(buf);
+	if (r < 0)
 		return r;
-	}
-	buf[len] = '\0';
 	*buf_out = buf;
 	*len_out = len;
 	return 0;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "readfile.h"
 #include <config.h> /* build configuration: JETSAMD_DEFAULT_* */
 
 #define CONFIG_MAX_FILE (1024 * 1024)
@@ -559,7 +560,6 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
 
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
-	struct stat st;
 	char *buf;
 	size_t len = 0;
 	int fd, r;
@@ -571,38 +571,17 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 		snprintf(err, errlen, "cannot open config '%s': %s", path, strerror(errno));
 		return r;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "cannot read config '%s': not a regular file", path);
-		close(fd);
-		return -EINVAL;
-	}
-	if (st.st_size > CONFIG_MAX_FILE) {
-		snprintf(err, errlen, "cannot read config '%s': larger than 1 MiB", path);
-		close(fd);
-		return -EINVAL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot read config '%s': %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	r = readfile_fd(fd, CONFIG_MAX_FILE, &buf, &len);
 	close(fd);
+	if (r == -EINVAL || r == -EFBIG) {
+		snprintf(err, errlen, "cannot read config '%s': %s", path,
+			 r == -EINVAL ? "not a regular file" : "larger than 1 MiB");
+		return -EINVAL;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read config '%s': %s", path, strerror(-r));
+		return r;
+	}
 	r = config_load_buffer(c, path, buf, len, err, errlen);
 	free(buf);
 	return r;

@@ -18,7 +18,7 @@
  *           storeq.c    the store thread: owns the connection; every store call is a store job
  *             fileindex, durable, archive.c, statedir.c, proto/ (report parser,
  *             request decoder, protocol.h, isotime, sanitize)                     (L5 base)
- *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h
+ *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h, readfile.h
  *
  * Upward calls go through ops tables set here: ipc_ops (request line, raw bytes, client gone,
  * client count), devices_ops (device row changed, report ingested, status), devwatch_ops

@@ -41,7 +41,8 @@ LAYERS = [
     ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/devwatch", "daemon/store*"]),
     ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*"]),
     # any layer may use these
-    ("any", ["daemon/log", "daemon/config", "daemon/sd", "daemon/mailbox", "daemon/clock"]),
+    ("any", ["daemon/log", "daemon/config", "daemon/sd", "daemon/mailbox", "daemon/clock",
+             "daemon/readfile"]),
 ]
 
 # (directory, directories it must never include)
