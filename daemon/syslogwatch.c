@@ -138,6 +138,7 @@ static void sw_thread(void *arg)
 
 	if (!atomic_load(&w->stop) && sw_open(w) == 0) {
 		w->streamed = 1;
+		log_debug("syslogwatch", "'%s': system log stream open", w->udid);
 		while (!atomic_load(&w->stop)) {
 			uint32_t got = 0;
 			syslog_relay_error_t e = syslog_relay_receive_with_timeout(
