@@ -506,6 +506,8 @@ static void job_store_done_cb(struct storeq_job *job)
 
 	dv->in_flight--;
 	ph->job = NULL;
+	/* detached (or re-attached) while its commits ran: its phone state is stale too */
+	j->drop = j->drop || j->gen != ph->gen;
 	if (j->drop)
 		log_debug("devices", "'%s': result of a cancelled or stale job dropped", ph->udid);
 	else if (j->kind == JOB_SYNC)
