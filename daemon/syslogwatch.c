@@ -13,10 +13,15 @@
 #include "log.h"
 #include "syslogwatch.h"
 
-#define SW_LABEL      "jetsamd"
-#define SW_READ	      4096u	     /* bytes read at once */
-#define SW_WAIT_MS    1000u	     /* longest read before the stop flag is looked at again */
-#define SW_STACK_SIZE (256u * 1024u) /* the thread's stack */
+#define SW_LABEL "jetsamd"
+#define SW_READ	 4096u /* bytes read at once */
+/*
+ * Longest read before the stop flag is looked at again: stop cuts the socket, so a quiet
+ * stream costs one wake-up a minute; without the socket's number, once a second.
+ */
+#define SW_WAIT_MS	60000u
+#define SW_WAIT_NOFD_MS 1000u
+#define SW_STACK_SIZE	(1024u * 1024u) /* the thread's stack (TLS handshake included) */
 
 struct syslogwatch {
 	struct mailbox *mb;
@@ -142,7 +147,8 @@ static void sw_thread(void *arg)
 		while (!atomic_load(&w->stop)) {
 			uint32_t got = 0;
 			syslog_relay_error_t e = syslog_relay_receive_with_timeout(
-				w->client, buf, sizeof(buf), &got, SW_WAIT_MS);
+				w->client, buf, sizeof(buf), &got,
+				w->client_fd >= 0 ? SW_WAIT_MS : SW_WAIT_NOFD_MS);
 
 			if (got > 0)
 				sw_feed(w, buf, got);
