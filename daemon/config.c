@@ -36,6 +36,7 @@ int config_init(struct config *c)
 	c->log_level = LOG_LEVEL_INFO;
 	c->resync_interval_s = 60;
 	c->remove_after_pull = 0;
+	c->live_detection = 1;
 	c->collect = CONFIG_COLLECT_JETSAM;
 	c->mover_timeout_ms = 10000;
 	c->max_parallel_syncs = 3;
@@ -296,6 +297,14 @@ static int set_text_key(struct config *c, const char *key, const char *value, ch
 		if (parse_bool(value, &b) < 0)
 			return fail(err, errlen, key, "'%s' is not yes or no", value);
 		c->remove_after_pull = b;
+		return 0;
+	}
+	if (strcmp(key, "live_detection") == 0) {
+		int b;
+
+		if (parse_bool(value, &b) < 0)
+			return fail(err, errlen, key, "'%s' is not yes or no", value);
+		c->live_detection = b;
 		return 0;
 	}
 	if (strcmp(key, "collect") == 0) {

@@ -41,6 +41,8 @@ struct config {
 	unsigned max_sync_entries; /* max_sync_entries = 100000: entries walked per sync */
 	/* max_events_per_report = 20000: the events past it are cut */
 	size_t max_events_per_report;
+	/* live detection (issue 13) */
+	int live_detection; /* live_detection = yes: follow each phone's syslog_relay */
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */

@@ -26,6 +26,8 @@
  * The jobs live in devices_sync.c. Store writes are store jobs (storeq.h), one report each; a
  * removal job is started only after the commit of every file it may remove, and it makes the
  * store durable (store_sync_durable) in its worker before fetch_remove() touches the phone.
+ * Live detection lives in devices_live.c: an idle phone's system log is followed by a
+ * thread of its own (syslogwatch.c); a saved-report line queues the phone (debounced).
  */
 
 const char *const phone_state_names[] = {
@@ -98,6 +100,7 @@ void phone_set_state(struct phone *ph, enum phone_state st, const char *error)
 	free(ph->error);
 	ph->error = error ? strdup(error) : NULL;
 	phone_store_state(ph, phone_state_names[st], error); /* device_cb once it is written */
+	devices_live_state(ph);
 }
 
 static struct phone *phone_find(struct devices *dv, const char *udid)
@@ -198,6 +201,7 @@ static void attach_cb(void *arg, const char *udid, int network)
 	ph->attached = 1;
 	ph->network = network;
 	ph->backoff_s = 0;
+	ph->follow_logged = 0;
 	phone_store_attach(ph, network ? "Network" : "USB");
 	phone_set_state(ph, PH_ATTACHED, NULL);
 	phone_enqueue(ph);
@@ -282,6 +286,7 @@ int devices_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq,
 	}
 	uv_timer_init(loop, &dv->deliver);
 	dv->deliver.data = dv;
+	devices_live_init(dv);
 	*out = dv;
 	return 0;
 }
@@ -299,6 +304,7 @@ void devices_reconfigure(struct devices *dv)
 			uv_timer_stop(&ph->timer);
 			phone_arm_timer(ph, cfg->resync_interval_s);
 		}
+	devices_live_reconfigure(dv);
 	devices_pump(dv);
 }
 
@@ -410,12 +416,15 @@ int devices_usbmuxd_connected(const struct devices *dv)
 	return dv && devwatch_connected(dv->watch);
 }
 
-static void closed_cb(uv_handle_t *h)
+void devices_handle_closed(struct devices *dv)
 {
-	struct devices *dv = h->data;
-
 	if (--dv->open_handles == 0 && dv->done_cb)
 		dv->done_cb(dv->done_arg);
+}
+
+static void closed_cb(uv_handle_t *h)
+{
+	devices_handle_closed(h->data);
 }
 
 static void phone_timer_closed_cb(uv_handle_t *h)
@@ -427,7 +436,7 @@ static void phone_timer_closed_cb(uv_handle_t *h)
 
 void devices_maybe_finish(struct devices *dv)
 {
-	if (dv->closing || !dv->watch_done || dv->in_flight)
+	if (dv->closing || !dv->watch_done || dv->in_flight || dv->followers)
 		return;
 	/* every waiter gets an answer before the handles go */
 	for (struct phone *ph = dv->phones; ph; ph = ph->next) {
@@ -441,6 +450,7 @@ void devices_maybe_finish(struct devices *dv)
 		dv->open_handles++;
 		uv_close((uv_handle_t *)&ph->timer, phone_timer_closed_cb);
 	}
+	devices_live_close(dv);
 	uv_close((uv_handle_t *)&dv->deliver, closed_cb);
 }
 
@@ -465,6 +475,7 @@ void devices_stop(struct devices *dv, void (*done_cb)(void *arg), void *arg)
 		ph->queued = 0;
 	}
 	dv->qtail = NULL;
+	devices_live_stop(dv);
 	for (struct phone *ph = dv->phones; ph; ph = ph->next) {
 		uv_timer_stop(&ph->timer);
 		if (ph->job) {

@@ -10,7 +10,9 @@
 #include "devwatch.h"
 #include "fetch.h"
 #include "ingest.h"
+#include "mailbox.h"
 #include "storeq.h"
+#include "syslogwatch.h"
 
 /* Loop thread only; see the DESIGN comment in devices.c. */
 
@@ -80,6 +82,11 @@ struct phone {
 	int new_reports; /* of the sync in progress */
 	struct waitref *next_waits, *cur_waits;
 	struct phone *next, *qnext;
+	/* live detection (devices_live.c) */
+	struct syslogwatch *follow; /* its follower, until the loop has seen it end */
+	int follow_stopped;	    /* stopped by us: start again if still wanted */
+	int follow_logged;	    /* "unavailable" was logged since the last attach */
+	int live_due;		    /* a saved report was seen: sync when the debounce fires */
 };
 
 struct devices {
@@ -98,6 +105,11 @@ struct devices {
 	unsigned open_handles;
 	void (*done_cb)(void *arg);
 	void *done_arg;
+	/* live detection (devices_live.c) */
+	struct mailbox live_mb; /* the followers' events */
+	int live_ok;		/* live_mb is initialized */
+	uv_timer_t live_timer;	/* debounce of saved-report lines */
+	unsigned followers;	/* follower threads not yet seen to end */
 };
 
 extern const char *const phone_state_names[];
@@ -112,6 +124,19 @@ void devices_complete_waits(struct devices *dv, struct waitref **list, const str
 void devices_maybe_finish(struct devices *dv);
 /* The devwatch callbacks (arg is the struct devices); tests may call them directly. */
 extern const struct devwatch_ops devices_watch_ops;
+
+/* A handle of dv was closed: the last one calls done_cb. */
+void devices_handle_closed(struct devices *dv);
+
+/* devices_live.c: a syslog_relay follower per idle phone; a saved report syncs it */
+void devices_live_init(struct devices *dv);
+/* ph's state changed (phone_set_state): follow it when idle, stop at detach. */
+void devices_live_state(struct phone *ph);
+void devices_live_reconfigure(struct devices *dv);
+/* devices_stop: stop every follower (their end is awaited: dv->followers). */
+void devices_live_stop(struct devices *dv);
+/* devices_maybe_finish, when no follower is left: close the handles (open_handles counts). */
+void devices_live_close(struct devices *dv);
 
 /* devices_sync.c */
 /* Start queued syncs while fewer than max_parallel_syncs jobs run. */

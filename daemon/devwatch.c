@@ -227,6 +227,8 @@ static void drain_cb(struct mailbox *mb, const struct mailbox_event *v, size_t n
 			if (dev_find(w, v[i].udid))
 				w->ops.paired_cb(w->arg, v[i].udid);
 			break;
+		default: /* syslogwatch's kinds never come here */
+			break;
 		}
 	}
 	if (overflow) {

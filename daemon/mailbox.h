@@ -17,6 +17,8 @@ enum mailbox_kind {
 	MAILBOX_ADD,
 	MAILBOX_REMOVE,
 	MAILBOX_PAIRED,
+	MAILBOX_SAVED, /* syslogwatch: the phone's crash reporter saved a report */
+	MAILBOX_ENDED, /* syslogwatch: the follower's thread ended */
 };
 
 struct mailbox_event {

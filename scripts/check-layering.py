@@ -38,7 +38,7 @@ LAYERS = [
     ("L1 hub", ["daemon/hub"]),
     ("L2 commands", ["daemon/api*", "daemon/import", "daemon/reparse"]),
     ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest"]),
-    ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/devwatch", "daemon/store*"]),
+    ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/syslogwatch*", "daemon/devwatch", "daemon/store*"]),
     ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*"]),
     # any layer may use these
     ("any", ["daemon/log", "daemon/config", "daemon/sd", "daemon/mailbox", "daemon/clock",

@@ -27,6 +27,7 @@ static void test_defaults(void)
 	ASSERT_EQ(c.log_level, LOG_LEVEL_INFO);
 	ASSERT_EQ(c.resync_interval_s, 60);
 	ASSERT_EQ(c.remove_after_pull, 0);
+	ASSERT_EQ(c.live_detection, 1);
 	ASSERT_EQ(c.collect, CONFIG_COLLECT_JETSAM);
 	ASSERT_EQ(c.mover_timeout_ms, 10000);
 	ASSERT_EQ(c.max_parallel_syncs, 3);
@@ -146,6 +147,11 @@ static void test_every_key(void)
 	ASSERT_EQ(c.remove_after_pull, 0);
 	ASSERT_EQ(c.collect, CONFIG_COLLECT_JETSAM);
 	ASSERT_EQ(c.log_level, LOG_LEVEL_WARNING);
+	ASSERT_EQ(load(&c, "live_detection = no\n", err, sizeof(err)), 0);
+	ASSERT_EQ(c.live_detection, 0);
+	ASSERT_EQ(load(&c, "live_detection = yes\n", err, sizeof(err)), 0);
+	ASSERT_EQ(c.live_detection, 1);
+	ASSERT_EQ(load(&c, "live_detection = maybe\n", err, sizeof(err)), -EINVAL);
 	/* no newline at the end of the last line, CRLF line ends */
 	ASSERT_EQ(load(&c, "max_clients = 5\r\nmax_clients = 6", err, sizeof(err)), 0);
 	ASSERT_EQ(c.max_clients, 6);
@@ -378,6 +384,7 @@ static void test_shipped(const char *path)
 	ASSERT_EQ(c.client_idle_timeout_s, def.client_idle_timeout_s);
 	ASSERT_EQ(c.reply_buffer_max, def.reply_buffer_max);
 	ASSERT_STREQ(c.admin_group, def.admin_group);
+	ASSERT_EQ(c.live_detection, def.live_detection);
 	config_release(&c);
 	config_release(&def);
 }

@@ -1,0 +1,217 @@
+/* syslogwatch.c: one thread per phone reading com.apple.syslog_relay, posting saved reports */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libimobiledevice/libimobiledevice.h>
+#include <libimobiledevice/lockdown.h>
+#include <libimobiledevice/syslog_relay.h>
+
+#include "fetch_abort.h"
+#include "log.h"
+#include "syslogwatch.h"
+
+#define SW_LABEL "jetsamd"
+#define SW_READ	 4096u /* bytes read at once */
+/*
+ * Longest read before the stop flag is looked at again: stop cuts the socket, so a quiet
+ * stream costs one wake-up a minute; without the socket's number, once a second.
+ */
+#define SW_WAIT_MS	60000u
+#define SW_WAIT_NOFD_MS 1000u
+#define SW_STACK_SIZE	(1024u * 1024u) /* the thread's stack (TLS handshake included) */
+
+struct syslogwatch {
+	struct mailbox *mb;
+	char udid[44];
+	int network;
+	uv_thread_t thread;
+	atomic_int stop, ended;
+	struct fetch_abort abort; /* its sockets: syslogwatch_stop cuts them */
+	/* written by the thread before it ends, read by the loop after */
+	idevice_t dev;
+	syslog_relay_client_t client;
+	int client_fd;
+	int streamed;
+	char error[160];
+	/* the line being read (thread only) */
+	char line[SYSLOGWATCH_LINE_MAX];
+	size_t n;
+	int overlong;
+};
+
+static void post(struct syslogwatch *w, enum mailbox_kind kind)
+{
+	struct mailbox_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.network = w->network;
+	memcpy(ev.udid, w->udid, sizeof(ev.udid));
+	mailbox_post(w->mb, &ev);
+}
+
+/* device → lockdown handshake → syslog_relay; 0, or -1 with w->error set. */
+static int sw_open(struct syslogwatch *w)
+{
+	lockdownd_client_t ld = NULL;
+	lockdownd_service_descriptor_t svc = NULL;
+	lockdownd_error_t le;
+	idevice_error_t ie;
+	syslog_relay_error_t se;
+	int ld_fd;
+
+	ie = idevice_new_with_options(&w->dev, w->udid,
+				      w->network ? IDEVICE_LOOKUP_NETWORK : IDEVICE_LOOKUP_USBMUX);
+	if (ie != IDEVICE_E_SUCCESS) {
+		w->dev = NULL;
+		snprintf(w->error, sizeof(w->error), "cannot open device (error %d)", (int)ie);
+		return -1;
+	}
+	le = lockdownd_client_new_with_handshake(w->dev, &ld, SW_LABEL);
+	if (le != LOCKDOWN_E_SUCCESS) {
+		snprintf(w->error, sizeof(w->error), "lockdown handshake: lockdown error %d",
+			 (int)le);
+		return -1;
+	}
+	ld_fd = fetch_abort_add(&w->abort, fetch_abort_client_fd(ld, 3));
+	le = lockdownd_start_service(ld, SYSLOG_RELAY_SERVICE_NAME, &svc);
+	fetch_abort_del(&w->abort, ld_fd);
+	lockdownd_client_free(ld);
+	if (le != LOCKDOWN_E_SUCCESS) {
+		snprintf(w->error, sizeof(w->error),
+			 "cannot start '" SYSLOG_RELAY_SERVICE_NAME "' (lockdown error %d)",
+			 (int)le);
+		return -1;
+	}
+	se = syslog_relay_client_new(w->dev, svc, &w->client);
+	lockdownd_service_descriptor_free(svc);
+	if (se != SYSLOG_RELAY_E_SUCCESS) {
+		w->client = NULL;
+		snprintf(w->error, sizeof(w->error),
+			 "cannot connect to '" SYSLOG_RELAY_SERVICE_NAME "' (error %d)", (int)se);
+		return -1;
+	}
+	/* syslog_relay client -> service client -> connection */
+	w->client_fd = fetch_abort_add(&w->abort, fetch_abort_client_fd(w->client, 2));
+	return 0;
+}
+
+static void sw_close(struct syslogwatch *w)
+{
+	fetch_abort_del(&w->abort, w->client_fd);
+	w->client_fd = -1;
+	if (w->client)
+		syslog_relay_client_free(w->client);
+	if (w->dev)
+		idevice_free(w->dev);
+	w->client = NULL;
+	w->dev = NULL;
+}
+
+/* Feed bytes: a line ends at '\n' or NUL (the relay's framing); it is matched, then dropped. */
+static void sw_feed(struct syslogwatch *w, const char *buf, size_t len)
+{
+	char name[128];
+
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (c != '\n' && c != '\0') {
+			if (w->n < sizeof(w->line))
+				w->line[w->n++] = c;
+			else
+				w->overlong = 1;
+			continue;
+		}
+		if (w->n > 0 && !w->overlong &&
+		    syslogwatch_match(w->line, w->n, name, sizeof(name))) {
+			log_debug("syslogwatch", "'%s': saved report %s", w->udid, name);
+			post(w, MAILBOX_SAVED);
+		}
+		w->n = 0;
+		w->overlong = 0;
+	}
+}
+
+static void sw_thread(void *arg)
+{
+	struct syslogwatch *w = arg;
+	char buf[SW_READ];
+
+	if (!atomic_load(&w->stop) && sw_open(w) == 0) {
+		w->streamed = 1;
+		log_debug("syslogwatch", "'%s': system log stream open", w->udid);
+		while (!atomic_load(&w->stop)) {
+			uint32_t got = 0;
+			syslog_relay_error_t e = syslog_relay_receive_with_timeout(
+				w->client, buf, sizeof(buf), &got,
+				w->client_fd >= 0 ? SW_WAIT_MS : SW_WAIT_NOFD_MS);
+
+			if (got > 0)
+				sw_feed(w, buf, got);
+			else if (e != SYSLOG_RELAY_E_SUCCESS && e != SYSLOG_RELAY_E_TIMEOUT) {
+				snprintf(w->error, sizeof(w->error), "stream closed (error %d)",
+					 (int)e);
+				break;
+			}
+		}
+	}
+	sw_close(w);
+	if (atomic_load(&w->stop))
+		w->error[0] = '\0';
+	atomic_store(&w->ended, 1);
+	post(w, MAILBOX_ENDED);
+}
+
+int syslogwatch_start(struct mailbox *mb, const char *udid, int network, struct syslogwatch **out)
+{
+	struct syslogwatch *w = calloc(1, sizeof(*w));
+	uv_thread_options_t opt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = SW_STACK_SIZE};
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->mb = mb;
+	strncpy(w->udid, udid, sizeof(w->udid) - 1);
+	w->network = network;
+	w->client_fd = -1;
+	fetch_abort_init(&w->abort);
+	r = uv_thread_create_ex(&w->thread, &opt, sw_thread, w);
+	if (r < 0) {
+		fetch_abort_release(&w->abort);
+		free(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+void syslogwatch_stop(struct syslogwatch *w)
+{
+	atomic_store(&w->stop, 1);
+	fetch_abort_now(&w->abort);
+}
+
+int syslogwatch_ended(struct syslogwatch *w)
+{
+	return atomic_load(&w->ended);
+}
+
+int syslogwatch_result(struct syslogwatch *w, const char **err)
+{
+	if (err)
+		*err = w->error;
+	return w->streamed;
+}
+
+void syslogwatch_free(struct syslogwatch *w)
+{
+	if (!w)
+		return;
+	uv_thread_join(&w->thread);
+	fetch_abort_release(&w->abort);
+	free(w);
+}
