@@ -1,6 +1,5 @@
 /* api_common.c: what the command files share: per-client state and the reply envelopes */
 #include <errno.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +7,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "../proto/request.h"
 #include "api_common.h"
 #include "ipc.h"
-#include "../proto/request.h"
+#include "trim.h"
 
 struct api_client *api_client_state(struct ipc_client *c)
 {
@@ -79,7 +79,7 @@ void api_jobs_idle_trim(const struct api_ctx *a)
 {
 	/* parses and commits of big reports leave freed heap in the malloc arenas */
 	if (a->jobs_running == 0)
-		malloc_trim(0);
+		trim_heap_soon(a->loop);
 }
 
 /* ---- store queries ---- */

@@ -1,7 +1,6 @@
 /* devices_sync.c: the jobs of a phone sync: start, run on the pool, commit, remove, retry */
 #include <errno.h>
 #include <stddef.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "log.h"
 #include "store.h"
 #include "storeq.h"
+#include "trim.h"
 
 /* the sync job checkpoints the store (off the loop) once its log is this long */
 #define DEVICES_CHECKPOINT_BYTES (4 * 1024 * 1024)
@@ -250,7 +250,7 @@ static void job_tail(struct devices *dv, struct phone *ph)
 	 * threads' malloc arenas) back to the system, so that an idle daemon stays small.
 	 */
 	if (dv->in_flight == 0)
-		malloc_trim(0);
+		trim_heap_soon(dv->loop);
 }
 
 static void finish_sync(struct phone *ph, enum phone_state st, const char *error)

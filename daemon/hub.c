@@ -10,7 +10,8 @@
  *       api_common.c    what they share: struct api_ctx (set here), replies
  *         ipc.c         clients, line framing; ipc_sock.c listen + peer creds  (L3 services)
  *                       ipc_out.c reply queues, ipc_limits.c limits, timeouts, byte budget
- *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs
+ *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs;
+ *                       devices_live.c: live detection (syslogwatch.c follows a phone's log)
  *         ingest.c      hash, archive, parse (worker); commit (store job), EVENT JSON (loop)
  *           fetch.c     AFC walk, download, remove (worker); fetch_conn.c connects (L4)
  *                       fetch_abort.c: the loop cuts a job's sockets (stop, deadline)
@@ -18,7 +19,7 @@
  *           storeq.c    the store thread: owns the connection; every store call is a store job
  *             fileindex, durable, archive.c, statedir.c, proto/ (report parser,
  *             request decoder, protocol.h, isotime, sanitize)                     (L5 base)
- *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h, readfile.h
+ *   anywhere: log.h, config.h, sd.h, mailbox.h, clock.h, readfile.h, trim.h
  *
  * Upward calls go through ops tables set here: ipc_ops (request line, raw bytes, client gone,
  * client count), devices_ops (device row changed, report ingested, status), devwatch_ops

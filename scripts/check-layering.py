@@ -42,7 +42,7 @@ LAYERS = [
     ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*"]),
     # any layer may use these
     ("any", ["daemon/log", "daemon/config", "daemon/sd", "daemon/mailbox", "daemon/clock",
-             "daemon/readfile"]),
+             "daemon/readfile", "daemon/trim"]),
 ]
 
 # (directory, directories it must never include)
