@@ -1,4 +1,4 @@
-/* products.c: marketing names of Apple product identifiers ("iPhone13,2" -> "iPhone 12") */
+/* products.c: marketing names of Apple product ids ("iPhone13,2" -> "iPhone 12"), shared */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
