@@ -27,10 +27,12 @@
 
 #define API_LIMIT_DEFAULT 1000
 #define API_LIMIT_MAX	  100000
+/* a seq or a row id argument: 0 .. 2^53 */
+#define API_ID_MAX 9007199254740992LL
 
 static const char *const api_commands[] = {
-	"hello", "status", "devices", "reports",   "events", "limits",
-	"sync",	 "import", "reparse", "subscribe", NULL,
+	"hello",  "status", "devices", "reports", "events",    "limits",
+	"cursor", "sync",   "import",  "reparse", "subscribe", NULL,
 };
 
 /* ---- simple commands ---- */
@@ -45,11 +47,11 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
-	if (version != PROTO_VERSION) {
-		api_reply_err(
-			c, req->id, PROTO_E_VERSION,
-			"client asked for protocol version %lld, the daemon speaks version %d",
-			(long long)version, PROTO_VERSION);
+	if (version < PROTO_VERSION_MIN || version > PROTO_VERSION) {
+		api_reply_err(c, req->id, PROTO_E_VERSION,
+			      "client asked for protocol version %lld, the daemon speaks versions "
+			      "%d to %d",
+			      (long long)version, PROTO_VERSION_MIN, PROTO_VERSION);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -61,7 +63,8 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 	}
 	for (const char *const *p = api_commands; *p; p++)
 		cJSON_AddItemToArray(cmds, cJSON_CreateString(*p));
-	cJSON_AddNumberToObject(res, "version", PROTO_VERSION);
+	/* the version asked for: a v1 client reads its own version back */
+	cJSON_AddNumberToObject(res, "version", (double)version);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
 	cJSON_AddItemToObject(res, "commands", cmds);
 	api_reply_ok(c, req->id, res);
@@ -171,7 +174,7 @@ static enum ipc_outcome cmd_devices(struct api_ctx *a, struct ipc_client *c, str
 	return api_query_submit(q, req);
 }
 
-/* {key: arr, "truncated": t} */
+/* {key: arr, "truncated": t, "next": N when truncated} */
 static void reply_list(struct api_query *q, const char *key)
 {
 	cJSON *res = cJSON_CreateObject();
@@ -180,13 +183,15 @@ static void reply_list(struct api_query *q, const char *key)
 		return;
 	cJSON_AddItemToObject(res, key, q->result);
 	q->result = NULL;
-	cJSON_AddBoolToObject(res, "truncated", q->truncated);
+	cJSON_AddBoolToObject(res, "truncated", q->page.truncated);
+	if (q->page.truncated)
+		cJSON_AddNumberToObject(res, "next", (double)q->page.next);
 	api_reply_ok(q->c, q->id, res);
 }
 
 static int reports_run(struct store *s, struct api_query *q)
 {
-	return store_reports_json(s, &q->f.reports, &q->result, &q->truncated);
+	return store_reports_json(s, &q->f.reports, &q->result, &q->page);
 }
 
 static void reports_reply(struct api_query *q)
@@ -196,7 +201,7 @@ static void reports_reply(struct api_query *q)
 
 static int events_run(struct store *s, struct api_query *q)
 {
-	return store_events_json(s, &q->f.events, &q->result, &q->truncated);
+	return store_events_json(s, &q->f.events, &q->result, &q->page);
 }
 
 static void events_reply(struct api_query *q)
@@ -267,7 +272,8 @@ static enum ipc_outcome cmd_reports(struct api_ctx *a, struct ipc_client *c, str
 	int bad = 0;
 
 	if (request_string(req, "udid", &f.udid) < 0 ||
-	    request_string(req, "status", &f.status) < 0 || get_limit(req, &f.limit) < 0) {
+	    request_string(req, "status", &f.status) < 0 || get_limit(req, &f.limit) < 0 ||
+	    request_int(req, "before_id", 1, API_ID_MAX, &f.before_id) < 0) {
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		bad = 1;
 	} else if (f.status && strcmp(f.status, "ok") != 0 && strcmp(f.status, "skipped") != 0 &&
@@ -288,9 +294,14 @@ static enum ipc_outcome cmd_events(struct api_ctx *a, struct ipc_client *c, stru
 {
 	struct api_query *q = api_query_new(a, c, req);
 	struct store_event_filter f = {.since = REPORT_NULL, .until = REPORT_NULL};
-	int bad = 0;
+	int bad = 0, has_after, has_since;
 
-	if (request_string(req, "udid", &f.udid) < 0 ||
+	has_after = request_int(req, "after", 0, API_ID_MAX, &f.after);
+	has_since = has_after < 0 ? 0 : request_time(req, "collected_since", &f.collected_since);
+	f.by_collection = has_after > 0 || has_since > 0;
+	if (has_after < 0 || has_since < 0 ||
+	    request_int(req, "before_id", 1, API_ID_MAX, &f.before_id) < 0 ||
+	    request_string(req, "udid", &f.udid) < 0 ||
 	    request_string(req, "product", &f.product) < 0 ||
 	    request_string(req, "build", &f.build) < 0 ||
 	    request_string(req, "process", &f.process) < 0 ||
@@ -327,6 +338,32 @@ static enum ipc_outcome cmd_limits(struct api_ctx *a, struct ipc_client *c, stru
 		q->reply = limits_reply;
 	}
 	return submit_checked(q, c, req, bad);
+}
+
+static int cursor_run(struct store *s, struct api_query *q)
+{
+	return store_cursor(s, &q->value);
+}
+
+static void cursor_reply(struct api_query *q)
+{
+	cJSON *res = cJSON_CreateObject();
+
+	if (res == NULL)
+		return;
+	cJSON_AddNumberToObject(res, "cursor", (double)q->value);
+	api_reply_ok(q->c, q->id, res);
+}
+
+static enum ipc_outcome cmd_cursor(struct api_ctx *a, struct ipc_client *c, struct request *req)
+{
+	struct api_query *q = api_query_new(a, c, req);
+
+	if (q) {
+		q->run = cursor_run;
+		q->reply = cursor_reply;
+	}
+	return submit_checked(q, c, req, 0);
 }
 
 static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -547,6 +584,8 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 		out = cmd_events(a, c, &req);
 	else if (strcmp(req.cmd, "limits") == 0)
 		out = cmd_limits(a, c, &req);
+	else if (strcmp(req.cmd, "cursor") == 0)
+		out = cmd_cursor(a, c, &req);
 	else if (strcmp(req.cmd, "subscribe") == 0)
 		cmd_subscribe(a, c, &req);
 	else if (strcmp(req.cmd, "sync") == 0)

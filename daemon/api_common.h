@@ -81,7 +81,8 @@ struct api_query {
 	} f;
 	int r;
 	struct cJSON *result;
-	int truncated;
+	struct store_page page; /* list queries */
+	int64_t value;		/* scalar queries (cursor) */
 };
 
 /* A query of c for req (its JSON is taken over when submitted); NULL when out of memory. */

@@ -12,20 +12,24 @@
  * The parse outcome of a report is bound at the same parameters (?2..?12) in the three
  * statements that write it: a new report, a good copy replacing one that did not parse, and
  * a reparse. Where it came from (?13..?18) is bound for the first two; the upgrade keeps
- * path (?14) and collected (?18) as first stored and does not name them (a bind to a
- * parameter the statement does not use has no effect).
+ * path (?14) and collected as first stored (a bind to a parameter the statement does not
+ * use has no effect); collected_at (?18) and seq are those of the latest commit.
  */
+/* the collection sequence of a commit: one more than any stored (reports_seq index) */
+#define NEXT_SEQ "(SELECT coalesce(max(seq),0)+1 FROM reports)"
+
 #define OUTCOME_SET                                                                                \
 	"incident=coalesce(?2,incident),status=?3,error=?4,variant=?5,bug_type=?6,product=?7,"     \
 	"os_version=?8,build=?9,timestamp=?10,time=?11,n_events=?12"
 
 static const char sql_report_insert[] =
 	"INSERT INTO reports(key,incident,status,error,variant,bug_type,product,os_version,build,"
-	"timestamp,time,n_events,udid,path,size,sha256,archive,collected) "
-	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)";
+	"timestamp,time,n_events,udid,path,size,sha256,archive,collected,collected_at,seq) "
+	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?18," NEXT_SEQ ")";
+/* the upgrade's events are new to clients: it is collected again (a new seq) */
 static const char sql_report_upgrade[] = "UPDATE reports SET " OUTCOME_SET
-					 ",udid=coalesce(udid,?13),size=?15,sha256=?16,archive=?17 "
-					 "WHERE id=?1";
+					 ",udid=coalesce(udid,?13),size=?15,sha256=?16,archive=?17,"
+					 "collected_at=?18,seq=" NEXT_SEQ " WHERE id=?1";
 static const char sql_reparse_update[] = "UPDATE reports SET " OUTCOME_SET " WHERE id=?1";
 static const char sql_event_insert[] =
 	"INSERT INTO events(report_id,seq,udid,product,os_version,build,time,process,reason,"
@@ -125,13 +129,19 @@ static char *event_text(const struct report_event *ev, int64_t report_id, const 
 }
 
 cJSON *store_event_json(const struct store_ingest *in, const struct report_event *ev,
-			int64_t report_id)
+			const struct store_ingest_result *res)
 {
 	const char *dev[3] = {in->device_product, in->device_os_version, in->device_build};
 	struct facts f;
+	cJSON *o;
 
 	facts_fill(&f, in->report, in->udid, dev, NULL, 0);
-	return event_json(ev, report_id, &f, in->report->timestamp_epoch);
+	o = event_json(ev, res->report_id, &f, in->report->timestamp_epoch);
+	if (o && store_event_add_collection(o, f.product, res->collected_at, res->seq) < 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Insert the events of a report; with_limits also feeds the limits summaries. */
@@ -192,39 +202,58 @@ static int report_by_key(struct store *s, const char *key, int64_t *id, int *is_
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_err(s, "report lookup");
 }
 
+/* The seq the commit of report id got. */
+static int report_seq(struct store *s, int64_t id, int64_t *seq)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_REPORT_SEQ, "SELECT seq FROM reports WHERE id=?1");
+	int rc;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "report seq");
+}
+
 /*
  * Write a report row: a new one (id 0, then *id gets the new row's) under key, or over
  * report *id stored with status error (and so without events) by a copy that parses.
+ * *seq gets the row's collection sequence.
  */
 static int report_write(struct store *s, const char *key, int64_t *id,
-			const struct store_ingest *in, int64_t collected)
+			const struct store_ingest *in, int64_t collected, int64_t *seq)
 {
 	const struct report *rep = in->report;
 	const char *dev[3] = {in->device_product, in->device_os_version, in->device_build};
 	sqlite3_stmt *st;
 	struct facts f;
-	int r;
+	int r, upgrade = *id != 0;
 
 	facts_fill(&f, rep, in->udid, dev, NULL, collected);
-	if (*id == 0)
+	if (!upgrade)
 		st = store_stmt(s, ST_REPORT_INSERT, sql_report_insert);
 	else
 		st = store_stmt(s, ST_REPORT_UPGRADE, sql_report_upgrade);
 	if (st == NULL)
 		return -EIO;
-	if (*id == 0)
+	if (!upgrade)
 		store_bind_text(st, 1, key);
 	else
 		sqlite3_bind_int64(st, 1, *id);
 	bind_outcome(st, rep, &f);
 	bind_source(st, in, collected);
-	if ((r = store_run(s, st, *id ? "report upgrade" : "report insert")) < 0)
+	if ((r = store_run(s, st, upgrade ? "report upgrade" : "report insert")) < 0)
 		return r;
-	if (*id == 0)
+	if (!upgrade)
 		*id = sqlite3_last_insert_rowid(s->db);
 	else
 		log_info("store", "report %lld: a copy that parses replaces the one that did not",
 			 (long long)*id);
+	if ((r = report_seq(s, *id, seq)) < 0)
+		return r;
 	return insert_events(s, *id, rep, &f, 1);
 }
 
@@ -259,7 +288,8 @@ int store_ingest(struct store *s, const struct store_ingest *in, struct store_in
 		out->duplicate = 1; /* only the file index entry is new */
 	} else if (r == 0) {
 		/* new, or the known copy did not parse (cut short, ...) and this one does */
-		r = report_write(s, key, &id, in, store_now());
+		out->collected_at = store_now();
+		r = report_write(s, key, &id, in, out->collected_at, &out->seq);
 		out->n_events = r == 0 ? rep->n_events : 0;
 		s->n_reports += r == 0 && !known ? 1 : 0;
 		s->n_events += (int64_t)out->n_events;

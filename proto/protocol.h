@@ -2,8 +2,9 @@
 #ifndef JETSAMD_PROTO_PROTOCOL_H
 #define JETSAMD_PROTO_PROTOCOL_H
 
-/* The one protocol version spoken (hello's "version") */
-#define PROTO_VERSION 1
+/* The protocol version spoken (hello's "version"); PROTO_VERSION_MIN and up are accepted */
+#define PROTO_VERSION	  2
+#define PROTO_VERSION_MIN 1
 
 /* Error codes of a failed reply ({"ok":false,"error":{"code":...}}) */
 #define PROTO_E_BAD_REQUEST	"bad_request"

@@ -54,8 +54,8 @@ def test_errors(j):
     c.send_line(b'{"id":2,"cmd":"status","x":[[[[[[[[1]]]]]]]]}')
     check_eq(err_code(c.recv()), "bad_request", "9 levels of nesting")
     # version
-    r = c.request("hello", version=2, client="test")
-    check_eq(err_code(r), "version_mismatch", "hello version 2")
+    r = c.request("hello", version=3, client="test")
+    check_eq(err_code(r), "version_mismatch", "hello version 3")
     check("2" in r["error"]["message"] and "1" in r["error"]["message"],
           "version_mismatch names the versions")
     r = c.request("hello", version=1, client="test")
@@ -65,7 +65,7 @@ def test_errors(j):
     r = c.request("sync", udid="0000-nope")
     check_eq(err_code(r), "not_found", "sync of an unknown udid")
     # still usable after all of that
-    check_eq(c.call("status")["version"], 1, "connection usable after errors")
+    check_eq(c.call("status")["version"], 2, "connection usable after errors")
     c.close()
 
 
@@ -158,7 +158,7 @@ def test_import_framing(j):
     r = c.recv()
     check_eq(err_code(r), "bad_request", "import without name")
     check_eq(r.get("id"), 2, "import error id")
-    check_eq(c.call("status")["version"], 1, "framing kept after a refused import")
+    check_eq(c.call("status")["version"], 2, "framing kept after a refused import")
     c.close()
 
 

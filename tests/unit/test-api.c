@@ -112,10 +112,20 @@ static void client_simple(struct lineclient *lc, const struct bench *b)
 	res = result_of(r);
 	ASSERT_EQ(lineclient_num(r, "id"), 1);
 	ASSERT_EQ(lineclient_num(res, "version"), 1);
-	ASSERT_EQ(array_size(res, "commands"), 10);
+	ASSERT_EQ(array_size(res, "commands"), 11);
 	cJSON_Delete(r);
 	r = call(lc, "{\"cmd\":\"hello\",\"version\":2}");
+	ASSERT_EQ(lineclient_num(result_of(r), "version"), 2);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"hello\",\"version\":3}");
 	ASSERT_STREQ(error_code(r), "version_mismatch");
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"cursor\"}");
+	ASSERT_EQ(lineclient_num(result_of(r), "cursor"), 0);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"reports\",\"limit\":5}");
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(result_of(r), "truncated")));
+	CHECK(cJSON_GetObjectItemCaseSensitive(result_of(r), "next") == NULL);
 	cJSON_Delete(r);
 	r = call(lc, "{\"cmd\":\"status\"}");
 	res = result_of(r);
@@ -207,6 +217,28 @@ static int client_import(struct lineclient *lc, const struct bench *b)
 	cJSON_Delete(r);
 	r = call(lc, "{\"cmd\":\"events\",\"limit\":100000}");
 	ASSERT_EQ(array_size(result_of(r), "events"), n_events);
+	cJSON_Delete(r);
+	/* the collection cursor: the import is seq 1, every event carries it */
+	r = call(lc, "{\"cmd\":\"cursor\"}");
+	ASSERT_EQ(lineclient_num(result_of(r), "cursor"), 1);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"after\":0,\"limit\":1}");
+	res = result_of(r);
+	ASSERT_EQ(array_size(res, "events"), n_events); /* a page ends with a whole report */
+	ASSERT_EQ(lineclient_num(
+			  cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res, "events"), 0),
+			  "seq"),
+		  1);
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(res, "truncated")));
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"after\":1}");
+	ASSERT_EQ(array_size(result_of(r), "events"), 0);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"collected_since\":\"2000-01-01T00:00:00Z\"}");
+	ASSERT_EQ(array_size(result_of(r), "events"), n_events);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"after\":-1}");
+	ASSERT_STREQ(error_code(r), "bad_request");
 	cJSON_Delete(r);
 	r = call(lc, "{\"cmd\":\"reparse\"}");
 	res = result_of(r);
