@@ -30,10 +30,30 @@
 /* a seq or a row id argument: 0 .. 2^53 */
 #define API_ID_MAX 9007199254740992LL
 
-static const char *const api_commands[] = {
-	"hello",  "status", "devices", "reports", "events",    "limits",
-	"cursor", "sync",   "import",  "reparse", "subscribe", NULL,
+/* The commands and the arguments each takes (any other is invalid_argument) */
+static const char *const args_none[] = {NULL};
+static const char *const args_hello[] = {"version", "client", NULL};
+static const char *const args_reports[] = {"udid", "status", "limit", "before_id", NULL};
+static const char *const args_events[] = {
+	"udid",	 "product", "build", "process",		"reason",    "role", "since",
+	"until", "limit",   "after", "collected_since", "before_id", NULL,
 };
+static const char *const args_limits[] = {"product", "build", "role", NULL};
+static const char *const args_limit[] = {"product", "build", "os_version", "role", "stat", NULL};
+static const char *const args_sync[] = {"udid", "wait", NULL};
+static const char *const args_subscribe[] = {"topics", NULL};
+
+static const struct api_command {
+	const char *name;
+	const char *const *args;
+} api_commands[] = {
+	{"hello", args_hello},		 {"status", args_none},	  {"devices", args_none},
+	{"reports", args_reports},	 {"events", args_events}, {"limits", args_limits},
+	{"limit", args_limit},		 {"cursor", args_none},	  {"sync", args_sync},
+	{"import", NULL /* import.c */}, {"reparse", args_none},  {"subscribe", args_subscribe},
+};
+
+#define API_N_COMMANDS (sizeof(api_commands) / sizeof(api_commands[0]))
 
 /* ---- simple commands ---- */
 
@@ -61,8 +81,8 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 		cJSON_Delete(cmds);
 		return;
 	}
-	for (const char *const *p = api_commands; *p; p++)
-		cJSON_AddItemToArray(cmds, cJSON_CreateString(*p));
+	for (size_t i = 0; i < API_N_COMMANDS; i++)
+		cJSON_AddItemToArray(cmds, cJSON_CreateString(api_commands[i].name));
 	/* the version asked for: a v1 client reads its own version back */
 	cJSON_AddNumberToObject(res, "version", (double)version);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
@@ -158,6 +178,7 @@ static void devices_reply(struct api_query *q)
 		return;
 	cJSON_AddItemToObject(res, "devices", q->result);
 	q->result = NULL;
+	cJSON_AddBoolToObject(res, "truncated", 0); /* every phone, always */
 	api_reply_ok(q->c, q->id, res);
 }
 
@@ -547,6 +568,21 @@ enum ipc_outcome api_raw(struct api_ctx *a, struct ipc_client *c, void *buf, siz
 	return import_raw(a, c, buf, len);
 }
 
+/* Whether req names only arguments its command takes; else the invalid_argument reply is sent
+ * (an unknown command passes: it gets unknown_command) */
+static int api_args_ok(struct ipc_client *c, struct request *req)
+{
+	/* import checks its own: the bytes that follow are read first */
+	for (size_t i = 0; i < API_N_COMMANDS && strcmp(req->cmd, "import") != 0; i++)
+		if (strcmp(api_commands[i].name, req->cmd) == 0) {
+			if (request_check_known(req, api_commands[i].args) == 0)
+				return 1;
+			api_reply_err(c, req->id, req->err_code, "%s", req->err_msg);
+			return 0;
+		}
+	return 1;
+}
+
 enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char *line, size_t len)
 {
 	struct request req;
@@ -572,7 +608,9 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 		request_release(&req);
 		return IPC_DONE;
 	}
-	if (strcmp(req.cmd, "hello") == 0)
+	if (!api_args_ok(c, &req))
+		; /* answered */
+	else if (strcmp(req.cmd, "hello") == 0)
 		cmd_hello(a, c, &req);
 	else if (strcmp(req.cmd, "status") == 0)
 		out = cmd_status(a, c, &req);
@@ -586,6 +624,8 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 		out = cmd_limits(a, c, &req);
 	else if (strcmp(req.cmd, "cursor") == 0)
 		out = cmd_cursor(a, c, &req);
+	else if (strcmp(req.cmd, "limit") == 0)
+		out = api_cmd_limit(a, c, &req);
 	else if (strcmp(req.cmd, "subscribe") == 0)
 		cmd_subscribe(a, c, &req);
 	else if (strcmp(req.cmd, "sync") == 0)

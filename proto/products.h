@@ -18,4 +18,9 @@ void products_label(char *buf, size_t size, const char *id);
  */
 size_t products_find(const char *term, const char **ids, size_t max);
 
+/* Whether s is an OS version ("15", "15.5", "16.4.1"), not a build ("19F77") */
+int products_is_version(const char *s);
+/* Whether OS version v names os_version: equal, or a prefix up to a dot ("15" names "15.5") */
+int products_os_match(const char *v, const char *os_version);
+
 #endif

@@ -112,7 +112,7 @@ static void client_simple(struct lineclient *lc, const struct bench *b)
 	res = result_of(r);
 	ASSERT_EQ(lineclient_num(r, "id"), 1);
 	ASSERT_EQ(lineclient_num(res, "version"), 1);
-	ASSERT_EQ(array_size(res, "commands"), 11);
+	ASSERT_EQ(array_size(res, "commands"), 12);
 	cJSON_Delete(r);
 	r = call(lc, "{\"cmd\":\"hello\",\"version\":2}");
 	ASSERT_EQ(lineclient_num(result_of(r), "version"), 2);
@@ -186,6 +186,52 @@ static cJSON *import(struct lineclient *lc, const char *buf, size_t len)
 	return lineclient_recv(lc);
 }
 
+/*
+ * limit: its errors, a product without data, and (when the report has limits) the newest
+ * build's median of the product, named in another case (tests/integration/
+ * daemon_protocol_v2.py compares it with jetsamctl limit on generated reports).
+ */
+static void check_limit(struct lineclient *lc)
+{
+	cJSON *r = call(lc, "{\"cmd\":\"limits\"}"), *l;
+	const cJSON *rows = cJSON_GetObjectItemCaseSensitive(result_of(r), "limits"), *row;
+	char req[256], product[64];
+	int n = cJSON_GetArraySize(rows);
+
+	for (row = n > 0 ? cJSON_GetArrayItem(rows, n - 1) : NULL; row; row = NULL) {
+		snprintf(product, sizeof(product), "%s", lineclient_str(row, "product"));
+		for (char *p = product; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+		snprintf(req, sizeof(req), "{\"cmd\":\"limit\",\"product\":\"%s\",\"role\":\"%s\"}",
+			 product, lineclient_str(row, "role"));
+		l = call(lc, "%s", req);
+		ASSERT_EQ(lineclient_num(result_of(l), "limit"), lineclient_num(row, "median"));
+		ASSERT_EQ(lineclient_num(result_of(l), "count"), lineclient_num(row, "count"));
+		ASSERT_STREQ(lineclient_str(result_of(l), "product"),
+			     lineclient_str(row, "product"));
+		ASSERT_STREQ(lineclient_str(result_of(l), "build"), lineclient_str(row, "build"));
+		cJSON_Delete(l);
+		snprintf(req, sizeof(req),
+			 "{\"cmd\":\"limit\",\"product\":\"%s\",\"os_version\":\"%s\","
+			 "\"stat\":\"min\",\"role\":\"%s\"}",
+			 product, lineclient_str(row, "os_version"), lineclient_str(row, "role"));
+		l = call(lc, "%s", req);
+		ASSERT_EQ(lineclient_num(result_of(l), "limit"), lineclient_num(row, "min"));
+		cJSON_Delete(l);
+	}
+	l = call(lc, "{\"cmd\":\"limit\",\"product\":\"iPhone1,1\"}");
+	CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(result_of(l), "limit")));
+	ASSERT_STREQ(lineclient_str(result_of(l), "product_name"), "iPhone");
+	cJSON_Delete(l);
+	l = call(lc, "{\"cmd\":\"limit\"}");
+	ASSERT_STREQ(error_code(l), "bad_request");
+	cJSON_Delete(l);
+	l = call(lc, "{\"cmd\":\"limit\",\"product\":\"x\",\"stat\":\"mean\"}");
+	ASSERT_STREQ(error_code(l), "bad_request");
+	cJSON_Delete(l);
+	cJSON_Delete(r);
+}
+
 /* Import, import again (a duplicate), query, reparse. Returns the report's event count. */
 static int client_import(struct lineclient *lc, const struct bench *b)
 {
@@ -240,6 +286,10 @@ static int client_import(struct lineclient *lc, const struct bench *b)
 	r = call(lc, "{\"cmd\":\"events\",\"after\":-1}");
 	ASSERT_STREQ(error_code(r), "bad_request");
 	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"proces\":\"MyApp\"}");
+	ASSERT_STREQ(error_code(r), "invalid_argument");
+	cJSON_Delete(r);
+	check_limit(lc);
 	r = call(lc, "{\"cmd\":\"reparse\"}");
 	res = result_of(r);
 	ASSERT_EQ(lineclient_num(res, "reports"), 1);
