@@ -66,14 +66,21 @@ static const char schema_sql[] =
 /*
  * 1 -> 2: the collection cursor (protocol version 2). collected_at: host clock when the
  * report was committed; seq: its collection sequence (max + 1 at each commit, never reused).
- * Reports stored before get seq in id order and collected_at from collected.
+ * Reports stored before get seq in id order and collected_at from collected. proc_names:
+ * the distinct process names (with the bundle id an EXC_RESOURCE report gave them), which
+ * the process filter matches before it asks for events.
  */
 static const char schema_v2_sql[] =
 	"ALTER TABLE reports ADD COLUMN collected_at INTEGER;"
 	"ALTER TABLE reports ADD COLUMN seq INTEGER;"
 	"UPDATE reports SET collected_at=collected, seq=id;"
 	"CREATE UNIQUE INDEX IF NOT EXISTS reports_seq ON reports(seq);"
-	"CREATE INDEX IF NOT EXISTS reports_collected_at ON reports(collected_at);";
+	"CREATE INDEX IF NOT EXISTS reports_collected_at ON reports(collected_at);"
+	/* the process filter's names: every process name (and bundle id seen with it) */
+	"CREATE TABLE IF NOT EXISTS proc_names(name TEXT NOT NULL,"
+	" bundle_id TEXT NOT NULL DEFAULT '', PRIMARY KEY(name, bundle_id)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO proc_names(name)"
+	" SELECT DISTINCT process FROM events WHERE process IS NOT NULL;";
 
 int store_db_err(struct store *s, const char *what)
 {

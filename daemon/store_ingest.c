@@ -144,6 +144,22 @@ cJSON *store_event_json(const struct store_ingest *in, const struct report_event
 	return o;
 }
 
+/* A process name (and the bundle id it came with, NULL: none) for the process filter */
+static int proc_name_add(struct store *s, const char *name, const char *bundle_id)
+{
+	sqlite3_stmt *st;
+
+	if (name == NULL)
+		return 0;
+	st = store_stmt(s, ST_PROC_NAME_ADD,
+			"INSERT OR IGNORE INTO proc_names(name,bundle_id) VALUES(?1,?2)");
+	if (st == NULL)
+		return -EIO;
+	store_bind_text(st, 1, name);
+	store_bind_text(st, 2, bundle_id ? bundle_id : "");
+	return store_run(s, st, "process name");
+}
+
 /* Insert the events of a report; with_limits also feeds the limits summaries. */
 static int insert_events(struct store *s, int64_t report_id, const struct report *rep,
 			 const struct facts *f, int with_limits)
@@ -169,7 +185,8 @@ static int insert_events(struct store *s, int64_t report_id, const struct report
 		store_bind_text(st, 10, role);
 		store_bind_int(st, 11, ev->limit_bytes);
 		sqlite3_bind_text(st, 12, text, -1, cJSON_free);
-		if ((r = store_run(s, st, "event insert")) < 0)
+		if ((r = store_run(s, st, "event insert")) < 0 ||
+		    (r = proc_name_add(s, ev->process, NULL)) < 0)
 			return r;
 		if (with_limits && ev->limit_bytes != REPORT_NULL) {
 			r = store_lim_add(s, f->product, f->build, role, f->os_version,

@@ -57,6 +57,7 @@ enum stmt_id {
 	ST_REPORT_INSERT,
 	ST_REPORT_UPGRADE,
 	ST_REPORT_SEQ,
+	ST_PROC_NAME_ADD,
 	ST_EVENT_INSERT,
 	ST_REPARSE_LOOKUP,
 	ST_REPARSE_DELETE,
@@ -79,6 +80,7 @@ enum stmt_id {
 	ST_REPORT_GET,
 	ST_REPORT_EVENTS,
 	ST_CURSOR,
+	ST_PROC_NAMES,
 	ST_EVENTS_AFTER, /* + filter mask: the collection-order statements */
 	ST_EVENTS = ST_EVENTS_AFTER +
 		    256, /* + filter mask: one statement per combination of the event filters */

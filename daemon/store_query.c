@@ -255,9 +255,10 @@ static const char *const event_cond[EV__N] = {
 _Static_assert(ST__COUNT - ST_EVENTS == 1 << EV__N, "one cached statement per filter mask");
 _Static_assert(ST_EVENTS - ST_EVENTS_AFTER == 1 << EV__N, "one per mask in collection order");
 
-/* The SQL of a query: collection order (after, collected_since), or newest first. */
+/* The SQL of a query: collection order (after, collected_since), or newest first. proc_in:
+ * the process filter is a JSON array of names (see process_names()). */
 static void events_sql(char *sql, size_t size, unsigned mask, const struct store_event_filter *f,
-		       int before_null_time)
+		       int before_null_time, int proc_in)
 {
 	size_t n;
 
@@ -272,7 +273,11 @@ static void events_sql(char *sql, size_t size, unsigned mask, const struct store
 				     "ON r.id=e.report_id WHERE 1");
 	for (int i = 0; i < EV__N; i++)
 		if (mask & (1u << i))
-			n += (size_t)snprintf(sql + n, size - n, "%s", event_cond[i]);
+			n += (size_t)snprintf(sql + n, size - n, "%s",
+					      i == EV_PROCESS && proc_in
+						      ? " AND e.process IN (SELECT value FROM "
+							"json_each(?))"
+						      : event_cond[i]);
 	if (!f->by_collection && f->before_id > 0)
 		n += (size_t)snprintf(sql + n, size - n, "%s",
 				      before_null_time ? " AND e.time IS NULL AND e.id<?"
@@ -332,8 +337,43 @@ static void events_bind(sqlite3_stmt *st, unsigned mask, const struct store_even
 	sqlite3_bind_int64(st, p, f->by_collection ? -1 : (int64_t)f->limit + 1);
 }
 
-int store_events_json(struct store *s, const struct store_event_filter *f, cJSON **out,
-		      struct store_page *page)
+/*
+ * The process names the filter term matches, case-insensitively, as a name or glob (*, ?,
+ * [...]) of the name or of a bundle id seen with it: *n of them; with one, *one is it (a
+ * malloc'ed copy), with more, *json is a JSON array of them (malloc'ed).
+ */
+static int process_names(struct store *s, const char *term, size_t *n, char **one, char **json)
+{
+	sqlite3_stmt *st =
+		store_stmt(s, ST_PROC_NAMES,
+			   "SELECT json_group_array(name),count(*),min(name) FROM (SELECT DISTINCT "
+			   "name FROM proc_names WHERE lower(name) GLOB lower(?1) OR "
+			   "lower(bundle_id) GLOB lower(?1))");
+	int rc;
+
+	*n = 0;
+	*one = *json = NULL;
+	if (st == NULL)
+		return -EIO;
+	store_bind_text(st, 1, term);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*n = (size_t)sqlite3_column_int64(st, 1);
+		if (*n == 1 && (*one = store_col_dup(st, 2)) == NULL)
+			rc = SQLITE_NOMEM;
+		if (*n > 1 && (*json = store_col_dup(st, 0)) == NULL)
+			rc = SQLITE_NOMEM;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_NOMEM)
+		return -ENOMEM;
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "process names");
+}
+
+/* store_events_json() once the process filter is one name (cached statement) or a JSON array
+ * of names (proc_in: prepared for this query). */
+static int events_query(struct store *s, const struct store_event_filter *f, int proc_in,
+			cJSON **out, struct store_page *page)
 {
 	const char *text[EV_SINCE] = {f->udid,	  f->product, f->build,
 				      f->process, f->reason,  f->role};
@@ -341,21 +381,21 @@ int store_events_json(struct store *s, const struct store_event_filter *f, cJSON
 	unsigned mask = 0;
 	sqlite3_stmt *st = NULL;
 	char sql[1024];
-	int i, r, cached = f->before_id <= 0 || f->by_collection;
+	int i, r, cached = (f->before_id <= 0 || f->by_collection) && !proc_in;
 	enum stmt_id id;
 
-	page->next = 0;
 	for (i = 0; i < EV_SINCE; i++)
 		mask |= text[i] ? 1u << i : 0;
 	mask |= f->since != REPORT_NULL ? 1u << EV_SINCE : 0;
 	mask |= f->until != REPORT_NULL ? 1u << EV_UNTIL : 0;
-	if (!cached && (r = event_time(s, f->before_id, &before_time)) < 0)
+	if (!f->by_collection && f->before_id > 0 &&
+	    (r = event_time(s, f->before_id, &before_time)) < 0)
 		return r;
 	id = (enum stmt_id)((f->by_collection ? ST_EVENTS_AFTER : ST_EVENTS) + (int)mask);
 	if (cached && s->st[id]) { /* prepared already: no need for its text */
 		st = store_stmt(s, id, NULL);
 	} else {
-		events_sql(sql, sizeof(sql), mask, f, before_time == REPORT_NULL);
+		events_sql(sql, sizeof(sql), mask, f, before_time == REPORT_NULL, proc_in);
 		if (cached)
 			st = store_stmt(s, id, sql);
 		else if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -368,6 +408,29 @@ int store_events_json(struct store *s, const struct store_event_filter *f, cJSON
 			      f->by_collection ? 3 : 4, &page->next, f->by_collection);
 	if (!cached)
 		sqlite3_finalize(st);
+	return r;
+}
+
+int store_events_json(struct store *s, const struct store_event_filter *f, cJSON **out,
+		      struct store_page *page)
+{
+	struct store_event_filter g = *f;
+	char *one = NULL, *json = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	page->next = 0;
+	page->truncated = 0;
+	if (f->process && (r = process_names(s, f->process, &n, &one, &json)) < 0)
+		return r;
+	if (f->process && n == 0) { /* no such process: nothing to read */
+		*out = cJSON_CreateArray();
+		return *out ? 0 : -ENOMEM;
+	}
+	g.process = f->process ? (n == 1 ? one : json) : NULL;
+	r = events_query(s, &g, n > 1, out, page);
+	free(one);
+	free(json);
 	return r;
 }
 

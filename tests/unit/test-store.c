@@ -805,6 +805,15 @@ static void test_landed_store(const char *top, const char *landed_sql)
 	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Old");
 	cJSON_Delete(arr);
+	{ /* the migration listed the process names: the filter finds them in any case */
+		struct store_event_filter f = {
+			.since = REPORT_NULL, .until = REPORT_NULL, .process = "OLD", .limit = 10};
+		struct store_page pg;
+
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+		CHECK(cJSON_GetArraySize(arr) >= 1);
+		cJSON_Delete(arr);
+	}
 	ASSERT_EQ(store_file_index_load(s, "UL", &idx), 0);
 	ASSERT_EQ(idx.n, 3);
 	ASSERT_EQ(store_file_index_find(&idx, "Retired/JetsamEvent-L.ips.synced")->report_id, 1);
@@ -1119,6 +1128,29 @@ static void test_collection(const char *top)
 		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
 		cJSON_Delete(arr);
+	}
+	/* the process filter: any case, exact or glob; several names, none */
+	{
+		static const struct {
+			const char *term;
+			int n;
+		} cases[] = {{"maps*", 1}, {"MYAPP", 2}, {"m*", 3}, {"[mx]y?pp", 2},
+			     {"Map", 0},   {"nope", 0},	 {"*", 3}};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct store_event_filter f = {.since = REPORT_NULL,
+						       .until = REPORT_NULL,
+						       .process = cases[i].term,
+						       .limit = 10};
+
+			ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+			ASSERT_EQ(cJSON_GetArraySize(arr), cases[i].n);
+			cJSON_Delete(arr);
+			f.by_collection = 1;
+			ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+			ASSERT_EQ(cJSON_GetArraySize(arr), cases[i].n);
+			cJSON_Delete(arr);
+		}
 	}
 	/* newest first, paged by before_id: every event once */
 	{
