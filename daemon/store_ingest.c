@@ -198,22 +198,27 @@ static int insert_events(struct store *s, int64_t report_id, const struct report
 	return 0;
 }
 
-/* The report stored under key: *id (0: none) and whether it was stored as not parsing. */
-static int report_by_key(struct store *s, const char *key, int64_t *id, int *is_error)
+/* The report stored under key: *id (0: none), whether it was stored as not parsing, and
+ * whether its bytes are other than sha256's. */
+static int report_by_key(struct store *s, const char *key, const char *sha256, int64_t *id,
+			 int *is_error, int *other)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_REPORT_BY_KEY,
-				      "SELECT id,status='error' FROM reports WHERE key=?1");
+	sqlite3_stmt *st =
+		store_stmt(s, ST_REPORT_BY_KEY,
+			   "SELECT id,status='error',sha256 IS NOT ?2 FROM reports WHERE key=?1");
 	int rc;
 
 	*id = 0;
-	*is_error = 0;
+	*is_error = *other = 0;
 	if (st == NULL)
 		return -EIO;
 	store_bind_text(st, 1, key);
+	store_bind_text(st, 2, sha256);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
 		*is_error = sqlite3_column_int(st, 1);
+		*other = sqlite3_column_int(st, 2);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_err(s, "report lookup");
@@ -287,11 +292,35 @@ static char *report_key(const struct store_ingest *in)
 	return r < 0 ? NULL : key;
 }
 
+/*
+ * key is known with other bytes that parse, as the stored copy does: a different report with
+ * the same incident id (a phone's reused id, a generator's fixed seed). It is kept under its
+ * own key, incident:<id>/sha256:<hex>, and logged once (when first stored).
+ */
+static int conflict_key(struct store *s, char **key, const struct store_ingest *in, int64_t *id,
+			int *is_error)
+{
+	char *ck = NULL;
+	int other, r;
+
+	if (asprintf(&ck, "%s/sha256:%s", *key, in->sha256) < 0)
+		return -ENOMEM;
+	free(*key);
+	*key = ck;
+	r = report_by_key(s, ck, in->sha256, id, is_error, &other);
+	if (r == 0 && *id == 0)
+		log_warn("store",
+			 "report '%s' has the incident id of a stored report with other "
+			 "content: kept as a conflict, key '%s'",
+			 in->path, ck);
+	return r;
+}
+
 int store_ingest(struct store *s, const struct store_ingest *in, struct store_ingest_result *out)
 {
 	const struct report *rep = in->report;
 	int64_t id = 0;
-	int is_error = 0, known, r;
+	int is_error = 0, other = 0, known, r;
 	char *key;
 
 	memset(out, 0, sizeof(*out));
@@ -299,7 +328,10 @@ int store_ingest(struct store *s, const struct store_ingest *in, struct store_in
 		return -EINVAL;
 	if ((key = report_key(in)) == NULL)
 		return -ENOMEM;
-	r = report_by_key(s, key, &id, &is_error);
+	r = report_by_key(s, key, in->sha256, &id, &is_error, &other);
+	if (r == 0 && id != 0 && other && rep->status != REPORT_ERROR && !is_error &&
+	    strncmp(key, "incident:", 9) == 0)
+		r = conflict_key(s, &key, in, &id, &is_error);
 	known = id != 0;
 	if (r == 0 && known && (rep->status == REPORT_ERROR || !is_error)) {
 		out->duplicate = 1; /* only the file index entry is new */

@@ -178,8 +178,8 @@ static void test_ingest(struct store *s)
 	ASSERT_EQ(res.duplicate, 0);
 	ASSERT_EQ(res.n_events, 3);
 
-	/* the same incident under Retired/ with .synced: one more file entry, nothing else */
-	ASSERT_EQ(ingest(s, "U1", "Retired/JetsamEvent-1.ips.synced", "aa02", &r1, &res2), 0);
+	/* the same report under Retired/ with .synced: one more file entry, nothing else */
+	ASSERT_EQ(ingest(s, "U1", "Retired/JetsamEvent-1.ips.synced", "aa01", &r1, &res2), 0);
 	ASSERT_EQ(res2.duplicate, 1);
 	ASSERT_EQ(res2.report_id, res.report_id);
 	ASSERT_EQ(res2.n_events, 0);
@@ -1195,11 +1195,35 @@ static void test_collection(const char *top)
 	arr = ev_after(s, 3, 100, &pg);
 	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
 	cJSON_Delete(arr);
+	/* another report with a known incident id: kept as a conflict, once */
+	mk_report(&r, "C-1", "iPhone13,2", "15.5", "19F77", 1654000099, ev, 1);
+	ASSERT_EQ(ingest(s, "U3", "d.ips", "c9", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 0);
+	ASSERT_EQ(res.seq, 5);
+	ASSERT_EQ(store_report_json(s, res.report_id, &o), 0);
+	ASSERT_STREQ(str(o, "key"), "incident:C-1/sha256:c9");
+	ASSERT_STREQ(str(o, "incident"), "C-1");
+	CHECK(cJSON_IsTrue(get(o, "conflict")));
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, 1, &o), 0);
+	CHECK(cJSON_IsFalse(get(o, "conflict")));
+	cJSON_Delete(o);
+	ASSERT_EQ(ingest(s, "U3", "Retired/d.ips", "c9", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	/* the first copy seen again is still the first */
+	mk_report(&r, "C-1", "iPhone13,2", "15.5", "19F77", 1654000000, ev, 2);
+	ASSERT_EQ(ingest(s, "U1", "a2.ips", "c1", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	ASSERT_EQ(res.report_id, 1);
+	/* a copy that does not parse is not a conflict: a partial copy of the known one */
+	bad.incident = "C-1";
+	ASSERT_EQ(ingest(s, "U1", "a3.ips", "c1cut", &bad, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
 	store_close(s);
 	/* the sequence survives a restart */
 	ASSERT_EQ(store_open(dir, &s), 0);
 	ASSERT_EQ(store_cursor(s, &cur), 0);
-	ASSERT_EQ(cur, 4);
+	ASSERT_EQ(cur, 5);
 	store_close(s);
 }
 
