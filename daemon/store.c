@@ -74,6 +74,11 @@ static const char schema_v2_sql[] =
 	"ALTER TABLE reports ADD COLUMN collected_at INTEGER;"
 	"ALTER TABLE reports ADD COLUMN seq INTEGER;"
 	"UPDATE reports SET collected_at=collected, seq=id;"
+	/* events carry their report's (queries read them without a join) */
+	"ALTER TABLE events ADD COLUMN rseq INTEGER;"
+	"ALTER TABLE events ADD COLUMN collected_at INTEGER;"
+	"UPDATE events SET rseq=report_id,"
+	" collected_at=(SELECT collected FROM reports WHERE id=events.report_id);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS reports_seq ON reports(seq);"
 	"CREATE INDEX IF NOT EXISTS reports_collected_at ON reports(collected_at);"
 	/* the process filter's names: every process name (and bundle id seen with it) */

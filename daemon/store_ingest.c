@@ -33,13 +33,15 @@ static const char sql_report_upgrade[] = "UPDATE reports SET " OUTCOME_SET
 static const char sql_reparse_update[] = "UPDATE reports SET " OUTCOME_SET " WHERE id=?1";
 static const char sql_event_insert[] =
 	"INSERT INTO events(report_id,seq,udid,product,os_version,build,time,process,reason,"
-	"role,limit_bytes,json) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
+	"role,limit_bytes,json,rseq,collected_at) "
+	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)";
 
 /* What a report's rows say beyond the report itself: the phone's facts fill its gaps. */
 struct facts {
 	const char *udid, *product, *os_version, *build;
 	const char *incident, *timestamp;
-	int64_t time; /* report time, else the collection time */
+	int64_t time;		   /* report time, else the collection time */
+	int64_t seq, collected_at; /* the report's collection (copied into its events) */
 };
 
 static const char *or_null(const char *a, const char *b)
@@ -185,8 +187,10 @@ static int insert_events(struct store *s, int64_t report_id, const struct report
 		store_bind_text(st, 10, role);
 		store_bind_int(st, 11, ev->limit_bytes);
 		sqlite3_bind_text(st, 12, text, -1, cJSON_free);
+		sqlite3_bind_int64(st, 13, f->seq);
+		sqlite3_bind_int64(st, 14, f->collected_at);
 		if ((r = store_run(s, st, "event insert")) < 0 ||
-		    (r = proc_name_add(s, ev->process, NULL)) < 0)
+		    (r = proc_name_add(s, ev->process, ev->bundle_id)) < 0)
 			return r;
 		if (with_limits && ev->limit_bytes != REPORT_NULL) {
 			r = store_lim_add(s, f->product, f->build, role, f->os_version,
@@ -276,6 +280,8 @@ static int report_write(struct store *s, const char *key, int64_t *id,
 			 (long long)*id);
 	if ((r = report_seq(s, *id, seq)) < 0)
 		return r;
+	f.seq = *seq;
+	f.collected_at = collected;
 	return insert_events(s, *id, rep, &f, 1);
 }
 
@@ -398,7 +404,7 @@ void store_archived_free(struct store_archived *v, size_t n)
 /* What a reparse keeps of a stored report: its phone, the phone's facts, incident, time. */
 struct kept {
 	char *udid, *dev[3], *incident;
-	int64_t collected;
+	int64_t collected, seq, collected_at;
 };
 
 static void kept_release(struct kept *k)
@@ -413,7 +419,8 @@ static int kept_load(struct store *s, int64_t report_id, struct kept *k)
 {
 	sqlite3_stmt *st =
 		store_stmt(s, ST_REPARSE_LOOKUP,
-			   "SELECT r.udid,d.product,d.os_version,d.build,r.collected,r.incident "
+			   "SELECT r.udid,d.product,d.os_version,d.build,r.collected,r.incident,"
+			   "r.seq,r.collected_at "
 			   "FROM reports r LEFT JOIN devices d ON d.udid=r.udid WHERE r.id=?1");
 	int rc;
 
@@ -428,6 +435,8 @@ static int kept_load(struct store *s, int64_t report_id, struct kept *k)
 			k->dev[i] = store_col_dup(st, 1 + i);
 		k->collected = sqlite3_column_int64(st, 4);
 		k->incident = store_col_dup(st, 5);
+		k->seq = sqlite3_column_int64(st, 6);
+		k->collected_at = sqlite3_column_int64(st, 7);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -452,6 +461,8 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 	for (int i = 0; i < 3; i++)
 		dev[i] = k.dev[i];
 	facts_fill(&f, rep, k.udid, dev, k.incident, k.collected);
+	f.seq = k.seq; /* a reparse is no new collection */
+	f.collected_at = k.collected_at;
 	st = store_stmt(s, ST_REPARSE_DELETE, "DELETE FROM events WHERE report_id=?1");
 	if (st)
 		sqlite3_bind_int64(st, 1, report_id);

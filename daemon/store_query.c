@@ -211,13 +211,28 @@ int store_event_add_collection(cJSON *o, const char *product, int64_t collected_
  * Columns: the stored EVENT text (without the collection facts), its product, the report's
  * collected_at and seq, the event's id. The stored object gets the facts appended.
  */
-#define EVENT_COLS "e.json,e.product,r.collected_at,r.seq,e.id"
+#define EVENT_COLS "e.json,e.product,e.collected_at,e.rseq,e.id"
+
+/* products_name() of the row before, when it was the same product (rows come in runs) */
+static const char *product_name_cached(const char *product)
+{
+	static _Thread_local char last[32];
+	static _Thread_local const char *last_name;
+
+	if (product == NULL)
+		return NULL;
+	if (strcmp(product, last) != 0) {
+		last_name = products_name(product);
+		snprintf(last, sizeof(last), "%s", last_name ? product : "");
+	}
+	return last_name;
+}
 
 static cJSON *event_row(sqlite3_stmt *st)
 {
 	const char *json = (const char *)sqlite3_column_text(st, 0);
 	const char *product = (const char *)sqlite3_column_text(st, 1);
-	const char *name = products_name(product);
+	const char *name = product_name_cached(product);
 	size_t len = json ? strlen(json) : 0;
 	char t[32], *buf;
 	cJSON *o;
@@ -268,9 +283,7 @@ static void events_sql(char *sql, size_t size, unsigned mask, const struct store
 				     "SELECT " EVENT_COLS " FROM reports r CROSS JOIN events e "
 				     "ON e.report_id=r.id WHERE r.seq>? AND r.collected_at>=?");
 	else
-		n = (size_t)snprintf(sql, size,
-				     "SELECT " EVENT_COLS " FROM events e LEFT JOIN reports r "
-				     "ON r.id=e.report_id WHERE 1");
+		n = (size_t)snprintf(sql, size, "SELECT " EVENT_COLS " FROM events e WHERE 1");
 	for (int i = 0; i < EV__N; i++)
 		if (mask & (1u << i))
 			n += (size_t)snprintf(sql + n, size - n, "%s",
@@ -452,8 +465,8 @@ int store_cursor(struct store *s, int64_t *seq)
 int store_report_events_json(struct store *s, int64_t report_id, cJSON **out)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_REPORT_EVENTS,
-				      "SELECT " EVENT_COLS " FROM events e JOIN reports r "
-				      "ON r.id=e.report_id WHERE e.report_id=?1 ORDER BY e.seq");
+				      "SELECT " EVENT_COLS " FROM events e "
+				      "WHERE e.report_id=?1 ORDER BY e.seq");
 
 	if (st == NULL)
 		return -EIO;

@@ -804,6 +804,9 @@ static void test_landed_store(const char *top, const char *landed_sql)
 	arr = plain(arr);
 	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Old");
+	/* the migration gave the events their report's seq and collection time */
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 1), "seq"), 1);
+	CHECK(str(cJSON_GetArrayItem(arr, 1), "collected_at") != NULL);
 	cJSON_Delete(arr);
 	{ /* the migration listed the process names: the filter finds them in any case */
 		struct store_event_filter f = {
@@ -1219,11 +1222,30 @@ static void test_collection(const char *top)
 	bad.incident = "C-1";
 	ASSERT_EQ(ingest(s, "U1", "a3.ips", "c1cut", &bad, &res), 0);
 	ASSERT_EQ(res.duplicate, 1);
+	/* a bundle id (EXC_RESOURCE) matches the process it was seen with */
+	{
+		struct store_event_filter f = {.since = REPORT_NULL,
+					       .until = REPORT_NULL,
+					       .process = "COM.apple.maps",
+					       .limit = 10};
+		struct report_event exc = mk_event("Maps", REPORT_ROLE_FOREGROUND, 50 * MB);
+
+		exc.bundle_id = "com.apple.Maps";
+		mk_report(&r, "C-4", "iPhone13,2", "15.5", "19F77", 1654000500, &exc, 1);
+		ASSERT_EQ(ingest(s, "U1", "e.ips", "c4", &r, &res), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 2); /* both Maps events (C-1, C-4) */
+		cJSON_Delete(arr);
+		f.process = "com.apple.*";
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+		cJSON_Delete(arr);
+	}
 	store_close(s);
 	/* the sequence survives a restart */
 	ASSERT_EQ(store_open(dir, &s), 0);
 	ASSERT_EQ(store_cursor(s, &cur), 0);
-	ASSERT_EQ(cur, 5);
+	ASSERT_EQ(cur, 6);
 	store_close(s);
 }
 
