@@ -9,7 +9,8 @@ socket and json modules only, as a CI job would (issue 13, must show 3 and 5):
 - events process "maps*" matches Maps (any case, glob);
 - cursor, then events after it: only what was stored since, in collection order, with
   collected_at and seq; paging with truncated and next; collected_since;
-- a different report with a known incident id is kept as a conflict."""
+- a different report with a known incident id is kept as a conflict;
+- a bundle id of an EXC_RESOURCE report matches its process."""
 import json
 import os
 import socket
@@ -188,6 +189,22 @@ def test_conflict(c):
     check_eq(res["duplicate"], True, "the conflict itself is stored once")
 
 
+def test_bundle_id(c):
+    hdr = {"app_name": "Maps", "bug_type": "309", "timestamp": "2022-06-03 10:00:00.00 +0000",
+           "os_version": "iPhone OS 15.5 (19F77)", "incident_id": "INC-EXC"}
+    body = {"procName": "Maps", "procRole": "Foreground", "modelCode": "iPhone13,2",
+            "incident": "INC-EXC", "captureTime": "2022-06-03 10:00:00.00 +0000",
+            "osVersion": {"train": "iPhone OS 15.5", "build": "19F77"},
+            "bundleInfo": {"CFBundleIdentifier": "com.apple.Maps"},
+            "exception": {"type": "EXC_RESOURCE", "subtype": "MEMORY",
+                          "message": "(Limit 300 MB) Crossed High Water Mark"}}
+    data = (json.dumps(hdr) + "\n" + json.dumps(body) + "\n").encode()
+    check_eq(import_report(c, "exc.ips", data)["result"]["report"]["status"], "ok", "EXC import")
+    ev = c.result({"cmd": "events", "process": "com.apple.maps"})["events"]
+    check_eq(sorted(e["incident"] for e in ev), ["INC-A", "INC-EXC"],
+             "a bundle id matches its process, in both report kinds")
+
+
 def main():
     j = Jetsamd()
     j.start()
@@ -206,6 +223,7 @@ def main():
     test_process(c)
     test_cursor(c)
     test_conflict(c)
+    test_bundle_id(c)
     c.close()
     check_eq(j.stop(), 0, "exit code\n" + j.stderr_text()[-2000:])
     finish("daemon-protocol-v2")
