@@ -228,29 +228,49 @@ static const char *product_name_cached(const char *product)
 	return last_name;
 }
 
+/* isotime_format() of the row before, when it was the same time (a report's events) */
+static const char *time_cached(int64_t t)
+{
+	static _Thread_local int64_t last = INT64_MIN;
+	static _Thread_local char text[32];
+
+	if (t != last) {
+		isotime_format(t, text);
+		last = t;
+	}
+	return text;
+}
+
 static cJSON *event_row(sqlite3_stmt *st)
 {
 	const char *json = (const char *)sqlite3_column_text(st, 0);
-	const char *product = (const char *)sqlite3_column_text(st, 1);
-	const char *name = product_name_cached(product);
-	size_t len = json ? strlen(json) : 0;
-	char t[32], *buf;
+	size_t len = (size_t)sqlite3_column_bytes(st, 0);
+	const char *name = product_name_cached((const char *)sqlite3_column_text(st, 1));
+	char tail[256], *buf;
 	cJSON *o;
+	int n;
 
-	if (len < 2 || json[len - 1] != '}')
+	if (json == NULL || len < 2 || json[len - 1] != '}')
 		return cJSON_CreateRaw(json ? json : "{}");
-	isotime_format(sqlite3_column_int64(st, 2), t);
-	buf = malloc(len + 160 + (name ? strlen(name) * 6 : 0));
-	if (buf == NULL)
-		return NULL;
 	/* names come from our own table: plain ASCII, no escapes needed */
-	snprintf(buf, len + 160 + (name ? strlen(name) * 6 : 0),
-		 "%.*s%s\"collected_at\":\"%s\",\"seq\":%lld,\"product_name\":%s%s%s}",
-		 (int)(len - 1), json, len > 2 ? "," : "", t,
-		 (long long)sqlite3_column_int64(st, 3), name ? "\"" : "", name ? name : "null",
-		 name ? "\"" : "");
-	o = cJSON_CreateRaw(buf);
-	free(buf);
+	n = snprintf(tail, sizeof(tail),
+		     "%s\"collected_at\":\"%s\",\"seq\":%lld,\"product_name\":%s%s%s}",
+		     len > 2 ? "," : "", time_cached(sqlite3_column_int64(st, 2)),
+		     (long long)sqlite3_column_int64(st, 3), name ? "\"" : "", name ? name : "null",
+		     name ? "\"" : "");
+	if (n < 0 || (size_t)n >= sizeof(tail))
+		return NULL;
+	/* the text is built once, in cJSON's allocator, and handed to the item */
+	o = cJSON_CreateRaw("");
+	buf = o ? cJSON_malloc(len + (size_t)n) : NULL;
+	if (buf == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	memcpy(buf, json, len - 1);
+	memcpy(buf + len - 1, tail, (size_t)n + 1);
+	cJSON_free(o->valuestring);
+	o->valuestring = buf;
 	return o;
 }
 
