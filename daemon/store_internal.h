@@ -13,9 +13,13 @@
 
 /*
  * DESIGN
- * Tables: devices, reports (one row per report key), events (one row per kill event, with
- * the report's effective product/build/time copied in for filtering, and the event's JSON
- * as jetsamctl parse prints it), files (per-phone index, WITHOUT ROWID on (udid, path)).
+ * Tables: devices, reports (one row per report key, with its collection seq and
+ * collected_at), events (one row per kill event, with the report's effective
+ * product/build/time and its seq (rseq) and collected_at copied in for filtering, and the
+ * event's JSON as jetsamctl parse prints it; the collection facts and product_name are
+ * appended when it is read), files (per-phone index, WITHOUT ROWID on (udid, path)),
+ * proc_names (every process name, with a bundle id seen with it: the process filter
+ * resolves its term there first, so that one name keeps the events_process plan).
  * The limits query must stay fast with millions of events, so ingestion also maintains
  * small summary tables keyed by (product, build, role) (store_limits.c).
  *
@@ -56,6 +60,8 @@ enum stmt_id {
 	ST_REPORT_BY_KEY,
 	ST_REPORT_INSERT,
 	ST_REPORT_UPGRADE,
+	ST_REPORT_SEQ,
+	ST_PROC_NAME_ADD,
 	ST_EVENT_INSERT,
 	ST_REPARSE_LOOKUP,
 	ST_REPARSE_DELETE,
@@ -77,7 +83,12 @@ enum stmt_id {
 	ST_REPORTS_LIST,
 	ST_REPORT_GET,
 	ST_REPORT_EVENTS,
-	ST_EVENTS, /* + filter mask: one statement per combination of the event filters */
+	ST_CURSOR,
+	ST_PROC_NAMES,
+	ST_SEQ_SINCE,
+	ST_EVENTS_AFTER, /* + filter mask: the collection-order statements */
+	ST_EVENTS = ST_EVENTS_AFTER +
+		    256, /* + filter mask: one statement per combination of the event filters */
 	ST__COUNT = ST_EVENTS + 256,
 };
 
@@ -136,6 +147,9 @@ int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
 /* The one row a bound statement selects, or -ENOENT when it selects none. */
 int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite3_stmt *),
 		      cJSON **out);
+
+/* Add collected_at (TIME), seq and product_name (of product) to an EVENT object. */
+int store_event_add_collection(cJSON *o, const char *product, int64_t collected_at, int64_t seq);
 
 /* ---- between the jobs ---- */
 

@@ -187,7 +187,7 @@ static pid_t fake_daemon(const char *path, const char *reply)
 		}
 		buf[len] = 0;
 		ok = strchr(buf, '\n') != NULL && strstr(buf, "\"cmd\":\"hello\"") != NULL &&
-		     strstr(buf, "\"version\":1") != NULL;
+		     strstr(buf, "\"version\":2") != NULL;
 
 		if (ok && write(c, reply, strlen(reply)) < 0)
 			ok = 0;
@@ -236,7 +236,7 @@ static void test_hello(void)
 	const char *err;
 	int rc;
 
-	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":1,\"daemon\":\"jetsamd "
+	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":2,\"daemon\":\"jetsamd "
 			"0.1.0\"}}\n",
 			&rc);
 	ASSERT_EQ(rc, CTL_EXIT_OK);
@@ -244,20 +244,20 @@ static void test_hello(void)
 
 	/* the daemon refuses our version */
 	err = open_with("{\"id\":1,\"ok\":false,\"error\":{\"code\":\"version_mismatch\","
-			"\"message\":\"this daemon speaks version 2, not 1\"}}\n",
+			"\"message\":\"this daemon speaks version 3, not 2\"}}\n",
 			&rc);
 	ASSERT_EQ(rc, CTL_EXIT_ERROR);
 	CHECK(strstr(err, "jetsamctl: protocol version mismatch: jetsamctl") != NULL);
-	CHECK(strstr(err, "speaks version 1") != NULL);
-	CHECK(strstr(err, "this daemon speaks version 2, not 1") != NULL);
+	CHECK(strstr(err, "speaks version 2") != NULL);
+	CHECK(strstr(err, "this daemon speaks version 3, not 2") != NULL);
 
 	/* the daemon answers with another version */
-	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":2,\"daemon\":\"jetsamd "
+	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":3,\"daemon\":\"jetsamd "
 			"9.0\"}}\n",
 			&rc);
 	ASSERT_EQ(rc, CTL_EXIT_ERROR);
 	CHECK(strstr(err, "protocol version mismatch") != NULL);
-	CHECK(strstr(err, "jetsamd 9.0") != NULL && strstr(err, "version 2") != NULL);
+	CHECK(strstr(err, "jetsamd 9.0") != NULL && strstr(err, "version 3") != NULL);
 
 	/* the daemon hangs up */
 	err = open_with("", &rc);
