@@ -110,9 +110,12 @@ static void query_work_cb(struct store *s, struct storeq_job *job)
 	q->r = q->run(s, q);
 }
 
+static int query_start(struct api_query *q);
+
 static void query_done_cb(struct storeq_job *job)
 {
 	struct api_query *q = (struct api_query *)job;
+	struct api_ctx *a = q->a;
 
 	if (q->r < 0)
 		api_reply_store_err(q->c, q->id, q->r);
@@ -124,19 +127,54 @@ static void query_done_cb(struct storeq_job *job)
 	ipc_client_unref(q->c);
 	cJSON_Delete(q->root);
 	query_free(q);
+	a->queries_running--;
+	/* the next waiting query takes the slot */
+	while (a->queries_head && a->queries_running < API_QUERIES_MAX) {
+		struct api_query *w = a->queries_head;
+
+		a->queries_head = w->next;
+		if (a->queries_head == NULL)
+			a->queries_tail = NULL;
+		if (query_start(w) < 0) {
+			api_reply_err(w->c, w->id, PROTO_E_INTERNAL, "the store is shutting down");
+			ipc_client_resume(w->c);
+			ipc_client_unref(w->c);
+			cJSON_Delete(w->root);
+			query_free(w);
+		}
+	}
 }
 
-enum ipc_outcome api_query_submit(struct api_query *q, struct request *req)
+/* Hand q to the store thread, taking a slot. Returns 0 or -ESHUTDOWN. */
+static int query_start(struct api_query *q)
 {
 	int r;
 
 	q->job.work_cb = query_work_cb;
 	q->job.done_cb = query_done_cb;
+	r = storeq_submit(q->a->sq, &q->job);
+	if (r == 0)
+		q->a->queries_running++;
+	return r;
+}
+
+enum ipc_outcome api_query_submit(struct api_query *q, struct request *req)
+{
+	struct api_ctx *a = q->a;
+
 	q->c = ipc_client_ref(q->c);
 	/* the request's JSON now belongs to the query */
 	req->root = NULL;
-	r = storeq_submit(q->a->sq, &q->job);
-	if (r == 0)
+	if (a->queries_running >= API_QUERIES_MAX) {
+		q->next = NULL;
+		if (a->queries_tail)
+			a->queries_tail->next = q;
+		else
+			a->queries_head = q;
+		a->queries_tail = q;
+		return IPC_PENDING;
+	}
+	if (query_start(q) == 0)
 		return IPC_PENDING;
 	req->root = q->root; /* request_release() frees it */
 	api_reply_err(q->c, q->id, PROTO_E_INTERNAL, "the store is shutting down");

@@ -35,7 +35,16 @@ struct api_ctx {
 	/* the api's own */
 	unsigned jobs_running; /* work items (import, reparse) still on the thread pool */
 	int reparse_running;
+	/* store queries: at most API_QUERIES_MAX on the store thread, the rest wait in order */
+	unsigned queries_running;
+	struct api_query *queries_head, *queries_tail;
 };
+
+/*
+ * A list reply (a cJSON tree of up to 100 000 events) can take tens of MiB while the loop
+ * turns it into bytes: so few run at once, whatever the number of clients asking.
+ */
+#define API_QUERIES_MAX 2
 
 /* per-client state, in the client's ipc slot */
 struct api_client {
@@ -66,7 +75,8 @@ void api_jobs_idle_trim(const struct api_ctx *a);
  * it with request_string() stay valid.
  */
 struct api_query {
-	struct storeq_job job; /* first */
+	struct storeq_job job;	/* first */
+	struct api_query *next; /* waiting for a slot */
 	struct api_ctx *a;
 	struct ipc_client *c; /* referenced */
 	struct cJSON *root;   /* the request, owned */
