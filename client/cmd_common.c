@@ -158,8 +158,80 @@ int cmd_call(struct ctl *ctl, const char *cmd, cJSON *req, cJSON **result)
 	r = conn_open(&conn, ctl->socket_path);
 	if (r != CTL_EXIT_OK)
 		return r;
+	ctl->daemon_version = conn.version;
 	r = conn_command(&conn, cmd, req, result);
 	conn_release(&conn);
+	return r;
+}
+
+/* Append the events of page (freed) to result's list */
+static void events_append(cJSON *result, cJSON *page)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(result, "events");
+	cJSON *add = cJSON_DetachItemFromObjectCaseSensitive(page, "events");
+
+	while (cJSON_IsArray(list) && add != NULL && add->child != NULL)
+		cJSON_AddItemToArray(list, cJSON_DetachItemViaPointer(add, add->child));
+	cJSON_Delete(add);
+	cJSON_Delete(page);
+}
+
+/* Set result's "truncated" and, when truncated, "next" */
+static void events_set_next(cJSON *result, int truncated, double next)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "truncated");
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "next");
+	if (cJSON_AddBoolToObject(result, "truncated", truncated) == NULL ||
+	    (truncated && cJSON_AddNumberToObject(result, "next", next) == NULL))
+		out_of_memory();
+}
+
+int cmd_events_after(struct ctl *ctl, const char *cmd, cJSON *req, long limit, cJSON **result)
+{
+	double after = 0, next = 0;
+	struct conn conn;
+	int r, more = 1;
+
+	*result = NULL;
+	jnum(req, "after", &after);
+	r = conn_open(&conn, ctl->socket_path);
+	if (r != CTL_EXIT_OK)
+		return r;
+	ctl->daemon_version = conn.version;
+	while (more && r == CTL_EXIT_OK) {
+		int n = *result ? cJSON_GetArraySize(
+					  cJSON_GetObjectItemCaseSensitive(*result, "events"))
+				: 0;
+		cJSON *page;
+
+		cJSON_DeleteItemFromObjectCaseSensitive(req, "limit");
+		if (limit > 0)
+			cmd_request_num(req, "limit", (double)(limit - n));
+		cJSON_DeleteItemFromObjectCaseSensitive(req, "after");
+		cmd_request_num(req, "after", after);
+		r = conn_command(&conn, cmd, req, &page);
+		if (r != CTL_EXIT_OK)
+			break;
+		more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(page, "truncated")) &&
+		       jnum(page, "next", &next) == 0 && next > after;
+		after = next;
+		if (*result == NULL)
+			*result = page;
+		else
+			events_append(*result, page);
+		n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(*result, "events"));
+		if (more && limit > 0 && n >= limit) {
+			events_set_next(*result, 1, after);
+			break;
+		}
+		if (!more)
+			events_set_next(*result, 0, 0);
+	}
+	conn_release(&conn);
+	if (r != CTL_EXIT_OK) {
+		cJSON_Delete(*result);
+		*result = NULL;
+	}
 	return r;
 }
 
