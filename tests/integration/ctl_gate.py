@@ -2,7 +2,9 @@
 # was collected, so a phone whose clock is 3 days behind cannot hide a kill (issue 13, must-show 1)
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -74,6 +76,141 @@ class GateWorld:
              "--build", p["build"], "--time", iso(when), "--kill",
              "%s:foreground:per-process-limit:90000" % process, "--out", tmp])
         os.rename(tmp, os.path.join(self.phone_dirs[index], "CrashReporter", name))
+
+
+class FakeDaemon:
+    """A daemon speaking the protocol contract on a socket, with pages of 2 events, for what
+    the real daemon rarely shows: paging through `next`, a version 1 daemon (limit computed by
+    jetsamctl), a version 2 one (its limit command)."""
+
+    LIMIT = 1519386624
+
+    def __init__(self, path, versions):
+        self.path, self.versions, self.requests = path, versions, []
+        self.events = [dict(seq=s, udid="U%d" % (s % 2), process="MyApp", reason="x",
+                            time="2026-11-20T10:00:00Z", collected_at="2026-12-02T08:00:00Z",
+                            product="iPhone13,2", build="19F77")
+                       for s in range(1, 8)]
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(16)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._client, args=(c,), daemon=True).start()
+
+    def _reply(self, req):
+        cmd = req.get("cmd")
+        if cmd == "hello":
+            if req.get("version") not in self.versions:
+                return None, ("version_mismatch", "speaks %r" % (self.versions,))
+            return dict(version=req["version"], daemon="fake"), None
+        if cmd == "events":
+            after = req.get("after")
+            if after is None:
+                return dict(events=list(reversed(self.events)), truncated=False), None
+            page = [e for e in self.events if e["seq"] > after][:min(2, req.get("limit", 2))]
+            more = page and page[-1]["seq"] < self.events[-1]["seq"]
+            r = dict(events=page, truncated=bool(more))
+            if more:
+                r["next"] = page[-1]["seq"]
+            return r, None
+        if cmd == "cursor":
+            return dict(cursor=self.events[-1]["seq"]), None
+        if cmd == "devices":
+            return dict(devices=[dict(udid="U0", name="zero", product="iPhone13,2"),
+                                 dict(udid="U1", name="one", product="iPhone13,2")]), None
+        if cmd == "sync":
+            return dict(synced=[dict(udid="U0", state="idle", new_reports=0, error=None),
+                                dict(udid="U1", state="idle", new_reports=0, error=None)]), None
+        if cmd == "limits":
+            return dict(limits=[dict(product="iPhone13,2", os_version="15.5", build="19F77",
+                                     role="foreground", count=3, phones=1, min=self.LIMIT - 1,
+                                     median=self.LIMIT, max=self.LIMIT + 1)]), None
+        if cmd == "limit" and 2 in self.versions:
+            return dict(limit=self.LIMIT if req.get("stat") == "median" else self.LIMIT - 1,
+                        product=req["product"], build="19F77", os_version="15.5",
+                        role=req.get("role"), count=3), None
+        return None, ("unknown_command", "unknown command '%s'" % cmd)
+
+    def _client(self, c):
+        f = c.makefile("rwb")
+        for line in f:
+            req = json.loads(line)
+            self.requests.append(req)
+            result, err = self._reply(req)
+            out = dict(id=req.get("id"), ok=err is None)
+            if err:
+                out["error"] = dict(code=err[0], message=err[1])
+            else:
+                out["result"] = result
+            f.write((json.dumps(out) + "\n").encode())
+            f.flush()
+        c.close()
+
+
+def fake_ctl(path, *args):
+    p = subprocess.run([binary("JETSAMCTL"), "--socket", path] + list(args), capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=30)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_fake_daemon():
+    d = harness.tmpdir("jt-gate-fake-")
+    for versions in ((1,), (1, 2)):
+        path = os.path.join(d, "v%d.sock" % max(versions))
+        fake = FakeDaemon(path, versions)
+        # events --after pages through next (2 per page) to the end, or to --limit in total
+        rc, out, err = fake_ctl(path, "--json", "events", "--after", "2")
+        check_eq(rc, 0, "events --after on the fake daemon (%s)" % err)
+        got = json.loads(out)
+        check_eq([e["seq"] for e in got["events"]], [3, 4, 5, 6, 7], "all pages")
+        check_eq(got["truncated"], False, "complete after paging")
+        pages = [r for r in fake.requests if r.get("cmd") == "events"]
+        check_eq([r["after"] for r in pages], [2, 4, 6], "pages asked with next")
+        rc, out, err = fake_ctl(path, "--json", "events", "--after", "0", "--limit", "3")
+        got = json.loads(out)
+        check_eq([e["seq"] for e in got["events"]], [1, 2, 3], "--limit 3 in total")
+        check_eq((got["truncated"], got["next"]), (True, 3), "truncated, next")
+        rc, out, err = fake_ctl(path, "events", "--after", "0", "--limit", "3")
+        check("continue with --after 3" in err, "note names the next cursor: %r" % err)
+        # gate end pages too: 7 kills after cursor 0, on two phones
+        rc, out, err = fake_ctl(path, "gate", "end", "jg1.0.1", "--process", "MyApp",
+                                "--settle", "0")
+        check_eq(rc, 3, "gate end on the fake daemon (%s)" % err)
+        check_eq(out.count("KILLED "), 7, "all kills listed: %r" % out)
+        rc, out, err = fake_ctl(path, "gate", "end", "jg1.7.1", "--process", "MyApp",
+                                "--settle", "0")
+        check_eq(rc, 0, "gate end with nothing after the cursor (%s)" % err)
+        # limit: the same number and output from the daemon's command or computed
+        fake.requests.clear()
+        for args, want in ((["limit", "--product", "iPhone13,2"], str(FakeDaemon.LIMIT)),
+                           (["limit", "--product", "iphone13,2", "--build", "19F77", "--min"],
+                            str(FakeDaemon.LIMIT - 1))):
+            rc, out, err = fake_ctl(path, *args)
+            check_eq((rc, out.strip()), (0, want), "%s on a v%d daemon (%s)" % (
+                " ".join(args), max(versions), err))
+        asked = [r["cmd"] for r in fake.requests if r.get("cmd") not in ("hello",)]
+        if 2 in versions and harness_proto_version() >= 2:
+            check("limit" in asked, "a v2 daemon is asked its limit command: %r" % asked)
+        else:
+            check("limit" not in asked, "a v1 daemon is not asked limit: %r" % asked)
+        # jetsamctl says hello with its version, and with 1 again when a v1 daemon refuses it
+        hellos = set(r["version"] for r in fake.requests if r.get("cmd") == "hello")
+        mine = harness_proto_version()
+        check_eq(hellos, {mine, 1} if mine not in versions else {mine}, "hello versions")
+        fake.srv.close()
+
+
+def harness_proto_version():
+    """The protocol version this jetsamctl speaks (from --version)."""
+    out = run([binary("JETSAMCTL"), "--version"])
+    return int(out.rsplit("protocol", 1)[1].strip(" )\n"))
 
 
 def junit_failures(path, want_tests):
@@ -209,6 +346,7 @@ def test_usage(w):
 
 
 def main():
+    test_fake_daemon()
     w = GateWorld()
     test_cursor_and_after(w)
     test_gate_kill(w)

@@ -1,4 +1,4 @@
-/* test-ctl-gate.c: unit tests of gate end's JUnit XML and TAP writers (escaping, counts) */
+/* test-ctl-junit.c: unit tests of gate end's JUnit XML and TAP writers (escaping, counts) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
