@@ -186,6 +186,26 @@ static void events_set_next(cJSON *result, int truncated, double next)
 		out_of_memory();
 }
 
+/*
+ * Keep the first limit events of result (a page ends with the whole of its last report, so
+ * pages may hold more): "next" is then the seq of the last report kept whole, or the one
+ * before a report cut (continuing shows that report again rather than lose its other events)
+ */
+static void events_trim(cJSON *result, long limit)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(result, "events");
+	double last = 0, first_cut = 0;
+	int n = cJSON_GetArraySize(list);
+
+	if (limit <= 0 || n <= limit)
+		return;
+	jnum(cJSON_GetArrayItem(list, (int)limit - 1), "seq", &last);
+	jnum(cJSON_GetArrayItem(list, (int)limit), "seq", &first_cut);
+	while (cJSON_GetArraySize(list) > limit)
+		cJSON_DeleteItemFromArray(list, (int)limit);
+	events_set_next(result, 1, first_cut == last ? last - 1 : last);
+}
+
 int cmd_events_after(struct ctl *ctl, const char *cmd, cJSON *req, long limit, cJSON **result)
 {
 	double after = 0, next = 0;
@@ -227,6 +247,8 @@ int cmd_events_after(struct ctl *ctl, const char *cmd, cJSON *req, long limit, c
 		if (!more)
 			events_set_next(*result, 0, 0);
 	}
+	if (r == CTL_EXIT_OK)
+		events_trim(*result, limit);
 	conn_release(&conn);
 	if (r != CTL_EXIT_OK) {
 		cJSON_Delete(*result);

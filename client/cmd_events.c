@@ -329,7 +329,8 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 			"before now\n(30m, 2h, 3d). --fail-if-any exits 3 when any event "
 			"matches.\n--after CURSOR (from `jetsamctl cursor`): the events collected "
 			"after it, oldest\nfirst, all of them or --limit N; --collected-since T: "
-			"collected at T or later\n(the host's clock, not the phone's).\n",
+			"collected at T or later\n(the host's clock, not the phone's), oldest "
+			"first.\n",
 		.max_operands = 0,
 	};
 	struct events_args a = {.limit = -1};
@@ -347,6 +348,11 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 		if (r != CTL_EXIT_OK)
 			return r;
 		a.udid = udid;
+	}
+	/* by collection: oldest first, paged forward (from the start without --after) */
+	if (a.has_collected_since && !a.has_after) {
+		a.has_after = 1;
+		a.after = 0;
 	}
 	if (a.has_since && a.has_until && a.until < a.since) {
 		ctl_usage_error("events", "--until is before --since");

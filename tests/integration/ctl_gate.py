@@ -90,7 +90,7 @@ class FakeDaemon:
         self.events = [dict(seq=s, udid="U%d" % (s % 2), process="MyApp", reason="x",
                             time="2026-11-20T10:00:00Z", collected_at="2026-12-02T08:00:00Z",
                             product="iPhone13,2", build="19F77")
-                       for s in range(1, 8)]
+                       for s in (1, 2, 3, 4, 4, 5, 6, 7)]
         self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.srv.bind(path)
         self.srv.listen(16)
@@ -114,7 +114,10 @@ class FakeDaemon:
             after = req.get("after")
             if after is None:
                 return dict(events=list(reversed(self.events)), truncated=False), None
-            page = [e for e in self.events if e["seq"] > after][:min(2, req.get("limit", 2))]
+            rest = [e for e in self.events if e["seq"] > after]
+            page = rest[:min(2, req.get("limit", 2))]
+            # a page ends with the whole of its last report
+            page += [e for e in rest[len(page):] if page and e["seq"] == page[-1]["seq"]]
             more = page and page[-1]["seq"] < self.events[-1]["seq"]
             r = dict(events=page, truncated=bool(more))
             if more:
@@ -169,7 +172,7 @@ def test_fake_daemon():
         rc, out, err = fake_ctl(path, "--json", "events", "--after", "2")
         check_eq(rc, 0, "events --after on the fake daemon (%s)" % err)
         got = json.loads(out)
-        check_eq([e["seq"] for e in got["events"]], [3, 4, 5, 6, 7], "all pages")
+        check_eq([e["seq"] for e in got["events"]], [3, 4, 4, 5, 6, 7], "all pages")
         check_eq(got["truncated"], False, "complete after paging")
         pages = [r for r in fake.requests if r.get("cmd") == "events"]
         check_eq([r["after"] for r in pages], [2, 4, 6], "pages asked with next")
@@ -177,13 +180,26 @@ def test_fake_daemon():
         got = json.loads(out)
         check_eq([e["seq"] for e in got["events"]], [1, 2, 3], "--limit 3 in total")
         check_eq((got["truncated"], got["next"]), (True, 3), "truncated, next")
+        # --collected-since pages in collection order too, from the start
+        fake.requests.clear()
+        got = json.loads(fake_ctl(path, "--json", "events", "--collected-since", "1h")[1])
+        check_eq(len(got["events"]), 8, "--collected-since: every page")
+        pages = [r for r in fake.requests if r.get("cmd") == "events"]
+        check_eq([r["after"] for r in pages], [0, 2, 4, 6], "--collected-since pages")
+        check(all(abs(r["collected_since"] - (time.time() - 3600)) < 60 for r in pages),
+              "collected_since sent as epoch seconds: %r" % pages[0])
+        # cut inside the report of seq 4: next goes back to 3 so no event of it is lost
+        rc, out, err = fake_ctl(path, "--json", "events", "--after", "0", "--limit", "4")
+        got = json.loads(out)
+        check_eq([e["seq"] for e in got["events"]], [1, 2, 3, 4], "--limit 4 in total")
+        check_eq((got["truncated"], got["next"]), (True, 3), "truncated inside a report")
         rc, out, err = fake_ctl(path, "events", "--after", "0", "--limit", "3")
         check("continue with --after 3" in err, "note names the next cursor: %r" % err)
         # gate end pages too: 7 kills after cursor 0, on two phones
         rc, out, err = fake_ctl(path, "gate", "end", "jg1.0.1", "--process", "MyApp",
                                 "--settle", "0")
         check_eq(rc, 3, "gate end on the fake daemon (%s)" % err)
-        check_eq(out.count("KILLED "), 7, "all kills listed: %r" % out)
+        check_eq(out.count("KILLED "), 8, "all kills listed: %r" % out)
         rc, out, err = fake_ctl(path, "gate", "end", "jg1.7.1", "--process", "MyApp",
                                 "--settle", "0")
         check_eq(rc, 0, "gate end with nothing after the cursor (%s)" % err)
