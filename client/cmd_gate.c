@@ -430,6 +430,8 @@ static int gate_run(struct ctl *ctl, struct gate_args *a)
 		{
 			failed += jstr(p, "error") != NULL;
 		}
+		if (cJSON_GetArraySize(phones) == 0)
+			ctl_error("gate end: no phone attached: nothing was synced");
 		g.phones = phones;
 		g.kills = kills;
 		r = gate_output(ctl, a, &g);
