@@ -218,6 +218,15 @@ int cmd_events_after(struct ctl *ctl, const char *cmd, cJSON *req, long limit, c
 	if (r != CTL_EXIT_OK)
 		return r;
 	ctl->daemon_version = conn.version;
+	/* a version 1 daemon would ignore "after" and answer every event */
+	if (conn.version < 2) {
+		ctl_error(
+			"%s failed: the daemon on '%s' speaks protocol %d: selecting by collection "
+			"needs protocol 2 (a newer jetsamd)",
+			cmd, ctl->socket_path, conn.version);
+		conn_release(&conn);
+		return CTL_EXIT_ERROR;
+	}
 	while (more && r == CTL_EXIT_OK) {
 		int n = *result ? cJSON_GetArraySize(
 					  cJSON_GetObjectItemCaseSensitive(*result, "events"))

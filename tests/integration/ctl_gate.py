@@ -123,7 +123,7 @@ class FakeDaemon:
             if more:
                 r["next"] = page[-1]["seq"]
             return r, None
-        if cmd == "cursor":
+        if cmd == "cursor" and 2 in self.versions:
             return dict(cursor=self.events[-1]["seq"]), None
         if cmd == "devices":
             return dict(devices=[dict(udid="U0", name="zero", product="iPhone13,2"),
@@ -168,6 +168,17 @@ def test_fake_daemon():
     for versions in ((1,), (1, 2)):
         path = os.path.join(d, "v%d.sock" % max(versions))
         fake = FakeDaemon(path, versions)
+        if 2 not in versions:
+            # a version 1 daemon would ignore "after": jetsamctl refuses to ask it
+            for args in (["events", "--after", "0"], ["cursor"],
+                         ["gate", "end", "jg1.0.1", "--process", APP, "--settle", "0"]):
+                rc, out, err = fake_ctl(path, *args)
+                check_eq((rc, out), (1, ""), "%s on a v1 daemon (%s)" % (" ".join(args), err))
+                check_eq(len(err.splitlines()), 1, "one error line: %r" % err)
+            check("protocol 2" in fake_ctl(path, "events", "--after", "0")[2], "says why")
+            test_fake_limit(fake, path, versions)
+            fake.srv.close()
+            continue
         # events --after pages through next (2 per page) to the end, or to --limit in total
         rc, out, err = fake_ctl(path, "--json", "events", "--after", "2")
         check_eq(rc, 0, "events --after on the fake daemon (%s)" % err)
@@ -203,24 +214,28 @@ def test_fake_daemon():
         rc, out, err = fake_ctl(path, "gate", "end", "jg1.7.1", "--process", "MyApp",
                                 "--settle", "0")
         check_eq(rc, 0, "gate end with nothing after the cursor (%s)" % err)
-        # limit: the same number and output from the daemon's command or computed
-        fake.requests.clear()
-        for args, want in ((["limit", "--product", "iPhone13,2"], str(FakeDaemon.LIMIT)),
-                           (["limit", "--product", "iphone13,2", "--build", "19F77", "--min"],
-                            str(FakeDaemon.LIMIT - 1))):
-            rc, out, err = fake_ctl(path, *args)
-            check_eq((rc, out.strip()), (0, want), "%s on a v%d daemon (%s)" % (
-                " ".join(args), max(versions), err))
-        asked = [r["cmd"] for r in fake.requests if r.get("cmd") not in ("hello",)]
-        if 2 in versions and harness_proto_version() >= 2:
-            check("limit" in asked, "a v2 daemon is asked its limit command: %r" % asked)
-        else:
-            check("limit" not in asked, "a v1 daemon is not asked limit: %r" % asked)
-        # jetsamctl says hello with its version, and with 1 again when a v1 daemon refuses it
-        hellos = set(r["version"] for r in fake.requests if r.get("cmd") == "hello")
-        mine = harness_proto_version()
-        check_eq(hellos, {mine, 1} if mine not in versions else {mine}, "hello versions")
+        test_fake_limit(fake, path, versions)
         fake.srv.close()
+
+
+def test_fake_limit(fake, path, versions):
+    """limit: the same number and output from the daemon's command or computed."""
+    fake.requests.clear()
+    for args, want in ((["limit", "--product", "iPhone13,2"], str(FakeDaemon.LIMIT)),
+                       (["limit", "--product", "iphone13,2", "--build", "19F77", "--min"],
+                        str(FakeDaemon.LIMIT - 1))):
+        rc, out, err = fake_ctl(path, *args)
+        check_eq((rc, out.strip()), (0, want), "%s on a v%d daemon (%s)" % (
+            " ".join(args), max(versions), err))
+    asked = [r["cmd"] for r in fake.requests if r.get("cmd") not in ("hello",)]
+    if 2 in versions and harness_proto_version() >= 2:
+        check("limit" in asked, "a v2 daemon is asked its limit command: %r" % asked)
+    else:
+        check("limit" not in asked, "a v1 daemon is not asked limit: %r" % asked)
+    # jetsamctl says hello with its version, and with 1 again when a v1 daemon refuses it
+    hellos = set(r["version"] for r in fake.requests if r.get("cmd") == "hello")
+    mine = harness_proto_version()
+    check_eq(hellos, {mine, 1} if mine not in versions else {mine}, "hello versions")
 
 
 def harness_proto_version():
