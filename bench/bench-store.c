@@ -142,9 +142,9 @@ static int q_limits_product(struct store *s, unsigned i, cJSON **out)
 
 static int q_events(struct store *s, const struct store_event_filter *f, cJSON **out)
 {
-	int truncated;
+	struct store_page pg;
 
-	return store_events_json(s, f, out, &truncated);
+	return store_events_json(s, f, out, &pg);
 }
 
 static int q_events_all(struct store *s, unsigned i, cJSON **out)

@@ -27,11 +27,33 @@
 
 #define API_LIMIT_DEFAULT 1000
 #define API_LIMIT_MAX	  100000
+/* a seq or a row id argument: 0 .. 2^53 */
+#define API_ID_MAX 9007199254740992LL
 
-static const char *const api_commands[] = {
-	"hello", "status", "devices", "reports",   "events", "limits",
-	"sync",	 "import", "reparse", "subscribe", NULL,
+/* The commands and the arguments each takes (any other is invalid_argument) */
+static const char *const args_none[] = {NULL};
+static const char *const args_hello[] = {"version", "client", NULL};
+static const char *const args_reports[] = {"udid", "status", "limit", "before_id", NULL};
+static const char *const args_events[] = {
+	"udid",	 "product", "build", "process",		"reason",    "role", "since",
+	"until", "limit",   "after", "collected_since", "before_id", NULL,
 };
+static const char *const args_limits[] = {"product", "build", "role", NULL};
+static const char *const args_limit[] = {"product", "build", "os_version", "role", "stat", NULL};
+static const char *const args_sync[] = {"udid", "wait", NULL};
+static const char *const args_subscribe[] = {"topics", NULL};
+
+static const struct api_command {
+	const char *name;
+	const char *const *args;
+} api_commands[] = {
+	{"hello", args_hello},		 {"status", args_none},	  {"devices", args_none},
+	{"reports", args_reports},	 {"events", args_events}, {"limits", args_limits},
+	{"limit", args_limit},		 {"cursor", args_none},	  {"sync", args_sync},
+	{"import", NULL /* import.c */}, {"reparse", args_none},  {"subscribe", args_subscribe},
+};
+
+#define API_N_COMMANDS (sizeof(api_commands) / sizeof(api_commands[0]))
 
 /* ---- simple commands ---- */
 
@@ -45,11 +67,11 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		return;
 	}
-	if (version != PROTO_VERSION) {
-		api_reply_err(
-			c, req->id, PROTO_E_VERSION,
-			"client asked for protocol version %lld, the daemon speaks version %d",
-			(long long)version, PROTO_VERSION);
+	if (version < PROTO_VERSION_MIN || version > PROTO_VERSION) {
+		api_reply_err(c, req->id, PROTO_E_VERSION,
+			      "client asked for protocol version %lld, the daemon speaks versions "
+			      "%d to %d",
+			      (long long)version, PROTO_VERSION_MIN, PROTO_VERSION);
 		return;
 	}
 	res = cJSON_CreateObject();
@@ -59,9 +81,10 @@ static void cmd_hello(struct api_ctx *a, struct ipc_client *c, struct request *r
 		cJSON_Delete(cmds);
 		return;
 	}
-	for (const char *const *p = api_commands; *p; p++)
-		cJSON_AddItemToArray(cmds, cJSON_CreateString(*p));
-	cJSON_AddNumberToObject(res, "version", PROTO_VERSION);
+	for (size_t i = 0; i < API_N_COMMANDS; i++)
+		cJSON_AddItemToArray(cmds, cJSON_CreateString(api_commands[i].name));
+	/* the version asked for: a v1 client reads its own version back */
+	cJSON_AddNumberToObject(res, "version", (double)version);
 	cJSON_AddStringToObject(res, "daemon", "jetsamd " JETSAMD_VERSION);
 	cJSON_AddItemToObject(res, "commands", cmds);
 	api_reply_ok(c, req->id, res);
@@ -155,6 +178,7 @@ static void devices_reply(struct api_query *q)
 		return;
 	cJSON_AddItemToObject(res, "devices", q->result);
 	q->result = NULL;
+	cJSON_AddBoolToObject(res, "truncated", 0); /* every phone, always */
 	api_reply_ok(q->c, q->id, res);
 }
 
@@ -171,7 +195,7 @@ static enum ipc_outcome cmd_devices(struct api_ctx *a, struct ipc_client *c, str
 	return api_query_submit(q, req);
 }
 
-/* {key: arr, "truncated": t} */
+/* {key: arr, "truncated": t, "next": N when truncated} */
 static void reply_list(struct api_query *q, const char *key)
 {
 	cJSON *res = cJSON_CreateObject();
@@ -180,13 +204,15 @@ static void reply_list(struct api_query *q, const char *key)
 		return;
 	cJSON_AddItemToObject(res, key, q->result);
 	q->result = NULL;
-	cJSON_AddBoolToObject(res, "truncated", q->truncated);
+	cJSON_AddBoolToObject(res, "truncated", q->page.truncated);
+	if (q->page.truncated)
+		cJSON_AddNumberToObject(res, "next", (double)q->page.next);
 	api_reply_ok(q->c, q->id, res);
 }
 
 static int reports_run(struct store *s, struct api_query *q)
 {
-	return store_reports_json(s, &q->f.reports, &q->result, &q->truncated);
+	return store_reports_json(s, &q->f.reports, &q->result, &q->page);
 }
 
 static void reports_reply(struct api_query *q)
@@ -196,7 +222,7 @@ static void reports_reply(struct api_query *q)
 
 static int events_run(struct store *s, struct api_query *q)
 {
-	return store_events_json(s, &q->f.events, &q->result, &q->truncated);
+	return store_events_json(s, &q->f.events, &q->result, &q->page);
 }
 
 static void events_reply(struct api_query *q)
@@ -267,7 +293,8 @@ static enum ipc_outcome cmd_reports(struct api_ctx *a, struct ipc_client *c, str
 	int bad = 0;
 
 	if (request_string(req, "udid", &f.udid) < 0 ||
-	    request_string(req, "status", &f.status) < 0 || get_limit(req, &f.limit) < 0) {
+	    request_string(req, "status", &f.status) < 0 || get_limit(req, &f.limit) < 0 ||
+	    request_int(req, "before_id", 1, API_ID_MAX, &f.before_id) < 0) {
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		bad = 1;
 	} else if (f.status && strcmp(f.status, "ok") != 0 && strcmp(f.status, "skipped") != 0 &&
@@ -288,9 +315,14 @@ static enum ipc_outcome cmd_events(struct api_ctx *a, struct ipc_client *c, stru
 {
 	struct api_query *q = api_query_new(a, c, req);
 	struct store_event_filter f = {.since = REPORT_NULL, .until = REPORT_NULL};
-	int bad = 0;
+	int bad = 0, has_after, has_since;
 
-	if (request_string(req, "udid", &f.udid) < 0 ||
+	has_after = request_int(req, "after", 0, API_ID_MAX, &f.after);
+	has_since = has_after < 0 ? 0 : request_time(req, "collected_since", &f.collected_since);
+	f.by_collection = has_after > 0 || has_since > 0;
+	if (has_after < 0 || has_since < 0 ||
+	    request_int(req, "before_id", 1, API_ID_MAX, &f.before_id) < 0 ||
+	    request_string(req, "udid", &f.udid) < 0 ||
 	    request_string(req, "product", &f.product) < 0 ||
 	    request_string(req, "build", &f.build) < 0 ||
 	    request_string(req, "process", &f.process) < 0 ||
@@ -327,6 +359,32 @@ static enum ipc_outcome cmd_limits(struct api_ctx *a, struct ipc_client *c, stru
 		q->reply = limits_reply;
 	}
 	return submit_checked(q, c, req, bad);
+}
+
+static int cursor_run(struct store *s, struct api_query *q)
+{
+	return store_cursor(s, &q->value);
+}
+
+static void cursor_reply(struct api_query *q)
+{
+	cJSON *res = cJSON_CreateObject();
+
+	if (res == NULL)
+		return;
+	cJSON_AddNumberToObject(res, "cursor", (double)q->value);
+	api_reply_ok(q->c, q->id, res);
+}
+
+static enum ipc_outcome cmd_cursor(struct api_ctx *a, struct ipc_client *c, struct request *req)
+{
+	struct api_query *q = api_query_new(a, c, req);
+
+	if (q) {
+		q->run = cursor_run;
+		q->reply = cursor_reply;
+	}
+	return submit_checked(q, c, req, 0);
 }
 
 static void cmd_subscribe(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -510,6 +568,21 @@ enum ipc_outcome api_raw(struct api_ctx *a, struct ipc_client *c, void *buf, siz
 	return import_raw(a, c, buf, len);
 }
 
+/* Whether req names only arguments its command takes; else the invalid_argument reply is sent
+ * (an unknown command passes: it gets unknown_command) */
+static int api_args_ok(struct ipc_client *c, struct request *req)
+{
+	/* import checks its own: the bytes that follow are read first */
+	for (size_t i = 0; i < API_N_COMMANDS && strcmp(req->cmd, "import") != 0; i++)
+		if (strcmp(api_commands[i].name, req->cmd) == 0) {
+			if (request_check_known(req, api_commands[i].args) == 0)
+				return 1;
+			api_reply_err(c, req->id, req->err_code, "%s", req->err_msg);
+			return 0;
+		}
+	return 1;
+}
+
 enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char *line, size_t len)
 {
 	struct request req;
@@ -535,7 +608,9 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 		request_release(&req);
 		return IPC_DONE;
 	}
-	if (strcmp(req.cmd, "hello") == 0)
+	if (!api_args_ok(c, &req))
+		; /* answered */
+	else if (strcmp(req.cmd, "hello") == 0)
 		cmd_hello(a, c, &req);
 	else if (strcmp(req.cmd, "status") == 0)
 		out = cmd_status(a, c, &req);
@@ -547,6 +622,10 @@ enum ipc_outcome api_request(struct api_ctx *a, struct ipc_client *c, const char
 		out = cmd_events(a, c, &req);
 	else if (strcmp(req.cmd, "limits") == 0)
 		out = cmd_limits(a, c, &req);
+	else if (strcmp(req.cmd, "cursor") == 0)
+		out = cmd_cursor(a, c, &req);
+	else if (strcmp(req.cmd, "limit") == 0)
+		out = api_cmd_limit(a, c, &req);
 	else if (strcmp(req.cmd, "subscribe") == 0)
 		cmd_subscribe(a, c, &req);
 	else if (strcmp(req.cmd, "sync") == 0)

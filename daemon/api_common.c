@@ -116,6 +116,8 @@ static void query_done_cb(struct storeq_job *job)
 
 	if (q->r < 0)
 		api_reply_store_err(q->c, q->id, q->r);
+	else if (q->err_code)
+		api_reply_err(q->c, q->id, q->err_code, "%s", q->err_msg);
 	else
 		q->reply(q);
 	ipc_client_resume(q->c);

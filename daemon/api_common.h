@@ -43,6 +43,7 @@ struct api_client {
 	struct cJSON *import_id; /* id of the import whose bytes are being read */
 	char *import_name;
 	int import_bad; /* the import header was bad: drop the bytes, then reply */
+	const char *import_code;
 	char import_err[256];
 };
 
@@ -78,11 +79,21 @@ struct api_query {
 		struct {
 			const char *product, *build, *role;
 		} limits;
+		struct {
+			const char *product, *build, *os, *role, *stat;
+		} limit;
 	} f;
 	int r;
+	/* run may answer with an error of the request instead (code and message) */
+	const char *err_code;
+	char err_msg[256];
 	struct cJSON *result;
-	int truncated;
+	struct store_page page; /* list queries */
+	int64_t value;		/* scalar queries (cursor) */
 };
+
+/* The limit command (api_limit.c) */
+enum ipc_outcome api_cmd_limit(struct api_ctx *a, struct ipc_client *c, struct request *req);
 
 /* A query of c for req (its JSON is taken over when submitted); NULL when out of memory. */
 struct api_query *api_query_new(struct api_ctx *a, struct ipc_client *c, struct request *req);

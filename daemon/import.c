@@ -37,6 +37,7 @@ struct import_job {
 };
 
 static const struct ingest_source import_source = {0}; /* no phone, no phone facts */
+static const char *const import_args[] = {"name", "size", NULL};
 
 static void import_work_cb(uv_work_t *w)
 {
@@ -206,7 +207,12 @@ enum ipc_outcome import_request(struct api_ctx *a, struct ipc_client *c, struct 
 		return IPC_DONE;
 	}
 	ac->import_bad = 0;
-	if (request_string(req, "name", &name) < 0 || name == NULL) {
+	ac->import_code = PROTO_E_BAD_REQUEST;
+	if (request_check_known(req, import_args) < 0) {
+		ac->import_bad = 1;
+		ac->import_code = PROTO_E_INVALID_ARGUMENT;
+		snprintf(ac->import_err, sizeof(ac->import_err), "%s", req->err_msg);
+	} else if (request_string(req, "name", &name) < 0 || name == NULL) {
 		ac->import_bad = 1;
 		snprintf(ac->import_err, sizeof(ac->import_err), "%s",
 			 name == NULL && req->err_msg[0] == '\0' ? "argument 'name' is missing"
@@ -232,7 +238,7 @@ enum ipc_outcome import_raw(struct api_ctx *a, struct ipc_client *c, void *buf, 
 
 	if (ac == NULL || ac->import_bad) {
 		if (ac)
-			api_reply_err(c, ac->import_id, PROTO_E_BAD_REQUEST, "%s", ac->import_err);
+			api_reply_err(c, ac->import_id, ac->import_code, "%s", ac->import_err);
 		free(buf);
 		return IPC_DONE;
 	}

@@ -142,7 +142,7 @@ cJSON *ingest_events_json(const struct ingest_source *src, const struct ingest_i
 	cJSON *arr = cJSON_CreateArray();
 
 	for (size_t i = 0; arr && it->report && i < it->report->n_events; i++) {
-		cJSON *o = store_event_json(&in, &it->report->events[i], it->res.report_id);
+		cJSON *o = store_event_json(&in, &it->report->events[i], &it->res);
 
 		if (o == NULL) {
 			cJSON_Delete(arr);

@@ -145,14 +145,16 @@ struct store_ingest_result {
 	int64_t report_id;
 	int duplicate;	 /* the key was known: only the file index entry was added */
 	size_t n_events; /* events added (0 for a duplicate) */
+	/* the commit's collection time and sequence (0 for a duplicate) */
+	int64_t collected_at, seq;
 };
 
 /* Record one report, its events and its file index entry (call inside begin/commit). */
 int store_ingest(struct store *s, const struct store_ingest *in, struct store_ingest_result *out);
 struct cJSON;
-/* The EVENT (PROTOCOL.md) that store_ingest() stored for event ev of in, as report report_id. */
+/* The EVENT (PROTOCOL.md) that store_ingest() stored for event ev of in, with result res. */
 struct cJSON *store_event_json(const struct store_ingest *in, const struct report_event *ev,
-			       int64_t report_id);
+			       const struct store_ingest_result *res);
 /* The phone file at path was removed from the phone by us. */
 int store_file_mark_removed(struct store *s, const char *udid, const char *path);
 
@@ -166,12 +168,29 @@ int store_file_mark_removed(struct store *s, const char *udid, const char *path)
 struct store_event_filter {
 	const char *udid, *product, *build, *process, *reason, *role; /* NULL = any */
 	int64_t since, until; /* epoch seconds, REPORT_NULL = unbounded */
+	/*
+	 * Collection order (oldest first, by the report's seq) instead of newest first: only
+	 * events of reports with seq > after, and collected_at >= collected_since (0 = any).
+	 */
+	int by_collection;
+	int64_t after, collected_since;
+	int64_t before_id; /* newest first: events after event before_id in that order (0 = none) */
 	size_t limit;
 };
 
 struct store_report_filter {
 	const char *udid, *status; /* NULL = any */
+	int64_t before_id;	   /* 0 = any: only reports with a smaller id */
 	size_t limit;
+};
+
+/*
+ * A list reply's paging: truncated when more matched than the limit; next is the value to
+ * pass back (the last seq returned in collection order, else the last id returned).
+ */
+struct store_page {
+	int truncated;
+	int64_t next;
 };
 
 int store_counts(struct store *s, int64_t *reports, int64_t *events);
@@ -181,13 +200,15 @@ int store_devices_json(struct store *s, struct cJSON **out);
 int store_device_json(struct store *s, const char *udid, struct cJSON **out);
 /* The DEVICE object of a row (NULL when out of memory). */
 struct cJSON *store_device_row_json(const struct store_device *row);
-/* REPORT array, newest first; *truncated when more matched than f->limit. */
+/* REPORT array, newest first (by id). */
 int store_reports_json(struct store *s, const struct store_report_filter *f, struct cJSON **out,
-		       int *truncated);
+		       struct store_page *page);
 int store_report_json(struct store *s, int64_t report_id, struct cJSON **out);
-/* EVENT array, newest first (by the report's time, then by id). */
+/* EVENT array, newest first (by the report's time, then by id), or in collection order. */
 int store_events_json(struct store *s, const struct store_event_filter *f, struct cJSON **out,
-		      int *truncated);
+		      struct store_page *page);
+/* The collection cursor: the highest seq committed (0 when there is none). */
+int store_cursor(struct store *s, int64_t *seq);
 /* The EVENTs of one report, in file order. */
 int store_report_events_json(struct store *s, int64_t report_id, struct cJSON **out);
 /* LIMIT array (product, build, role: NULL = any). */

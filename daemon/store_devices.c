@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../proto/products.h"
 #include "store_internal.h"
 
 /* The DEVICE columns, in struct store_device order; every device query selects them. */
@@ -133,6 +134,7 @@ cJSON *store_device_row_json(const struct store_device *row)
 	if (o == NULL || store_j_add(o, "udid", text_or_null(row->udid)) ||
 	    store_j_add(o, "name", text_or_null(row->name)) ||
 	    store_j_add(o, "product", text_or_null(row->product)) ||
+	    store_j_add(o, "product_name", store_j_str(products_name(row->product))) ||
 	    store_j_add(o, "os_version", text_or_null(row->os_version)) ||
 	    store_j_add(o, "build", text_or_null(row->build)) ||
 	    store_j_add(o, "connection", text_or_null(row->connection)) ||

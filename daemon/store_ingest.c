@@ -12,30 +12,36 @@
  * The parse outcome of a report is bound at the same parameters (?2..?12) in the three
  * statements that write it: a new report, a good copy replacing one that did not parse, and
  * a reparse. Where it came from (?13..?18) is bound for the first two; the upgrade keeps
- * path (?14) and collected (?18) as first stored and does not name them (a bind to a
- * parameter the statement does not use has no effect).
+ * path (?14) and collected as first stored (a bind to a parameter the statement does not
+ * use has no effect); collected_at (?18) and seq are those of the latest commit.
  */
+/* the collection sequence of a commit: one more than any stored (reports_seq index) */
+#define NEXT_SEQ "(SELECT coalesce(max(seq),0)+1 FROM reports)"
+
 #define OUTCOME_SET                                                                                \
 	"incident=coalesce(?2,incident),status=?3,error=?4,variant=?5,bug_type=?6,product=?7,"     \
 	"os_version=?8,build=?9,timestamp=?10,time=?11,n_events=?12"
 
 static const char sql_report_insert[] =
 	"INSERT INTO reports(key,incident,status,error,variant,bug_type,product,os_version,build,"
-	"timestamp,time,n_events,udid,path,size,sha256,archive,collected) "
-	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)";
+	"timestamp,time,n_events,udid,path,size,sha256,archive,collected,collected_at,seq) "
+	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?18," NEXT_SEQ ")";
+/* the upgrade's events are new to clients: it is collected again (a new seq) */
 static const char sql_report_upgrade[] = "UPDATE reports SET " OUTCOME_SET
-					 ",udid=coalesce(udid,?13),size=?15,sha256=?16,archive=?17 "
-					 "WHERE id=?1";
+					 ",udid=coalesce(udid,?13),size=?15,sha256=?16,archive=?17,"
+					 "collected_at=?18,seq=" NEXT_SEQ " WHERE id=?1";
 static const char sql_reparse_update[] = "UPDATE reports SET " OUTCOME_SET " WHERE id=?1";
 static const char sql_event_insert[] =
 	"INSERT INTO events(report_id,seq,udid,product,os_version,build,time,process,reason,"
-	"role,limit_bytes,json) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
+	"role,limit_bytes,json,rseq,collected_at) "
+	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)";
 
 /* What a report's rows say beyond the report itself: the phone's facts fill its gaps. */
 struct facts {
 	const char *udid, *product, *os_version, *build;
 	const char *incident, *timestamp;
-	int64_t time; /* report time, else the collection time */
+	int64_t time;		   /* report time, else the collection time */
+	int64_t seq, collected_at; /* the report's collection (copied into its events) */
 };
 
 static const char *or_null(const char *a, const char *b)
@@ -125,13 +131,35 @@ static char *event_text(const struct report_event *ev, int64_t report_id, const 
 }
 
 cJSON *store_event_json(const struct store_ingest *in, const struct report_event *ev,
-			int64_t report_id)
+			const struct store_ingest_result *res)
 {
 	const char *dev[3] = {in->device_product, in->device_os_version, in->device_build};
 	struct facts f;
+	cJSON *o;
 
 	facts_fill(&f, in->report, in->udid, dev, NULL, 0);
-	return event_json(ev, report_id, &f, in->report->timestamp_epoch);
+	o = event_json(ev, res->report_id, &f, in->report->timestamp_epoch);
+	if (o && store_event_add_collection(o, f.product, res->collected_at, res->seq) < 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* A process name (and the bundle id it came with, NULL: none) for the process filter */
+static int proc_name_add(struct store *s, const char *name, const char *bundle_id)
+{
+	sqlite3_stmt *st;
+
+	if (name == NULL)
+		return 0;
+	st = store_stmt(s, ST_PROC_NAME_ADD,
+			"INSERT OR IGNORE INTO proc_names(name,bundle_id) VALUES(?1,?2)");
+	if (st == NULL)
+		return -EIO;
+	store_bind_text(st, 1, name);
+	store_bind_text(st, 2, bundle_id ? bundle_id : "");
+	return store_run(s, st, "process name");
 }
 
 /* Insert the events of a report; with_limits also feeds the limits summaries. */
@@ -159,7 +187,10 @@ static int insert_events(struct store *s, int64_t report_id, const struct report
 		store_bind_text(st, 10, role);
 		store_bind_int(st, 11, ev->limit_bytes);
 		sqlite3_bind_text(st, 12, text, -1, cJSON_free);
-		if ((r = store_run(s, st, "event insert")) < 0)
+		sqlite3_bind_int64(st, 13, f->seq);
+		sqlite3_bind_int64(st, 14, f->collected_at);
+		if ((r = store_run(s, st, "event insert")) < 0 ||
+		    (r = proc_name_add(s, ev->process, ev->bundle_id)) < 0)
 			return r;
 		if (with_limits && ev->limit_bytes != REPORT_NULL) {
 			r = store_lim_add(s, f->product, f->build, role, f->os_version,
@@ -171,60 +202,86 @@ static int insert_events(struct store *s, int64_t report_id, const struct report
 	return 0;
 }
 
-/* The report stored under key: *id (0: none) and whether it was stored as not parsing. */
-static int report_by_key(struct store *s, const char *key, int64_t *id, int *is_error)
+/* The report stored under key: *id (0: none), whether it was stored as not parsing, and
+ * whether its bytes are other than sha256's. */
+static int report_by_key(struct store *s, const char *key, const char *sha256, int64_t *id,
+			 int *is_error, int *other)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_REPORT_BY_KEY,
-				      "SELECT id,status='error' FROM reports WHERE key=?1");
+	sqlite3_stmt *st =
+		store_stmt(s, ST_REPORT_BY_KEY,
+			   "SELECT id,status='error',sha256 IS NOT ?2 FROM reports WHERE key=?1");
 	int rc;
 
 	*id = 0;
-	*is_error = 0;
+	*is_error = *other = 0;
 	if (st == NULL)
 		return -EIO;
 	store_bind_text(st, 1, key);
+	store_bind_text(st, 2, sha256);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
 		*is_error = sqlite3_column_int(st, 1);
+		*other = sqlite3_column_int(st, 2);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_err(s, "report lookup");
 }
 
+/* The seq the commit of report id got. */
+static int report_seq(struct store *s, int64_t id, int64_t *seq)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_REPORT_SEQ, "SELECT seq FROM reports WHERE id=?1");
+	int rc;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "report seq");
+}
+
 /*
  * Write a report row: a new one (id 0, then *id gets the new row's) under key, or over
  * report *id stored with status error (and so without events) by a copy that parses.
+ * *seq gets the row's collection sequence.
  */
 static int report_write(struct store *s, const char *key, int64_t *id,
-			const struct store_ingest *in, int64_t collected)
+			const struct store_ingest *in, int64_t collected, int64_t *seq)
 {
 	const struct report *rep = in->report;
 	const char *dev[3] = {in->device_product, in->device_os_version, in->device_build};
 	sqlite3_stmt *st;
 	struct facts f;
-	int r;
+	int r, upgrade = *id != 0;
 
 	facts_fill(&f, rep, in->udid, dev, NULL, collected);
-	if (*id == 0)
+	if (!upgrade)
 		st = store_stmt(s, ST_REPORT_INSERT, sql_report_insert);
 	else
 		st = store_stmt(s, ST_REPORT_UPGRADE, sql_report_upgrade);
 	if (st == NULL)
 		return -EIO;
-	if (*id == 0)
+	if (!upgrade)
 		store_bind_text(st, 1, key);
 	else
 		sqlite3_bind_int64(st, 1, *id);
 	bind_outcome(st, rep, &f);
 	bind_source(st, in, collected);
-	if ((r = store_run(s, st, *id ? "report upgrade" : "report insert")) < 0)
+	if ((r = store_run(s, st, upgrade ? "report upgrade" : "report insert")) < 0)
 		return r;
-	if (*id == 0)
+	if (!upgrade)
 		*id = sqlite3_last_insert_rowid(s->db);
 	else
 		log_info("store", "report %lld: a copy that parses replaces the one that did not",
 			 (long long)*id);
+	if ((r = report_seq(s, *id, seq)) < 0)
+		return r;
+	f.seq = *seq;
+	f.collected_at = collected;
 	return insert_events(s, *id, rep, &f, 1);
 }
 
@@ -241,11 +298,35 @@ static char *report_key(const struct store_ingest *in)
 	return r < 0 ? NULL : key;
 }
 
+/*
+ * key is known with other bytes that parse, as the stored copy does: a different report with
+ * the same incident id (a phone's reused id, a generator's fixed seed). It is kept under its
+ * own key, incident:<id>/sha256:<hex>, and logged once (when first stored).
+ */
+static int conflict_key(struct store *s, char **key, const struct store_ingest *in, int64_t *id,
+			int *is_error)
+{
+	char *ck = NULL;
+	int other, r;
+
+	if (asprintf(&ck, "%s/sha256:%s", *key, in->sha256) < 0)
+		return -ENOMEM;
+	free(*key);
+	*key = ck;
+	r = report_by_key(s, ck, in->sha256, id, is_error, &other);
+	if (r == 0 && *id == 0)
+		log_warn("store",
+			 "report '%s' has the incident id of a stored report with other "
+			 "content: kept as a conflict, key '%s'",
+			 in->path, ck);
+	return r;
+}
+
 int store_ingest(struct store *s, const struct store_ingest *in, struct store_ingest_result *out)
 {
 	const struct report *rep = in->report;
 	int64_t id = 0;
-	int is_error = 0, known, r;
+	int is_error = 0, other = 0, known, r;
 	char *key;
 
 	memset(out, 0, sizeof(*out));
@@ -253,13 +334,17 @@ int store_ingest(struct store *s, const struct store_ingest *in, struct store_in
 		return -EINVAL;
 	if ((key = report_key(in)) == NULL)
 		return -ENOMEM;
-	r = report_by_key(s, key, &id, &is_error);
+	r = report_by_key(s, key, in->sha256, &id, &is_error, &other);
+	if (r == 0 && id != 0 && other && rep->status != REPORT_ERROR && !is_error &&
+	    strncmp(key, "incident:", 9) == 0)
+		r = conflict_key(s, &key, in, &id, &is_error);
 	known = id != 0;
 	if (r == 0 && known && (rep->status == REPORT_ERROR || !is_error)) {
 		out->duplicate = 1; /* only the file index entry is new */
 	} else if (r == 0) {
 		/* new, or the known copy did not parse (cut short, ...) and this one does */
-		r = report_write(s, key, &id, in, store_now());
+		out->collected_at = store_now();
+		r = report_write(s, key, &id, in, out->collected_at, &out->seq);
 		out->n_events = r == 0 ? rep->n_events : 0;
 		s->n_reports += r == 0 && !known ? 1 : 0;
 		s->n_events += (int64_t)out->n_events;
@@ -319,7 +404,7 @@ void store_archived_free(struct store_archived *v, size_t n)
 /* What a reparse keeps of a stored report: its phone, the phone's facts, incident, time. */
 struct kept {
 	char *udid, *dev[3], *incident;
-	int64_t collected;
+	int64_t collected, seq, collected_at;
 };
 
 static void kept_release(struct kept *k)
@@ -334,7 +419,8 @@ static int kept_load(struct store *s, int64_t report_id, struct kept *k)
 {
 	sqlite3_stmt *st =
 		store_stmt(s, ST_REPARSE_LOOKUP,
-			   "SELECT r.udid,d.product,d.os_version,d.build,r.collected,r.incident "
+			   "SELECT r.udid,d.product,d.os_version,d.build,r.collected,r.incident,"
+			   "r.seq,r.collected_at "
 			   "FROM reports r LEFT JOIN devices d ON d.udid=r.udid WHERE r.id=?1");
 	int rc;
 
@@ -349,6 +435,8 @@ static int kept_load(struct store *s, int64_t report_id, struct kept *k)
 			k->dev[i] = store_col_dup(st, 1 + i);
 		k->collected = sqlite3_column_int64(st, 4);
 		k->incident = store_col_dup(st, 5);
+		k->seq = sqlite3_column_int64(st, 6);
+		k->collected_at = sqlite3_column_int64(st, 7);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -373,6 +461,8 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 	for (int i = 0; i < 3; i++)
 		dev[i] = k.dev[i];
 	facts_fill(&f, rep, k.udid, dev, k.incident, k.collected);
+	f.seq = k.seq; /* a reparse is no new collection */
+	f.collected_at = k.collected_at;
 	st = store_stmt(s, ST_REPARSE_DELETE, "DELETE FROM events WHERE report_id=?1");
 	if (st)
 		sqlite3_bind_int64(st, 1, report_id);

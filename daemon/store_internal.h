@@ -56,6 +56,8 @@ enum stmt_id {
 	ST_REPORT_BY_KEY,
 	ST_REPORT_INSERT,
 	ST_REPORT_UPGRADE,
+	ST_REPORT_SEQ,
+	ST_PROC_NAME_ADD,
 	ST_EVENT_INSERT,
 	ST_REPARSE_LOOKUP,
 	ST_REPARSE_DELETE,
@@ -77,7 +79,11 @@ enum stmt_id {
 	ST_REPORTS_LIST,
 	ST_REPORT_GET,
 	ST_REPORT_EVENTS,
-	ST_EVENTS, /* + filter mask: one statement per combination of the event filters */
+	ST_CURSOR,
+	ST_PROC_NAMES,
+	ST_EVENTS_AFTER, /* + filter mask: the collection-order statements */
+	ST_EVENTS = ST_EVENTS_AFTER +
+		    256, /* + filter mask: one statement per combination of the event filters */
 	ST__COUNT = ST_EVENTS + 256,
 };
 
@@ -136,6 +142,9 @@ int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
 /* The one row a bound statement selects, or -ENOENT when it selects none. */
 int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite3_stmt *),
 		      cJSON **out);
+
+/* Add collected_at (TIME), seq and product_name (of product) to an EVENT object. */
+int store_event_add_collection(cJSON *o, const char *product, int64_t collected_at, int64_t seq);
 
 /* ---- between the jobs ---- */
 

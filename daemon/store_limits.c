@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../proto/products.h"
 #include "store_internal.h"
 
 /*
@@ -277,6 +278,7 @@ static cJSON *lim_json(struct lim_row *row, const struct lim_row *prev)
 		}
 	}
 	if (store_j_add(o, "product", str_or_null(row->product)) ||
+	    store_j_add(o, "product_name", str_or_null(products_name(row->product))) ||
 	    store_j_add(o, "os_version", str_or_null(row->os_version)) ||
 	    store_j_add(o, "build", str_or_null(row->build)) ||
 	    store_j_add(o, "role", cJSON_CreateString(row->role)) ||

@@ -1,9 +1,11 @@
 /* store_query.c: the store's read side as JSON: status counts, reports, events */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../proto/products.h"
 #include "store_internal.h"
 
 static int j_col_text(cJSON *o, const char *k, sqlite3_stmt *st, int col)
@@ -35,8 +37,14 @@ static int j_col_bool(cJSON *o, const char *k, sqlite3_stmt *st, int col)
 	return store_j_add(o, k, cJSON_CreateBool(sqlite3_column_int(st, col) != 0));
 }
 
-int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
-		       cJSON *(*row_fn)(sqlite3_stmt *), cJSON **out, int *truncated)
+/*
+ * store_collect_rows(), and *last (may be NULL) gets column last_col of the last row taken.
+ * group (needs last): past limit, rows with the same last_col as the last one are still
+ * taken (a page of events in collection order ends with a whole report).
+ */
+static int collect_rows_last(struct store *s, sqlite3_stmt *st, size_t limit,
+			     cJSON *(*row_fn)(sqlite3_stmt *), cJSON **out, int *truncated,
+			     int last_col, int64_t *last, int group)
 {
 	cJSON *arr = cJSON_CreateArray();
 	size_t n = 0;
@@ -51,7 +59,8 @@ int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		cJSON *item;
 
-		if (limit && n == limit) {
+		if (limit && n >= limit &&
+		    (!group || sqlite3_column_int64(st, last_col) != *last)) {
 			if (truncated)
 				*truncated = 1;
 			rc = SQLITE_DONE;
@@ -63,6 +72,8 @@ int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
 			return -ENOMEM;
 		}
 		cJSON_AddItemToArray(arr, item);
+		if (last)
+			*last = sqlite3_column_int64(st, last_col);
 		n++;
 	}
 	sqlite3_reset(st);
@@ -72,6 +83,12 @@ int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
 	}
 	*out = arr;
 	return 0;
+}
+
+int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
+		       cJSON *(*row_fn)(sqlite3_stmt *), cJSON **out, int *truncated)
+{
+	return collect_rows_last(s, st, limit, row_fn, out, truncated, 0, NULL, 0);
 }
 
 int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite3_stmt *),
@@ -120,7 +137,8 @@ int store_counts(struct store *s, int64_t *reports, int64_t *events)
 
 #define REPORT_COLS                                                                                \
 	"id,udid,key,incident,path,size,sha256,status,error,variant,product,os_version,build,"     \
-	"timestamp,n_events,collected,removed"
+	"timestamp,n_events,collected,removed,collected_at,seq,"                                   \
+	"key GLOB 'incident:*/sha256:*'"
 
 static cJSON *report_row(sqlite3_stmt *st)
 {
@@ -134,7 +152,10 @@ static cJSON *report_row(sqlite3_stmt *st)
 	    j_col_text(o, "product", st, 10) || j_col_text(o, "os_version", st, 11) ||
 	    j_col_text(o, "build", st, 12) || j_col_text(o, "timestamp", st, 13) ||
 	    j_col_int(o, "events", st, 14) || j_col_time(o, "collected", st, 15) ||
-	    j_col_bool(o, "removed_from_device", st, 16)) {
+	    j_col_bool(o, "removed_from_device", st, 16) || j_col_time(o, "collected_at", st, 17) ||
+	    j_col_int(o, "seq", st, 18) || j_col_bool(o, "conflict", st, 19) ||
+	    store_j_add(o, "product_name",
+			store_j_str(products_name((const char *)sqlite3_column_text(st, 10))))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -142,19 +163,22 @@ static cJSON *report_row(sqlite3_stmt *st)
 }
 
 int store_reports_json(struct store *s, const struct store_report_filter *f, cJSON **out,
-		       int *truncated)
+		       struct store_page *page)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_REPORTS_LIST,
 				      "SELECT " REPORT_COLS " FROM reports "
 				      "WHERE (?1 IS NULL OR udid=?1) AND (?2 IS NULL OR status=?2) "
-				      "ORDER BY id DESC LIMIT ?3");
+				      "AND id<?4 ORDER BY id DESC LIMIT ?3");
 
+	page->next = 0;
 	if (st == NULL)
 		return -EIO;
 	store_bind_text(st, 1, f->udid);
 	store_bind_text(st, 2, f->status);
 	sqlite3_bind_int64(st, 3, (int64_t)f->limit + 1);
-	return store_collect_rows(s, st, f->limit, report_row, out, truncated);
+	sqlite3_bind_int64(st, 4, f->before_id > 0 ? f->before_id : INT64_MAX);
+	return collect_rows_last(s, st, f->limit, report_row, out, &page->truncated, 0, &page->next,
+				 0);
 }
 
 int store_report_json(struct store *s, int64_t report_id, cJSON **out)
@@ -171,17 +195,90 @@ int store_report_json(struct store *s, int64_t report_id, cJSON **out)
 
 /* ---- EVENT ---- */
 
-/* column 0: the stored EVENT text, handed on as it is */
+int store_event_add_collection(cJSON *o, const char *product, int64_t collected_at, int64_t seq)
+{
+	char t[32];
+
+	isotime_format(collected_at, t);
+	if (store_j_add(o, "collected_at", cJSON_CreateString(t)) ||
+	    store_j_add(o, "seq", cJSON_CreateNumber((double)seq)) ||
+	    store_j_add(o, "product_name", store_j_str(products_name(product))))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Columns: the stored EVENT text (without the collection facts), its product, the report's
+ * collected_at and seq, the event's id. The stored object gets the facts appended.
+ */
+#define EVENT_COLS "e.json,e.product,e.collected_at,e.rseq,e.id"
+
+/* products_name() of the row before, when it was the same product (rows come in runs) */
+static const char *product_name_cached(const char *product)
+{
+	static _Thread_local char last[32];
+	static _Thread_local const char *last_name;
+
+	if (product == NULL)
+		return NULL;
+	if (strcmp(product, last) != 0) {
+		last_name = products_name(product);
+		snprintf(last, sizeof(last), "%s", last_name ? product : "");
+	}
+	return last_name;
+}
+
+/* isotime_format() of the row before, when it was the same time (a report's events) */
+static const char *time_cached(int64_t t)
+{
+	static _Thread_local int64_t last = INT64_MIN;
+	static _Thread_local char text[32];
+
+	if (t != last) {
+		isotime_format(t, text);
+		last = t;
+	}
+	return text;
+}
+
 static cJSON *event_row(sqlite3_stmt *st)
 {
 	const char *json = (const char *)sqlite3_column_text(st, 0);
+	size_t len = (size_t)sqlite3_column_bytes(st, 0);
+	const char *name = product_name_cached((const char *)sqlite3_column_text(st, 1));
+	char tail[256], *buf;
+	cJSON *o;
+	int n;
 
-	return cJSON_CreateRaw(json ? json : "{}");
+	if (json == NULL || len < 2 || json[len - 1] != '}')
+		return cJSON_CreateRaw(json ? json : "{}");
+	/* names come from our own table: plain ASCII, no escapes needed */
+	n = snprintf(tail, sizeof(tail),
+		     "%s\"collected_at\":\"%s\",\"seq\":%lld,\"product_name\":%s%s%s}",
+		     len > 2 ? "," : "", time_cached(sqlite3_column_int64(st, 2)),
+		     (long long)sqlite3_column_int64(st, 3), name ? "\"" : "", name ? name : "null",
+		     name ? "\"" : "");
+	if (n < 0 || (size_t)n >= sizeof(tail))
+		return NULL;
+	/* the text is built once, in cJSON's allocator, and handed to the item */
+	o = cJSON_CreateRaw("");
+	buf = o ? cJSON_malloc(len + (size_t)n) : NULL;
+	if (buf == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	memcpy(buf, json, len - 1);
+	memcpy(buf + len - 1, tail, (size_t)n + 1);
+	cJSON_free(o->valuestring);
+	o->valuestring = buf;
+	return o;
 }
 
 /*
  * The event filters, in parameter order. Each combination of the filters set is its own
- * cached statement (ST_EVENTS + mask), so that SQLite plans each with the index it wants.
+ * cached statement (ST_EVENTS + mask, or ST_EVENTS_AFTER + mask in collection order), so
+ * that SQLite plans each with the index it wants; a page after the first (before_id) is
+ * prepared for its query alone.
  */
 enum { EV_UDID, EV_PRODUCT, EV_BUILD, EV_PROCESS, EV_REASON, EV_ROLE, EV_SINCE, EV_UNTIL, EV__N };
 
@@ -191,53 +288,205 @@ static const char *const event_cond[EV__N] = {
 };
 
 _Static_assert(ST__COUNT - ST_EVENTS == 1 << EV__N, "one cached statement per filter mask");
+_Static_assert(ST_EVENTS - ST_EVENTS_AFTER == 1 << EV__N, "one per mask in collection order");
 
-static sqlite3_stmt *events_stmt(struct store *s, unsigned mask)
+/* The SQL of a query: collection order (after, collected_since), or newest first. proc_in:
+ * the process filter is a JSON array of names (see process_names()). */
+static void events_sql(char *sql, size_t size, unsigned mask, const struct store_event_filter *f,
+		       int before_null_time, int proc_in)
 {
-	enum stmt_id id = (enum stmt_id)(ST_EVENTS + (int)mask);
-	char sql[512];
 	size_t n;
 
-	if (s->st[id]) /* prepared already: no need for its text */
-		return store_stmt(s, id, NULL);
-	n = (size_t)snprintf(sql, sizeof(sql), "SELECT e.json FROM events e WHERE 1");
+	if (f->by_collection)
+		/* CROSS JOIN: reports first, in seq order (reports_seq), then their events */
+		n = (size_t)snprintf(sql, size,
+				     "SELECT " EVENT_COLS " FROM reports r CROSS JOIN events e "
+				     "ON e.report_id=r.id WHERE r.seq>? AND r.collected_at>=?");
+	else
+		n = (size_t)snprintf(sql, size, "SELECT " EVENT_COLS " FROM events e WHERE 1");
 	for (int i = 0; i < EV__N; i++)
 		if (mask & (1u << i))
-			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s", event_cond[i]);
-	snprintf(sql + n, sizeof(sql) - n, " ORDER BY e.time DESC, e.id DESC LIMIT ?");
-	return store_stmt(s, id, sql);
+			n += (size_t)snprintf(sql + n, size - n, "%s",
+					      i == EV_PROCESS && proc_in
+						      ? " AND e.process IN (SELECT value FROM "
+							"json_each(?))"
+						      : event_cond[i]);
+	if (!f->by_collection && f->before_id > 0)
+		n += (size_t)snprintf(sql + n, size - n, "%s",
+				      before_null_time ? " AND e.time IS NULL AND e.id<?"
+						       : " AND (e.time<? OR (e.time=? AND e.id<?)"
+							 " OR e.time IS NULL)");
+	snprintf(sql + n, size - n, "%s",
+		 f->by_collection ? " ORDER BY r.seq, e.seq LIMIT ?"
+				  : " ORDER BY e.time DESC, e.id DESC LIMIT ?");
 }
 
-int store_events_json(struct store *s, const struct store_event_filter *f, cJSON **out,
-		      int *truncated)
+/* The time of event id (REPORT_NULL when NULL or no such event). */
+static int event_time(struct store *s, int64_t id, int64_t *t)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*t = REPORT_NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT time FROM events WHERE id=?1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return store_db_err(s, "prepare");
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		*t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_err(s, "event time");
+}
+
+/* Bind f's values at the statement's parameters, in events_sql()'s order. */
+static void events_bind(sqlite3_stmt *st, unsigned mask, const struct store_event_filter *f,
+			int64_t before_time)
 {
 	const char *text[EV_SINCE] = {f->udid,	  f->product, f->build,
 				      f->process, f->reason,  f->role};
 	int64_t times[2] = {f->since, f->until};
-	unsigned mask = 0;
-	sqlite3_stmt *st;
 	int i, p = 1;
+
+	if (f->by_collection) {
+		sqlite3_bind_int64(st, p++, f->after);
+		sqlite3_bind_int64(st, p++, f->collected_since);
+	}
+	for (i = 0; i < EV_SINCE; i++)
+		if (mask & (1u << i))
+			store_bind_text(st, p++, text[i]);
+	for (i = 0; i < 2; i++)
+		if (mask & (1u << (EV_SINCE + i)))
+			sqlite3_bind_int64(st, p++, times[i]);
+	if (!f->by_collection && f->before_id > 0) {
+		if (before_time != REPORT_NULL) {
+			sqlite3_bind_int64(st, p++, before_time);
+			sqlite3_bind_int64(st, p++, before_time);
+		}
+		sqlite3_bind_int64(st, p++, f->before_id);
+	}
+	/* collection order: no limit in SQL, a page ends with a whole report (rows come in
+	 * index order, unsorted, and stop being read after the page) */
+	sqlite3_bind_int64(st, p, f->by_collection ? -1 : (int64_t)f->limit + 1);
+}
+
+/*
+ * The process names the filter term matches, case-insensitively, as a name or glob (*, ?,
+ * [...]) of the name or of a bundle id seen with it: *n of them; with one, *one is it (a
+ * malloc'ed copy), with more, *json is a JSON array of them (malloc'ed).
+ */
+static int process_names(struct store *s, const char *term, size_t *n, char **one, char **json)
+{
+	sqlite3_stmt *st =
+		store_stmt(s, ST_PROC_NAMES,
+			   "SELECT json_group_array(name),count(*),min(name) FROM (SELECT DISTINCT "
+			   "name FROM proc_names WHERE lower(name) GLOB lower(?1) OR "
+			   "lower(bundle_id) GLOB lower(?1))");
+	int rc;
+
+	*n = 0;
+	*one = *json = NULL;
+	if (st == NULL)
+		return -EIO;
+	store_bind_text(st, 1, term);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*n = (size_t)sqlite3_column_int64(st, 1);
+		if (*n == 1 && (*one = store_col_dup(st, 2)) == NULL)
+			rc = SQLITE_NOMEM;
+		if (*n > 1 && (*json = store_col_dup(st, 0)) == NULL)
+			rc = SQLITE_NOMEM;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_NOMEM)
+		return -ENOMEM;
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "process names");
+}
+
+/* store_events_json() once the process filter is one name (cached statement) or a JSON array
+ * of names (proc_in: prepared for this query). */
+static int events_query(struct store *s, const struct store_event_filter *f, int proc_in,
+			cJSON **out, struct store_page *page)
+{
+	const char *text[EV_SINCE] = {f->udid,	  f->product, f->build,
+				      f->process, f->reason,  f->role};
+	int64_t before_time = REPORT_NULL;
+	unsigned mask = 0;
+	sqlite3_stmt *st = NULL;
+	char sql[1024];
+	int i, r, cached = (f->before_id <= 0 || f->by_collection) && !proc_in;
+	enum stmt_id id;
 
 	for (i = 0; i < EV_SINCE; i++)
 		mask |= text[i] ? 1u << i : 0;
-	for (i = 0; i < 2; i++)
-		mask |= times[i] != REPORT_NULL ? 1u << (EV_SINCE + i) : 0;
-	if ((st = events_stmt(s, mask)) == NULL)
+	mask |= f->since != REPORT_NULL ? 1u << EV_SINCE : 0;
+	mask |= f->until != REPORT_NULL ? 1u << EV_UNTIL : 0;
+	if (!f->by_collection && f->before_id > 0 &&
+	    (r = event_time(s, f->before_id, &before_time)) < 0)
+		return r;
+	id = (enum stmt_id)((f->by_collection ? ST_EVENTS_AFTER : ST_EVENTS) + (int)mask);
+	if (cached && s->st[id]) { /* prepared already: no need for its text */
+		st = store_stmt(s, id, NULL);
+	} else {
+		events_sql(sql, sizeof(sql), mask, f, before_time == REPORT_NULL, proc_in);
+		if (cached)
+			st = store_stmt(s, id, sql);
+		else if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+			return store_db_err(s, "prepare");
+	}
+	if (st == NULL)
 		return -EIO;
-	for (i = 0; i < EV_SINCE; i++)
-		if (text[i])
-			store_bind_text(st, p++, text[i]);
-	for (i = 0; i < 2; i++)
-		if (times[i] != REPORT_NULL)
-			sqlite3_bind_int64(st, p++, times[i]);
-	sqlite3_bind_int64(st, p, (int64_t)f->limit + 1);
-	return store_collect_rows(s, st, f->limit, event_row, out, truncated);
+	events_bind(st, mask, f, before_time);
+	r = collect_rows_last(s, st, f->limit, event_row, out, &page->truncated,
+			      f->by_collection ? 3 : 4, &page->next, f->by_collection);
+	if (!cached)
+		sqlite3_finalize(st);
+	return r;
+}
+
+int store_events_json(struct store *s, const struct store_event_filter *f, cJSON **out,
+		      struct store_page *page)
+{
+	struct store_event_filter g = *f;
+	char *one = NULL, *json = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	page->next = 0;
+	page->truncated = 0;
+	if (f->process && (r = process_names(s, f->process, &n, &one, &json)) < 0)
+		return r;
+	if (f->process && n == 0) { /* no such process: nothing to read */
+		*out = cJSON_CreateArray();
+		return *out ? 0 : -ENOMEM;
+	}
+	g.process = f->process ? (n == 1 ? one : json) : NULL;
+	r = events_query(s, &g, n > 1, out, page);
+	free(one);
+	free(json);
+	return r;
+}
+
+int store_cursor(struct store *s, int64_t *seq)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_CURSOR, "SELECT coalesce(max(seq),0) FROM reports");
+	int rc;
+
+	*seq = 0;
+	if (st == NULL)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "cursor");
 }
 
 int store_report_events_json(struct store *s, int64_t report_id, cJSON **out)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_REPORT_EVENTS,
-				      "SELECT json FROM events WHERE report_id=?1 ORDER BY seq");
+				      "SELECT " EVENT_COLS " FROM events e "
+				      "WHERE e.report_id=?1 ORDER BY e.seq");
 
 	if (st == NULL)
 		return -EIO;

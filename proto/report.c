@@ -122,12 +122,13 @@ static void header_release(struct report_header *h)
 	free(h->incident);
 	free(h->app_name);
 	free(h->slice_uuid);
+	free(h->bundle_id);
 }
 
 static int header_from_json(struct report_header *h, const cJSON *obj)
 {
 	const cJSON *bug = NULL, *ts = NULL, *os = NULL, *inc = NULL, *app = NULL, *name = NULL;
-	const cJSON *uuid = NULL;
+	const cJSON *uuid = NULL, *bundle = NULL;
 	int rc;
 
 	for (const cJSON *it = obj->child; it != NULL; it = it->next) {
@@ -137,7 +138,8 @@ static int header_from_json(struct report_header *h, const cJSON *obj)
 		    report_cjson_take(it, "incident_id", &inc) ||
 		    report_cjson_take(it, "app_name", &app) ||
 		    report_cjson_take(it, "name", &name) ||
-		    report_cjson_take(it, "slice_uuid", &uuid))
+		    report_cjson_take(it, "slice_uuid", &uuid) ||
+		    report_cjson_take(it, "bundleID", &bundle))
 			continue;
 	}
 	if (bug != NULL && cJSON_IsNumber(bug) && report_cjson_int(bug) != REPORT_NULL) {
@@ -154,7 +156,8 @@ static int header_from_json(struct report_header *h, const cJSON *obj)
 	    (rc = report_cjson_str(inc, &h->incident)) ||
 	    (rc = report_cjson_str(app, &h->app_name)) ||
 	    (rc = report_cjson_str(name, &h->app_name)) ||
-	    (rc = report_cjson_str(uuid, &h->slice_uuid)))
+	    (rc = report_cjson_str(uuid, &h->slice_uuid)) ||
+	    (rc = report_cjson_str(bundle, &h->bundle_id)))
 		return rc;
 	return 0;
 }
@@ -201,7 +204,8 @@ static int body_from_json(struct report *r, const struct report_header *h, const
 		    report_cjson_take(it, "pageSize", &b.page_size) ||
 		    report_cjson_take(it, "procName", &b.proc_name) ||
 		    report_cjson_take(it, "pid", &b.pid) ||
-		    report_cjson_take(it, "procRole", &b.proc_role))
+		    report_cjson_take(it, "procRole", &b.proc_role) ||
+		    report_cjson_take(it, "bundleInfo", &b.bundle_info))
 			continue;
 	}
 	if (b.exception != NULL)

@@ -52,7 +52,8 @@ enum report_role {
 };
 
 struct report_event {
-	char *process; /* name as written (may be truncated by the OS) */
+	char *process;	 /* name as written (may be truncated by the OS) */
+	char *bundle_id; /* EXC_RESOURCE: the app's bundle id when the report states one */
 	int64_t pid;
 	char *uuid;   /* lower-case, dashed when the report dashes it */
 	char *reason; /* as written, without brackets: "per-process-limit", "vm", "jettisoned",

@@ -68,6 +68,17 @@ int report_exc_from_json(struct report *r, const struct report_header *h,
 	    (rc = report_dup_if_unset(&ev->process, h->app_name)) ||
 	    (rc = report_dup_if_unset(&ev->uuid, h->slice_uuid)))
 		return rc;
+	if (cJSON_IsObject(b->bundle_info)) {
+		const cJSON *id = NULL;
+
+		for (const cJSON *it = b->bundle_info->child; it != NULL; it = it->next)
+			if (report_cjson_take(it, "CFBundleIdentifier", &id))
+				continue;
+		if ((rc = report_cjson_str(id, &ev->bundle_id)) != 0)
+			return rc;
+	}
+	if ((rc = report_dup_if_unset(&ev->bundle_id, h->bundle_id)) != 0)
+		return rc;
 	if (ev->uuid != NULL) {
 		for (char *c = ev->uuid; *c != '\0'; c++)
 			if (*c >= 'A' && *c <= 'Z')

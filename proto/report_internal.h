@@ -18,13 +18,14 @@ struct report_header {
 	char *incident;
 	char *app_name;	  /* bug_type 309 crashes */
 	char *slice_uuid; /* bug_type 309 crashes */
+	char *bundle_id;  /* bug_type 309 crashes: "bundleID" */
 };
 
 /* The members of a JSON report body that select and fill its layout (first occurrence wins). */
 struct body_fields {
 	const cJSON *processes, *memory, *exception, *product, *model_code, *incident, *date;
 	const cJSON *capture_time, *build, *os_version, *kernel, *largest, *bug_type, *roots;
-	const cJSON *csm, *page_size, *proc_name, *pid, *proc_role;
+	const cJSON *csm, *page_size, *proc_name, *pid, *proc_role, *bundle_info;
 };
 
 /* Character classes of the JSON layouts and the header line (space includes '\n'). */

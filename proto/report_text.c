@@ -18,6 +18,7 @@ struct text_state {
 	const struct report_header *h;
 	/* crash text */
 	struct line exc_type, exc_subtype, exc_message, exc_note, process, role, binary;
+	struct line identifier; /* crash text: "Identifier:" (a bundle id, or a name) */
 	int saw_binary_images;
 	/* LowMemory */
 	int lowmem_marks, saw_incident;
@@ -153,6 +154,8 @@ static int header_line(struct text_state *st, struct line key, struct line v)
 		st->process = v;
 	else if (line_is(key, "Role") && st->role.p == NULL)
 		st->role = v;
+	else if (line_is(key, "Identifier") && st->identifier.p == NULL)
+		st->identifier = v;
 	return 0;
 }
 
@@ -305,6 +308,27 @@ static int process_row(struct text_state *st, struct line l)
 	return 1;
 }
 
+/* ev->bundle_id from the "Identifier:" line when it is one (dotted, no space: extensions and
+ * daemons may name themselves there), else from the .ips header */
+static int crash_bundle_id(const struct text_state *st, struct report_event *ev)
+{
+	struct line id = trim(st->identifier);
+	int dotted = 0;
+
+	for (size_t i = 0; id.p != NULL && i < id.n; i++) {
+		if (report_is_space(id.p[i]))
+			return report_dup_if_unset(&ev->bundle_id, st->h->bundle_id);
+		dotted |= id.p[i] == '.';
+	}
+	if (id.p != NULL && dotted && id.n > 0) {
+		int rc = set_str(&ev->bundle_id, id);
+
+		if (rc != 0)
+			return rc;
+	}
+	return report_dup_if_unset(&ev->bundle_id, st->h->bundle_id);
+}
+
 static int crash_text(struct text_state *st)
 {
 	struct report *r = st->r;
@@ -389,6 +413,8 @@ static int crash_text(struct text_state *st)
 		ev->limit_bytes = report_limit_from_message(st->exc_message.p, st->exc_message.n);
 	if (ev->limit_bytes == REPORT_NULL && st->exc_note.p != NULL)
 		ev->limit_bytes = report_limit_from_message(st->exc_note.p, st->exc_note.n);
+	if ((rc = crash_bundle_id(st, ev)) != 0)
+		return rc;
 	r->status = REPORT_OK;
 	return 0;
 }

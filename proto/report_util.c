@@ -17,6 +17,7 @@
 static void event_release(struct report_event *ev)
 {
 	free(ev->process);
+	free(ev->bundle_id);
 	free(ev->uuid);
 	free(ev->reason);
 	for (size_t i = 0; i < ev->n_states; i++)

@@ -162,3 +162,35 @@ int request_time(struct request *req, const char *key, int64_t *out)
 	}
 	return arg_bad(req, key, what);
 }
+
+static int is_known(const char *key, const char *const known[])
+{
+	if (strcmp(key, "cmd") == 0 || strcmp(key, "id") == 0)
+		return 1;
+	for (; known && *known; known++)
+		if (strcmp(key, *known) == 0)
+			return 1;
+	return 0;
+}
+
+int request_check_known(struct request *req, const char *const known[])
+{
+	for (const cJSON *it = req->root ? req->root->child : NULL; it; it = it->next) {
+		size_t n;
+
+		if (it->string == NULL || is_known(it->string, known))
+			continue;
+		snprintf(req->err_code, sizeof(req->err_code), "%s", PROTO_E_INVALID_ARGUMENT);
+		n = (size_t)snprintf(req->err_msg, sizeof(req->err_msg),
+				     "unknown argument '%.64s' of %.32s", it->string,
+				     req->cmd ? req->cmd : "the command");
+		for (size_t i = 0; known && known[i] && n < sizeof(req->err_msg); i++)
+			n += (size_t)snprintf(req->err_msg + n, sizeof(req->err_msg) - n, "%s%s",
+					      i ? ", " : " (it takes ", known[i]);
+		if (n < sizeof(req->err_msg))
+			snprintf(req->err_msg + n, sizeof(req->err_msg) - n, "%s",
+				 known && known[0] ? ")" : " (it takes none)");
+		return -EINVAL;
+	}
+	return 0;
+}

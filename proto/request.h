@@ -37,6 +37,13 @@ int request_int(struct request *req, const char *key, int64_t min, int64_t max, 
 /* TIME ("2026-11-23T10:00:00Z") or epoch seconds (number or digits) */
 int request_time(struct request *req, const char *key, int64_t *out);
 
+/*
+ * Strict arguments: 0 when every member of the request is "cmd", "id" or one of known
+ * (NULL-terminated; NULL: none), else -EINVAL with err_code invalid_argument and err_msg
+ * naming the first other one ("unknown argument 'proces'") and cmd's known arguments.
+ */
+int request_check_known(struct request *req, const char *const known[]);
+
 /* isotime_parse() of a time from 1970 on (the year is at least 1970); 0 or -EINVAL. */
 int request_parse_time(const char *s, int64_t *out);
 

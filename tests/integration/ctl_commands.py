@@ -36,7 +36,7 @@ MIB = 1024 * 1024
 
 def test_status(w):
     st = w.json("status")
-    check_eq(st["version"], 1, "status version")
+    check_eq(st["version"], 2, "status version")
     check_eq(st["devices"]["total"], len(PHONES), "status devices.total")
     check_eq(st["devices"]["attached"], len(PHONES), "status devices.attached")
     check(st["usbmuxd"]["connected"] is True, "status: usbmuxd connected")

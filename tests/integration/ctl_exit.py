@@ -41,7 +41,7 @@ def fake_daemon(path, results):
             f = c.makefile("rwb")
             for line in f:
                 req = json.loads(line)
-                res = {"version": 1, "daemon": "fake"} if req["cmd"] == "hello" else \
+                res = {"version": 2, "daemon": "fake"} if req["cmd"] == "hello" else \
                     results[req["cmd"]]
                 f.write((json.dumps({"id": req.get("id"), "ok": True, "result": res}) +
                          "\n").encode())

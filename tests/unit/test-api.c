@@ -112,10 +112,20 @@ static void client_simple(struct lineclient *lc, const struct bench *b)
 	res = result_of(r);
 	ASSERT_EQ(lineclient_num(r, "id"), 1);
 	ASSERT_EQ(lineclient_num(res, "version"), 1);
-	ASSERT_EQ(array_size(res, "commands"), 10);
+	ASSERT_EQ(array_size(res, "commands"), 12);
 	cJSON_Delete(r);
 	r = call(lc, "{\"cmd\":\"hello\",\"version\":2}");
+	ASSERT_EQ(lineclient_num(result_of(r), "version"), 2);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"hello\",\"version\":3}");
 	ASSERT_STREQ(error_code(r), "version_mismatch");
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"cursor\"}");
+	ASSERT_EQ(lineclient_num(result_of(r), "cursor"), 0);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"reports\",\"limit\":5}");
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(result_of(r), "truncated")));
+	CHECK(cJSON_GetObjectItemCaseSensitive(result_of(r), "next") == NULL);
 	cJSON_Delete(r);
 	r = call(lc, "{\"cmd\":\"status\"}");
 	res = result_of(r);
@@ -176,6 +186,52 @@ static cJSON *import(struct lineclient *lc, const char *buf, size_t len)
 	return lineclient_recv(lc);
 }
 
+/*
+ * limit: its errors, a product without data, and (when the report has limits) the newest
+ * build's median of the product, named in another case (tests/integration/
+ * daemon_protocol_v2.py compares it with jetsamctl limit on generated reports).
+ */
+static void check_limit(struct lineclient *lc)
+{
+	cJSON *r = call(lc, "{\"cmd\":\"limits\"}"), *l;
+	const cJSON *rows = cJSON_GetObjectItemCaseSensitive(result_of(r), "limits"), *row;
+	char req[256], product[64];
+	int n = cJSON_GetArraySize(rows);
+
+	for (row = n > 0 ? cJSON_GetArrayItem(rows, n - 1) : NULL; row; row = NULL) {
+		snprintf(product, sizeof(product), "%s", lineclient_str(row, "product"));
+		for (char *p = product; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+		snprintf(req, sizeof(req), "{\"cmd\":\"limit\",\"product\":\"%s\",\"role\":\"%s\"}",
+			 product, lineclient_str(row, "role"));
+		l = call(lc, "%s", req);
+		ASSERT_EQ(lineclient_num(result_of(l), "limit"), lineclient_num(row, "median"));
+		ASSERT_EQ(lineclient_num(result_of(l), "count"), lineclient_num(row, "count"));
+		ASSERT_STREQ(lineclient_str(result_of(l), "product"),
+			     lineclient_str(row, "product"));
+		ASSERT_STREQ(lineclient_str(result_of(l), "build"), lineclient_str(row, "build"));
+		cJSON_Delete(l);
+		snprintf(req, sizeof(req),
+			 "{\"cmd\":\"limit\",\"product\":\"%s\",\"os_version\":\"%s\","
+			 "\"stat\":\"min\",\"role\":\"%s\"}",
+			 product, lineclient_str(row, "os_version"), lineclient_str(row, "role"));
+		l = call(lc, "%s", req);
+		ASSERT_EQ(lineclient_num(result_of(l), "limit"), lineclient_num(row, "min"));
+		cJSON_Delete(l);
+	}
+	l = call(lc, "{\"cmd\":\"limit\",\"product\":\"iPhone1,1\"}");
+	CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(result_of(l), "limit")));
+	ASSERT_STREQ(lineclient_str(result_of(l), "product_name"), "iPhone");
+	cJSON_Delete(l);
+	l = call(lc, "{\"cmd\":\"limit\"}");
+	ASSERT_STREQ(error_code(l), "bad_request");
+	cJSON_Delete(l);
+	l = call(lc, "{\"cmd\":\"limit\",\"product\":\"x\",\"stat\":\"mean\"}");
+	ASSERT_STREQ(error_code(l), "bad_request");
+	cJSON_Delete(l);
+	cJSON_Delete(r);
+}
+
 /* Import, import again (a duplicate), query, reparse. Returns the report's event count. */
 static int client_import(struct lineclient *lc, const struct bench *b)
 {
@@ -208,6 +264,32 @@ static int client_import(struct lineclient *lc, const struct bench *b)
 	r = call(lc, "{\"cmd\":\"events\",\"limit\":100000}");
 	ASSERT_EQ(array_size(result_of(r), "events"), n_events);
 	cJSON_Delete(r);
+	/* the collection cursor: the import is seq 1, every event carries it */
+	r = call(lc, "{\"cmd\":\"cursor\"}");
+	ASSERT_EQ(lineclient_num(result_of(r), "cursor"), 1);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"after\":0,\"limit\":1}");
+	res = result_of(r);
+	ASSERT_EQ(array_size(res, "events"), n_events); /* a page ends with a whole report */
+	ASSERT_EQ(lineclient_num(
+			  cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res, "events"), 0),
+			  "seq"),
+		  1);
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(res, "truncated")));
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"after\":1}");
+	ASSERT_EQ(array_size(result_of(r), "events"), 0);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"collected_since\":\"2000-01-01T00:00:00Z\"}");
+	ASSERT_EQ(array_size(result_of(r), "events"), n_events);
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"after\":-1}");
+	ASSERT_STREQ(error_code(r), "bad_request");
+	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"proces\":\"MyApp\"}");
+	ASSERT_STREQ(error_code(r), "invalid_argument");
+	cJSON_Delete(r);
+	check_limit(lc);
 	r = call(lc, "{\"cmd\":\"reparse\"}");
 	res = result_of(r);
 	ASSERT_EQ(lineclient_num(res, "reports"), 1);

@@ -250,7 +250,7 @@ static void test_hello(void)
 	const char *err;
 	int rc;
 
-	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":1,\"daemon\":\"jetsamd "
+	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":2,\"daemon\":\"jetsamd "
 			"0.1.0\"}}\n",
 			&rc);
 	ASSERT_EQ(rc, CTL_EXIT_OK);
@@ -275,12 +275,12 @@ static void test_hello(void)
 
 	/* the daemon refuses our version */
 	err = open_with("{\"id\":1,\"ok\":false,\"error\":{\"code\":\"version_mismatch\","
-			"\"message\":\"this daemon speaks version 2, not 1\"}}\n",
+			"\"message\":\"this daemon speaks version 3, not 2\"}}\n",
 			&rc);
 	ASSERT_EQ(rc, CTL_EXIT_ERROR);
 	CHECK(strstr(err, "jetsamctl: protocol version mismatch: jetsamctl") != NULL);
 	CHECK(strstr(err, "speaks version " PROTO_VERSION_STR) != NULL);
-	CHECK(strstr(err, "this daemon speaks version 2, not 1") != NULL);
+	CHECK(strstr(err, "this daemon speaks version 3, not 2") != NULL);
 
 	/* the daemon answers with another version */
 	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":9,\"daemon\":\"jetsamd "

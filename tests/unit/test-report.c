@@ -425,7 +425,41 @@ static void test_exc_resource(void)
 		ASSERT_EQ(r->events[0].role, REPORT_ROLE_FOREGROUND);
 		ASSERT_EQ(r->events[0].limit_bytes, 2048LL * 1024 * 1024);
 		ASSERT_EQ(r->events[0].footprint_bytes, REPORT_NULL);
+		CHECK(r->events[0].bundle_id == NULL); /* none stated */
 	}
+	report_free(r);
+	/* the bundle id: bundleInfo of the body, else the header's bundleID */
+	r = parse("{\"app_name\":\"Maps\",\"bug_type\":\"309\",\"bundleID\":\"com.hdr.Maps\"}\n"
+		  "{\"procName\":\"Maps\",\"bundleInfo\":{\"CFBundleShortVersionString\":\"1.0\","
+		  "\"CFBundleIdentifier\":\"com.apple.Maps\"},\"exception\":{\"type\":"
+		  "\"EXC_RESOURCE\",\"subtype\":\"MEMORY\",\"message\":\"(Limit 50 MB)\"}}\n");
+	ASSERT_EQ(r->status, REPORT_OK);
+	if (r->n_events == 1)
+		ASSERT_STREQ(r->events[0].bundle_id, "com.apple.Maps");
+	report_free(r);
+	r = parse("{\"app_name\":\"Maps\",\"bug_type\":\"309\",\"bundleID\":\"com.hdr.Maps\"}\n"
+		  "{\"procName\":\"Maps\",\"exception\":{\"type\":"
+		  "\"EXC_RESOURCE\",\"subtype\":\"MEMORY\",\"message\":\"(Limit 50 MB)\"}}\n");
+	ASSERT_EQ(r->status, REPORT_OK);
+	if (r->n_events == 1)
+		ASSERT_STREQ(r->events[0].bundle_id, "com.hdr.Maps");
+	report_free(r);
+	/* text: "Identifier:" when it is a bundle id, not a name with spaces */
+	r = parse("Incident Identifier: T2\nHardware Model: iPhone10,1\nProcess: Maps [9]\n"
+		  "Identifier: com.apple.Maps\nOS Version: iPhone OS 12.4 (16G77)\n"
+		  "Exception Type: EXC_RESOURCE\nException Subtype: MEMORY\n"
+		  "Exception Message: (limit=100 MB, unused=0x0)\n");
+	ASSERT_EQ(r->status, REPORT_OK);
+	if (r->n_events == 1)
+		ASSERT_STREQ(r->events[0].bundle_id, "com.apple.Maps");
+	report_free(r);
+	r = parse("Incident Identifier: T3\nHardware Model: iPhone10,1\nProcess: Ext [9]\n"
+		  "Identifier: My Ext.appex thing\nOS Version: iPhone OS 12.4 (16G77)\n"
+		  "Exception Type: EXC_RESOURCE\nException Subtype: MEMORY\n"
+		  "Exception Message: (limit=100 MB, unused=0x0)\n");
+	ASSERT_EQ(r->status, REPORT_OK);
+	if (r->n_events == 1)
+		CHECK(r->events[0].bundle_id == NULL);
 	report_free(r);
 	/* the text crash form with an LLDB-style limit */
 	r = parse("Incident Identifier: T1\nHardware Model: iPhone10,1\nProcess: Ext [99]\n"

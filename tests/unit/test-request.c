@@ -1,5 +1,6 @@
 /* test-request.c: unit tests of request decoding and argument checks (proto/request.c) */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../proto/request.h"
@@ -117,8 +118,45 @@ static void test_time(void)
 	request_release(&r);
 }
 
+/* Strict arguments: cmd and id are always known; the first other key is named. */
+static void test_known(void)
+{
+	static const char *const events[] = {"udid", "process", NULL};
+	static const char *const none[] = {NULL};
+	struct request r;
+
+	ASSERT_EQ(decode(&r, "{\"id\":1,\"cmd\":\"events\",\"process\":\"MyApp\"}"), 0);
+	ASSERT_EQ(request_check_known(&r, events), 0);
+	request_release(&r);
+	ASSERT_EQ(decode(&r, "{\"cmd\":\"events\",\"proces\":\"MyApp\"}"), 0);
+	ASSERT_EQ(request_check_known(&r, events), -EINVAL);
+	ASSERT_STREQ(r.err_code, "invalid_argument");
+	CHECK(strstr(r.err_msg, "unknown argument 'proces'") == r.err_msg);
+	CHECK(strstr(r.err_msg, "udid, process") != NULL);
+	request_release(&r);
+	/* a null value is still an argument the command does not take */
+	ASSERT_EQ(decode(&r, "{\"cmd\":\"status\",\"verbose\":null}"), 0);
+	ASSERT_EQ(request_check_known(&r, none), -EINVAL);
+	CHECK(strstr(r.err_msg, "'verbose'") != NULL && strstr(r.err_msg, "takes none") != NULL);
+	request_release(&r);
+	ASSERT_EQ(decode(&r, "{\"cmd\":\"status\",\"id\":\"x\"}"), 0);
+	ASSERT_EQ(request_check_known(&r, NULL), 0);
+	request_release(&r);
+	/* a long key is cut in the message, never past it */
+	{
+		char line[600];
+
+		snprintf(line, sizeof(line), "{\"cmd\":\"status\",\"%0300d\":1}", 7);
+		ASSERT_EQ(decode(&r, line), 0);
+		ASSERT_EQ(request_check_known(&r, none), -EINVAL);
+		CHECK(strlen(r.err_msg) < sizeof(r.err_msg));
+		request_release(&r);
+	}
+}
+
 int main(void)
 {
+	test_known();
 	test_decode();
 	test_args();
 	test_time();

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sys/stat.h>
 
@@ -165,7 +166,7 @@ static void test_ingest(struct store *s)
 	struct report r2, r3, r4, rerr;
 	struct report_event e2[2], e3[2], e4[1];
 	cJSON *arr, *o;
-	int truncated;
+	struct store_page pg;
 	int64_t nrep, nev;
 
 	/* build 19F77: foreground limits 100, 200, 300 MB (+ one without a limit) */
@@ -177,8 +178,8 @@ static void test_ingest(struct store *s)
 	ASSERT_EQ(res.duplicate, 0);
 	ASSERT_EQ(res.n_events, 3);
 
-	/* the same incident under Retired/ with .synced: one more file entry, nothing else */
-	ASSERT_EQ(ingest(s, "U1", "Retired/JetsamEvent-1.ips.synced", "aa02", &r1, &res2), 0);
+	/* the same report under Retired/ with .synced: one more file entry, nothing else */
+	ASSERT_EQ(ingest(s, "U1", "Retired/JetsamEvent-1.ips.synced", "aa01", &r1, &res2), 0);
 	ASSERT_EQ(res2.duplicate, 1);
 	ASSERT_EQ(res2.report_id, res.report_id);
 	ASSERT_EQ(res2.n_events, 0);
@@ -221,7 +222,7 @@ static void test_ingest(struct store *s)
 	{
 		struct store_report_filter f = {.status = "error", .limit = 10};
 
-		ASSERT_EQ(store_reports_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_reports_json(s, &f, &arr, &pg), 0);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 1);
 		ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "error"), "unexpected end of input");
 		ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "path"), "import:broken.ips");
@@ -231,9 +232,9 @@ static void test_ingest(struct store *s)
 	{
 		struct store_report_filter f = {.limit = 2};
 
-		ASSERT_EQ(store_reports_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_reports_json(s, &f, &arr, &pg), 0);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
-		ASSERT_EQ(truncated, 1);
+		ASSERT_EQ(pg.truncated, 1);
 		ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "path"),
 			     "import:broken.ips"); /* newest */
 		cJSON_Delete(arr);
@@ -276,16 +277,16 @@ static void test_file_index(struct store *s)
 static void test_events(struct store *s)
 {
 	cJSON *arr, *o;
-	int truncated;
+	struct store_page pg;
 
 	{
 		struct store_event_filter f = {
 			.since = REPORT_NULL, .until = REPORT_NULL, .limit = 100};
 
-		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 8);
-		ASSERT_EQ(truncated, 0);
+		ASSERT_EQ(pg.truncated, 0);
 		o = cJSON_GetArrayItem(arr, 0);
 		ASSERT_STREQ(str(o, "incident"), "INC-3");
 		ASSERT_STREQ(str(o, "time"), "2022-07-01T10:00:00Z");
@@ -303,48 +304,48 @@ static void test_events(struct store *s)
 		cJSON_Delete(arr);
 
 		f.process = "Alpha";
-		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 4);
 		cJSON_Delete(arr);
 		f.build = "19F77";
-		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
 		cJSON_Delete(arr);
 		f.process = NULL;
 		f.build = NULL;
 		f.role = "daemon";
-		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 1);
 		ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Gamma");
 		cJSON_Delete(arr);
 		f.role = NULL;
 		f.udid = "U2";
-		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
 		cJSON_Delete(arr);
 		f.udid = NULL;
 		f.reason = "vm";
-		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 1);
 		cJSON_Delete(arr);
 		f.reason = NULL;
 		f.since = 1654077600; /* 2022-06-01T10:00:00Z */
 		f.until = 1654081200;
-		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 5);
 		cJSON_Delete(arr);
 		f.since = f.until = REPORT_NULL;
 		f.limit = 3;
-		ASSERT_EQ(store_events_json(s, &f, &arr, &truncated), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
 		arr = plain(arr);
 		ASSERT_EQ(cJSON_GetArraySize(arr), 3);
-		ASSERT_EQ(truncated, 1);
+		ASSERT_EQ(pg.truncated, 1);
 		cJSON_Delete(arr);
 	}
 	ASSERT_EQ(store_report_events_json(s, 1, &arr), 0);
@@ -787,6 +788,11 @@ static void test_landed_store(const char *top, const char *landed_sql)
 	ASSERT_EQ(store_report_json(s, 1, &o), 0);
 	ASSERT_STREQ(str(o, "key"), "incident:INC-L");
 	ASSERT_EQ(num(o, "events"), 2);
+	/* version 2: seq in id order, collected_at from collected */
+	ASSERT_EQ(num(o, "seq"), 1);
+	CHECK(str(o, "collected_at") && str(o, "collected") &&
+	      strcmp(str(o, "collected_at"), str(o, "collected")) == 0);
+	CHECK(cJSON_IsFalse(get(o, "conflict")));
 	cJSON_Delete(o);
 	ASSERT_EQ(store_report_json(s, 2, &o), 0);
 	CHECK(cJSON_IsTrue(get(o, "removed_from_device")));
@@ -798,7 +804,19 @@ static void test_landed_store(const char *top, const char *landed_sql)
 	arr = plain(arr);
 	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
 	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "Old");
+	/* the migration gave the events their report's seq and collection time */
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 1), "seq"), 1);
+	CHECK(str(cJSON_GetArrayItem(arr, 1), "collected_at") != NULL);
 	cJSON_Delete(arr);
+	{ /* the migration listed the process names: the filter finds them in any case */
+		struct store_event_filter f = {
+			.since = REPORT_NULL, .until = REPORT_NULL, .process = "OLD", .limit = 10};
+		struct store_page pg;
+
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+		CHECK(cJSON_GetArraySize(arr) >= 1);
+		cJSON_Delete(arr);
+	}
 	ASSERT_EQ(store_file_index_load(s, "UL", &idx), 0);
 	ASSERT_EQ(idx.n, 3);
 	ASSERT_EQ(store_file_index_find(&idx, "Retired/JetsamEvent-L.ips.synced")->report_id, 1);
@@ -821,13 +839,14 @@ static void test_landed_store(const char *top, const char *landed_sql)
 	mk_report(&r, "INC-N", "iPhone12,1", "16.0", "20A362", 1654090000, ev, 1);
 	ASSERT_EQ(ingest(s, "UL", "JetsamEvent-N.ips", "ab04", &r, &res), 0);
 	ASSERT_EQ(res.duplicate, 0);
+	ASSERT_EQ(res.seq, 4); /* after the migrated ones */
 	arr = limits(s, NULL, NULL, NULL);
 	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "count"), 3);
 	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "median"), 200 * MB);
 	cJSON_Delete(arr);
 	store_close(s);
 
-	ASSERT_EQ(db_int(dir, "PRAGMA user_version"), 1);
+	ASSERT_EQ(db_int(dir, "PRAGMA user_version"), 2);
 	ASSERT_EQ(db_int(dir, "SELECT count(*) FROM reports"), 4);
 	ASSERT_EQ(db_int(dir, "SELECT count(*) FROM files"), 5);
 	/* a stamped store opens as it is */
@@ -850,7 +869,7 @@ static void test_schema_version(const char *top, const char *landed_sql)
 	CHECK(mkdir(newer, 0700) == 0);
 	ASSERT_EQ(store_open(fresh, &s), 0);
 	store_close(s);
-	ASSERT_EQ(db_int(fresh, "PRAGMA user_version"), 1);
+	ASSERT_EQ(db_int(fresh, "PRAGMA user_version"), 2);
 	ASSERT_EQ(db_int(fresh, "SELECT count(*) FROM sqlite_schema WHERE name='lim_procs'"), 1);
 
 	db_exec(newer, landed_sql);
@@ -882,7 +901,8 @@ static void test_no_open_reads(const char *top)
 	sqlite3 *h = NULL;
 	int64_t nrep, nev;
 	size_t n;
-	int truncated, n_log = -1, n_done = -1;
+	struct store_page pg;
+	int n_log = -1, n_done = -1;
 
 	snprintf(dir, sizeof(dir), "%s/reads", top);
 	CHECK(mkdir(dir, 0700) == 0);
@@ -903,13 +923,13 @@ static void test_no_open_reads(const char *top)
 	cJSON_Delete(o);
 	ASSERT_EQ(store_device_json(s, "UR", &o), 0);
 	cJSON_Delete(o);
-	ASSERT_EQ(store_reports_json(s, &rf, &o, &truncated), 0);
-	ASSERT_EQ(truncated, 1);
+	ASSERT_EQ(store_reports_json(s, &rf, &o, &pg), 0);
+	ASSERT_EQ(pg.truncated, 1);
 	cJSON_Delete(o);
 	ASSERT_EQ(store_report_json(s, res.report_id, &o), 0);
 	cJSON_Delete(o);
-	ASSERT_EQ(store_events_json(s, &ef, &o, &truncated), 0);
-	ASSERT_EQ(truncated, 1);
+	ASSERT_EQ(store_events_json(s, &ef, &o, &pg), 0);
+	ASSERT_EQ(pg.truncated, 1);
 	cJSON_Delete(o);
 	ASSERT_EQ(store_report_events_json(s, res.report_id, &o), 0);
 	cJSON_Delete(o);
@@ -1020,6 +1040,215 @@ static void test_limits_many_names(const char *top)
 	store_close(s);
 }
 
+/* events of store s in collection order after seq after (collected_since 0), at most limit */
+static cJSON *ev_after(struct store *s, int64_t after, size_t limit, struct store_page *pg)
+{
+	struct store_event_filter f = {.since = REPORT_NULL,
+				       .until = REPORT_NULL,
+				       .by_collection = 1,
+				       .after = after,
+				       .limit = limit};
+	cJSON *arr = NULL;
+
+	ASSERT_EQ(store_events_json(s, &f, &arr, pg), 0);
+	return plain(arr);
+}
+
+/* The collection cursor: seq, collected_at, after/collected_since, paging with next. */
+static void test_collection(const char *top)
+{
+	char dir[200];
+	struct store *s = NULL;
+	struct store_ingest_result res;
+	struct store_page pg;
+	struct report r, bad;
+	struct report_event ev[2];
+	cJSON *arr, *o;
+	int64_t cur = -1;
+
+	snprintf(dir, sizeof(dir), "%s/collect", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	ASSERT_EQ(store_cursor(s, &cur), 0);
+	ASSERT_EQ(cur, 0);
+	/* a phone clock 3 days behind: report time old, collection new */
+	ev[0] = mk_event("MyApp", REPORT_ROLE_FOREGROUND, 100 * MB);
+	ev[1] = mk_event("Maps", REPORT_ROLE_BACKGROUND, REPORT_NULL);
+	mk_report(&r, "C-1", "iPhone13,2", "15.5", "19F77", 1654000000, ev, 2);
+	ASSERT_EQ(ingest(s, "U1", "a.ips", "c1", &r, &res), 0);
+	ASSERT_EQ(res.seq, 1);
+	CHECK(res.collected_at > 1700000000);
+	mk_report(&r, "C-2", "iPhone13,2", "15.5", "19F77", 1600000000, ev, 1);
+	ASSERT_EQ(ingest(s, "U2", "b.ips", "c2", &r, &res), 0);
+	ASSERT_EQ(res.seq, 2);
+	/* a duplicate commits nothing new */
+	ASSERT_EQ(ingest(s, "U2", "b2.ips", "c2", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	ASSERT_EQ(store_cursor(s, &cur), 0);
+	ASSERT_EQ(cur, 2);
+
+	arr = ev_after(s, 0, 100, &pg);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 3);
+	ASSERT_EQ(pg.truncated, 0);
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 0), "seq"), 1);
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "process"), "MyApp");
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 1), "process"), "Maps");
+	ASSERT_EQ(num(cJSON_GetArrayItem(arr, 2), "seq"), 2);
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "product_name"), "iPhone 12");
+	CHECK(str(cJSON_GetArrayItem(arr, 0), "collected_at") != NULL);
+	cJSON_Delete(arr);
+	arr = ev_after(s, 1, 100, &pg);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+	ASSERT_STREQ(str(cJSON_GetArrayItem(arr, 0), "incident"), "C-2");
+	cJSON_Delete(arr);
+	arr = ev_after(s, 2, 100, &pg);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 0);
+	cJSON_Delete(arr);
+	/* paging: next is the last seq returned; a page ends with a whole report */
+	arr = ev_after(s, 0, 1, &pg);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+	ASSERT_EQ(pg.truncated, 1);
+	ASSERT_EQ(pg.next, 1);
+	cJSON_Delete(arr);
+	arr = ev_after(s, 1, 1, &pg);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+	ASSERT_EQ(pg.truncated, 0);
+	cJSON_Delete(arr);
+	{
+		struct store_event_filter f = {.since = REPORT_NULL,
+					       .until = REPORT_NULL,
+					       .by_collection = 1,
+					       .collected_since = (int64_t)time(NULL) + 3600,
+					       .limit = 10};
+
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 0);
+		cJSON_Delete(arr);
+		f.collected_since = 1000;
+		f.process = "MyApp";
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+		cJSON_Delete(arr);
+	}
+	/* the process filter: any case, exact or glob; several names, none */
+	{
+		static const struct {
+			const char *term;
+			int n;
+		} cases[] = {{"maps*", 1}, {"MYAPP", 2}, {"m*", 3}, {"[mx]y?pp", 2},
+			     {"Map", 0},   {"nope", 0},	 {"*", 3}};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct store_event_filter f = {.since = REPORT_NULL,
+						       .until = REPORT_NULL,
+						       .process = cases[i].term,
+						       .limit = 10};
+
+			ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+			ASSERT_EQ(cJSON_GetArraySize(arr), cases[i].n);
+			cJSON_Delete(arr);
+			f.by_collection = 1;
+			ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+			ASSERT_EQ(cJSON_GetArraySize(arr), cases[i].n);
+			cJSON_Delete(arr);
+		}
+	}
+	/* newest first, paged by before_id: every event once */
+	{
+		struct store_event_filter f = {
+			.since = REPORT_NULL, .until = REPORT_NULL, .limit = 1};
+		int seen = 0;
+
+		do {
+			ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+			seen += cJSON_GetArraySize(arr);
+			cJSON_Delete(arr);
+			f.before_id = pg.next;
+		} while (pg.truncated && seen < 10);
+		ASSERT_EQ(seen, 3);
+	}
+	{
+		struct store_report_filter f = {.limit = 1};
+
+		ASSERT_EQ(store_reports_json(s, &f, &arr, &pg), 0);
+		ASSERT_EQ(pg.truncated, 1);
+		ASSERT_EQ(pg.next, 2);
+		cJSON_Delete(arr);
+		f.before_id = pg.next;
+		ASSERT_EQ(store_reports_json(s, &f, &arr, &pg), 0);
+		ASSERT_EQ(pg.truncated, 0);
+		o = cJSON_GetArrayItem(arr, 0);
+		ASSERT_EQ(num(o, "id"), 1);
+		ASSERT_EQ(num(o, "seq"), 1);
+		ASSERT_STREQ(str(o, "product_name"), "iPhone 12");
+		cJSON_Delete(arr);
+	}
+	/* a report stored as not parsing, then a good copy: collected again, a new seq */
+	mk_report(&bad, "C-3", "iPhone13,2", "15.5", "19F77", 1654000000, NULL, 0);
+	bad.status = REPORT_ERROR;
+	bad.error = "cut short";
+	ASSERT_EQ(ingest(s, "U1", "c.ips", "c3", &bad, &res), 0);
+	ASSERT_EQ(res.seq, 3);
+	mk_report(&r, "C-3", "iPhone13,2", "15.5", "19F77", 1654000000, ev, 1);
+	ASSERT_EQ(ingest(s, "U1", "c.ips", "c3b", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 0);
+	ASSERT_EQ(res.seq, 4);
+	arr = ev_after(s, 3, 100, &pg);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+	cJSON_Delete(arr);
+	/* another report with a known incident id: kept as a conflict, once */
+	mk_report(&r, "C-1", "iPhone13,2", "15.5", "19F77", 1654000099, ev, 1);
+	ASSERT_EQ(ingest(s, "U3", "d.ips", "c9", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 0);
+	ASSERT_EQ(res.seq, 5);
+	ASSERT_EQ(store_report_json(s, res.report_id, &o), 0);
+	ASSERT_STREQ(str(o, "key"), "incident:C-1/sha256:c9");
+	ASSERT_STREQ(str(o, "incident"), "C-1");
+	CHECK(cJSON_IsTrue(get(o, "conflict")));
+	cJSON_Delete(o);
+	ASSERT_EQ(store_report_json(s, 1, &o), 0);
+	CHECK(cJSON_IsFalse(get(o, "conflict")));
+	cJSON_Delete(o);
+	ASSERT_EQ(ingest(s, "U3", "Retired/d.ips", "c9", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	/* the first copy seen again is still the first */
+	mk_report(&r, "C-1", "iPhone13,2", "15.5", "19F77", 1654000000, ev, 2);
+	ASSERT_EQ(ingest(s, "U1", "a2.ips", "c1", &r, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	ASSERT_EQ(res.report_id, 1);
+	/* a copy that does not parse is not a conflict: a partial copy of the known one */
+	bad.incident = "C-1";
+	ASSERT_EQ(ingest(s, "U1", "a3.ips", "c1cut", &bad, &res), 0);
+	ASSERT_EQ(res.duplicate, 1);
+	/* a bundle id (EXC_RESOURCE) matches the process it was seen with */
+	{
+		struct store_event_filter f = {.since = REPORT_NULL,
+					       .until = REPORT_NULL,
+					       .process = "COM.apple.maps",
+					       .limit = 10};
+		struct report_event exc = mk_event("Maps", REPORT_ROLE_FOREGROUND, 50 * MB);
+
+		exc.bundle_id = "com.apple.Maps";
+		mk_report(&r, "C-4", "iPhone13,2", "15.5", "19F77", 1654000500, &exc, 1);
+		ASSERT_EQ(ingest(s, "U1", "e.ips", "c4", &r, &res), 0);
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 2); /* both Maps events (C-1, C-4) */
+		cJSON_Delete(arr);
+		f.process = "com.apple.*";
+		ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+		ASSERT_EQ(cJSON_GetArraySize(arr), 2);
+		cJSON_Delete(arr);
+	}
+	store_close(s);
+	/* the sequence survives a restart */
+	ASSERT_EQ(store_open(dir, &s), 0);
+	ASSERT_EQ(store_cursor(s, &cur), 0);
+	ASSERT_EQ(cur, 6);
+	store_close(s);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/jt-store-XXXXXX";
@@ -1032,6 +1261,7 @@ int main(int argc, char **argv)
 	test_durable(dir);
 	test_no_open_reads(dir);
 	test_limits_many_names(dir);
+	test_collection(dir);
 	CHECK(landed_sql != NULL);
 	if (landed_sql) {
 		test_landed_store(dir, landed_sql);

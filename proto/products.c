@@ -1,4 +1,4 @@
-/* products.c: marketing names of Apple product identifiers ("iPhone13,2" -> "iPhone 12") */
+/* products.c: marketing names of Apple product ids ("iPhone13,2" -> "iPhone 12"), shared */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -226,4 +226,29 @@ size_t products_find(const char *term, const char **ids, size_t max)
 		n++;
 	}
 	return n;
+}
+
+int products_is_version(const char *s)
+{
+	int digits = 0;
+
+	if (s == NULL || *s == 0 || *s == '.')
+		return 0;
+	for (; *s; s++) {
+		if (*s >= '0' && *s <= '9')
+			digits = 1;
+		else if (*s != '.' || !digits || s[1] == 0 || s[1] == '.')
+			return 0;
+	}
+	return digits;
+}
+
+int products_os_match(const char *v, const char *os_version)
+{
+	size_t n;
+
+	if (v == NULL || os_version == NULL)
+		return 0;
+	n = strlen(v);
+	return strncmp(v, os_version, n) == 0 && (os_version[n] == 0 || os_version[n] == '.');
 }
