@@ -172,7 +172,7 @@ static void junit_testcase(FILE *f, const struct gate_result *g, const cJSON *p)
 		if (!kill_of(k, p))
 			continue;
 		fputs("      <failure message=\"", f);
-		gate_xml_text(f, g->app, 1);
+		gate_xml_text(f, str_or(k, "process", g->app), 1);
 		fputs(" killed: ", f);
 		gate_xml_text(f, str_or(k, "reason", "unknown reason"), 1);
 		fputs("\" type=\"jetsam\">", f);

@@ -32,8 +32,9 @@ void gate_report_counts(const struct gate_result *g, int *tests, int *failures, 
 void gate_xml_text(FILE *f, const char *s, int attr);
 
 /* JUnit XML: <testsuites> with one <testsuite name="jetsamd-gate">, one <testcase> per phone
- * (name: its name or UDID, classname: its product), a <failure> per kill ("APP killed:
- * REASON"), an <error> for a failed sync. Returns 0 or -EIO. */
+ * (name: its name or UDID, classname: its product), a <failure> per kill ("PROCESS killed:
+ * REASON", the killed process's name, else the pattern), an <error> for a failed sync. Returns 0 or
+ * -EIO. */
 int gate_junit_write(FILE *f, const struct gate_result *g);
 
 /* TAP version 13: one test line per phone, `not ok` with a YAML block for kills and failed
