@@ -196,6 +196,33 @@ static int q_events_window(struct store *s, unsigned i, cJSON **out)
 	return q_events(s, &f, out);
 }
 
+/* collection order: the events of the last 100 reports (a CI gate's `events --after`) */
+static int q_events_after(struct store *s, unsigned i, cJSON **out)
+{
+	int64_t cursor = 0;
+	struct store_event_filter f = {
+		.since = REPORT_NULL, .until = REPORT_NULL, .by_collection = 1, .limit = 1000};
+
+	store_cursor(s, &cursor);
+	f.after = cursor - 100 - (int64_t)(i % 100);
+	f.process = i % 2 ? procs[i % N_PROCS] : NULL;
+	return q_events(s, &f, out);
+}
+
+/* a process glob in another case: several names */
+static int q_events_glob(struct store *s, unsigned i, cJSON **out)
+{
+	char glob[32];
+	struct store_event_filter f = {
+		.process = glob, .since = REPORT_NULL, .until = REPORT_NULL, .limit = 1000};
+
+	snprintf(glob, sizeof(glob), "%.*s*", (int)strlen(procs[i % N_PROCS]) - 1,
+		 procs[i % N_PROCS]);
+	for (char *c = glob; *c; c++)
+		*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+	return q_events(s, &f, out);
+}
+
 static void run(struct store *s, const char *name, query_fn fn)
 {
 	double t[N_RUNS];
@@ -266,6 +293,8 @@ int main(int argc, char **argv)
 	run(s, "events product+build", q_events_product_build);
 	run(s, "events udid+role", q_events_udid_role);
 	run(s, "events since..until (1 day)", q_events_window);
+	run(s, "events after=cursor-100 [process]", q_events_after);
+	run(s, "events process=GLOB* (any case)", q_events_glob);
 	store_close(s);
 	if (made) {
 		char cmd[128];

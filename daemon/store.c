@@ -79,6 +79,8 @@ static const char schema_v2_sql[] =
 	"ALTER TABLE events ADD COLUMN collected_at INTEGER;"
 	"UPDATE events SET rseq=report_id,"
 	" collected_at=(SELECT collected FROM reports WHERE id=events.report_id);"
+	/* collection order: events in (rseq, seq) order from a cursor */
+	"CREATE INDEX IF NOT EXISTS events_rseq ON events(rseq, seq);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS reports_seq ON reports(seq);"
 	"CREATE INDEX IF NOT EXISTS reports_collected_at ON reports(collected_at);"
 	/* the process filter's names: every process name (and bundle id seen with it) */

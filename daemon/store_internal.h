@@ -81,6 +81,7 @@ enum stmt_id {
 	ST_REPORT_EVENTS,
 	ST_CURSOR,
 	ST_PROC_NAMES,
+	ST_SEQ_SINCE,
 	ST_EVENTS_AFTER, /* + filter mask: the collection-order statements */
 	ST_EVENTS = ST_EVENTS_AFTER +
 		    256, /* + filter mask: one statement per combination of the event filters */

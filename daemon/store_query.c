@@ -298,10 +298,10 @@ static void events_sql(char *sql, size_t size, unsigned mask, const struct store
 	size_t n;
 
 	if (f->by_collection)
-		/* CROSS JOIN: reports first, in seq order (reports_seq), then their events */
+		/* events_rseq: in collection order from the cursor, no sort */
 		n = (size_t)snprintf(sql, size,
-				     "SELECT " EVENT_COLS " FROM reports r CROSS JOIN events e "
-				     "ON e.report_id=r.id WHERE r.seq>? AND r.collected_at>=?");
+				     "SELECT " EVENT_COLS " FROM events e "
+				     "WHERE e.rseq>? AND e.collected_at>=?");
 	else
 		n = (size_t)snprintf(sql, size, "SELECT " EVENT_COLS " FROM events e WHERE 1");
 	for (int i = 0; i < EV__N; i++)
@@ -317,7 +317,7 @@ static void events_sql(char *sql, size_t size, unsigned mask, const struct store
 						       : " AND (e.time<? OR (e.time=? AND e.id<?)"
 							 " OR e.time IS NULL)");
 	snprintf(sql + n, size - n, "%s",
-		 f->by_collection ? " ORDER BY r.seq, e.seq LIMIT ?"
+		 f->by_collection ? " ORDER BY e.rseq, e.seq LIMIT ?"
 				  : " ORDER BY e.time DESC, e.id DESC LIMIT ?");
 }
 
@@ -444,6 +444,28 @@ static int events_query(struct store *s, const struct store_event_filter *f, int
 	return r;
 }
 
+/*
+ * collected_since as a start for the cursor: no report before the first one collected since
+ * then qualifies (*after is raised to just below it; the collected_at test stays exact).
+ */
+static int seq_since(struct store *s, int64_t since, int64_t *after)
+{
+	sqlite3_stmt *st = store_stmt(
+		s, ST_SEQ_SINCE,
+		"SELECT coalesce(min(seq),(SELECT max(seq) FROM reports),0) FROM reports "
+		"WHERE collected_at>=?1");
+	int rc;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, since);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) - 1 > *after)
+		*after = sqlite3_column_int64(st, 0) - 1;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "collected since");
+}
+
 int store_events_json(struct store *s, const struct store_event_filter *f, cJSON **out,
 		      struct store_page *page)
 {
@@ -454,6 +476,9 @@ int store_events_json(struct store *s, const struct store_event_filter *f, cJSON
 
 	page->next = 0;
 	page->truncated = 0;
+	if (f->by_collection && f->collected_since > 0 &&
+	    (r = seq_since(s, f->collected_since, &g.after)) < 0)
+		return r;
 	if (f->process && (r = process_names(s, f->process, &n, &one, &json)) < 0)
 		return r;
 	if (f->process && n == 0) { /* no such process: nothing to read */
