@@ -487,10 +487,11 @@ static int gate_end(struct ctl *ctl, int argc, char **argv)
 		ctl_usage_error("gate end", "--process is required");
 		r = CTL_EXIT_USAGE;
 	}
-	if (r == CMD_RUN)
+	if (r == CMD_RUN) {
 		r = gate_resolve(ctl, a);
-	if (r == CTL_EXIT_OK)
-		r = gate_run(ctl, a);
+		if (r == CTL_EXIT_OK)
+			r = gate_run(ctl, a);
+	}
 	free(a);
 	return r;
 }

@@ -364,6 +364,12 @@ def test_gate_clean(w):
 
 
 def test_usage(w):
+    # --help prints the usage and does nothing else
+    for args in (["gate", "--help"], ["gate", "end", "--help"], ["gate", "begin", "--help"],
+                 ["cursor", "--help"], ["help", "gate"]):
+        rc, out, err = fake_ctl("/nonexistent/jetsamd.sock", *args)
+        check_eq((rc, err), (0, ""), "%s" % " ".join(args))
+        check(out.startswith("usage: jetsamctl "), "%s: %r" % (" ".join(args), out))
     for args, what in ((["gate"], "no subcommand"), (["gate", "stop"], "unknown subcommand"),
                        (["gate", "end", "--process", APP], "no token"),
                        (["gate", "end", "jg1.x.1", "--process", APP], "bad token"),
