@@ -331,6 +331,11 @@ static enum ipc_outcome cmd_events(struct api_ctx *a, struct ipc_client *c, stru
 	    get_limit(req, &f.limit) < 0) {
 		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST, "%s", req->err_msg);
 		bad = 1;
+	} else if (f.by_collection && f.before_id > 0) {
+		api_reply_err(c, req->id, PROTO_E_BAD_REQUEST,
+			      "argument 'before_id' pages newest first: not with 'after' or "
+			      "'collected_since' (pass 'next' back as 'after')");
+		bad = 1;
 	}
 	if (q) {
 		q->f.events = f;

@@ -59,7 +59,13 @@
  *
  * Exactly once: every report has a key, "incident:<id>" or "sha256:<hex>" when it has no
  * incident id. The same report seen under another path (Retired/, ".synced") adds a file
- * index entry pointing at the existing report and nothing else.
+ * index entry pointing at the existing report and nothing else. A different report (other
+ * bytes, both parse) with a known incident id is a conflict, kept under
+ * "incident:<id>/sha256:<hex>" (store_ingest.c), never dropped.
+ *
+ * Collection cursor: each commit of a report takes seq = max + 1 (reports_seq) and the host
+ * clock as collected_at; its events carry both (rseq, collected_at: events_rseq serves
+ * `events after`). seq is never reused: reports are never deleted.
  */
 
 struct store;

@@ -13,9 +13,13 @@
 
 /*
  * DESIGN
- * Tables: devices, reports (one row per report key), events (one row per kill event, with
- * the report's effective product/build/time copied in for filtering, and the event's JSON
- * as jetsamctl parse prints it), files (per-phone index, WITHOUT ROWID on (udid, path)).
+ * Tables: devices, reports (one row per report key, with its collection seq and
+ * collected_at), events (one row per kill event, with the report's effective
+ * product/build/time and its seq (rseq) and collected_at copied in for filtering, and the
+ * event's JSON as jetsamctl parse prints it; the collection facts and product_name are
+ * appended when it is read), files (per-phone index, WITHOUT ROWID on (udid, path)),
+ * proc_names (every process name, with a bundle id seen with it: the process filter
+ * resolves its term there first, so that one name keeps the events_process plan).
  * The limits query must stay fast with millions of events, so ingestion also maintains
  * small summary tables keyed by (product, build, role) (store_limits.c).
  *

@@ -286,6 +286,9 @@ static int client_import(struct lineclient *lc, const struct bench *b)
 	r = call(lc, "{\"cmd\":\"events\",\"after\":-1}");
 	ASSERT_STREQ(error_code(r), "bad_request");
 	cJSON_Delete(r);
+	r = call(lc, "{\"cmd\":\"events\",\"after\":0,\"before_id\":5}");
+	ASSERT_STREQ(error_code(r), "bad_request");
+	cJSON_Delete(r);
 	r = call(lc, "{\"cmd\":\"events\",\"proces\":\"MyApp\"}");
 	ASSERT_STREQ(error_code(r), "invalid_argument");
 	cJSON_Delete(r);
