@@ -82,6 +82,14 @@ void cmd_request_bool(cJSON *req, const char *key, int value);
  */
 int cmd_call(struct ctl *ctl, const char *cmd, cJSON *req, cJSON **result);
 
+/*
+ * The events request req (filters and "after": a collection cursor) paged forward through the
+ * daemon's "next" until complete, or until limit events (limit <= 0: no limit); *result is the
+ * first reply with every page's events appended, "truncated" and "next" as for one reply.
+ * Returns a CTL_EXIT_* code like cmd_call; req is modified ("after", "limit").
+ */
+int cmd_events_after(struct ctl *ctl, const char *cmd, cJSON *req, long limit, cJSON **result);
+
 /* Add "product_name" (marketing name or null) to every object in v that has "product" */
 void cmd_add_product_names(cJSON *v);
 

@@ -158,8 +158,111 @@ int cmd_call(struct ctl *ctl, const char *cmd, cJSON *req, cJSON **result)
 	r = conn_open(&conn, ctl->socket_path);
 	if (r != CTL_EXIT_OK)
 		return r;
+	ctl->daemon_version = conn.version;
 	r = conn_command(&conn, cmd, req, result);
 	conn_release(&conn);
+	return r;
+}
+
+/* Append the events of page (freed) to result's list */
+static void events_append(cJSON *result, cJSON *page)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(result, "events");
+	cJSON *add = cJSON_DetachItemFromObjectCaseSensitive(page, "events");
+
+	while (cJSON_IsArray(list) && add != NULL && add->child != NULL)
+		cJSON_AddItemToArray(list, cJSON_DetachItemViaPointer(add, add->child));
+	cJSON_Delete(add);
+	cJSON_Delete(page);
+}
+
+/* Set result's "truncated" and, when truncated, "next" */
+static void events_set_next(cJSON *result, int truncated, double next)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "truncated");
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "next");
+	if (cJSON_AddBoolToObject(result, "truncated", truncated) == NULL ||
+	    (truncated && cJSON_AddNumberToObject(result, "next", next) == NULL))
+		out_of_memory();
+}
+
+/*
+ * Keep the first limit events of result (a page ends with the whole of its last report, so
+ * pages may hold more): "next" is then the seq of the last report kept whole, or the one
+ * before a report cut (continuing shows that report again rather than lose its other events)
+ */
+static void events_trim(cJSON *result, long limit)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(result, "events");
+	double last = 0, first_cut = 0;
+	int n = cJSON_GetArraySize(list);
+
+	if (limit <= 0 || n <= limit)
+		return;
+	jnum(cJSON_GetArrayItem(list, (int)limit - 1), "seq", &last);
+	jnum(cJSON_GetArrayItem(list, (int)limit), "seq", &first_cut);
+	while (cJSON_GetArraySize(list) > limit)
+		cJSON_DeleteItemFromArray(list, (int)limit);
+	events_set_next(result, 1, first_cut == last ? last - 1 : last);
+}
+
+int cmd_events_after(struct ctl *ctl, const char *cmd, cJSON *req, long limit, cJSON **result)
+{
+	double after = 0, next = 0;
+	struct conn conn;
+	int r, more = 1;
+
+	*result = NULL;
+	jnum(req, "after", &after);
+	r = conn_open(&conn, ctl->socket_path);
+	if (r != CTL_EXIT_OK)
+		return r;
+	ctl->daemon_version = conn.version;
+	/* a version 1 daemon would ignore "after" and answer every event */
+	if (conn.version < 2) {
+		ctl_error(
+			"%s failed: the daemon on '%s' speaks protocol %d: selecting by collection "
+			"needs protocol 2 (a newer jetsamd)",
+			cmd, ctl->socket_path, conn.version);
+		conn_release(&conn);
+		return CTL_EXIT_ERROR;
+	}
+	while (more && r == CTL_EXIT_OK) {
+		int n = *result ? cJSON_GetArraySize(
+					  cJSON_GetObjectItemCaseSensitive(*result, "events"))
+				: 0;
+		cJSON *page;
+
+		cJSON_DeleteItemFromObjectCaseSensitive(req, "limit");
+		if (limit > 0)
+			cmd_request_num(req, "limit", (double)(limit - n));
+		cJSON_DeleteItemFromObjectCaseSensitive(req, "after");
+		cmd_request_num(req, "after", after);
+		r = conn_command(&conn, cmd, req, &page);
+		if (r != CTL_EXIT_OK)
+			break;
+		more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(page, "truncated")) &&
+		       jnum(page, "next", &next) == 0 && next > after;
+		after = next;
+		if (*result == NULL)
+			*result = page;
+		else
+			events_append(*result, page);
+		n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(*result, "events"));
+		if (more && limit > 0 && n >= limit) {
+			events_set_next(*result, 1, after);
+			break;
+		}
+		if (!more)
+			events_set_next(*result, 0, 0);
+	}
+	if (r == CTL_EXIT_OK)
+		events_trim(*result, limit);
+	conn_release(&conn);
+	if (r != CTL_EXIT_OK) {
+		cJSON_Delete(*result);
+		*result = NULL;
+	}
 	return r;
 }
 

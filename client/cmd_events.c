@@ -33,6 +33,8 @@ static const char *const events_csv_fields[] = {
 	"footprint_bytes",
 	"limit_bytes",
 	"lifetime_max_pages",
+	"collected_at",
+	"seq",
 	NULL,
 };
 
@@ -43,7 +45,7 @@ static int events_print_table(struct ctl *ctl, const cJSON *list)
 		{"PRODUCT", TABLE_LEFT, 10, 4},	  {"OS", TABLE_LEFT, 0, 6},
 		{"PROCESS", TABLE_LEFT, 10, 0},	  {"REASON", TABLE_LEFT, 0, 0},
 		{"ROLE", TABLE_LEFT, 0, 5},	  {"USED MiB", TABLE_RIGHT, 0, 3},
-		{"LIMIT MiB", TABLE_RIGHT, 0, 0},
+		{"LIMIT MiB", TABLE_RIGHT, 0, 0}, {"COLLECTED", TABLE_LEFT, 0, 7},
 	};
 	struct table *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	time_t now = time(NULL);
@@ -60,10 +62,11 @@ static int events_print_table(struct ctl *ctl, const cJSON *list)
 	cmd_udids_add(&known, list);
 	cJSON_ArrayForEach(e, list)
 	{
-		char when[64], product[128], os[64], used[32], limit[32], prefix[128];
+		char when[64], product[128], os[64], used[32], limit[32], prefix[128], got[64];
 		const char *reason = jstr(e, "reason");
 
 		fmt_reltime_str(when, sizeof(when), jstr(e, "time"), now);
+		fmt_reltime_str(got, sizeof(got), jstr(e, "collected_at"), now);
 		products_label(product, sizeof(product), jstr(e, "product"));
 		fmt_os(os, sizeof(os), jstr(e, "os_version"), jstr(e, "build"));
 		fmt_jmib(used, sizeof(used), e, "footprint_bytes");
@@ -77,7 +80,7 @@ static int events_print_table(struct ctl *ctl, const cJSON *list)
 			      reason && strcmp(reason, "per-process-limit") == 0 ? "31" : NULL) <
 			    0 ||
 		    table_add(t, jstr(e, "role"), NULL) < 0 || table_add(t, used, NULL) < 0 ||
-		    table_add(t, limit, NULL) < 0) {
+		    table_add(t, limit, NULL) < 0 || table_add(t, got, NULL) < 0) {
 			table_free(t);
 			cmd_udids_release(&known);
 			ctl_error("out of memory");
@@ -103,9 +106,9 @@ static int time_option(const char *opt, const char *arg, time_t *out)
 /* The options of events: filters, time range, limit */
 struct events_args {
 	const char *udid, *product, *build, *os, *process, *reason, *role;
-	time_t since, until;
-	int has_since, has_until, fail_if_any;
-	long limit;
+	time_t since, until, collected_since;
+	int has_since, has_until, has_collected_since, has_after, fail_if_any;
+	long limit, after;
 };
 
 static int events_option_cb(void *arg, int c, const char *value)
@@ -148,6 +151,21 @@ static int events_option_cb(void *arg, int c, const char *value)
 	case 'f':
 		a->fail_if_any = 1;
 		break;
+	case 'A':
+		if (cmd_parse_count(value, 1000000000000000L, &a->after) < 0) {
+			ctl_usage_error("events",
+					"--after: '%s' is not a cursor (a number from `jetsamctl "
+					"cursor`)",
+					value);
+			return CTL_EXIT_USAGE;
+		}
+		a->has_after = 1;
+		break;
+	case 'C':
+		if (time_option("--collected-since", value, &a->collected_since) < 0)
+			return CTL_EXIT_USAGE;
+		a->has_collected_since = 1;
+		break;
 	}
 	return 0;
 }
@@ -166,7 +184,11 @@ static cJSON *events_request(const struct events_args *a, const char *product, c
 		cmd_request_num(req, "since", (double)a->since);
 	if (a->has_until)
 		cmd_request_num(req, "until", (double)a->until);
-	if (a->limit > 0)
+	if (a->has_collected_since)
+		cmd_request_num(req, "collected_since", (double)a->collected_since);
+	if (a->has_after)
+		cmd_request_num(req, "after", (double)a->after);
+	else if (a->limit > 0)
 		cmd_request_num(req, "limit", (double)a->limit);
 	return req;
 }
@@ -179,8 +201,20 @@ static int events_newer_first(const void *pa, const void *pb)
 	return -strcmp(jstr_or(a, "time", ""), jstr_or(b, "time", ""));
 }
 
-/* Append the events of more (freed) to result's, then keep the newest limit of them */
-static void events_merge(cJSON *result, cJSON *more, long limit)
+/* In collection order: by seq, ascending */
+static int events_collected_first(const void *pa, const void *pb)
+{
+	const cJSON *a = *(const cJSON *const *)pa, *b = *(const cJSON *const *)pb;
+	double sa = 0, sb = 0;
+
+	jnum(a, "seq", &sa);
+	jnum(b, "seq", &sb);
+	return sa < sb ? -1 : sa > sb;
+}
+
+/* Append the events of more (freed) to result's, then keep the first limit of them (newest
+ * first, or in collection order with --after) */
+static void events_merge(cJSON *result, cJSON *more, long limit, int after)
 {
 	cJSON *list = cJSON_GetObjectItemCaseSensitive(result, "events");
 	cJSON *add = cJSON_DetachItemFromObjectCaseSensitive(more, "events"), **all;
@@ -198,7 +232,7 @@ static void events_merge(cJSON *result, cJSON *more, long limit)
 		return;
 	for (i = 0; i < n; i++)
 		all[i] = cJSON_DetachItemFromArray(list, 0);
-	qsort(all, (size_t)n, sizeof(*all), events_newer_first);
+	qsort(all, (size_t)n, sizeof(*all), after ? events_collected_first : events_newer_first);
 	for (i = 0; i < n; i++) {
 		if (i < limit)
 			cJSON_AddItemToArray(list, all[i]);
@@ -207,7 +241,16 @@ static void events_merge(cJSON *result, cJSON *more, long limit)
 	}
 	free(all);
 	cJSON_DeleteItemFromObjectCaseSensitive(result, "truncated");
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "next");
 	cJSON_AddBoolToObject(result, "truncated", truncated || n > limit);
+	if (after && (truncated || n > limit) && limit > 0 && n > 0) {
+		double seq = 0;
+
+		jnum(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(result, "events"),
+					(int)(limit < n ? limit : n) - 1),
+		     "seq", &seq);
+		cJSON_AddNumberToObject(result, "next", seq);
+	}
 }
 
 /* The events of a's filters: one request, or one per build of an --os with several */
@@ -221,18 +264,38 @@ static int events_fetch(struct ctl *ctl, const struct events_args *a, const stru
 	for (i = 0; i < n && r == CTL_EXIT_OK; i++) {
 		cJSON *req = events_request(a, t->product, n > 1 ? t->builds[i] : t->build), *res;
 
-		r = cmd_call(ctl, "events", req, &res);
+		if (a->has_after)
+			r = cmd_events_after(ctl, "events", req, a->limit, &res);
+		else
+			r = cmd_call(ctl, "events", req, &res);
 		cJSON_Delete(req);
 		if (r == CTL_EXIT_OK && *result == NULL)
 			*result = res;
 		else if (r == CTL_EXIT_OK)
-			events_merge(*result, res, a->limit > 0 ? a->limit : 1000);
+			events_merge(*result, res,
+				     a->limit > 0   ? a->limit
+				     : a->has_after ? 100000000
+						    : 1000,
+				     a->has_after);
 	}
 	if (r != CTL_EXIT_OK) {
 		cJSON_Delete(*result);
 		*result = NULL;
 	}
 	return r;
+}
+
+/* The note on stderr when more events match than are shown */
+static void events_say_truncated(const struct events_args *a, const cJSON *result, int n)
+{
+	double next;
+
+	if (a->has_after && jnum(result, "next", &next) == 0)
+		ctl_error("more events match: only the first %d are shown (continue with "
+			  "--after %.0f)",
+			  n, next);
+	else
+		ctl_error("more events match: only the newest %d are shown (use --limit)", n);
 }
 
 int events_main(struct ctl *ctl, int argc, char **argv)
@@ -249,19 +312,25 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 		{"until", required_argument, NULL, 'U'},
 		{"limit", required_argument, NULL, 'n'},
 		{"fail-if-any", no_argument, NULL, 'f'},
+		{"after", required_argument, NULL, 'A'},
+		{"collected-since", required_argument, NULL, 'C'},
 		CMD_COMMON_OPTIONS,
 	};
 	static const struct cmd_opts o = {
 		.name = "events",
-		.shortopts = "hu:p:b:o:P:R:r:S:U:n:f",
+		.shortopts = "hu:p:b:o:P:R:r:S:U:n:fA:C:",
 		.longopts = opts,
 		.help = "usage: jetsamctl events [--udid U] [--product P] [--build B | --os V] "
 			"[--process NAME]\n"
 			"         [--reason R] [--role ROLE] [--since T] [--until T] "
 			"[--limit N] [--fail-if-any]\n"
+			"         [--after CURSOR] [--collected-since T]\n"
 			"List kill events, newest first. T is ISO-8601, @EPOCH or a duration "
 			"before now\n(30m, 2h, 3d). --fail-if-any exits 3 when any event "
-			"matches.\n",
+			"matches.\n--after CURSOR (from `jetsamctl cursor`): the events collected "
+			"after it, oldest\nfirst, all of them or --limit N; --collected-since T: "
+			"collected at T or later\n(the host's clock, not the phone's), oldest "
+			"first.\n",
 		.max_operands = 0,
 	};
 	struct events_args a = {.limit = -1};
@@ -279,6 +348,11 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 		if (r != CTL_EXIT_OK)
 			return r;
 		a.udid = udid;
+	}
+	/* by collection: oldest first, paged forward (from the start without --after) */
+	if (a.has_collected_since && !a.has_after) {
+		a.has_after = 1;
+		a.after = 0;
 	}
 	if (a.has_since && a.has_until && a.until < a.since) {
 		ctl_usage_error("events", "--until is before --since");
@@ -301,8 +375,7 @@ int events_main(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl->format != CTL_FORMAT_JSON &&
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "truncated")))
-		ctl_error("more events match: only the newest %d are shown (use --limit)",
-			  cJSON_GetArraySize(list));
+		events_say_truncated(&a, result, cJSON_GetArraySize(list));
 	if (r == CTL_EXIT_OK && a.fail_if_any && cJSON_GetArraySize(list) > 0) {
 		fflush(stdout);
 		fprintf(stderr, "jetsamctl: %d kill event%s matched\n", cJSON_GetArraySize(list),

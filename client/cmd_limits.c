@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "conn.h"
 #include "output.h"
 #include "products.h"
 #include "terms.h"
@@ -231,6 +232,53 @@ static const cJSON *limit_pick(const cJSON *list, const struct terms *t, const c
 	return found;
 }
 
+/*
+ * Ask a protocol 2 daemon's limit command for a's limit (a->terms resolved): CTL_EXIT_OK with
+ * *row set to a limits-like row ("os_version", "build", "count", "phones", a->stat: the limit or
+ * missing when unknown), CTL_EXIT_ERROR after a message, or CMD_RUN when the daemon has no
+ * limit command (compute it from the limits list).
+ */
+static int limit_daemon(struct ctl *ctl, const struct limits_args *a, cJSON **row)
+{
+	cJSON *req = cmd_request_new("limit"), *res;
+	const cJSON *limit;
+	struct conn conn;
+	int r;
+
+	*row = NULL;
+	cmd_request_str(req, "product", a->terms.product);
+	if (a->terms.os != NULL)
+		cmd_request_str(req, "os_version", a->terms.os);
+	else
+		cmd_request_str(req, "build", a->terms.build);
+	cmd_request_str(req, "role", a->role);
+	cmd_request_str(req, "stat", a->stat);
+	r = conn_open(&conn, ctl->socket_path);
+	if (r == CTL_EXIT_OK && conn.version < 2)
+		r = CMD_RUN;
+	if (r == CTL_EXIT_OK) {
+		r = conn_call(&conn, req, &res);
+		if (r == CONN_E_DAEMON && strcmp(conn.err_code, PROTO_E_UNKNOWN_COMMAND) == 0) {
+			r = CMD_RUN;
+		} else if (r != 0) {
+			if (r == CONN_E_DAEMON)
+				ctl_error("limit failed: %s (%s)", conn.err_message, conn.err_code);
+			else
+				ctl_error("limit failed: %s", conn_strerror(r));
+			r = CTL_EXIT_ERROR;
+		} else {
+			/* the row limit_pick would give, with the limit under the statistic */
+			limit = cJSON_GetObjectItemCaseSensitive(res, "limit");
+			if (cJSON_IsNumber(limit))
+				cJSON_AddNumberToObject(res, a->stat, limit->valuedouble);
+			*row = res;
+		}
+	}
+	conn_release(&conn);
+	cJSON_Delete(req);
+	return r;
+}
+
 /* The reshaped document of limit --json and --csv: the row's facts, or those asked for. */
 static cJSON *limit_document(const struct limits_args *a, const cJSON *row, int known, double bytes)
 {
@@ -257,8 +305,10 @@ static cJSON *limit_document(const struct limits_args *a, const cJSON *row, int 
 		    : cJSON_CreateNumber(0));
 	cJSON_AddItemToObject(
 		out, "phones",
-		row ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(row, "phones"), 1)
-		    : cJSON_CreateNumber(0));
+		!row ? cJSON_CreateNumber(0)
+		: cJSON_GetObjectItemCaseSensitive(row, "phones")
+			? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(row, "phones"), 1)
+			: cJSON_CreateNull());
 	cmd_add_product_names(out);
 	return out;
 }
@@ -318,7 +368,7 @@ int limit_main(struct ctl *ctl, int argc, char **argv)
 		.max_operands = 0,
 	};
 	struct limits_args a = {.cmd = "limit", .role = "foreground", .stat = "median"};
-	cJSON *result, *out;
+	cJSON *result = NULL, *out, *own = NULL;
 	const cJSON *row;
 	double bytes = 0;
 	int r, known;
@@ -330,12 +380,21 @@ int limit_main(struct ctl *ctl, int argc, char **argv)
 		ctl_usage_error("limit", "--product is required");
 		return CTL_EXIT_USAGE;
 	}
-	r = limits_call(ctl, &a, &result);
+	r = terms_resolve(ctl, a.cmd, a.product, a.build, a.os, &a.terms);
+	/* a protocol 2 daemon computes the limit itself; a version 1 one gives its list */
+	if (r == CTL_EXIT_OK)
+		r = limit_daemon(ctl, &a, &own);
+	if (r == CMD_RUN) {
+		terms_release(&a.terms);
+		r = limits_call(ctl, &a, &result);
+	}
 	if (r != CTL_EXIT_OK) {
 		terms_release(&a.terms);
 		return r;
 	}
-	row = limit_pick(cJSON_GetObjectItemCaseSensitive(result, "limits"), &a.terms, a.role);
+	row = own != NULL ? own
+			  : limit_pick(cJSON_GetObjectItemCaseSensitive(result, "limits"), &a.terms,
+				       a.role);
 	known = row != NULL && jnum(row, a.stat, &bytes) == 0;
 	out = limit_document(&a, row, known, bytes);
 	if (out == NULL) {
@@ -346,6 +405,7 @@ int limit_main(struct ctl *ctl, int argc, char **argv)
 	}
 	r = limit_print(ctl, &a, out, known, bytes);
 	cJSON_Delete(out);
+	cJSON_Delete(own);
 	cJSON_Delete(result);
 	terms_release(&a.terms);
 	return r;

@@ -339,53 +339,78 @@ int conn_open(struct conn *conn, const char *path)
 	return conn_open_quiet(conn, path, 0);
 }
 
-int conn_open_quiet(struct conn *conn, const char *path, int quiet)
+/* Send hello with version; 0 with the result in *result, or conn_call's error */
+static int conn_hello(struct conn *conn, int version, cJSON **result)
 {
-	cJSON *req, *result = NULL;
-	const cJSON *version;
+	cJSON *req = cJSON_CreateObject();
+	int r;
+
+	*result = NULL;
+	if (req == NULL || cJSON_AddStringToObject(req, "cmd", "hello") == NULL ||
+	    cJSON_AddNumberToObject(req, "version", version) == NULL ||
+	    cJSON_AddStringToObject(req, "client", "jetsamctl " JETSAMD_VERSION) == NULL) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	r = conn_call(conn, req, result);
+	cJSON_Delete(req);
+	return r;
+}
+
+/* Connect to path and say hello with version: 0, CONN_E_DAEMON or -errno (printed unless the
+ * daemon refused the version, which the caller may retry with an older one) */
+static int conn_start(struct conn *conn, const char *path, int version, int quiet, cJSON **result)
+{
 	char msg[1024];
 	int r;
 
-	memset(conn, 0, sizeof(*conn));
-	conn->fd = -1;
-	conn->path = path;
+	*result = NULL;
+	conn_release(conn);
 	conn->next_id = 1;
 	r = conn_connect(conn, path);
 	if (r < 0) {
 		conn_explain_error(msg, sizeof(msg), r, path);
 		CONN_SAY(quiet, "%s", msg);
-		return CTL_EXIT_ERROR;
+		return r;
 	}
-	req = cJSON_CreateObject();
-	if (req == NULL || cJSON_AddStringToObject(req, "cmd", "hello") == NULL ||
-	    cJSON_AddNumberToObject(req, "version", PROTO_VERSION) == NULL ||
-	    cJSON_AddStringToObject(req, "client", "jetsamctl " JETSAMD_VERSION) == NULL) {
-		cJSON_Delete(req);
-		conn_release(conn);
-		CONN_SAY(quiet, "out of memory");
-		return CTL_EXIT_ERROR;
-	}
-	r = conn_call(conn, req, &result);
-	cJSON_Delete(req);
-	if (r == CONN_E_DAEMON) {
-		if (strcmp(conn->err_code, PROTO_E_VERSION) == 0)
-			CONN_SAY(quiet,
-				 "protocol version mismatch: jetsamctl %s speaks version %d, the "
-				 "daemon on '%s' refused it: %s",
-				 JETSAMD_VERSION, PROTO_VERSION, path, conn->err_message);
-		else
-			CONN_SAY(quiet, "hello to '%s' failed: %s (%s)", path, conn->err_message,
-				 conn->err_code);
-		conn_release(conn);
-		return CTL_EXIT_ERROR;
-	}
-	if (r < 0) {
+	r = conn_hello(conn, version, result);
+	if (r == CONN_E_DAEMON && strcmp(conn->err_code, PROTO_E_VERSION) != 0)
+		CONN_SAY(quiet, "hello to '%s' failed: %s (%s)", path, conn->err_message,
+			 conn->err_code);
+	else if (r < 0)
 		CONN_SAY(quiet, "hello to '%s' failed: %s", path, conn_strerror(r));
+	return r;
+}
+
+int conn_open_quiet(struct conn *conn, const char *path, int quiet)
+{
+	cJSON *result = NULL;
+	const cJSON *version;
+	int r, v = PROTO_VERSION;
+
+	memset(conn, 0, sizeof(*conn));
+	conn->fd = -1;
+	conn->path = path;
+	r = conn_start(conn, path, v, quiet, &result);
+	/* an older daemon refuses our version: speak its own when we still can */
+	while (r == CONN_E_DAEMON && strcmp(conn->err_code, PROTO_E_VERSION) == 0 &&
+	       v > CONN_VERSION_MIN) {
+		v--;
+		r = conn_start(conn, path, v, quiet, &result);
+	}
+	if (r == CONN_E_DAEMON && strcmp(conn->err_code, PROTO_E_VERSION) == 0)
+		CONN_SAY(quiet,
+			 "protocol version mismatch: jetsamctl %s speaks version %d, the "
+			 "daemon on '%s' refused it: %s",
+			 JETSAMD_VERSION, PROTO_VERSION, path, conn->err_message);
+	if (r != 0) {
 		conn_release(conn);
 		return CTL_EXIT_ERROR;
 	}
 	version = cJSON_GetObjectItemCaseSensitive(result, "version");
-	if (!cJSON_IsNumber(version) || version->valuedouble != PROTO_VERSION) {
+	/* the daemon answers with the version it speaks with us */
+	if (!cJSON_IsNumber(version) || version->valuedouble < CONN_VERSION_MIN ||
+	    version->valuedouble > PROTO_VERSION) {
 		const cJSON *daemon = cJSON_GetObjectItemCaseSensitive(result, "daemon");
 
 		CONN_SAY(quiet,
@@ -398,6 +423,7 @@ int conn_open_quiet(struct conn *conn, const char *path, int quiet)
 		conn_release(conn);
 		return CTL_EXIT_ERROR;
 	}
+	conn->version = version->valueint < v ? version->valueint : v;
 	cJSON_Delete(result);
 	return CTL_EXIT_OK;
 }

@@ -1,4 +1,4 @@
-/* conn.h: jetsamctl's blocking connection to the jetsamd socket (protocol v1, JSON lines) */
+/* conn.h: jetsamctl's blocking connection to the jetsamd socket (JSON lines, protocol 1 or 2) */
 #ifndef JETSAMCTL_CONN_H
 #define JETSAMCTL_CONN_H
 
@@ -23,6 +23,7 @@ struct conn {
 	char *buf;	  /* bytes read but not yet consumed: buf[off..len) */
 	size_t len, off, cap;
 	long next_id;
+	int version; /* the protocol version the daemon answered hello with */
 	char err_code[32];
 	char err_message[512];
 };
@@ -33,6 +34,10 @@ struct conn {
  * conn is then released. Returns CTL_EXIT_OK on success.
  */
 int conn_open(struct conn *conn, const char *path);
+/* The oldest protocol version jetsamctl still speaks: a daemon that refuses PROTO_VERSION gets a
+ * hello of this one (conn.version tells which one the daemon answered) */
+#define CONN_VERSION_MIN 1
+
 /* conn_open() that prints nothing when quiet (a watch reconnecting) */
 int conn_open_quiet(struct conn *conn, const char *path, int quiet);
 

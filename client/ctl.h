@@ -9,7 +9,7 @@ enum {
 	CTL_EXIT_OK = 0,
 	CTL_EXIT_ERROR = 1,
 	CTL_EXIT_USAGE = 2,
-	CTL_EXIT_MATCHED = 3, /* events --fail-if-any matched */
+	CTL_EXIT_MATCHED = 3, /* events --fail-if-any or gate end matched */
 	CTL_EXIT_UNKNOWN = 4, /* limit: nothing known */
 };
 
@@ -20,6 +20,7 @@ struct ctl {
 	int color;		/* stdout is a TTY and NO_COLOR is unset */
 	int width; /* table width in columns: the terminal's on a TTY, else $COLUMNS, else 0 =
 		      unlimited */
+	int daemon_version; /* protocol version of the last hello (cmd_call), 0 before */
 };
 
 /* jetsamctl parse FILE...: offline, no daemon (client/parse.c). argv[0] is "parse". */
@@ -39,6 +40,8 @@ int sync_main(struct ctl *ctl, int argc, char **argv);	  /* cmd_actions.c */
 int import_main(struct ctl *ctl, int argc, char **argv);  /* cmd_actions.c */
 int reparse_main(struct ctl *ctl, int argc, char **argv); /* cmd_actions.c */
 int watch_main(struct ctl *ctl, int argc, char **argv);	  /* cmd_watch.c */
+int cursor_main(struct ctl *ctl, int argc, char **argv);  /* cmd_gate.c */
+int gate_main(struct ctl *ctl, int argc, char **argv);	  /* cmd_gate.c */
 
 /* Print "jetsamctl: <message>" on stderr (message without newline) */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -23,7 +23,7 @@ _jetsamctl()
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	}
-	local commands="status devices limits limit events reports sync import reparse watch parse help"
+	local commands="status devices limits limit events reports cursor gate sync import reparse watch parse help"
 	local global="--socket --json --csv --help --version"
 	local cmd="" i sock=()
 	for ((i = 1; i < cword; i++)); do
@@ -43,7 +43,7 @@ _jetsamctl()
 		COMPREPLY=($(compgen -W "ok skipped error" -- "$cur")); return ;;
 	--reason)
 		COMPREPLY=($(compgen -W "per-process-limit highwater vm-pageshortage vnode-limit exc-resource-memory" -- "$cur")); return ;;
-	--since|--until)
+	--since|--until|--collected-since)
 		COMPREPLY=($(compgen -W "15m 1h 2h 1d 7d now" -- "$cur")); return ;;
 	--udid)
 		COMPREPLY=($(compgen -W "$(_jetsamctl_ask udid devices)" -- "$cur")); return ;;
@@ -55,7 +55,9 @@ _jetsamctl()
 		COMPREPLY=($(compgen -W "$(_jetsamctl_ask os_version limits)" -- "$cur")); return ;;
 	--process)
 		COMPREPLY=($(compgen -W "$(_jetsamctl_ask process events --limit 200)" -- "$cur")); return ;;
-	--limit|--timeout|--max-size)
+	--junit|--tap)
+		COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+	--limit|--timeout|--max-size|--after|--settle)
 		return ;;
 	esac
 
@@ -72,16 +74,19 @@ _jetsamctl()
 	case $cmd in
 	limits) opts+=" --product --build --os --role" ;;
 	limit) opts+=" --product --build --os --role --min" ;;
-	events) opts+=" --udid --product --build --os --process --reason --role --since --until --limit --fail-if-any" ;;
+	events) opts+=" --udid --product --build --os --process --reason --role --since --until --limit --fail-if-any --after --collected-since" ;;
 	reports) opts+=" --udid --status --limit" ;;
 	sync) opts+=" --wait" ;;
 	watch) opts+=" --until-event --timeout --udid --process --kills --events-only" ;;
 	parse) opts+=" --max-size" ;;
+	gate) [[ ${words[cword - 1]} != gate ]] && opts+=" --process --udid --settle --junit --tap" ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 	elif [[ $cmd == sync ]]; then
 		COMPREPLY=($(compgen -W "$(_jetsamctl_ask udid devices)" -- "$cur"))
+	elif [[ $cmd == gate && ${words[cword - 1]} == gate ]]; then
+		COMPREPLY=($(compgen -W "begin end" -- "$cur"))
 	elif [[ $cmd == help ]]; then
 		COMPREPLY=($(compgen -W "$commands" -- "$cur"))
 	elif [[ $cmd == import || $cmd == parse ]]; then

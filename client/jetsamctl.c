@@ -27,6 +27,9 @@ static const struct command {
 	{"sync", sync_main, "sync [UDID] [--wait]   pull new reports from phones now"},
 	{"import", import_main, "import FILE...         send report files to the daemon"},
 	{"reparse", reparse_main, "reparse                re-read every archived report"},
+	{"cursor", cursor_main,
+	 "cursor                 the collection cursor (for events --after)"},
+	{"gate", gate_main, "gate begin | end TOKEN a CI gate: exit 3 when APP was killed"},
 	{"watch", watch_main, "watch [--until-event]  stream kill events and phone changes"},
 	{"parse", parse_main, "parse FILE...          parse reports offline (no daemon)"},
 };

@@ -25,7 +25,7 @@ LIMIT_CSV = ["product", "product_name", "os_version", "build", "role", "statisti
 EVENTS_CSV = ["time", "timestamp", "udid", "product", "product_name", "os_version", "build",
               "incident", "report_id", "process", "pid", "uuid", "reason", "role", "states",
               "priority", "rpages", "page_size", "footprint_bytes", "limit_bytes",
-              "lifetime_max_pages"]
+              "lifetime_max_pages", "collected_at", "seq"]
 REPORTS_CSV = ["id", "udid", "key", "incident", "path", "size", "sha256", "status", "error",
                "variant", "product", "product_name", "os_version", "build", "timestamp", "events",
                "collected", "removed_from_device"]

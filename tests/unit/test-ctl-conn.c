@@ -1,5 +1,6 @@
 /* test-ctl-conn.c: unit tests of jetsamctl's connection: error advice, line reader, replies */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,6 +10,10 @@
 
 #include "check.h"
 #include "conn.h"
+
+#define STR_(x)		  #x
+#define STR(x)		  STR_(x)
+#define PROTO_VERSION_STR STR(PROTO_VERSION)
 
 static void test_explain(void)
 {
@@ -158,8 +163,9 @@ static void test_open_errors(void)
 }
 
 /*
- * A one-shot fake daemon at path: accepts one client, reads its hello line, answers reply.
- * Returns the child's pid.
+ * A fake daemon at path: accepts clients one after the other, reads each one's hello line,
+ * answers reply (the same to each: a client may try again with an older version). It exits 1
+ * on a hello that is not one of a version jetsamctl speaks. Returns the child's pid.
  */
 static pid_t fake_daemon(const char *path, const char *reply)
 {
@@ -170,29 +176,35 @@ static pid_t fake_daemon(const char *path, const char *reply)
 	unlink(path);
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
 	CHECK(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
-	CHECK(listen(fd, 1) == 0);
+	CHECK(listen(fd, 4) == 0);
 	pid = fork();
 	if (pid == 0) {
-		char buf[4096];
-		int c = accept(fd, NULL, NULL), ok;
-		size_t len = 0;
-		ssize_t n;
+		for (;;) {
+			char buf[4096], want[32];
+			int c = accept(fd, NULL, NULL), ok = 0, v;
+			size_t len = 0;
+			ssize_t n;
 
-		/* read the whole hello line */
-		while (len < sizeof(buf) - 1 &&
-		       (n = read(c, buf + len, sizeof(buf) - 1 - len)) > 0) {
-			len += (size_t)n;
-			if (memchr(buf, '\n', len) != NULL)
-				break;
+			/* read the whole hello line */
+			while (len < sizeof(buf) - 1 &&
+			       (n = read(c, buf + len, sizeof(buf) - 1 - len)) > 0) {
+				len += (size_t)n;
+				if (memchr(buf, '\n', len) != NULL)
+					break;
+			}
+			buf[len] = 0;
+			for (v = CONN_VERSION_MIN; v <= PROTO_VERSION; v++) {
+				snprintf(want, sizeof(want), "\"version\":%d", v);
+				ok |= strstr(buf, want) != NULL;
+			}
+			ok = ok && strchr(buf, '\n') != NULL &&
+			     strstr(buf, "\"cmd\":\"hello\"") != NULL;
+			if (ok && write(c, reply, strlen(reply)) < 0)
+				ok = 0;
+			close(c);
+			if (!ok)
+				_exit(1);
 		}
-		buf[len] = 0;
-		ok = strchr(buf, '\n') != NULL && strstr(buf, "\"cmd\":\"hello\"") != NULL &&
-		     strstr(buf, "\"version\":2") != NULL;
-
-		if (ok && write(c, reply, strlen(reply)) < 0)
-			ok = 0;
-		close(c);
-		_exit(ok ? 0 : 1);
 	}
 	close(fd);
 	return pid;
@@ -220,8 +232,10 @@ static const char *open_with(const char *reply, int *rc)
 	close(saved);
 	if (*rc == CTL_EXIT_OK)
 		conn_release(&c);
+	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* it got a hello, version 1 */
+	/* it got only good hellos (a bad one ends it with 1 before the signal) */
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
 	rewind(tmp);
 	n = fread(err, 1, sizeof(err) - 1, tmp);
 	err[n] = 0;
@@ -241,6 +255,23 @@ static void test_hello(void)
 			&rc);
 	ASSERT_EQ(rc, CTL_EXIT_OK);
 	ASSERT_STREQ(err, "");
+	/* a daemon of protocol 1 answers hello with 1: the connection speaks 1 */
+	{
+		char dir[] = "/tmp/jt-ctl-XXXXXX", path[64];
+		struct conn c;
+		pid_t pid;
+
+		CHECK(mkdtemp(dir) != NULL);
+		snprintf(path, sizeof(path), "%s/s.sock", dir);
+		pid = fake_daemon(path, "{\"id\":1,\"ok\":true,\"result\":{\"version\":1}}\n");
+		ASSERT_EQ(conn_open(&c, path), CTL_EXIT_OK);
+		ASSERT_EQ(c.version, 1);
+		conn_release(&c);
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		unlink(path);
+		rmdir(dir);
+	}
 
 	/* the daemon refuses our version */
 	err = open_with("{\"id\":1,\"ok\":false,\"error\":{\"code\":\"version_mismatch\","
@@ -248,16 +279,16 @@ static void test_hello(void)
 			&rc);
 	ASSERT_EQ(rc, CTL_EXIT_ERROR);
 	CHECK(strstr(err, "jetsamctl: protocol version mismatch: jetsamctl") != NULL);
-	CHECK(strstr(err, "speaks version 2") != NULL);
+	CHECK(strstr(err, "speaks version " PROTO_VERSION_STR) != NULL);
 	CHECK(strstr(err, "this daemon speaks version 3, not 2") != NULL);
 
 	/* the daemon answers with another version */
-	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":3,\"daemon\":\"jetsamd "
+	err = open_with("{\"id\":1,\"ok\":true,\"result\":{\"version\":9,\"daemon\":\"jetsamd "
 			"9.0\"}}\n",
 			&rc);
 	ASSERT_EQ(rc, CTL_EXIT_ERROR);
 	CHECK(strstr(err, "protocol version mismatch") != NULL);
-	CHECK(strstr(err, "jetsamd 9.0") != NULL && strstr(err, "version 3") != NULL);
+	CHECK(strstr(err, "jetsamd 9.0") != NULL && strstr(err, "version 9") != NULL);
 
 	/* the daemon hangs up */
 	err = open_with("", &rc);
