@@ -44,7 +44,7 @@ struct api_ctx {
  * A list reply (a cJSON tree of up to 100 000 events) can take tens of MiB while the loop
  * turns it into bytes: so few run at once, whatever the number of clients asking.
  */
-#define API_QUERIES_MAX 2
+#define API_QUERIES_MAX 1
 
 /* per-client state, in the client's ipc slot */
 struct api_client {

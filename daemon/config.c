@@ -49,7 +49,7 @@ int config_init(struct config *c)
 	c->client_idle_timeout_s = 300;
 	c->request_timeout_s = 30;
 	c->import_timeout_s = 60;
-	c->reply_buffer_max = 16u * 1024u * 1024u;
+	c->reply_buffer_max = 8u * 1024u * 1024u;
 	c->sync_timeout_s = 600;
 	c->max_sync_depth = 16;
 	c->max_sync_entries = 100000;

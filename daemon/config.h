@@ -33,7 +33,7 @@ struct config {
 	unsigned client_idle_timeout_s; /* client_idle_timeout = 5m (0: never) */
 	unsigned request_timeout_s;	/* request_timeout = 30s: to finish a request line */
 	unsigned import_timeout_s;	/* import_timeout = 60s: to send an import's bytes */
-	size_t reply_buffer_max;	/* reply_buffer_max = 16M, for all clients together */
+	size_t reply_buffer_max;	/* reply_buffer_max = 8M, for all clients together */
 	char admin_group[256];		/* admin_group = (none): may sync, import, reparse */
 	/* lifecycle (issue 11) */
 	unsigned sync_timeout_s;   /* sync_timeout = 10min: a sync ends in error after this */

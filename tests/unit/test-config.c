@@ -40,7 +40,7 @@ static void test_defaults(void)
 	ASSERT_EQ(c.client_idle_timeout_s, 300);
 	ASSERT_EQ(c.request_timeout_s, 30);
 	ASSERT_EQ(c.import_timeout_s, 60);
-	ASSERT_EQ(c.reply_buffer_max, 16 * 1024 * 1024);
+	ASSERT_EQ(c.reply_buffer_max, 8 * 1024 * 1024);
 	ASSERT_STREQ(c.admin_group, "");
 	config_release(&c);
 }
@@ -52,7 +52,7 @@ static void test_client_keys(void)
 				   "client_idle_timeout = 2m\n"
 				   "request_timeout = 5s\n"
 				   "import_timeout = 90\n"
-				   "reply_buffer_max = 8M\n"
+				   "reply_buffer_max = 12M\n"
 				   "admin_group = jetsamd-admin\n";
 	struct config c, copy;
 	char err[256] = "";
@@ -64,7 +64,7 @@ static void test_client_keys(void)
 	ASSERT_EQ(c.client_idle_timeout_s, 120);
 	ASSERT_EQ(c.request_timeout_s, 5);
 	ASSERT_EQ(c.import_timeout_s, 90);
-	ASSERT_EQ(c.reply_buffer_max, 8 * 1024 * 1024);
+	ASSERT_EQ(c.reply_buffer_max, 12 * 1024 * 1024);
 	ASSERT_STREQ(c.admin_group, "jetsamd-admin");
 	CHECK(config_copy(&copy, &c) == 0);
 	ASSERT_STREQ(copy.admin_group, "jetsamd-admin");
