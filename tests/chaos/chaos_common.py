@@ -390,15 +390,25 @@ def import_raw(path, name, data, timeout=60):
 
 def sync_wait(path, udid, timeout=120):
     """`sync` with wait on a fresh connection: the phone's entry of `synced` (a failed
-    sync is a result here, not an error), or {"state": None, "error": why}."""
-    line = raw_request(path, {"id": 1, "cmd": "sync", "udid": udid, "wait": True}, timeout)
-    try:
-        r = json.loads(line.decode("utf-8", errors="replace"))
-    except ValueError:
-        return {"state": None, "error": "reply is not JSON: %r" % line[:200]}
-    if not r.get("ok"):
-        return {"state": None, "error": r.get("error")}
-    return {s["udid"]: s for s in r["result"]["synced"]}.get(udid, {"state": None})
+    sync is a result here, not an error), or {"state": None, "error": why}. A phone the
+    daemon does not know yet (`not_found`: a daemon just started has not heard usbmuxd's
+    attach yet) is asked again until timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        line = raw_request(path, {"id": 1, "cmd": "sync", "udid": udid, "wait": True},
+                           max(1.0, deadline - time.monotonic()))
+        try:
+            r = json.loads(line.decode("utf-8", errors="replace"))
+        except ValueError:
+            return {"state": None, "error": "reply is not JSON: %r" % line[:200]}
+        if r.get("ok"):
+            return {s["udid"]: s for s in r["result"]["synced"]}.get(udid, {"state": None})
+        err = r.get("error") or {}
+        if (isinstance(err, dict) and err.get("code") == "not_found" and
+                time.monotonic() + 0.2 < deadline):
+            time.sleep(0.2)
+            continue
+        return {"state": None, "error": err}
 
 
 def bad_utf8_lines(lines):
