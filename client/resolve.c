@@ -49,28 +49,3 @@ void resolve_udid_prefix(char *buf, size_t size, const char *udid, const char *c
 		l = len;
 	snprintf(buf, size, "%.*s", (int)l, udid);
 }
-
-int resolve_is_version(const char *s)
-{
-	int digits = 0;
-
-	if (s == NULL || *s == 0 || *s == '.')
-		return 0;
-	for (; *s; s++) {
-		if (*s >= '0' && *s <= '9')
-			digits = 1;
-		else if (*s != '.' || !digits || s[1] == 0 || s[1] == '.')
-			return 0;
-	}
-	return digits;
-}
-
-int resolve_os_match(const char *v, const char *os_version)
-{
-	size_t n;
-
-	if (v == NULL || os_version == NULL)
-		return 0;
-	n = strlen(v);
-	return strncmp(v, os_version, n) == 0 && (os_version[n] == 0 || os_version[n] == '.');
-}

@@ -19,11 +19,6 @@ size_t resolve_udid(const char *given, const char *const *udids, size_t n, size_
 void resolve_udid_prefix(char *buf, size_t size, const char *udid, const char *const *udids,
 			 size_t n, size_t min);
 
-/* Whether s looks like an OS version ("15", "15.5", "16.4.1") rather than a build ("19F77") */
-int resolve_is_version(const char *s);
-
-/* Whether os_version is the version v asked for: equal, or v is a prefix of it up to a dot
- * ("15" is 15.5 and 15.5.1, "15.5" is 15.5.1 but not 15.51) */
-int resolve_os_match(const char *v, const char *os_version);
+/* OS versions: products_is_version() and products_os_match() in proto/products.h */
 
 #endif

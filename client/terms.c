@@ -103,7 +103,7 @@ static void terms_os(struct terms *t, const char *os)
 	{
 		const char *b = jstr(k, "build"), *p = jstr(k, "product");
 
-		if (b == NULL || !resolve_os_match(os, jstr(k, "os_version")) ||
+		if (b == NULL || !products_os_match(os, jstr(k, "os_version")) ||
 		    (t->product != NULL && (p == NULL || strcmp(p, t->product) != 0)))
 			continue;
 		for (i = 0; i < t->nbuilds && strcmp(t->builds[i], b) != 0; i++)
@@ -124,7 +124,7 @@ int terms_resolve(struct ctl *ctl, const char *cmd, const char *product, const c
 	memset(t, 0, sizeof(*t));
 	t->product = product;
 	t->build = build;
-	if (build != NULL && resolve_is_version(build)) {
+	if (build != NULL && products_is_version(build)) {
 		if (os != NULL) {
 			ctl_usage_error(cmd, "give --os or --build, not both");
 			return CTL_EXIT_USAGE;

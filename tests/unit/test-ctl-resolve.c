@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "products.h"
 #include "resolve.h"
 
 static void test_udid(void)
@@ -51,23 +52,23 @@ static void test_udid(void)
 
 static void test_os(void)
 {
-	CHECK(resolve_is_version("15"));
-	CHECK(resolve_is_version("15.5"));
-	CHECK(resolve_is_version("16.4.1"));
-	CHECK(!resolve_is_version("19F77"));
-	CHECK(!resolve_is_version("20E252"));
-	CHECK(!resolve_is_version(""));
-	CHECK(!resolve_is_version(".5"));
-	CHECK(!resolve_is_version("15."));
-	CHECK(!resolve_is_version("15..5"));
-	CHECK(!resolve_is_version(NULL));
-	CHECK(resolve_os_match("15.5", "15.5"));
-	CHECK(resolve_os_match("15.5", "15.5.1"));
-	CHECK(resolve_os_match("15", "15.5"));
-	CHECK(!resolve_os_match("15.5", "15.51"));
-	CHECK(!resolve_os_match("15.5", "15"));
-	CHECK(!resolve_os_match("1", "15.5"));
-	CHECK(!resolve_os_match("15.5", NULL));
+	CHECK(products_is_version("15"));
+	CHECK(products_is_version("15.5"));
+	CHECK(products_is_version("16.4.1"));
+	CHECK(!products_is_version("19F77"));
+	CHECK(!products_is_version("20E252"));
+	CHECK(!products_is_version(""));
+	CHECK(!products_is_version(".5"));
+	CHECK(!products_is_version("15."));
+	CHECK(!products_is_version("15..5"));
+	CHECK(!products_is_version(NULL));
+	CHECK(products_os_match("15.5", "15.5"));
+	CHECK(products_os_match("15.5", "15.5.1"));
+	CHECK(products_os_match("15", "15.5"));
+	CHECK(!products_os_match("15.5", "15.51"));
+	CHECK(!products_os_match("15.5", "15"));
+	CHECK(!products_os_match("1", "15.5"));
+	CHECK(!products_os_match("15.5", NULL));
 }
 
 int main(void)
