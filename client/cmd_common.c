@@ -6,6 +6,7 @@
 
 #include "cmd.h"
 #include "conn.h"
+#include "fleet.h"
 #include "output.h"
 #include "products.h"
 #include "resolve.h"
@@ -155,6 +156,8 @@ int cmd_call(struct ctl *ctl, const char *cmd, cJSON *req, cJSON **result)
 	int r;
 
 	*result = NULL;
+	if (ctl->fleet_conninfo != NULL)
+		return fleet_call(ctl, cmd, req, result);
 	r = conn_open(&conn, ctl->socket_path);
 	if (r != CTL_EXIT_OK)
 		return r;
@@ -214,6 +217,11 @@ int cmd_events_after(struct ctl *ctl, const char *cmd, cJSON *req, long limit, c
 
 	*result = NULL;
 	jnum(req, "after", &after);
+	if (ctl->fleet_conninfo != NULL) { /* one query: the fleet answers all at once */
+		cJSON_DeleteItemFromObjectCaseSensitive(req, "limit");
+		cmd_request_num(req, "limit", limit > 0 ? (double)limit : 100000000.0);
+		return fleet_call(ctl, cmd, req, result);
+	}
 	r = conn_open(&conn, ctl->socket_path);
 	if (r != CTL_EXIT_OK)
 		return r;

@@ -246,6 +246,10 @@ static int limit_daemon(struct ctl *ctl, const struct limits_args *a, cJSON **ro
 	int r;
 
 	*row = NULL;
+	if (ctl->fleet_conninfo != NULL) { /* the fleet has the limits list only */
+		cJSON_Delete(req);
+		return CMD_RUN;
+	}
 	cmd_request_str(req, "product", a->terms.product);
 	if (a->terms.os != NULL)
 		cmd_request_str(req, "os_version", a->terms.os);

@@ -13,8 +13,14 @@ enum {
 	CTL_EXIT_UNKNOWN = 4, /* limit: nothing known */
 };
 
+struct fleet;
+
 struct ctl {
 	const char *socket_path; /* --socket, else $JETSAMD_SOCKET, else the built-in default */
+	/* --fleet CONNINFO, else $JETSAMCTL_FLEET (unless --socket): the commands read the
+	 * PostgreSQL fleet store (client/fleet.c) instead of asking the daemon; NULL: the daemon */
+	const char *fleet_conninfo;
+	struct fleet *fleet; /* its connection, once open */
 	enum ctl_format format;
 	const char *format_opt; /* "--json" or "--csv" once one was given, else NULL */
 	int color;		/* stdout is a TTY and NO_COLOR is unset */

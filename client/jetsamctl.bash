@@ -24,11 +24,12 @@ _jetsamctl()
 		cword=$COMP_CWORD
 	}
 	local commands="status devices limits limit events reports cursor gate sync import reparse watch parse help"
-	local global="--socket --json --csv --help --version"
+	local global="--socket --fleet --json --csv --help --version"
 	local cmd="" i sock=()
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
 		--socket) sock=(--socket "${words[i + 1]}"); ((i++)) ;;
+		--fleet) sock=(--fleet "${words[i + 1]}"); ((i++)) ;;
 		-*) ;;
 		*) cmd=${words[i]}; break ;;
 		esac

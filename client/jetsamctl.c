@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "ctl.h"
+#include "fleet.h"
 #include "protocol.h"
 #include "suggest.h"
 
@@ -38,11 +39,15 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: jetsamctl [--socket PATH] [--json | --csv] COMMAND [ARGS]\n"
+	fprintf(f, "usage: jetsamctl [--socket PATH | --fleet CONNINFO] [--json | --csv] COMMAND "
+		   "[ARGS]\n"
 		   "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s\n", commands[i].synopsis);
-	fprintf(f, "`jetsamctl help COMMAND` describes a command; see jetsamctl(1).\n");
+	fprintf(f, "--fleet CONNINFO (or $" FLEET_ENV "): limits, limit, events and devices across "
+		   "the farm,\nfrom the PostgreSQL fleet store (a libpq conninfo or URI; the "
+		   "password in ~/.pgpass).\n"
+		   "`jetsamctl help COMMAND` describes a command; see jetsamctl(1).\n");
 }
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -95,15 +100,45 @@ static int help_main(struct ctl *ctl, int argc, char **argv)
 	return cmd->main(ctl, 2, args);
 }
 
+/* --fleet (or $JETSAMCTL_FLEET when no --socket is given) for command name: CMD_RUN or
+ * CTL_EXIT_USAGE */
+static int fleet_options(struct ctl *ctl, int socket_given, const char *name)
+{
+	const char *env = getenv(FLEET_ENV);
+
+	if (ctl->fleet_conninfo != NULL && socket_given) {
+		ctl_usage_error(NULL, "--socket and --fleet cannot be used together: a daemon, or "
+				      "the fleet");
+		return CTL_EXIT_USAGE;
+	}
+	if (ctl->fleet_conninfo == NULL && !socket_given && env != NULL && *env != '\0')
+		ctl->fleet_conninfo = env;
+	if (ctl->fleet_conninfo == NULL)
+		return CMD_RUN;
+	if (!fleet_command_ok(name)) {
+		ctl_usage_error(NULL,
+				"%s asks one daemon: with --fleet%s only limits, limit, events "
+				"and devices run",
+				name, getenv(FLEET_ENV) ? " (or $" FLEET_ENV ")" : "");
+		return CTL_EXIT_USAGE;
+	}
+	return fleet_check_conninfo(ctl->fleet_conninfo) == 0 ? CMD_RUN : CTL_EXIT_USAGE;
+}
+
 /* Read the global options into ctl: CMD_RUN, or an exit code (after --help, --version or a
  * usage error) */
 static int global_options(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-		{"csv", no_argument, NULL, 'c'},	  {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"csv", no_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"fleet", required_argument, NULL, 'F'},
+		{NULL, 0, NULL, 0},
 	};
+	int socket_given = 0;
 	int c;
 
 	opterr = 0;
@@ -111,6 +146,10 @@ static int global_options(struct ctl *ctl, int argc, char **argv)
 		switch (c) {
 		case 's':
 			ctl->socket_path = optarg;
+			socket_given = 1;
+			break;
+		case 'F':
+			ctl->fleet_conninfo = optarg;
 			break;
 		case 'j':
 		case 'c':
@@ -132,7 +171,7 @@ static int global_options(struct ctl *ctl, int argc, char **argv)
 		usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
-	return CMD_RUN;
+	return fleet_options(ctl, socket_given, argv[optind]);
 }
 
 /* Table width: the terminal's when stdout is one, else $COLUMNS, else unlimited */
@@ -179,5 +218,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[0], "help") == 0)
 		return help_main(&ctl, argc, argv);
 	cmd = find_command(argv[0]);
-	return cmd != NULL ? cmd->main(&ctl, argc, argv) : CTL_EXIT_USAGE;
+	r = cmd != NULL ? cmd->main(&ctl, argc, argv) : CTL_EXIT_USAGE;
+	fleet_close(&ctl);
+	return r;
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian 12 (and npm) packages jetsamd needs to build, test and demo; idempotent
 #
-# usage: scripts/deps.sh [--test] [--real] [--list]
+# usage: scripts/deps.sh [--test] [--real] [--fleet] [--list]
 #   (default) what the demo needs: the compiler, meson and the libraries jetsamd links
 #   --test   also what only the test suite needs (clang and its sanitizer runtime,
 #            clang-format, shellcheck, tmux, node/npm and the node packages of tests/appium)
 #   --real   also install usbmuxd, to collect from real phones
+#   --fleet  also the PostgreSQL 15 server of `demo.sh --fleet`
 #   --list   print the Debian packages the other options select, one a line; install nothing
 # Runs apt-get only when a package is missing; uses sudo when not root.
 set -euo pipefail
@@ -13,14 +14,16 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 want_test=0
 want_real=0
+want_fleet=0
 list=0
 for arg in "$@"; do
 	case $arg in
 	--test | --npm) want_test=1 ;;
 	--real) want_real=1 ;;
+	--fleet) want_fleet=1 ;;
 	--list) list=1 ;;
 	-h | --help)
-		sed -n '4,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+		sed -n '4,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 		exit 0
 		;;
 	*)
@@ -34,16 +37,19 @@ done
 packages=(
 	build-essential meson ninja-build pkg-config
 	libimobiledevice-dev libusbmuxd-dev libplist-dev libuv1-dev libcjson-dev
-	libsqlite3-dev libssl-dev libsystemd-dev
+	libsqlite3-dev libssl-dev libsystemd-dev libpq-dev
 )
 # only the test suite: the second (clang ASan+UBSan+fuzzer) build, the format and script
 # checks, the peer tools devsim is checked against, the tmux screen test, appium
 test_packages=(
 	clang libclang-rt-14-dev clang-format shellcheck
-	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus libpq-dev
+	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus
 )
+# demo.sh --fleet: a local PostgreSQL cluster (initdb, pg_ctl, psql)
+fleet_packages=(postgresql-15)
 ((want_test)) && packages+=("${test_packages[@]}")
 ((want_real)) && packages+=(usbmuxd)
+((want_fleet && !want_test)) && packages+=("${fleet_packages[@]}")
 
 if ((list)); then
 	printf '%s\n' "${packages[@]}"
