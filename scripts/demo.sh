@@ -273,18 +273,23 @@ EOT
 	die "jetsamd of host $n did not start (log above)"
 }
 
-# Whether every host has shipped everything: connected, outbox 0
+# Whether every host has shipped everything: connected, outbox 0, and PostgreSQL holds as
+# many reports as the hosts together
 fleet_shipped() {
-	local n st
+	local n st held total=0
 	for n in 1 2 3; do
 		st=$("$jetsamctl" --socket "$workdir/host-$n/jetsamd.sock" --json status 2>/dev/null) || return 1
 		[[ $st == *'"fleet":{'* && ${st#*\"fleet\":\{} == *'"outbox":0'* &&
 			${st#*\"fleet\":\{} == *'"connected":true'* ]] || return 1
+		held=$(grep -o '"reports":[0-9]*' <<<"$st" | head -n1)
+		total=$((total + ${held#*:}))
 	done
+	held=$(psql_su -d jetsam -tAc "SELECT count(*) FROM reports" 2>/dev/null) || return 1
+	[[ $held == "$total" ]]
 }
 
 fleet_demo() {
-	local n
+	local n shipped=0
 	[[ -x $devsim && -x $jetsamgen ]] || die "build did not produce devsim and jetsamgen"
 	fleet_postgres
 	for n in 1 2 3; do
@@ -298,10 +303,13 @@ fleet_demo() {
 	done
 	say "waiting until every host has shipped (status: fleet outbox 0)"
 	for _ in $(seq 600); do
-		fleet_shipped && break
+		if fleet_shipped; then
+			shipped=1
+			break
+		fi
 		sleep 0.2
 	done
-	fleet_shipped || echo "demo.sh: not everything is shipped yet (see host-*/jetsamd.log)" >&2
+	((shipped)) || echo "demo.sh: not everything is shipped yet (see host-*/jetsamd.log)" >&2
 	say "jetsamctl --fleet '$conninfo' devices"
 	PGPASSFILE=$passfile "$jetsamctl" --fleet "$conninfo" devices
 	echo
