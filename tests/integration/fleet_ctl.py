@@ -198,7 +198,8 @@ def check_events(fleet, sock):
                  ["events", "--role", "foreground", "--product", "iPad16,3"],
                  ["events", "--since", "2026-02-01T00:00:00Z", "--until", "2026-03-20T00:00:00Z"],
                  ["events", "--reason", "per-process-limit", "--limit", "3"],
-                 ["events", "--udid", PHONES[0][0][:12]]):
+                 ["events", "--udid", PHONES[0][0][:12]], ["events", "--process", "GAME[0-1]"],
+                 ["events", "--process", "helperd", "--os", "26"]):
         f, s = compare_json(fleet, sock, args, "events")
         if s is None:
             continue
@@ -261,6 +262,11 @@ def check_exits(pg, fleet, sock, tmp):
     rc, out, err = jetsamctl("--fleet", fleet + " password=secret", "limits")
     check(rc == 2 and "pgpass" in err and "secret" not in err,
           f"a password in the conninfo: exit {rc} ({err.strip()})")
+    rc, out, err = jetsamctl("--fleet", "postgresql://postgres:secret@localhost/jetsam", "limits")
+    check(rc == 2 and "secret" not in err, f"a password in a URI: exit {rc} ({err.strip()})")
+    uri = f"postgresql:///jetsam?host={pg.socket_dir}&port={pg.port}&user=postgres"
+    rc, out, err = jetsamctl("--fleet", uri, "--json", "limits")
+    check(rc == 0 and '"limits":[{' in out, f"a URI conninfo works (exit {rc})")
     for args in (["status"], ["sync"], ["events", "--after", "5"]):
         rc, out, err = jetsamctl("--fleet", fleet, *args)
         check(rc == 2, f"--fleet {' '.join(args)}: usage error, exit {rc} ({err.strip()})")
