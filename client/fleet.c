@@ -105,7 +105,7 @@ static void fleet_say(const char *what, const char *conninfo, const char *msg)
 	ctl_error("%s the fleet database '%s': %s", what, conninfo, buf);
 }
 
-/* The one text value of a one-row query (NULL after a message) */
+/* Run sql with its text parameters: the rows, or NULL after a message */
 static PGresult *fleet_exec(struct ctl *ctl, const char *sql, int nparams,
 			    const char *const *params)
 {
