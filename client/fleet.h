@@ -17,8 +17,9 @@
 int fleet_command_ok(const char *name);
 
 /*
- * Check a --fleet CONNINFO before use: 0, or CTL_EXIT_USAGE after a usage error (it does
- * not parse, or it holds a password: credentials come from PGPASSFILE or ~/.pgpass).
+ * Check a --fleet CONNINFO before use (and load libpq): 0, CTL_EXIT_USAGE after a usage
+ * error (it holds a password: credentials come from PGPASSFILE or ~/.pgpass), or
+ * CTL_EXIT_ERROR when libpq cannot be loaded.
  */
 int fleet_check_conninfo(const char *conninfo);
 

@@ -100,11 +100,12 @@ static int help_main(struct ctl *ctl, int argc, char **argv)
 	return cmd->main(ctl, 2, args);
 }
 
-/* --fleet (or $JETSAMCTL_FLEET when no --socket is given) for command name: CMD_RUN or
- * CTL_EXIT_USAGE */
+/* --fleet (or $JETSAMCTL_FLEET when no --socket is given) for command name: CMD_RUN or an
+ * exit code */
 static int fleet_options(struct ctl *ctl, int socket_given, const char *name)
 {
 	const char *env = getenv(FLEET_ENV);
+	int r;
 
 	if (ctl->fleet_conninfo != NULL && socket_given) {
 		ctl_usage_error(NULL, "--socket and --fleet cannot be used together: a daemon, or "
@@ -122,7 +123,8 @@ static int fleet_options(struct ctl *ctl, int socket_given, const char *name)
 				name, getenv(FLEET_ENV) ? " (or $" FLEET_ENV ")" : "");
 		return CTL_EXIT_USAGE;
 	}
-	return fleet_check_conninfo(ctl->fleet_conninfo) == 0 ? CMD_RUN : CTL_EXIT_USAGE;
+	r = fleet_check_conninfo(ctl->fleet_conninfo);
+	return r == 0 ? CMD_RUN : r;
 }
 
 /* Read the global options into ctl: CMD_RUN, or an exit code (after --help, --version or a
