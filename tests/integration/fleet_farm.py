@@ -7,7 +7,9 @@ the password of fleet_passfile; the config keys are those of the wave 4 contract
 fleet_conninfo, fleet_host_id, fleet_passfile).
 
 Must-show 1: once shipped, `jetsamctl --fleet CONNINFO --json limits` equals the limits
-computed from the union of the hosts' reports with `jetsamctl parse`, each report once.
+computed from the union of the hosts' reports with `jetsamctl parse`, each report once; the
+fleet's events and devices of each host are that host's own (`jetsamctl --json events`,
+`devices` of its daemon), object for object.
 
 Must-show 2: new reports keep arriving on the phones and are synced; PostgreSQL is stopped
 for 30 s meanwhile, then started again; one jetsamd is kill -9'ed and restarted. Afterwards
@@ -165,6 +167,25 @@ def check_limits(fpg, want, label):
           + (f" DIFF (fleet, parse) {list(diff.items())[:3]}" if diff else ""))
 
 
+def check_per_host(fpg, hosts, label):
+    """The fleet's events and devices of each host are that host's own answers (jetsamctl
+    --json events / devices of its daemon), object for object, in order, without host_id."""
+    fe, fd = fleet_json(fpg, "events", "--limit", "100000"), fleet_json(fpg, "devices")
+    if fe is None or fd is None:
+        return
+    for h in hosts:
+        mine = [{k: v for k, v in e.items() if k != "host_id"} for e in fe["events"]
+                if e.get("host_id") == h.id]
+        own = h.jd.ctl_json("events", "--limit", "100000")["events"]
+        check(mine == own, f"{label}: the fleet's {len(mine)} events of {h.id} are its "
+              f"daemon's {len(own)} events, object for object")
+        mine = [{k: v for k, v in d.items() if k != "host_id"} for d in fd["devices"]
+                if d.get("host_id") == h.id]
+        own = h.jd.ctl_json("devices")["devices"]
+        check(mine == own, f"{label}: the fleet's devices of {h.id} are its daemon's "
+              f"({len(mine)}, {len(own)})" + ("" if mine == own else f" {mine} {own}"))
+
+
 def feeder(hosts, stage, extra, halt, seed=77):
     """New reports on random phones, a `sync` after each, until halt is set."""
     rng = random.Random(seed)
@@ -206,6 +227,7 @@ def main():
         # --- must-show 1 ---
         check_store(fpg, want, "must-show 1")
         check_limits(fpg, want, "must-show 1")
+        check_per_host(fpg, hosts, "must-show 1")
         # --- must-show 2: outage and kill -9 during syncs ---
         extra, halt = [], threading.Event()
         t = threading.Thread(target=feeder, args=(hosts, stage, extra, halt), daemon=True)
@@ -238,6 +260,7 @@ def main():
                   f"{h.id}: status fleet {f}")
         check_store(fpg, want, f"must-show 2 ({len(extra)} reports during the run)")
         check_limits(fpg, want, "must-show 2")
+        check_per_host(fpg, hosts, "must-show 2")
     except pgserver.PsqlError as e:
         check(False, str(e))
     finally:
