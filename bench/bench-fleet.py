@@ -137,7 +137,7 @@ def run(args, tmp, data, incident):
               f"{args.rate:.0f}): p50 "
               f"{pct(lags, 50):.1f} ms, p99 {pct(lags, 99):.1f} ms, max {max(lags):.1f} ms")
         print(f"  throughput: {events} events ({len(backlog)} reports) from the outbox "
-              f"(outbox depth {f.get("outbox")} when PostgreSQL came back) in {ct[-1] - ct[0]:.2f} s: "
+              f"(outbox depth {f.get('outbox')} when PostgreSQL came back) in {ct[-1] - ct[0]:.2f} s: "
               f"{tput:.0f} events/s")
         return tput, pct(lags, 99)
     finally:
