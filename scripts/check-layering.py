@@ -41,7 +41,7 @@ LAYERS = [
     ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/syslogwatch*", "daemon/devwatch", "daemon/store*"]),
     ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*"]),
     # any layer may use these
-    ("any", ["daemon/log", "daemon/config", "daemon/sd", "daemon/mailbox", "daemon/clock",
+    ("any", ["daemon/log", "daemon/config", "daemon/config_fleet", "daemon/sd", "daemon/mailbox", "daemon/clock",
              "daemon/readfile", "daemon/trim"]),
 ]
 

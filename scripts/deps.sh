@@ -34,13 +34,13 @@ done
 packages=(
 	build-essential meson ninja-build pkg-config
 	libimobiledevice-dev libusbmuxd-dev libplist-dev libuv1-dev libcjson-dev
-	libsqlite3-dev libssl-dev libsystemd-dev
+	libsqlite3-dev libssl-dev libsystemd-dev libpq-dev
 )
 # only the test suite: the second (clang ASan+UBSan+fuzzer) build, the format and script
 # checks, the peer tools devsim is checked against, the tmux screen test, appium
 test_packages=(
 	clang libclang-rt-14-dev clang-format shellcheck
-	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus libpq-dev
+	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus
 )
 ((want_test)) && packages+=("${test_packages[@]}")
 ((want_real)) && packages+=(usbmuxd)
