@@ -9,7 +9,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "../../daemon/fleet_pg.h"
 #include "../../daemon/fleet_rows.h"
+#include "../../daemon/fleetschema.h"
 #include "../../daemon/log.h"
 #include "../../daemon/store.h"
 #include "../../daemon/store_outbox.h"
@@ -89,6 +91,41 @@ static void test_rows(void)
 	cJSON_Delete(rep);
 	cJSON_Delete(ev);
 	cJSON_Delete(odd);
+}
+
+/* ---- libpq parameters, the built-in schema ---- */
+
+static void test_params_and_schema(void)
+{
+	struct fleet_pg_conf conf = {"host=/run/pg dbname=jetsam", "/etc/jetsamd/pgpass", "h1",
+				     "box", "jetsamd 0.1.0"};
+	const char *k[16], *v[16];
+	int n = fleet_pg_params(&conf, k, v, 16), dbname = -1, timeout = -1;
+
+	CHECK(n > 0 && k[n] == NULL && v[n] == NULL);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(k[i], "dbname") == 0)
+			dbname = i;
+		if (strcmp(k[i], "connect_timeout") == 0)
+			timeout = i;
+		CHECK(strcmp(k[i], "password") != 0);
+	}
+	/* bounded waits first, so the conninfo may override them; the passfile after it */
+	CHECK(timeout >= 0 && dbname > timeout);
+	ASSERT_STREQ(v[dbname], conf.conninfo);
+	ASSERT_STREQ(k[n - 1], "passfile");
+	ASSERT_STREQ(v[n - 1], "/etc/jetsamd/pgpass");
+	conf.passfile = "";
+	ASSERT_EQ(fleet_pg_params(&conf, k, v, 16), n - 1);
+	ASSERT_EQ(fleet_pg_params(&conf, k, v, 4), -ENOSPC);
+
+	CHECK(fleet_schema_count >= 2);
+	for (unsigned i = 0; i < fleet_schema_count; i++) {
+		ASSERT_EQ(fleet_schema_files[i].version, (int)i + 1);
+		CHECK(strstr(fleet_schema_files[i].sql, "BEGIN;") != NULL);
+		CHECK(strstr(fleet_schema_files[i].sql, "COMMIT;") != NULL);
+	}
+	ASSERT_STREQ(fleet_schema_files[0].name, "001_init");
 }
 
 /* ---- the store outbox ---- */
@@ -230,6 +267,7 @@ int main(void)
 	log_set_level(LOG_LEVEL_ERR);
 	test_copy_text();
 	test_rows();
+	test_params_and_schema();
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	test_outbox(dir);
