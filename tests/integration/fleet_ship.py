@@ -9,7 +9,9 @@ Unix socket only) with small batches (fleet_batch = 7 events):
     answering, with fleet connected false, outbox > 0, last_error set; after pg_ctl start
     the outbox drains: 0 lost, 0 doubled;
  3. new reports, then jetsamd is killed (SIGKILL) while it ships; restarted on the same
-    state dir, it ships the rest: 0 lost, 0 doubled, outbox empty.
+    state dir, it ships the rest: 0 lost, 0 doubled, outbox empty;
+ 4. restarted under another fleet_host_id with fleet_ship_facts and fleet_ship_raw: the
+    whole store ships again under the new id, with each report's facts and raw bytes.
 A password in fleet_conninfo is refused at start with a clear error.
 Environment (meson): JETSAMD, JETSAMCTL, DEVSIM, JETSAMGEN, JETSAM_CORPUS, SOURCE_ROOT.
 """
@@ -65,17 +67,17 @@ def daemon_view(jd):
     return {r["key"]: r for r in reports}, events, {d["udid"]: d for d in devices}
 
 
-def pg_view(pg):
-    reps = pg.rows("SELECT key, n_events, status, udid FROM reports WHERE host_id = '%s'" % HOST)
+def pg_view(pg, host):
+    reps = pg.rows("SELECT key, n_events, status, udid FROM reports WHERE host_id = '%s'" % host)
     evs = pg.rows("SELECT report_key, seq, process, coalesce(limit_bytes::text, ''), "
-                  "event->>'report_id' FROM events WHERE host_id = '%s'" % HOST)
-    devs = pg.rows("SELECT udid, state, attached::text FROM devices WHERE host_id = '%s'" % HOST)
+                  "event->>'report_id' FROM events WHERE host_id = '%s'" % host)
+    devs = pg.rows("SELECT udid, state, attached::text FROM devices WHERE host_id = '%s'" % host)
     return reps, evs, devs
 
 
-def compare(jd, pg, what):
+def compare(jd, pg, what, host=HOST):
     reports, events, devices = daemon_view(jd)
-    reps, evs, devs = pg_view(pg)
+    reps, evs, devs = pg_view(pg, host)
     check_eq(len(reps), len(set(r[0] for r in reps)), what + ": report keys once in PostgreSQL")
     check_eq(sorted(r[0] for r in reps), sorted(reports), what + ": reports (0 lost, 0 doubled)")
     for key, n, st, udid in reps:
@@ -187,6 +189,21 @@ def main():
     wait_states(jd, {A: "idle", B: "idle", C: "idle"}, timeout=60)
     wait_until(lambda: drained(jd), timeout=60, what="the outbox drains after kill -9")
     compare(jd, pg, "after kill -9")
+    check_eq(jd.stop(), 0, "jetsamd exits 0")
+
+    # 4. another host id ships the whole store again, now with facts and raw bytes
+    jd.write_config(dict(cfg, fleet_host_id=HOST + "-2", fleet_ship_facts="yes",
+                         fleet_ship_raw="yes"))
+    jd.start()
+    wait_until(lambda: drained(jd), timeout=60, what="the outbox drains under a new host id")
+    compare(jd, pg, "a new host id", host=HOST + "-2")
+    bad = pg.rows("SELECT key FROM reports WHERE host_id = '%s-2' AND (raw IS NULL OR "
+                  "encode(sha256(raw), 'hex') <> sha256 OR facts->>'incident' IS NULL OR "
+                  "facts->>'incident' <> incident)" % HOST)
+    check_eq(bad, [], "raw bytes (their sha256) and facts (their incident) of every report")
+    check_eq(pg.rows("SELECT count(*) FROM reports WHERE host_id = '%s' AND raw IS NOT NULL"
+                     % HOST), [("0",)], "no raw bytes without fleet_ship_raw")
+    print("ok   facts and raw bytes shipped with fleet_ship_facts / fleet_ship_raw")
     check_eq(jd.stop(), 0, "jetsamd exits 0")
     ds.stop()
     password_refused(pg)
