@@ -37,6 +37,8 @@ struct fleet {
 	struct storeq *sq;
 	int enabled;
 	char host_id[256], state_dir[PATH_MAX];
+	char conninfo[sizeof(((struct config *)0)->fleet_conninfo)];
+	char passfile[sizeof(((struct config *)0)->fleet_passfile)];
 	struct store_outbox_opts opts;
 	unsigned retry_max_ms;
 	struct fleet_pg *pg;
@@ -292,6 +294,8 @@ int fleet_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq, stru
 	f->sq = sq;
 	f->enabled = cfg->fleet_conninfo[0] != '\0';
 	snprintf(f->host_id, sizeof(f->host_id), "%s", cfg->fleet_host_id);
+	snprintf(f->conninfo, sizeof(f->conninfo), "%s", cfg->fleet_conninfo);
+	snprintf(f->passfile, sizeof(f->passfile), "%s", cfg->fleet_passfile);
 	snprintf(f->state_dir, sizeof(f->state_dir), "%s", cfg->state_dir);
 	f->opts.host_id = f->host_id;
 	f->opts.state_dir = f->state_dir;
@@ -318,6 +322,20 @@ int fleet_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq, stru
 	log_info("fleet", "shipping to PostgreSQL as host id '%s'", f->host_id);
 	read_next(f, 0);
 	return 0;
+}
+
+void fleet_reconfigure(struct fleet *f, const struct config *cfg)
+{
+	if (f == NULL || (f->enabled == (cfg->fleet_conninfo[0] != '\0') &&
+			  strcmp(f->host_id, cfg->fleet_host_id) == 0 &&
+			  f->opts.max_events == cfg->fleet_batch &&
+			  f->opts.ship_facts == cfg->fleet_ship_facts &&
+			  f->opts.ship_raw == cfg->fleet_ship_raw &&
+			  f->retry_max_ms == cfg->fleet_retry_max_s * 1000u &&
+			  strcmp(f->conninfo, cfg->fleet_conninfo) == 0 &&
+			  strcmp(f->passfile, cfg->fleet_passfile) == 0))
+		return;
+	log_warn("fleet", "the fleet_* keys changed: they take effect at the next start");
 }
 
 void fleet_status(const struct fleet *f, struct fleet_status *out)

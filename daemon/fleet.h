@@ -45,6 +45,8 @@ int fleet_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq, stru
 void fleet_status(const struct fleet *f, struct fleet_status *out);
 /* The status reply's "fleet" object (PROTOCOL.md); NULL when out of memory. */
 struct cJSON *fleet_status_json(const struct fleet *f);
+/* The config was reloaded: fleet_* changes take effect at the next start (logged). */
+void fleet_reconfigure(struct fleet *f, const struct config *cfg);
 /* Finish the batch in flight (bounded by libpq's timeouts), stop the thread; then done_cb. */
 void fleet_stop(struct fleet *f, void (*done_cb)(void *arg), void *arg);
 void fleet_free(struct fleet *f); /* after done_cb; NULL is a no-op */

@@ -308,6 +308,7 @@ void hub_reconfigure(struct hub *h)
 {
 	if (h->devices)
 		devices_reconfigure(h->devices);
+	fleet_reconfigure(h->fleet, &h->cfg);
 	hub_notify_status(h);
 }
 
