@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.environ.get("SOURCE_ROOT") or os.path.abspath(
@@ -113,6 +114,30 @@ def add_reports(phone, n, seed):
                                 % (seed, i)), seed * 100 + i)
 
 
+class Poller(threading.Thread):
+    """`status` every 20 ms through the outage and the restarts: its latencies are printed
+    (figures, not asserted: tests make no timed assertion)."""
+
+    def __init__(self, jd):
+        super().__init__(daemon=True)
+        self.jd, self.times, self.stopped = jd, [], False
+        self.lock = threading.Lock()  # held while jetsamd is killed and restarted
+
+    def run(self):
+        while not self.stopped:
+            with self.lock:
+                self.times.append(status(self.jd)[1])
+            time.sleep(0.02)
+
+    def report(self):
+        self.stopped = True
+        self.join()
+        t = sorted(self.times)
+        if t:
+            print("ok   status while shipping: n %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
+                len(t), t[len(t) // 2] * 1000, t[int(len(t) * 0.99)] * 1000, t[-1] * 1000))
+
+
 def password_refused(pg):
     jd = harness.Jetsamd(usbmuxd_socket="UNIX:/nonexistent/usbmuxd",
                          extra_config={"fleet_conninfo": pg.conninfo + " password=secret"})
@@ -151,6 +176,8 @@ def main():
              "hosts row")
 
     # 2. PostgreSQL stopped during syncs
+    poller = Poller(jd)
+    poller.start()
     rc, out = pg._run_tool([os.path.join(pg.bindir, "pg_ctl"), "-D", pg.datadir, "-m", "fast",
                             "-w", "stop"])
     check(rc == 0, "pg_ctl stop: " + out)
@@ -169,6 +196,13 @@ def main():
           "status during the outage: %r" % f)
     print("ok   during the outage: outbox %d, last_error %r (slowest status %.1f ms)"
           % (f["outbox"], f["last_error"][:80], worst * 1000))
+    # held down a while longer: retries (fleet_retry_max 2s) fail, nothing is lost or shipped
+    end = time.monotonic() + 4
+    while time.monotonic() < end:
+        g = fleet(jd)
+        check(not g["connected"] and g["outbox"] >= f["outbox"] and g["last_error"]
+              and g["shipped"] == f["shipped"], "status during the outage: %r" % g)
+        time.sleep(0.25)
     rc, out = pg._run_tool([os.path.join(pg.bindir, "pg_ctl"), "-D", pg.datadir, "-l",
                             pg.logfile, "-w", "start"])
     check(rc == 0, "pg_ctl start: " + out)
@@ -182,13 +216,15 @@ def main():
     sync_wait(jd)
     f = wait_until(lambda: (lambda f: f if f["shipped"] > shipped else None)(fleet(jd)),
                    timeout=30, what="shipping started")
-    jd.proc.send_signal(signal.SIGKILL)
-    print("ok   killed with %d outbox entries left (as of the last read)" % f["outbox"])
-    jd.proc.wait(timeout=10)
-    jd.start()
+    with poller.lock:
+        jd.proc.send_signal(signal.SIGKILL)
+        print("ok   killed with %d outbox entries left (as of the last read)" % f["outbox"])
+        jd.proc.wait(timeout=10)
+        jd.start()
     wait_states(jd, {A: "idle", B: "idle", C: "idle"}, timeout=60)
     wait_until(lambda: drained(jd), timeout=60, what="the outbox drains after kill -9")
     compare(jd, pg, "after kill -9")
+    poller.report()
     check_eq(jd.stop(), 0, "jetsamd exits 0")
 
     # 4. another host id ships the whole store again, now with facts and raw bytes
