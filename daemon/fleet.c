@@ -324,6 +324,15 @@ int fleet_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq, stru
 	return 0;
 }
 
+void fleet_kick(struct fleet *f)
+{
+	if (f == NULL || !f->enabled || f->stopping || f->job_running || f->in_flight ||
+	    f->backoff_ms > 0 || !f->st.connected)
+		return;
+	uv_timer_stop(&f->timer);
+	read_next(f, 0);
+}
+
 void fleet_reconfigure(struct fleet *f, const struct config *cfg)
 {
 	if (f == NULL || (f->enabled == (cfg->fleet_conninfo[0] != '\0') &&

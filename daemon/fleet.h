@@ -23,7 +23,8 @@ struct cJSON;
  * One batch in flight keeps commit order; an entry is deleted only after PostgreSQL
  * committed it, so an outage or a crash ships it again (every row is keyed: no double).
  * A failure waits 1 s, doubling up to fleet_retry_max, then reads and ships again. An empty
- * outbox is looked at every 250 ms; while idle an empty batch (hosts row only) every 30 s
+ * outbox is looked at again on fleet_kick() (the hub: a report or device row committed) or
+ * after 250 ms; while idle an empty batch (hosts row only) every 30 s
  * checks the connection. The loop never calls libpq or SQLite.
  */
 
@@ -45,6 +46,9 @@ int fleet_new(uv_loop_t *loop, const struct config *cfg, struct storeq *sq, stru
 void fleet_status(const struct fleet *f, struct fleet_status *out);
 /* The status reply's "fleet" object (PROTOCOL.md); NULL when out of memory. */
 struct cJSON *fleet_status_json(const struct fleet *f);
+/* A commit queued something: look at the outbox now when idle and connected (else the
+ * batch in flight or the backoff runs its course). NULL is a no-op. */
+void fleet_kick(struct fleet *f);
 /* The config was reloaded: fleet_* changes take effect at the next start (logged). */
 void fleet_reconfigure(struct fleet *f, const struct config *cfg);
 /* Finish the batch in flight (bounded by libpq's timeouts), stop the thread; then done_cb. */

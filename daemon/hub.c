@@ -81,6 +81,7 @@ static void device_cb(void *arg, const struct store_device *row)
 
 	if (h->ipc != NULL && !h->stopping)
 		publish(h, IPC_TOPIC_DEVICES, PROTO_PUSH_DEVICE, store_device_row_json(row));
+	fleet_kick(h->fleet);
 	hub_notify_status(h);
 }
 
@@ -150,6 +151,7 @@ static void report_cb(void *arg, const struct ingest_source *src, struct ingest_
 	struct hub_pub *p;
 	cJSON *events = it->events;
 
+	fleet_kick(h->fleet); /* committed: ship it now rather than at the next look */
 	if (h->ipc == NULL || h->stopping || !h->pub_idle_init)
 		return;
 	it->events = NULL; /* taken over */
