@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../proto/sanitize.h"
 #include "fleet_rows.h"
 
 void fleet_batch_release(struct fleet_batch *b)
@@ -41,10 +42,9 @@ static void put(struct fleet_buf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 
-int fleet_buf_field(struct fleet_buf *b, const char *v, int first)
+/* v (NULL: \N; n bytes, no NUL inside) as one COPY text field */
+static int put_field(struct fleet_buf *b, const char *v, size_t n, int first)
 {
-	size_t n = v ? strlen(v) : 0;
-
 	/* worst case: every byte escaped, a tab before */
 	if (reserve(b, 2 * n + 3) < 0)
 		return -ENOMEM;
@@ -54,7 +54,7 @@ int fleet_buf_field(struct fleet_buf *b, const char *v, int first)
 		put(b, "\\N", 2);
 		return 0;
 	}
-	for (const char *p = v; *p; p++) {
+	for (const char *p = v; p < v + n; p++) {
 		switch (*p) {
 		case '\\':
 			put(b, "\\\\", 2);
@@ -73,6 +73,24 @@ int fleet_buf_field(struct fleet_buf *b, const char *v, int first)
 		}
 	}
 	return 0;
+}
+
+int fleet_buf_field(struct fleet_buf *b, const char *v, int first)
+{
+	size_t n = v ? strlen(v) : 0;
+	char *fixed = NULL;
+	int r;
+
+	/* the database is UTF-8: a report's bytes that are not (cJSON keeps them) would fail
+	 * the whole batch; each byte of an invalid sequence becomes U+FFFD, as replies do */
+	if (v && !sanitize_utf8_valid(v, n)) {
+		if ((fixed = sanitize_utf8_repair(v, n, &n)) == NULL)
+			return -ENOMEM;
+		v = fixed;
+	}
+	r = put_field(b, v, n, first);
+	free(fixed);
+	return r;
 }
 
 int fleet_buf_bytea(struct fleet_buf *b, const void *bytes, size_t len)
@@ -99,8 +117,12 @@ static int end_row(struct fleet_buf *b)
 	return 0;
 }
 
-/* The text of member k of o for a column: strings as they are, numbers as integers (the
- * columns are integers), booleans t/f; missing or null: NULL. */
+/*
+ * The text of member k of o for a column: strings as they are, numbers as integers (the
+ * columns are integers), booleans t/f; missing or null: NULL. A number the column cannot
+ * hold (a hostile report's pid or priority past int4, anything past bigint) ships as NULL:
+ * PostgreSQL would refuse the whole batch, and every batch after it, again and again.
+ */
 static const char *value(const cJSON *o, const char *k, char tmp[32])
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -108,7 +130,13 @@ static const char *value(const cJSON *o, const char *k, char tmp[32])
 	if (cJSON_IsString(v))
 		return v->valuestring;
 	if (cJSON_IsNumber(v)) {
-		snprintf(tmp, 32, "%" PRId64, (int64_t)v->valuedouble);
+		double d = v->valuedouble, max = 9.2e18;
+
+		if (strcmp(k, "pid") == 0 || strcmp(k, "priority") == 0)
+			max = 2147483647.0;
+		if (!(d >= -max - 1 && d <= max)) /* also NaN */
+			return NULL;
+		snprintf(tmp, 32, "%" PRId64, (int64_t)d);
 		return tmp;
 	}
 	if (cJSON_IsBool(v))

@@ -29,6 +29,15 @@ static void test_copy_text(void)
 	ASSERT_EQ(fleet_buf_field(&b, "", 0), 0);
 	ASSERT_EQ(fleet_buf_bytea(&b, bytes, sizeof(bytes)), 0);
 	ASSERT_STREQ(b.data, "a\\tb\\\\c\\nd\\re\t\\N\t\t\\\\x00ff5c");
+	/* not UTF-8 (a report's bytes): each bad byte becomes U+FFFD */
+	b.len = 0;
+	ASSERT_EQ(fleet_buf_field(&b,
+				  "a\xff\xfe"
+				  "b\xc3\xa9",
+				  1),
+		  0);
+	ASSERT_STREQ(b.data, "a\xef\xbf\xbd\xef\xbf\xbd"
+			     "b\xc3\xa9");
 	free(b.data);
 }
 
@@ -76,6 +85,16 @@ static void test_rows(void)
 		     "h1\tincident:AB\t1\tU1\tiPhone15,2\t18.5\t22F76\t2026-01-02T03:04:05Z\tGame\t"
 		     "42\t\\N\tper-process-limit\tforeground\t10\t100\t16384\t1638400\t3221225472\t"
 		     "\\N\t{\"a\":1}\n");
+	/* numbers past the column's type ship as NULL (int4 pid and priority, bigint) */
+	bt.copy[FLEET_EVENTS].len = 0;
+	cJSON_ReplaceItemInObject(ev, "pid", cJSON_CreateNumber(4294967296.0));
+	cJSON_ReplaceItemInObject(ev, "priority", cJSON_CreateNumber(-2147483648.0));
+	cJSON_ReplaceItemInObject(ev, "rpages", cJSON_CreateNumber(1e30));
+	ASSERT_EQ(fleet_rows_event(&bt.copy[FLEET_EVENTS], "h", "k", 0, ev, "{}"), 0);
+	ASSERT_STREQ(bt.copy[FLEET_EVENTS].data,
+		     "h\tk\t0\tU1\tiPhone15,2\t18.5\t22F76\t2026-01-02T03:04:05Z\tGame\t\\N\t"
+		     "\\N\tper-process-limit\tforeground\t-2147483648\t\\N\t16384\t1638400\t"
+		     "3221225472\t\\N\t{}\n");
 	/* a role PostgreSQL's check does not know ships as NULL */
 	bt.copy[FLEET_EVENTS].len = 0;
 	ASSERT_EQ(fleet_rows_event(&bt.copy[FLEET_EVENTS], "h1", "k", 0, odd, "{}"), 0);
