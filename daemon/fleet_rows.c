@@ -117,6 +117,12 @@ static int end_row(struct fleet_buf *b)
 	return 0;
 }
 
+/* A report's own time (isotime_format: years 0000..9999): PostgreSQL has no year 0 */
+static const char *time_or_null(const char *t)
+{
+	return t && strncmp(t, "0000-", 5) != 0 ? t : NULL;
+}
+
 /*
  * The text of member k of o for a column: strings as they are, numbers as integers (the
  * columns are integers), booleans t/f; missing or null: NULL. A number the column cannot
@@ -127,6 +133,8 @@ static const char *value(const cJSON *o, const char *k, char tmp[32])
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
+	if (cJSON_IsString(v) && strcmp(k, "time") == 0)
+		return time_or_null(v->valuestring);
 	if (cJSON_IsString(v))
 		return v->valuestring;
 	if (cJSON_IsNumber(v)) {
@@ -184,7 +192,7 @@ int fleet_rows_report(struct fleet_buf *b, const char *host_id, const cJSON *rep
 		return -EINVAL;
 	r = fields(b, host_id, rep, head);
 	if (r == 0)
-		r = fleet_buf_field(b, time, 0);
+		r = fleet_buf_field(b, time_or_null(time), 0);
 	for (const char *const *k = tail; r == 0 && *k; k++)
 		r = fleet_buf_field(b, value(rep, *k, tmp), 0);
 	if (r == 0)

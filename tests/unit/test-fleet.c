@@ -95,6 +95,11 @@ static void test_rows(void)
 		     "h\tk\t0\tU1\tiPhone15,2\t18.5\t22F76\t2026-01-02T03:04:05Z\tGame\t\\N\t"
 		     "\\N\tper-process-limit\tforeground\t-2147483648\t\\N\t16384\t1638400\t"
 		     "3221225472\t\\N\t{}\n");
+	/* a year PostgreSQL has not (a hostile report's time) ships as NULL */
+	bt.copy[FLEET_EVENTS].len = 0;
+	cJSON_ReplaceItemInObject(ev, "time", cJSON_CreateString("0000-01-01T00:00:00Z"));
+	ASSERT_EQ(fleet_rows_event(&bt.copy[FLEET_EVENTS], "h", "k", 0, ev, "{}"), 0);
+	CHECK(strstr(bt.copy[FLEET_EVENTS].data, "0000-") == NULL);
 	/* a role PostgreSQL's check does not know ships as NULL */
 	bt.copy[FLEET_EVENTS].len = 0;
 	ASSERT_EQ(fleet_rows_event(&bt.copy[FLEET_EVENTS], "h1", "k", 0, odd, "{}"), 0);
