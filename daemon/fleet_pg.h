@@ -27,8 +27,8 @@ struct fleet_pg;
 
 struct fleet_pg *fleet_pg_new(const struct fleet_pg_conf *conf); /* copies conf; NULL: ENOMEM */
 void fleet_pg_free(struct fleet_pg *p);				 /* NULL is a no-op */
-/* Ship b (connecting first when needed). 0, or -EIO with err set (the connection is closed
- * unless the error left it usable). */
+/* Ship b (connecting first when needed). 0, or -EIO / -ENOMEM with err set (one line); on
+ * an error the connection is closed, and the next call connects again. */
 int fleet_pg_ship(struct fleet_pg *p, const struct fleet_batch *b, char *err, size_t errlen);
 int fleet_pg_connected(const struct fleet_pg *p);
 
