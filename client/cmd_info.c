@@ -75,6 +75,28 @@ static void status_print_csv(const cJSON *r)
 	csv_end(stdout);
 }
 
+/* "fleet:" when the daemon ships to PostgreSQL (issue 14) */
+static void status_print_fleet(const struct ctl *ctl, const cJSON *r)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(r, "fleet");
+	const char *ok = ctl->color ? "\033[32m" : "", *bad = ctl->color ? "\033[1;31m" : "";
+	const char *end = ctl->color ? "\033[0m" : "";
+	const char *err = jstr_or(f, "last_error", NULL);
+	char a[64], b[64];
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "enabled")))
+		return;
+	fmt_jnum(a, sizeof(a), f, "outbox");
+	fmt_jnum(b, sizeof(b), f, "shipped");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "connected")))
+		printf("fleet:      %sconnected%s as %s, %s waiting, %s shipped (last %s)\n", ok,
+		       end, jstr_or(f, "host_id", "-"), a, b,
+		       jstr_or(f, "last_shipped_at", "never"));
+	else
+		printf("fleet:      %snot connected%s as %s, %s waiting, %s shipped%s%s\n", bad,
+		       end, jstr_or(f, "host_id", "-"), a, b, err ? ": " : "", err ? err : "");
+}
+
 static void status_print_table(const struct ctl *ctl, const cJSON *r)
 {
 	const cJSON *usb = cJSON_GetObjectItemCaseSensitive(r, "usbmuxd");
@@ -109,6 +131,7 @@ static void status_print_table(const struct ctl *ctl, const cJSON *r)
 	} else {
 		printf("resync:     off\n");
 	}
+	status_print_fleet(ctl, r);
 }
 
 int status_main(struct ctl *ctl, int argc, char **argv)

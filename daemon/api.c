@@ -127,6 +127,12 @@ static void status_reply_to(struct api_ctx *a, struct ipc_client *c, const cJSON
 	cJSON_AddNumberToObject(res, "events", (double)events);
 	cJSON_AddNumberToObject(res, "clients", ipc_client_count(a->ipc));
 	cJSON_AddNumberToObject(res, "resync_interval_s", a->cfg->resync_interval_s);
+	if (a->fleet_json_cb) {
+		cJSON *fleet = a->fleet_json_cb(a->fleet_arg);
+
+		if (fleet)
+			cJSON_AddItemToObject(res, "fleet", fleet);
+	}
 	api_reply_ok(c, id, res);
 }
 

@@ -32,6 +32,9 @@ struct api_ctx {
 	/* An imported report was committed and is new: publish its events. */
 	void (*report_cb)(void *arg, const struct ingest_source *src, struct ingest_item *it);
 	void *report_arg;
+	/* the status reply's "fleet" object (NULL: none) */
+	struct cJSON *(*fleet_json_cb)(void *arg);
+	void *fleet_arg;
 	/* the api's own */
 	unsigned jobs_running; /* work items (import, reparse) still on the thread pool */
 	int reparse_running;

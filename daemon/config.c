@@ -54,6 +54,10 @@ int config_init(struct config *c)
 	c->max_sync_depth = 16;
 	c->max_sync_entries = 100000;
 	c->max_events_per_report = 20000;
+	c->fleet_batch = 1000;
+	c->fleet_retry_max_s = 60;
+	if (gethostname(c->fleet_host_id, sizeof(c->fleet_host_id) - 1) < 0)
+		c->fleet_host_id[0] = '\0';
 	if (set_str(&c->socket, JETSAMD_DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->state_dir, JETSAMD_DEFAULT_STATE_DIR) < 0) {
 		config_release(c);
@@ -463,6 +467,61 @@ static int set_client_key(struct config *c, const char *key, const char *value, 
 	return 1;
 }
 
+static int set_fleet_text(char *dst, size_t size, const char *key, const char *value, char *err,
+			  size_t errlen)
+{
+	size_t len = strlen(value);
+
+	if (len >= size)
+		return fail(err, errlen, key, "longer than %zu bytes", size - 1);
+	memcpy(dst, value, len + 1);
+	return 0;
+}
+
+/* The fleet (issue 14): shipping to PostgreSQL. Returns 1 when key is none of them. */
+static int set_fleet_key(struct config *c, const char *key, const char *value, char *err,
+			 size_t errlen)
+{
+	uint64_t n;
+	int r, b;
+
+	if (strcmp(key, "fleet_conninfo") == 0)
+		return set_fleet_text(c->fleet_conninfo, sizeof(c->fleet_conninfo), key, value, err,
+				      errlen);
+	if (strcmp(key, "fleet_passfile") == 0)
+		return set_fleet_text(c->fleet_passfile, sizeof(c->fleet_passfile), key, value, err,
+				      errlen);
+	if (strcmp(key, "fleet_host_id") == 0) {
+		for (const char *p = value; *p; p++)
+			if ((unsigned char)*p < ' ' || *p == 0x7f)
+				return fail(err, errlen, key, "holds a control character");
+		if (value[0] == '\0')
+			return fail(err, errlen, key, "is empty");
+		return set_fleet_text(c->fleet_host_id, sizeof(c->fleet_host_id), key, value, err,
+				      errlen);
+	}
+	if (strcmp(key, "fleet_ship_facts") == 0 || strcmp(key, "fleet_ship_raw") == 0) {
+		if (parse_bool(value, &b) < 0)
+			return fail(err, errlen, key, "'%s' is not yes or no", value);
+		*(strcmp(key, "fleet_ship_raw") == 0 ? &c->fleet_ship_raw : &c->fleet_ship_facts) =
+			b;
+		return 0;
+	}
+	if (strcmp(key, "fleet_batch") == 0) {
+		r = set_uint(key, value, NULL, 1, 100000, 1, &n, err, errlen);
+		if (r == 0)
+			c->fleet_batch = (unsigned)n;
+		return r;
+	}
+	if (strcmp(key, "fleet_retry_max") == 0) {
+		r = set_uint(key, value, ms_units, 1, 86400, 1000, &n, err, errlen);
+		if (r == 0)
+			c->fleet_retry_max_s = (unsigned)n;
+		return r;
+	}
+	return 1;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	int r;
@@ -476,6 +535,8 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		r = set_lifecycle_key(c, key, value, err, errlen);
 	if (r == 1)
 		r = set_client_key(c, key, value, err, errlen);
+	if (r == 1)
+		r = set_fleet_key(c, key, value, err, errlen);
 	return r == 1 ? fail(err, errlen, key, "unknown key") : r;
 }
 
@@ -488,7 +549,7 @@ int config_check(const struct config *c, char *err, size_t errlen)
 		return fail(err, errlen, "sync_timeout",
 			    "%us is not more than mover_timeout (%ums)", c->sync_timeout_s,
 			    c->mover_timeout_ms);
-	return 0;
+	return config_fleet_check(c, err, errlen);
 }
 
 static char *trim(char *s, char *end)

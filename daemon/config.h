@@ -43,6 +43,14 @@ struct config {
 	size_t max_events_per_report;
 	/* live detection (issue 13) */
 	int live_detection; /* live_detection = yes: follow each phone's syslog_relay */
+	/* the fleet (issue 14): shipping to PostgreSQL (config_fleet.c, fleet.c) */
+	char fleet_conninfo[2048];  /* fleet_conninfo = (empty: off); no password in it */
+	char fleet_passfile[1024];  /* fleet_passfile = (empty: libpq's default, PGPASSFILE) */
+	char fleet_host_id[256];    /* fleet_host_id = (the hostname) */
+	int fleet_ship_facts;	    /* fleet_ship_facts = no */
+	int fleet_ship_raw;	    /* fleet_ship_raw = no */
+	unsigned fleet_batch;	    /* fleet_batch = 1000: events per shipped batch */
+	unsigned fleet_retry_max_s; /* fleet_retry_max = 60s: reconnect backoff cap */
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */
@@ -57,6 +65,11 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
 		       size_t errlen);
 /* Checks that span keys (retry_min <= retry_max). Returns 0 or -EINVAL with err set. */
 int config_check(const struct config *c, char *err, size_t errlen);
+/*
+ * config_fleet.c (libpq): fleet_conninfo must parse as a libpq conninfo or URI and hold no
+ * password (credentials come from fleet_passfile or PGPASSFILE). 0 or -EINVAL with err set.
+ */
+int config_fleet_check(const struct config *c, char *err, size_t errlen);
 /* Names of values, for messages: "jetsam", "all" (log levels: log_level_name() in log.h) */
 const char *config_collect_name(enum config_collect collect);
 /* Deep copy (for SIGHUP reload: parse into a copy, swap only when valid). */

@@ -13,6 +13,8 @@
  *         devices.c     phones, states, waits; devices_sync.c: sync/removal jobs;
  *                       devices_live.c: live detection (syslogwatch.c follows a phone's log)
  *         ingest.c      hash, archive, parse (worker); commit (store job), EVENT JSON (loop)
+ *         fleet.c       shipping to PostgreSQL: outbox batches (store jobs) to its thread
+ *           fleet_pg.c  libpq on the fleet thread     store_outbox.c the outbox (store)
  *           fetch.c     AFC walk, download, remove (worker); fetch_conn.c connects (L4)
  *                       fetch_abort.c: the loop cuts a job's sockets (stop, deadline)
  *           devwatch.c  usbmuxd events      store*.c  SQLite, split by job (store_internal.h)
@@ -47,6 +49,7 @@
 #include "../proto/protocol.h"
 #include "api.h"
 #include "devices.h"
+#include "fleet.h"
 #include "hub.h"
 #include "ingest.h"
 #include "ipc.h"
@@ -78,6 +81,7 @@ static void device_cb(void *arg, const struct store_device *row)
 
 	if (h->ipc != NULL && !h->stopping)
 		publish(h, IPC_TOPIC_DEVICES, PROTO_PUSH_DEVICE, store_device_row_json(row));
+	fleet_kick(h->fleet);
 	hub_notify_status(h);
 }
 
@@ -147,6 +151,7 @@ static void report_cb(void *arg, const struct ingest_source *src, struct ingest_
 	struct hub_pub *p;
 	cJSON *events = it->events;
 
+	fleet_kick(h->fleet); /* committed: ship it now rather than at the next look */
 	if (h->ipc == NULL || h->stopping || !h->pub_idle_init)
 		return;
 	it->events = NULL; /* taken over */
@@ -244,6 +249,25 @@ static int open_store(struct hub *h)
 	return r;
 }
 
+/* api_ctx.fleet_json_cb: the status reply's "fleet" object */
+static cJSON *fleet_json_cb(void *arg)
+{
+	struct hub *h = arg;
+
+	return fleet_status_json(h->fleet);
+}
+
+static int start_fleet(struct hub *h)
+{
+	int r = fleet_new(h->loop, &h->cfg, h->sq, &h->fleet);
+
+	if (r < 0)
+		return r;
+	h->api.fleet_json_cb = fleet_json_cb;
+	h->api.fleet_arg = h;
+	return 0;
+}
+
 int hub_start(struct hub *h, uv_loop_t *loop)
 {
 	int fd, r;
@@ -279,13 +303,14 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 		return r;
 	}
 	h->api.devices = h->devices;
-	return 0;
+	return start_fleet(h);
 }
 
 void hub_reconfigure(struct hub *h)
 {
 	if (h->devices)
 		devices_reconfigure(h->devices);
+	fleet_reconfigure(h->fleet, &h->cfg);
 	hub_notify_status(h);
 }
 
@@ -304,7 +329,7 @@ static void storeq_stopped_cb(void *arg)
 /* Clients and devices first (they may still submit store jobs), then the store thread. */
 static void maybe_stopped(struct hub *h)
 {
-	if (!h->ipc_stopped || !h->devices_stopped || h->storeq_stopping)
+	if (!h->ipc_stopped || !h->devices_stopped || !h->fleet_stopped || h->storeq_stopping)
 		return;
 	h->storeq_stopping = 1;
 	log_debug("main", "listener, clients and devices are closed");
@@ -331,6 +356,14 @@ static void devices_stopped_cb(void *arg)
 	maybe_stopped(h);
 }
 
+static void fleet_stopped_cb(void *arg)
+{
+	struct hub *h = arg;
+
+	h->fleet_stopped = 1;
+	maybe_stopped(h);
+}
+
 void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg)
 {
 	if (h->stopping)
@@ -353,6 +386,10 @@ void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg)
 		devices_stop(h->devices, devices_stopped_cb, h);
 	else
 		h->devices_stopped = 1;
+	if (h->fleet) /* the batch in flight finishes (its outbox entries go), then the thread */
+		fleet_stop(h->fleet, fleet_stopped_cb, h);
+	else
+		h->fleet_stopped = 1;
 	maybe_stopped(h);
 }
 
@@ -364,6 +401,8 @@ void hub_release(struct hub *h)
 	h->devices = h->api.devices = NULL;
 	ipc_free(h->ipc);
 	h->ipc = h->api.ipc = NULL;
+	fleet_free(h->fleet);
+	h->fleet = NULL;
 	storeq_free(h->sq);
 	h->sq = h->api.sq = NULL;
 	store_close(h->store);

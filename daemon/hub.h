@@ -12,6 +12,7 @@ struct store;
 struct storeq;
 struct ipc;
 struct devices;
+struct fleet;
 
 /* Only main.c sees this; the subsystems get what they need through ops tables and api_ctx. */
 struct hub {
@@ -31,6 +32,8 @@ struct hub {
 	int pub_idle_init;
 	void (*stopped_cb)(void *arg);
 	void *stopped_arg;
+	struct fleet *fleet; /* shipping to PostgreSQL (issue 14; disabled when not configured) */
+	int fleet_stopped;
 };
 
 /*

@@ -152,8 +152,9 @@ char *store_col_dup(sqlite3_stmt *st, int col)
  * and on a new one after schema_sql, which stays version 1 as it is.
  */
 static const char *const migrations[] = {
-	schema_sql,    /* 0 -> 1 */
-	schema_v2_sql, /* 1 -> 2 */
+	schema_sql,	  /* 0 -> 1 */
+	schema_v2_sql,	  /* 1 -> 2 */
+	store_outbox_sql, /* 2 -> 3: the fleet outbox (store_outbox.c) */
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -26,7 +26,8 @@
  * One job per file: store.c (open/close, schema and its versions, transactions, the
  * statement cache), store_durable.c (worker-side fsync and checkpoint), store_devices.c,
  * store_files.c (file index rows), store_ingest.c (ingest and reparse: one report-row bind),
- * store_limits.c (limit statistics), store_query.c (status, reports and events as JSON).
+ * store_limits.c (limit statistics), store_query.c (status, reports and events as JSON),
+ * store_outbox.c (the fleet outbox: its triggers queue report and device changes).
  *
  * A new column: one more step in migrations[] (store.c), then the statement of the job
  * that writes it and the renderer that shows it (store_query.c, or store_devices.c for
@@ -152,6 +153,9 @@ int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite
 int store_event_add_collection(cJSON *o, const char *product, int64_t collected_at, int64_t seq);
 
 /* ---- between the jobs ---- */
+
+/* store_outbox.c: the schema step of the fleet outbox (a table and its triggers) */
+extern const char store_outbox_sql[];
 
 /* store_files.c: the file index entry of an ingested phone file (none for an import) */
 int store_file_upsert(struct store *s, const struct store_ingest *in, int64_t report_id);

@@ -37,11 +37,13 @@ LAYERS = [
     ("L0 main", ["daemon/main"]),
     ("L1 hub", ["daemon/hub"]),
     ("L2 commands", ["daemon/api*", "daemon/import", "daemon/reparse"]),
-    ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest"]),
-    ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/syslogwatch*", "daemon/devwatch", "daemon/store*"]),
-    ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*"]),
+    ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest", "daemon/fleet"]),
+    ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/syslogwatch*", "daemon/devwatch", "daemon/store*",
+                    "daemon/fleet_pg"]),
+    ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*",
+                 "daemon/fleet_rows", "daemon/fleetschema"]),
     # any layer may use these
-    ("any", ["daemon/log", "daemon/config", "daemon/sd", "daemon/mailbox", "daemon/clock",
+    ("any", ["daemon/log", "daemon/config", "daemon/config_fleet", "daemon/sd", "daemon/mailbox", "daemon/clock",
              "daemon/readfile", "daemon/trim"]),
 ]
 

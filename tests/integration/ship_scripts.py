@@ -87,7 +87,8 @@ def deps():
         return set(p.stdout.split())
 
     demo, test = listed(), listed("--test")
-    for pkg in ("meson", "libimobiledevice-dev", "libuv1-dev", "libcjson-dev", "libsqlite3-dev"):
+    for pkg in ("meson", "libimobiledevice-dev", "libuv1-dev", "libcjson-dev", "libsqlite3-dev",
+                "libpq-dev"):
         expect(pkg in demo, f"the demo set has {pkg}")
     for pkg in ("clang", "libclang-rt-14-dev", "clang-format", "nodejs", "npm", "shellcheck",
                 "tmux"):

@@ -389,6 +389,68 @@ static void test_shipped(const char *path)
 	config_release(&def);
 }
 
+static int set_checked(struct config *c, const char *k, const char *v, char *err, size_t n)
+{
+	int r = config_set(c, k, v, err, n);
+
+	return r == 0 ? config_check(c, err, n) : r;
+}
+
+/* issue 14: the fleet keys; a password inside fleet_conninfo is refused (libpq parses it) */
+static void test_fleet_keys(void)
+{
+	struct config c;
+	char err[512];
+
+	ASSERT_EQ(config_init(&c), 0);
+	ASSERT_STREQ(c.fleet_conninfo, "");
+	ASSERT_STREQ(c.fleet_passfile, "");
+	CHECK(c.fleet_host_id[0] != '\0'); /* the hostname */
+	ASSERT_EQ(c.fleet_ship_facts, 0);
+	ASSERT_EQ(c.fleet_ship_raw, 0);
+	ASSERT_EQ(c.fleet_batch, 1000);
+	ASSERT_EQ(c.fleet_retry_max_s, 60);
+	ASSERT_EQ(config_check(&c, err, sizeof(err)), 0);
+
+	ASSERT_EQ(set_checked(&c, "fleet_conninfo", "host=/tmp dbname=jetsam user=jd", err,
+			      sizeof(err)),
+		  0);
+	ASSERT_EQ(set_checked(&c, "fleet_conninfo", "postgresql://jd@db.lab:5433/jetsam", err,
+			      sizeof(err)),
+		  0);
+	ASSERT_EQ(set_checked(&c, "fleet_host_id", "lab-3", err, sizeof(err)), 0);
+	ASSERT_STREQ(c.fleet_host_id, "lab-3");
+	ASSERT_EQ(set_checked(&c, "fleet_ship_facts", "yes", err, sizeof(err)), 0);
+	ASSERT_EQ(set_checked(&c, "fleet_ship_raw", "on", err, sizeof(err)), 0);
+	CHECK(c.fleet_ship_facts && c.fleet_ship_raw);
+	ASSERT_EQ(set_checked(&c, "fleet_batch", "50", err, sizeof(err)), 0);
+	ASSERT_EQ(c.fleet_batch, 50);
+	ASSERT_EQ(set_checked(&c, "fleet_retry_max", "5m", err, sizeof(err)), 0);
+	ASSERT_EQ(c.fleet_retry_max_s, 300);
+	ASSERT_EQ(set_checked(&c, "fleet_batch", "0", err, sizeof(err)), -EINVAL);
+	ASSERT_EQ(set_checked(&c, "fleet_host_id", "", err, sizeof(err)), -EINVAL);
+	ASSERT_EQ(set_checked(&c, "fleet_ship_raw", "maybe", err, sizeof(err)), -EINVAL);
+
+	/* a password, in either form, is refused with a message naming the passfile */
+	ASSERT_EQ(set_checked(&c, "fleet_conninfo", "host=db dbname=j password=s3cret", err,
+			      sizeof(err)),
+		  -EINVAL);
+	CHECK(strstr(err, "fleet_conninfo") && strstr(err, "password") && strstr(err, "passfile"));
+	CHECK(strstr(err, "s3cret") == NULL);
+	ASSERT_EQ(
+		set_checked(&c, "fleet_conninfo", "postgresql://jd:s3cret@db/j", err, sizeof(err)),
+		-EINVAL);
+	CHECK(strstr(err, "password") != NULL);
+	/* libpq's own parse error */
+	ASSERT_EQ(set_checked(&c, "fleet_conninfo", "host=db nonsense", err, sizeof(err)), -EINVAL);
+	CHECK(strncmp(err, "key 'fleet_conninfo': ", 22) == 0 && strchr(err, '\n') == NULL);
+	ASSERT_EQ(set_checked(&c, "fleet_conninfo", "host=db passfile=/x", err, sizeof(err)), 0);
+	ASSERT_EQ(set_checked(&c, "fleet_passfile", "/etc/jetsamd/pgpass", err, sizeof(err)),
+		  -EINVAL);
+	ASSERT_EQ(set_checked(&c, "fleet_conninfo", "", err, sizeof(err)), 0); /* off */
+	config_release(&c);
+}
+
 int main(int argc, char **argv)
 {
 	test_defaults();
@@ -398,6 +460,7 @@ int main(int argc, char **argv)
 	test_check_and_file();
 	test_lifecycle_keys();
 	test_not_regular();
+	test_fleet_keys();
 	if (argc > 1)
 		test_shipped(argv[1]);
 	return CHECK_DONE();

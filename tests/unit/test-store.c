@@ -846,7 +846,7 @@ static void test_landed_store(const char *top, const char *landed_sql)
 	cJSON_Delete(arr);
 	store_close(s);
 
-	ASSERT_EQ(db_int(dir, "PRAGMA user_version"), 2);
+	ASSERT_EQ(db_int(dir, "PRAGMA user_version"), 3);
 	ASSERT_EQ(db_int(dir, "SELECT count(*) FROM reports"), 4);
 	ASSERT_EQ(db_int(dir, "SELECT count(*) FROM files"), 5);
 	/* a stamped store opens as it is */
@@ -869,7 +869,7 @@ static void test_schema_version(const char *top, const char *landed_sql)
 	CHECK(mkdir(newer, 0700) == 0);
 	ASSERT_EQ(store_open(fresh, &s), 0);
 	store_close(s);
-	ASSERT_EQ(db_int(fresh, "PRAGMA user_version"), 2);
+	ASSERT_EQ(db_int(fresh, "PRAGMA user_version"), 3);
 	ASSERT_EQ(db_int(fresh, "SELECT count(*) FROM sqlite_schema WHERE name='lim_procs'"), 1);
 
 	db_exec(newer, landed_sql);
