@@ -43,6 +43,9 @@ struct config {
 	size_t max_events_per_report;
 	/* live detection (issue 13) */
 	int live_detection; /* live_detection = yes: follow each phone's syslog_relay */
+	/* Prometheus metrics (issue 14): HOST:PORT of the HTTP listener; "" = off (the default).
+	 * A listener passed by systemd (FileDescriptorName=metrics) wins. */
+	char metrics_listen[280];
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */
