@@ -10,10 +10,7 @@
 enum metrics_http_method { METRICS_HTTP_GET, METRICS_HTTP_HEAD, METRICS_HTTP_OTHER };
 
 struct metrics_http_req {
-	/* The server's limit for a request head (431 past it). */
-#define METRICS_HTTP_HEAD_MAX 8192
-
-enum metrics_http_method method;
+	enum metrics_http_method method;
 	int metrics;   /* the path (before any '?') is /metrics */
 	int minor;     /* HTTP/1.minor */
 	size_t length; /* bytes of the head, up to and including its empty line */

@@ -37,7 +37,7 @@ LAYERS = [
     ("L0 main", ["daemon/main"]),
     ("L1 hub", ["daemon/hub"]),
     ("L2 commands", ["daemon/api*", "daemon/import", "daemon/reparse"]),
-    ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest"]),
+    ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest", "daemon/metrics"]),
     ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/syslogwatch*", "daemon/devwatch", "daemon/store*"]),
     ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*",
                  "daemon/metrics_text", "daemon/metrics_http", "daemon/metrics_proc"]),
