@@ -216,8 +216,8 @@ static const char *col(sqlite3_stmt *st, int i)
 static int add_event(void *ctx, sqlite3_stmt *st)
 {
 	struct store_metrics *m = ctx;
-	struct metrics_kill kk;
-	struct metrics_limit lk;
+	struct metrics_kill kk = {0}; /* whole: results are compared and copied by value */
+	struct metrics_limit lk = {0};
 	struct kill_e *k;
 	struct lim_e *l;
 	int64_t id = sqlite3_column_int64(st, 0), t = sqlite3_column_int64(st, 6);
