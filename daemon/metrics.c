@@ -388,7 +388,7 @@ static void scrape_done_cb(struct storeq_job *job)
 	else if (j->res.rebuilt)
 		log_info("metrics", "store aggregates built from %lld event rows",
 			 (long long)j->res.rows_read);
-	if (j->r == 0 && (text = render(m, &j->res, &len)) == NULL)
+	if (j->r == 0 && c && (text = render(m, &j->res, &len)) == NULL)
 		log_err("metrics", "out of memory rendering the metrics");
 	store_metrics_result_release(&j->res);
 	while (c) {
