@@ -382,12 +382,15 @@ static void scrape_done_cb(struct storeq_job *job)
 	size_t len = 0;
 
 	m->job_running = 0;
+	if (j->r == 0 && j->res.more && !m->stopping) {
+		/* a rebuild goes on chunk by chunk: other store jobs run in between */
+		store_metrics_result_release(&j->res);
+		scrape_start(m);
+		return;
+	}
 	m->waiters = NULL;
 	if (j->r < 0)
 		log_err("metrics", "cannot read the store's metrics: %s", strerror(-j->r));
-	else if (j->res.rebuilt)
-		log_info("metrics", "store aggregates built from %lld event rows",
-			 (long long)j->res.rows_read);
 	if (j->r == 0 && c && (text = render(m, &j->res, &len)) == NULL)
 		log_err("metrics", "out of memory rendering the metrics");
 	store_metrics_result_release(&j->res);
@@ -515,7 +518,9 @@ int metrics_new(uv_loop_t *loop, struct storeq *sq, int fd, const char *addr,
 			close(fd);
 		return r;
 	}
-	return listen_on(m, fd, addr);
+	if ((r = listen_on(m, fd, addr)) == 0)
+		scrape_start(m); /* build the store aggregates now, not at the first scrape */
+	return r;
 }
 
 static void listener_closed_cb(uv_handle_t *h)

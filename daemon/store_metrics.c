@@ -24,6 +24,12 @@ static const char epoch_sql[] =
 	"CREATE TEMP TRIGGER IF NOT EXISTS jetsamd_metrics_rep_upd AFTER UPDATE OF status"
 	" ON reports BEGIN UPDATE jetsamd_metrics_epoch SET n=n+1; END;";
 
+/* event rows read per collect at most: a rebuild at a million events is split into store
+ * jobs of about 0.1 s, so that other store jobs run in between */
+#define STORE_METRICS_CHUNK   16384
+#define STORE_METRICS_STR_(x) #x
+#define STORE_METRICS_STR(x)  STORE_METRICS_STR_(x)
+
 struct kill_e {
 	struct metrics_kill k;
 	uint32_t h;
@@ -411,7 +417,7 @@ static int add_sync(void *ctx, sqlite3_stmt *st)
 /* Bring the aggregates up to date (a rebuild when rows were rewritten). */
 static int refresh(struct store *s, struct store_metrics *m, struct store_metrics_result *out)
 {
-	int64_t epoch = m->epoch, before = m->max_event;
+	int64_t epoch = m->epoch;
 	int r;
 
 	if (!m->installed) {
@@ -429,18 +435,26 @@ static int refresh(struct store *s, struct store_metrics *m, struct store_metric
 	if (!m->valid || m->epoch != epoch) {
 		reset(m);
 		out->rebuilt = 1;
-		before = -1;
 	}
 	r = each_row(s,
 		     "SELECT id,product,build,role,reason,limit_bytes,coalesce(time,collected_at)"
-		     " FROM events WHERE id > ?1 ORDER BY id",
+		     " FROM events WHERE id > ?1 ORDER BY id LIMIT " STORE_METRICS_STR(
+			     STORE_METRICS_CHUNK),
 		     m->max_event, add_event, m, &out->rows_read);
+	if (r == 0 && out->rows_read > 0)
+		m->ratios_valid = 0;
+	if (r == 0 && out->rows_read == STORE_METRICS_CHUNK) {
+		m->valid = 1; /* so far: the next collect goes on from max_event */
+		out->more = 1;
+		return 0;
+	}
+	/* NOT INDEXED: a rowid range, not a scan of reports_status (which covers the query) */
 	if (r == 0)
 		r = each_row(s,
-			     "SELECT status,count(*),max(id) FROM reports WHERE id > ?1"
+			     "SELECT status,count(*),max(id) FROM reports NOT INDEXED WHERE id > ?1"
 			     " GROUP BY status",
 			     m->max_report, add_reports, m, NULL);
-	if (r == 0 && (m->max_event != before || !m->ratios_valid))
+	if (r == 0 && !m->ratios_valid)
 		r = ratios_compute(s, m);
 	if (r < 0) {
 		reset(m);
@@ -460,6 +474,10 @@ int store_metrics_collect(struct store *s, struct store_metrics *m,
 	if ((r = store_begin(s)) < 0) /* one snapshot for every read */
 		return r;
 	r = refresh(s, m, out);
+	if (r == 0 && out->more) {
+		store_commit(s);
+		return 0;
+	}
 	if (r == 0)
 		r = each_row(s,
 			     "SELECT udid,coalesce(product,''),last_sync FROM devices"

@@ -23,6 +23,8 @@ struct store;
  * those deletes and updates (a counter in a TEMP table, rolled back with its transaction);
  * when the count moved, the aggregates are rebuilt from scratch. The limit change ratios
  * come from the limits summaries (store_limits_json(): small tables) when anything moved.
+ * A collect reads at most STORE_METRICS_CHUNK event rows (out->more: call again), so a
+ * rebuild never holds the store thread for long.
  */
 
 struct store_metrics;
@@ -45,14 +47,17 @@ struct store_metrics_result {
 	int64_t reports[METRICS_N_REPORT];
 	struct store_metrics_sync *syncs;
 	size_t n_syncs;
-	int rebuilt;	   /* the aggregates were rebuilt from every row */
+	int rebuilt;	   /* the aggregates were reset: a rebuild from every row started */
 	int64_t rows_read; /* event rows read by this collect */
+	int more; /* a chunk of rows was read and more are left: collect again (nothing else
+		   * is filled in); a rebuild of a million events takes 62 collects */
 };
 
 int store_metrics_new(struct store_metrics **out);
 /* No collect may run; NULL is a no-op. */
 void store_metrics_free(struct store_metrics *m);
-/* Store thread: bring m up to date with s and copy the results out. 0 or -errno. */
+/* Store thread: bring m up to date with s (at most a chunk of rows: see out->more) and
+ * copy the results out. 0 or -errno. */
 int store_metrics_collect(struct store *s, struct store_metrics *m,
 			  struct store_metrics_result *out);
 void store_metrics_result_release(struct store_metrics_result *r);

@@ -83,6 +83,10 @@ static void same_as_rebuild(struct store *s, const struct store_metrics_result *
 	CHECK(store_metrics_new(&fresh) == 0);
 	ASSERT_EQ(store_metrics_collect(s, fresh, &b), 0);
 	ASSERT_EQ(b.rebuilt, 1);
+	while (b.more) { /* chunk by chunk */
+		store_metrics_result_release(&b);
+		ASSERT_EQ(store_metrics_collect(s, fresh, &b), 0);
+	}
 	ASSERT_EQ(a->n_kills, b.n_kills);
 	ASSERT_EQ(a->n_limits, b.n_limits);
 	ASSERT_EQ(a->n_ratios, b.n_ratios);
@@ -201,6 +205,44 @@ static void test_aggregates(struct store *s)
 	store_metrics_free(NULL);
 }
 
+/* more rows than a collect reads: chunks, then the same as a rebuild in one go */
+static void test_chunks(struct store *s)
+{
+	size_t n = 16384 + 100;
+	struct report_event *e = calloc(n, sizeof(*e));
+	struct store_metrics *m;
+	struct store_metrics_result res = {0};
+	struct report r;
+	int chunks = 0;
+	int64_t rows = 0, total = 0, reports = 0, events = 0;
+
+	CHECK(e != NULL);
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		e[i] = ev("p", i % 2 ? REPORT_ROLE_DAEMON : REPORT_ROLE_BACKGROUND,
+			  i % 3 ? "vm-pageshortage" : "highwater", i % 5 ? REPORT_NULL : GB);
+	mk_report(&r, "BIG", "23E246", 1767400000, e, n);
+	ASSERT_EQ(ingest(s, "99", &r), 0);
+	CHECK(store_metrics_new(&m) == 0);
+	do {
+		store_metrics_result_release(&res);
+		ASSERT_EQ(store_metrics_collect(s, m, &res), 0);
+		rows += res.rows_read;
+		chunks++;
+	} while (res.more && chunks < 100);
+	CHECK(chunks >= 2);
+	for (size_t i = 0; i < res.n_kills; i++)
+		total += res.kills[i].n;
+	CHECK(store_counts(s, &reports, &events) == 0);
+	ASSERT_EQ(total, events);
+	ASSERT_EQ(rows, events);
+	same_as_rebuild(s, &res);
+	store_metrics_result_release(&res);
+	store_metrics_free(m);
+	free(e);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/jt-store-metrics-XXXXXX";
@@ -210,8 +252,10 @@ int main(void)
 	log_init(LOG_LEVEL_WARNING);
 	CHECK(mkdtemp(dir) != NULL);
 	ASSERT_EQ(store_open(dir, &s), 0);
-	if (s)
+	if (s) {
 		test_aggregates(s);
+		test_chunks(s);
+	}
 	store_close(s);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
