@@ -156,7 +156,9 @@ def main():
     port = promserver.free_port()
     ds = harness.Devsim(phones_dirs=[pa, pb, pu]).start()
     jd = harness.Jetsamd(usbmuxd_socket=ds.usbmuxd, extra_config={
-        "resync_interval": "60s", "metrics_listen": "127.0.0.1:%d" % port}).start()
+        "resync_interval": "60s", "metrics_listen": "127.0.0.1:%d" % port,
+        # the untrusted phone is tried again only after the test: its state stays put
+        "retry_min": "120s", "retry_max": "300s"}).start()
     wait_states(jd, {A: "idle", B: "idle", U: "untrusted"}, timeout=40)
 
     status, ctype, text = scrape(port)
@@ -211,7 +213,7 @@ def main():
         n3 = len(jd.ctl_json("events", "--limit", "100000")["events"])
         prom.wait_for("sum(jetsamd_kills_total)", lambda r: r and float(r[0]["value"][1]) == n3)
         print("ok   after a reparse: sum(jetsamd_kills_total) = %d" % n3)
-        devs = prom.query('jetsamd_device_state{state="untrusted"} == 1')
+        devs = prom.wait_for('jetsamd_device_state{state="untrusted"} == 1')
         check_eq([d["metric"]["udid"] for d in devs], [U], "Prometheus: the untrusted phone")
     finally:
         prom.stop()
