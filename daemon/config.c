@@ -522,6 +522,34 @@ static int set_fleet_key(struct config *c, const char *key, const char *value, c
 	return 1;
 }
 
+/* metrics_listen = HOST:PORT ("[v6]:PORT" for an IPv6 address), or empty: off */
+static int set_metrics_key(struct config *c, const char *key, const char *value, char *err,
+			   size_t errlen)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	if (strcmp(key, "metrics_listen") != 0)
+		return 1;
+	if (value[0] == '\0' || strcmp(value, "none") == 0) {
+		c->metrics_listen[0] = '\0';
+		return 0;
+	}
+	colon = strrchr(value, ':');
+	if (strlen(value) >= sizeof(c->metrics_listen))
+		return fail(err, errlen, key, "'%s' is longer than %zu bytes", value,
+			    sizeof(c->metrics_listen) - 1);
+	if (colon == NULL || colon == value || (value[0] == '[' && colon[-1] != ']'))
+		return fail(err, errlen, key, "'%s' is not HOST:PORT", value);
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535)
+		return fail(err, errlen, key, "port in '%s' is not 1..65535", value);
+	memcpy(c->metrics_listen, value, strlen(value) + 1);
+	return 0;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	int r;
@@ -537,6 +565,8 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		r = set_client_key(c, key, value, err, errlen);
 	if (r == 1)
 		r = set_fleet_key(c, key, value, err, errlen);
+	if (r == 1)
+		r = set_metrics_key(c, key, value, err, errlen);
 	return r == 1 ? fail(err, errlen, key, "unknown key") : r;
 }
 

@@ -51,6 +51,9 @@ struct config {
 	int fleet_ship_raw;	    /* fleet_ship_raw = no */
 	unsigned fleet_batch;	    /* fleet_batch = 1000: events per shipped batch */
 	unsigned fleet_retry_max_s; /* fleet_retry_max = 60s: reconnect backoff cap */
+	/* Prometheus metrics (issue 14): HOST:PORT of the HTTP listener; "" = off (the default).
+	 * A listener passed by systemd (FileDescriptorName=metrics) wins. */
+	char metrics_listen[280];
 };
 
 /* Fill with built-in defaults. Returns 0 or -ENOMEM. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "config.h"
 #include "devices.h"
 #include "devices_impl.h"
@@ -96,6 +97,13 @@ void phone_set_state(struct phone *ph, enum phone_state st, const char *error)
 	    (error && strcmp(error, ph->error)))
 		log_info("devices", "'%s': %s%s%s", ph->udid, phone_state_names[st],
 			 error ? ": " : "", error ? error : "");
+	if (st == PH_SYNCING && ph->state != PH_SYNCING)
+		ph->sync_started_ms = clock_now_ms();
+	else if (ph->state == PH_SYNCING && st != PH_SYNCING && st != PH_DETACHED &&
+		 ph->dv->ops->sync_cb)
+		ph->dv->ops->sync_cb(ph->dv->arg, ph->udid,
+				     (double)(clock_now_ms() - ph->sync_started_ms) / 1000.0,
+				     st != PH_IDLE);
 	ph->state = st;
 	free(ph->error);
 	ph->error = error ? strdup(error) : NULL;
@@ -409,6 +417,20 @@ void devices_counts(const struct devices *dv, unsigned *attached, unsigned *sync
 	*attached = a;
 	*syncing = s;
 	*total = t;
+}
+
+size_t devices_list(const struct devices *dv, struct devices_phone *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct phone *ph = dv ? dv->phones : NULL; ph; ph = ph->next, n++) {
+		if (n >= max)
+			continue;
+		memcpy(out[n].udid, ph->udid, sizeof(out[n].udid));
+		out[n].state = phone_state_names[ph->state];
+		out[n].attached = ph->attached != 0;
+	}
+	return n;
 }
 
 int devices_usbmuxd_connected(const struct devices *dv)

@@ -33,6 +33,9 @@ struct devices_ops {
 	void (*report_cb)(void *arg, const struct ingest_source *src, struct ingest_item *it);
 	/* The usbmuxd connection or the counts changed (for a status line). */
 	void (*status_cb)(void *arg);
+	/* A phone's sync finished (it left the syncing state, not by a detach) after seconds;
+	 * failed: it did not end idle (locked, untrusted, error). May be NULL. */
+	void (*sync_cb)(void *arg, const char *udid, double seconds, int failed);
 };
 
 /*
@@ -65,6 +68,15 @@ void devices_wait_cancel(struct devices_wait *w);
 void devices_counts(const struct devices *dv, unsigned *attached, unsigned *syncing,
 		    unsigned *total);
 int devices_usbmuxd_connected(const struct devices *dv);
+
+/* A phone known in this run: its state name (static) and whether it is attached. */
+struct devices_phone {
+	char udid[44];
+	const char *state;
+	int attached;
+};
+/* Fill out[0..max) with the phones known in this run; returns how many there are. */
+size_t devices_list(const struct devices *dv, struct devices_phone *out, size_t max);
 
 /*
  * Graceful stop: unsubscribe from usbmuxd (joins libusbmuxd's thread), cancel jobs at a

@@ -79,7 +79,8 @@ struct phone {
 	int queued, want;
 	uv_timer_t timer;
 	unsigned backoff_s;
-	int new_reports; /* of the sync in progress */
+	int new_reports;	  /* of the sync in progress */
+	uint64_t sync_started_ms; /* when it last entered PH_SYNCING (ops->sync_cb) */
 	struct waitref *next_waits, *cur_waits;
 	struct phone *next, *qnext;
 	/* live detection (devices_live.c) */

@@ -43,6 +43,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -54,6 +55,7 @@
 #include "ingest.h"
 #include "ipc.h"
 #include "log.h"
+#include "metrics.h"
 #include "sd.h"
 #include "statedir.h"
 #include "store.h"
@@ -176,10 +178,45 @@ static void status_cb(void *arg)
 	hub_notify_status(arg);
 }
 
+/* devices_ops.sync_cb: a finished sync, into the metrics' histogram */
+static void sync_cb(void *arg, const char *udid, double seconds, int failed)
+{
+	struct hub *h = arg;
+
+	(void)udid;
+	metrics_sync_observe(h->metrics, seconds, failed);
+}
+
 static const struct devices_ops devices_ops = {
 	.device_cb = device_cb,
 	.report_cb = report_cb,
 	.status_cb = status_cb,
+	.sync_cb = sync_cb,
+};
+
+/* metrics_ops.devices_cb: the phones of this run */
+static size_t metrics_devices_cb(void *arg, struct devices_phone *out, size_t max)
+{
+	struct hub *h = arg;
+
+	return devices_list(h->devices, out, max);
+}
+
+/* metrics_ops.fleet_cb: the shipping state for jetsamd_fleet_* */
+static void metrics_fleet_cb(void *arg, struct metrics_fleet *out)
+{
+	struct hub *h = arg;
+	struct fleet_status st;
+
+	fleet_status(h->fleet, &st);
+	out->enabled = st.enabled;
+	out->connected = st.connected;
+	out->outbox = st.outbox;
+}
+
+static const struct metrics_ops metrics_ops = {
+	.fleet_cb = metrics_fleet_cb,
+	.devices_cb = metrics_devices_cb,
 };
 
 /* ---- ipc into the api ---- */
@@ -268,9 +305,26 @@ static int start_fleet(struct hub *h)
 	return 0;
 }
 
+/* The metrics listener: the activated one (mfd), else metrics_listen; none: off. */
+static int start_metrics(struct hub *h, int mfd)
+{
+	int r;
+
+	if (mfd < 0 && mfd != -ENOENT) {
+		log_err("main", "cannot use the activated metrics socket: %s", strerror(-mfd));
+		return mfd;
+	}
+	if (mfd < 0 && h->cfg.metrics_listen[0] == '\0')
+		return 0;
+	r = metrics_new(h->loop, h->sq, mfd, h->cfg.metrics_listen, &metrics_ops, h, &h->metrics);
+	if (r < 0)
+		log_err("main", "cannot serve metrics: %s", uv_strerror(r));
+	return r;
+}
+
 int hub_start(struct hub *h, uv_loop_t *loop)
 {
-	int fd, r;
+	int fd, mfd, r;
 
 	h->loop = loop;
 	h->started = (int64_t)time(NULL);
@@ -288,8 +342,10 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 	if (r < 0)
 		return r;
 	h->api.sq = h->sq;
-	fd = sd_listen_control();
+	sd_listen_sockets(&fd, &mfd);
 	if (fd < 0 && fd != -ENOENT) {
+		if (mfd >= 0)
+			close(mfd);
 		log_err("main", "cannot use the activated socket: %s", strerror(-fd));
 		return fd;
 	}
@@ -303,7 +359,8 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 		return r;
 	}
 	h->api.devices = h->devices;
-	return start_fleet(h);
+	r = start_fleet(h);
+	return r < 0 ? r : start_metrics(h, mfd);
 }
 
 void hub_reconfigure(struct hub *h)
@@ -329,7 +386,8 @@ static void storeq_stopped_cb(void *arg)
 /* Clients and devices first (they may still submit store jobs), then the store thread. */
 static void maybe_stopped(struct hub *h)
 {
-	if (!h->ipc_stopped || !h->devices_stopped || !h->fleet_stopped || h->storeq_stopping)
+	if (!h->ipc_stopped || !h->devices_stopped || !h->fleet_stopped || !h->metrics_stopped ||
+	    h->storeq_stopping)
 		return;
 	h->storeq_stopping = 1;
 	log_debug("main", "listener, clients and devices are closed");
@@ -345,6 +403,14 @@ static void ipc_stopped_cb(void *arg)
 	struct hub *h = arg;
 
 	h->ipc_stopped = 1;
+	maybe_stopped(h);
+}
+
+static void metrics_stopped_cb(void *arg)
+{
+	struct hub *h = arg;
+
+	h->metrics_stopped = 1;
 	maybe_stopped(h);
 }
 
@@ -382,6 +448,10 @@ void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg)
 		ipc_stop(h->ipc, ipc_stopped_cb, h);
 	else
 		h->ipc_stopped = 1;
+	if (h->metrics)
+		metrics_stop(h->metrics, metrics_stopped_cb, h);
+	else
+		h->metrics_stopped = 1;
 	if (h->devices)
 		devices_stop(h->devices, devices_stopped_cb, h);
 	else
@@ -397,6 +467,8 @@ void hub_release(struct hub *h)
 {
 	if (h->api.jobs_running != 0)
 		log_err("main", "%u jobs still running at exit", h->api.jobs_running);
+	metrics_free(h->metrics);
+	h->metrics = NULL;
 	devices_free(h->devices);
 	h->devices = h->api.devices = NULL;
 	ipc_free(h->ipc);

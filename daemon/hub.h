@@ -13,6 +13,7 @@ struct storeq;
 struct ipc;
 struct devices;
 struct fleet;
+struct metrics;
 
 /* Only main.c sees this; the subsystems get what they need through ops tables and api_ctx. */
 struct hub {
@@ -26,6 +27,8 @@ struct hub {
 	int64_t started; /* epoch seconds */
 	int stopping;
 	int ipc_stopped, devices_stopped, storeq_stopping, storeq_stopped;
+	struct metrics *metrics; /* GET /metrics (metrics.c); NULL when not configured */
+	int metrics_stopped;
 	/* EVENT pushes waiting to be sent, a few hundred per loop turn (hub.c) */
 	struct hub_pub *pub_head, *pub_tail;
 	uv_idle_t pub_idle;

@@ -200,44 +200,102 @@ out:
 
 #endif
 
-int sd_listen_control(void)
+/* A listening TCP socket (AF_INET or AF_INET6)? */
+static int is_tcp_listener(int fd)
 {
-	char **names = NULL;
-	int n = listen_fds(&names), chosen = -1, r;
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+	int type = 0, acc = 0;
+	socklen_t l = sizeof(type);
 
-	if (n <= 0) {
-		free(names);
-		return n < 0 ? n : -ENOENT;
-	}
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 || type != SOCK_STREAM)
+		return 0;
+	l = sizeof(acc);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) < 0 || !acc)
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
+		return 0;
+	return sa.ss_family == AF_INET || sa.ss_family == AF_INET6;
+}
+
+static int set_cloexec(int fd)
+{
+	int r = fcntl(fd, F_GETFD);
+
+	if (r >= 0)
+		fcntl(fd, F_SETFD, r | FD_CLOEXEC);
+	return fd;
+}
+
+/* Pick the control and metrics fds among the n passed; close the others. */
+static void pick(int n, char **names, int *control, int *metrics)
+{
 	for (int i = 0; i < n; i++) {
-		if (names && names[i] && strcmp(names[i], "control") == 0 && chosen < 0)
-			chosen = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "";
+
+		if (strcmp(name, "control") == 0 && *control < 0)
+			*control = SD_LISTEN_FDS_START + i;
+		else if (strcmp(name, "metrics") == 0 && *metrics < 0)
+			*metrics = SD_LISTEN_FDS_START + i;
 	}
-	if (chosen < 0 && n == 1)
-		chosen = SD_LISTEN_FDS_START;
+	if (*control < 0 && n == 1 && *metrics < 0)
+		*control = SD_LISTEN_FDS_START;
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
 
-		if (fd != chosen) {
+		if (fd != *control && fd != *metrics) {
 			log_warn("sd", "closing unexpected activated fd %d (name '%s')", fd,
 				 names && names[i] ? names[i] : "");
 			close(fd);
 		}
 	}
+}
+
+void sd_listen_sockets(int *control, int *metrics)
+{
+	char **names = NULL;
+	int n = listen_fds(&names);
+
+	*control = *metrics = -1;
+	if (n <= 0) {
+		free(names);
+		*control = *metrics = n < 0 ? n : -ENOENT;
+		return;
+	}
+	pick(n, names, control, metrics);
 	if (names) {
 		for (int i = 0; i < n; i++)
 			free(names[i]);
 		free(names);
 	}
-	if (chosen < 0)
-		return -ENOENT;
-	if (!is_unix_listener(chosen)) {
-		log_err("sd", "activated fd %d is not a listening unix stream socket", chosen);
-		close(chosen);
-		return -EINVAL;
+	if (*control < 0) {
+		*control = -ENOENT;
+	} else if (!is_unix_listener(*control)) {
+		log_err("sd", "activated fd %d is not a listening unix stream socket", *control);
+		close(*control);
+		*control = -EINVAL;
+	} else {
+		set_cloexec(*control);
 	}
-	r = fcntl(chosen, F_GETFD);
-	if (r >= 0)
-		fcntl(chosen, F_SETFD, r | FD_CLOEXEC);
-	return chosen;
+	if (*metrics < 0) {
+		*metrics = -ENOENT;
+	} else if (!is_tcp_listener(*metrics)) {
+		log_err("sd", "activated fd %d (metrics) is not a listening TCP socket", *metrics);
+		close(*metrics);
+		*metrics = -EINVAL;
+	} else {
+		set_cloexec(*metrics);
+	}
+}
+
+int sd_listen_control(void)
+{
+	int control, metrics;
+
+	sd_listen_sockets(&control, &metrics);
+	if (metrics >= 0) {
+		log_warn("sd", "closing activated fd %d (metrics): not used here", metrics);
+		close(metrics);
+	}
+	return control;
 }

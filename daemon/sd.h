@@ -21,6 +21,13 @@ int sd_notify_statef(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * listening Unix stream socket).
  */
 int sd_listen_control(void);
+/*
+ * The same for both of jetsamd's activated sockets: *control as sd_listen_control() returns
+ * it (one fd passed without a name other than "metrics" is the control socket), *metrics the
+ * fd named "metrics" (jetsamd-metrics.socket), which must be a listening TCP socket
+ * (-EINVAL otherwise, -ENOENT when none). Other fds are closed. Unsets LISTEN_*.
+ */
+void sd_listen_sockets(int *control, int *metrics);
 
 /* WATCHDOG_USEC for this process, 0 when the watchdog is off. */
 uint64_t sd_watchdog_usec(void);

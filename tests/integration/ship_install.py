@@ -44,6 +44,7 @@ def main():
         f"{d['SYSCONFDIR']}/jetsamd/jetsamd.conf": "f",
         f"{d['UNITDIR']}/jetsamd.service": "f",
         f"{d['UNITDIR']}/jetsamd.socket": "f",
+        f"{d['UNITDIR']}/jetsamd-metrics.socket": "f",
         f"{d['SYSUSERSDIR']}/jetsamd.conf": "f",
         f"{d['TMPFILESDIR']}/jetsamd.conf": "f",
     }
@@ -89,6 +90,13 @@ def main():
                         "SocketGroup=jetsamd", "FileDescriptorName=control",
                         "Service=jetsamd.service"):
                 expect(re.search(f"^{re.escape(key)}$", text, re.M) is not None, key)
+        msock = staged(destdir, f"{d['UNITDIR']}/jetsamd-metrics.socket")
+        if os.path.exists(msock):
+            text = open(msock, encoding="utf-8").read()
+            for key in ("ListenStream=9254", "FileDescriptorName=metrics",
+                        "Service=jetsamd.service", "WantedBy=sockets.target"):
+                expect(re.search(f"^{re.escape(key)}$", text, re.M) is not None,
+                       "jetsamd-metrics.socket: " + key)
 
         # sysusers.d entry really creates user and group jetsamd (in a scratch root).
         sysusers = shutil.which("systemd-sysusers")

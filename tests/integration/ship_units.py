@@ -3,8 +3,13 @@
 """usage: ship_units.py verify|security
 
 Environment (from meson): SYSTEMD_ANALYZE, UNIT_SERVICE, UNIT_SOCKET (the generated
-units in the build dir), JETSAMD (the built daemon, substituted for ExecStart's binary so
+units in the build dir), UNIT_METRICS_SOCKET (jetsamd-metrics.socket, issue 14), JETSAMD (the built daemon, substituted for ExecStart's binary so
 that `verify`, which checks that ExecStart is executable, looks at a real file).
+
+Both checks load all three units: `security` rates jetsamd.service as it runs with the
+metrics socket enabled (the socket adds no privilege: systemd opens the TCP listener and
+passes it; the service keeps PrivateNetwork= and RestrictAddressFamilies=AF_UNIX, checked
+here too, and the socket is named "metrics" and activates jetsamd.service).
 """
 import os
 import re
@@ -19,9 +24,10 @@ MAX_EXPOSURE = 2.0
 
 
 def staged_units(tmp):
-    """Copy both units into tmp, with ExecStart's binary pointing at the built jetsamd."""
+    """Copy the units into tmp, with ExecStart's binary pointing at the built jetsamd."""
     service = open(os.environ["UNIT_SERVICE"], encoding="utf-8").read()
     socket = open(os.environ["UNIT_SOCKET"], encoding="utf-8").read()
+    metrics = open(os.environ["UNIT_METRICS_SOCKET"], encoding="utf-8").read()
     jetsamd = os.environ["JETSAMD"]
     m = re.search(r"^ExecStart=(\S+)", service, re.M)
     if not m:
@@ -29,10 +35,18 @@ def staged_units(tmp):
     if not m.group(1).endswith("/jetsamd"):
         fail(f"ExecStart runs '{m.group(1)}', not jetsamd")
     service = service.replace(f"ExecStart={m.group(1)}", f"ExecStart={jetsamd}", 1)
-    for name, text in (("jetsamd.service", service), ("jetsamd.socket", socket)):
+    for name, text in (("jetsamd.service", service), ("jetsamd.socket", socket),
+                       ("jetsamd-metrics.socket", metrics)):
         with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
             f.write(text)
-    return [os.path.join(tmp, "jetsamd.socket"), os.path.join(tmp, "jetsamd.service")]
+    for key in ("PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"):
+        if not re.search(f"^{re.escape(key)}$", service, re.M):
+            fail(f"jetsamd.service lost {key}")
+    for key in ("FileDescriptorName=metrics", "Service=jetsamd.service"):
+        if not re.search(f"^{re.escape(key)}$", metrics, re.M):
+            fail(f"jetsamd-metrics.socket has no {key}")
+    return [os.path.join(tmp, "jetsamd.socket"), os.path.join(tmp, "jetsamd.service"),
+            os.path.join(tmp, "jetsamd-metrics.socket")]
 
 
 def check_verify(analyze, units):

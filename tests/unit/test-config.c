@@ -385,6 +385,7 @@ static void test_shipped(const char *path)
 	ASSERT_EQ(c.reply_buffer_max, def.reply_buffer_max);
 	ASSERT_STREQ(c.admin_group, def.admin_group);
 	ASSERT_EQ(c.live_detection, def.live_detection);
+	ASSERT_STREQ(c.metrics_listen, def.metrics_listen);
 	config_release(&c);
 	config_release(&def);
 }
@@ -451,6 +452,37 @@ static void test_fleet_keys(void)
 	config_release(&c);
 }
 
+/* metrics_listen: off by default; HOST:PORT, [IPv6]:PORT; empty or none turns it off. */
+static void test_metrics_key(void)
+{
+	struct config c, d;
+	char err[256];
+
+	CHECK(config_init(&c) == 0);
+	ASSERT_STREQ(c.metrics_listen, "");
+	ASSERT_EQ(config_set(&c, "metrics_listen", "127.0.0.1:9254", err, sizeof(err)), 0);
+	ASSERT_STREQ(c.metrics_listen, "127.0.0.1:9254");
+	CHECK(config_copy(&d, &c) == 0);
+	ASSERT_STREQ(d.metrics_listen, "127.0.0.1:9254");
+	config_release(&d);
+	ASSERT_EQ(config_set(&c, "metrics_listen", "[::]:9254", err, sizeof(err)), 0);
+	ASSERT_STREQ(c.metrics_listen, "[::]:9254");
+	ASSERT_EQ(config_set(&c, "metrics_listen", "", err, sizeof(err)), 0);
+	ASSERT_STREQ(c.metrics_listen, "");
+	ASSERT_EQ(config_set(&c, "metrics_listen", "localhost:1", err, sizeof(err)), 0);
+	ASSERT_EQ(config_set(&c, "metrics_listen", "none", err, sizeof(err)), 0);
+	ASSERT_STREQ(c.metrics_listen, "");
+	ASSERT_EQ(config_set(&c, "metrics_listen", "9254", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "metrics_listen") != NULL && strstr(err, "HOST:PORT") != NULL);
+	ASSERT_EQ(config_set(&c, "metrics_listen", "127.0.0.1:0", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "1..65535") != NULL);
+	ASSERT_EQ(config_set(&c, "metrics_listen", ":9254", err, sizeof(err)), -EINVAL);
+	ASSERT_EQ(config_set(&c, "metrics_listen", "[::1:9254", err, sizeof(err)), -EINVAL);
+	ASSERT_EQ(config_set(&c, "metrics_listen", "127.0.0.1:99999", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(c.metrics_listen, ""); /* a bad value changes nothing */
+	config_release(&c);
+}
+
 int main(int argc, char **argv)
 {
 	test_defaults();
@@ -461,6 +493,7 @@ int main(int argc, char **argv)
 	test_lifecycle_keys();
 	test_not_regular();
 	test_fleet_keys();
+	test_metrics_key();
 	if (argc > 1)
 		test_shipped(argv[1]);
 	return CHECK_DONE();

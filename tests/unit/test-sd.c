@@ -1,8 +1,10 @@
 /* test-sd.c: unit tests of the built-in sd_notify / LISTEN_FDS fallback (daemon/sd.c) */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -105,6 +107,64 @@ static void test_listen(const char *dir)
 	unlink(path);
 }
 
+/* A listening TCP socket on 127.0.0.1 (a free port) at fd target. */
+static void tcp_listener_at(int target)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 4) == 0);
+	CHECK(dup2(fd, target) == target);
+	if (fd != target)
+		close(fd);
+}
+
+/* jetsamd.socket (control) and jetsamd-metrics.socket (metrics, TCP) passed together */
+static void test_listen_metrics(const char *dir)
+{
+	char path[200], pid[32];
+	int fd, control, metrics;
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	snprintf(path, sizeof(path), "%s/listen2", dir);
+	fd = unix_socket(SOCK_STREAM, path, 1);
+	CHECK(fd >= 0 && dup2(fd, 3) == 3);
+	if (fd != 3)
+		close(fd);
+	tcp_listener_at(4);
+
+	set_listen(pid, "2", "control:metrics");
+	sd_listen_sockets(&control, &metrics);
+	ASSERT_EQ(control, 3);
+	ASSERT_EQ(metrics, 4);
+	CHECK(getenv("LISTEN_FDS") == NULL);
+
+	/* the other order */
+	set_listen(pid, "2", "metrics:control");
+	sd_listen_sockets(&control, &metrics);
+	ASSERT_EQ(control, -EINVAL); /* fd 4 is TCP: not a control socket */
+	ASSERT_EQ(metrics, -EINVAL); /* fd 3 is Unix: not a metrics socket */
+	CHECK(fcntl(3, F_GETFD) < 0 && fcntl(4, F_GETFD) < 0); /* both closed */
+
+	/* only the metrics socket: no control socket (the daemon binds its own) */
+	tcp_listener_at(3);
+	set_listen(pid, "1", "metrics");
+	sd_listen_sockets(&control, &metrics);
+	ASSERT_EQ(control, -ENOENT);
+	ASSERT_EQ(metrics, 3);
+	/* sd_listen_control() alone closes a metrics socket it does not use */
+	set_listen(pid, "1", "metrics");
+	ASSERT_EQ(sd_listen_control(), -ENOENT);
+	CHECK(fcntl(3, F_GETFD) < 0);
+
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	sd_listen_sockets(&control, &metrics);
+	ASSERT_EQ(control, -ENOENT);
+	ASSERT_EQ(metrics, -ENOENT);
+	unlink(path);
+}
+
 static void test_watchdog(void)
 {
 	char pid[32];
@@ -131,6 +191,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL);
 	test_notify(dir);
 	test_listen(dir);
+	test_listen_metrics(dir);
 	test_watchdog();
 	rmdir(dir);
 	return CHECK_DONE();
