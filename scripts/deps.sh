@@ -37,10 +37,12 @@ packages=(
 	libsqlite3-dev libssl-dev libsystemd-dev
 )
 # only the test suite: the second (clang ASan+UBSan+fuzzer) build, the format and script
-# checks, the peer tools devsim is checked against, the tmux screen test, appium
+# checks, the peer tools devsim is checked against, the tmux screen test, appium, strace
+# (devices-nosleep)
 test_packages=(
 	clang libclang-rt-14-dev clang-format shellcheck
 	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus libpq-dev
+	strace
 )
 ((want_test)) && packages+=("${test_packages[@]}")
 ((want_real)) && packages+=(usbmuxd)
