@@ -39,7 +39,9 @@ LAYERS = [
     ("L2 commands", ["daemon/api*", "daemon/import", "daemon/reparse"]),
     ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest"]),
     ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/syslogwatch*", "daemon/devwatch", "daemon/store*"]),
-    ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*"]),
+    # proto/arena: the per-thread cJSON arena (report_use_arena), pure like the rest of proto/
+    ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir",
+                 "proto/arena", "proto/*"]),
     # any layer may use these
     ("any", ["daemon/log", "daemon/config", "daemon/sd", "daemon/mailbox", "daemon/clock",
              "daemon/readfile", "daemon/trim"]),
