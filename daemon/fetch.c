@@ -7,6 +7,7 @@
 #include <libimobiledevice/afc.h>
 #include <libimobiledevice/libimobiledevice.h>
 
+#include "../proto/arena.h"
 #include "../proto/sanitize.h"
 #include "fetch_internal.h"
 #include "log.h"
@@ -193,7 +194,36 @@ static int walk_file(struct fetch_conn *c, const struct fetch_params *p, const c
 	return r;
 }
 
-/* Returns 0 to go on, -EPIPE/-ECANCELED/-ENOMEM/-E2BIG to stop the whole walk. */
+/*
+ * A name the phone's index knows as a file pulled earlier (and not removed by us) is not
+ * asked about again (no file-info request): it is a file, noted as known with the size and
+ * mtime it had when it was pulled. So an unchanged phone costs one listing per directory.
+ * iOS never rewrites a report: it writes a new file under a new name. A file rewritten in
+ * place under the same name is therefore not pulled again (README.md, jetsamd.conf.5).
+ * Returns 1 when path was such a name, 0 when it must be stat'ed, or -ENOMEM.
+ */
+static int walk_known(struct fetch_conn *c, const struct fetch_params *p, const char *path,
+		      const char *name)
+{
+	char safe[SANITIZE_PATH_MAX + 1]; /* escaped, as stored */
+	const struct store_file_entry *known;
+	struct file_info fi = {.is_reg = 1};
+	int cut;
+
+	sanitize_escape(path, strlen(path), safe, sizeof(safe), &cut);
+	if (cut || (known = store_file_index_find(&p->index, safe)) == NULL || known->removed)
+		return 0;
+	if (!wanted(name, p->collect_all))
+		return 1;
+	fi.size = known->size;
+	fi.mtime_ns = known->mtime_ns;
+	return push_known(c->out, safe, &fi) < 0 ? -ENOMEM : 1;
+}
+
+/*
+ * List dir; stat the names the index does not know (walk_known) to tell directories, links
+ * and files apart. Returns 0 to go on, -EPIPE/-ECANCELED/-ENOMEM/-E2BIG to stop the walk.
+ */
 static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *dir, int depth)
 {
 	char **names = NULL;
@@ -233,6 +263,11 @@ static int walk(struct fetch_conn *c, const struct fetch_params *p, const char *
 		}
 		if (join_path(path, sizeof(path), dir, names[i]) < 0)
 			continue;
+		r = walk_known(c, p, path, names[i]);
+		if (r != 0) {
+			r = r < 0 ? r : 0;
+			continue;
+		}
 		e = stat_path(c->afc, path, &fi);
 		if (e != AFC_E_SUCCESS) {
 			if (fetch_afc_error_fatal(e)) {
@@ -282,7 +317,9 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 		fetch_conn_close(&c);
 		return;
 	}
+	arena_thread_hold(); /* reports parsed on this thread reuse one arena until the walk ends */
 	r = walk(&c, p, NULL, 0);
+	arena_thread_unhold();
 	fetch_conn_close(&c);
 	if (r == -ENOMEM)
 		fetch_set_error(out, FETCH_ERROR, "out of memory");

@@ -1,9 +1,6 @@
 /* fetch_abort.c: a job's phone sockets, which another thread may shutdown(2) to end a blocked read
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
-
-#include <libimobiledevice/libimobiledevice.h>
 
 #include "fetch_abort.h"
 
@@ -70,24 +67,4 @@ void fetch_abort_del(struct fetch_abort *a, int fd)
 		if (a->fd[i] == fd)
 			a->fd[i] = -1;
 	pthread_mutex_unlock(&a->mu);
-}
-
-/*
- * libimobiledevice 1.3.0 has no getter for a client's connection: its service client, and
- * the property list service, lockdown and AFC clients, are private structs whose first
- * member is the connection (service) or the parent client (the others), so the connection
- * is levels pointers down. Anything but a socket is refused.
- */
-int fetch_abort_client_fd(void *client, int levels)
-{
-	struct stat st;
-	void *p = client;
-	int fd = -1;
-
-	for (int i = 0; i < levels && p != NULL; i++)
-		p = *(void **)p;
-	if (p == NULL || idevice_connection_get_fd((idevice_connection_t)p, &fd) != 0 || fd < 0 ||
-	    fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return -1;
-	return fd;
 }

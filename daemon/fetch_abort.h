@@ -30,10 +30,4 @@ int fetch_abort_add(struct fetch_abort *a, int fd);
 /* Unregister fd (-1: nothing), before it is closed. */
 void fetch_abort_del(struct fetch_abort *a, int fd);
 
-/*
- * The socket under a libimobiledevice client: levels is 1 for a service_client_t, 2 for an
- * afc_client_t, 3 for a lockdownd_client_t. -1 when it is not a socket.
- */
-int fetch_abort_client_fd(void *client, int levels);
-
 #endif

@@ -13,6 +13,7 @@
 
 #include "../proto/sanitize.h"
 #include "clock.h"
+#include "fetch_idev.h"
 #include "fetch_internal.h"
 #include "log.h"
 
@@ -115,20 +116,29 @@ int fetch_afc_error_fatal(afc_error_t e)
 
 /* ---- connection set-up ---- */
 
-/* A lockdown string, bounded and escaped to valid UTF-8 (proto/sanitize.h); NULL if none */
-static char *get_string(lockdownd_client_t ld, const char *key)
+/* s bounded and escaped to valid UTF-8 (proto/sanitize.h); NULL if s is NULL */
+static char *sanitized(const char *s, const char *key)
 {
 	size_t cap = strcmp(key, "DeviceName") == 0 ? SANITIZE_NAME_MAX : SANITIZE_FIELD_MAX;
+	char *safe = NULL;
+
+	if (s != NULL && (safe = malloc(cap + 1)) != NULL)
+		sanitize_escape(s, strlen(s), safe, cap + 1, NULL);
+	return safe;
+}
+
+/* A lockdown string, sanitized; NULL if none */
+static char *get_string(lockdownd_client_t ld, const char *key)
+{
 	plist_t node = NULL;
-	char *s = NULL, *safe = NULL;
+	char *s = NULL, *safe;
 
 	if (lockdownd_get_value(ld, NULL, key, &node) == LOCKDOWN_E_SUCCESS && node &&
 	    plist_get_node_type(node) == PLIST_STRING)
 		plist_get_string_val(node, &s);
 	if (node)
 		plist_free(node);
-	if (s != NULL && (safe = malloc(cap + 1)) != NULL)
-		sanitize_escape(s, strlen(s), safe, cap + 1, NULL);
+	safe = sanitized(s, key);
 	free(s);
 	return safe;
 }
@@ -159,14 +169,13 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 		free(tmp.error);
 		return 0;
 	}
-	if (service_client_new(c->dev, svc, &sc) != SERVICE_E_SUCCESS) {
+	if (fetch_idev_service(c->dev, svc, c->abort, &sc, &sc_fd) != SERVICE_E_SUCCESS) {
 		lockdownd_service_descriptor_free(svc);
 		log_warn("fetch", "%s: cannot connect to '" FETCH_MOVER "'; copying without moving",
 			 c->udid);
 		return 0;
 	}
 	lockdownd_service_descriptor_free(svc);
-	sc_fd = fetch_abort_add(c->abort, fetch_abort_client_fd(sc, 1)); /* service -> connection */
 	while (got < 5) {
 		uint64_t t = clock_now_ms();
 		unsigned slice;
@@ -205,7 +214,8 @@ static int run_mover(struct fetch_conn *c, lockdownd_client_t ld, unsigned timeo
 }
 
 /*
- * device → lockdown handshake → (info, mover) → crashreportcopymobile → AFC.
+ * device → lockdown handshake → (info, mover) → crashreportcopymobile → AFC. Every TLS
+ * handshake runs on a blocking socket (fetch_idev.h).
  * Returns 0 with c->afc set, or -1 with c->out->state/error set.
  */
 int fetch_conn_open(struct fetch_conn *c, int with_info, int with_mover, unsigned mover_ms)
@@ -215,6 +225,7 @@ int fetch_conn_open(struct fetch_conn *c, int with_info, int with_mover, unsigne
 	lockdownd_error_t le;
 	idevice_error_t ie;
 	afc_error_t ae;
+	char *version = NULL;
 	int ld_fd = -1;
 
 	ie = idevice_new_with_options(&c->dev, c->udid,
@@ -230,20 +241,19 @@ int fetch_conn_open(struct fetch_conn *c, int with_info, int with_mover, unsigne
 	}
 	if (fetch_cancelled(c))
 		return -1;
-	le = lockdownd_client_new_with_handshake(c->dev, &ld, FETCH_LABEL);
+	le = fetch_idev_lockdown(c->dev, FETCH_LABEL, c->abort, &ld, &ld_fd, &version);
 	if (le != LOCKDOWN_E_SUCCESS) {
 		map_lockdown_error(c->out, "lockdown handshake", le);
 		return -1;
 	}
-	ld_fd = fetch_abort_add(
-		c->abort,
-		fetch_abort_client_fd(ld, 3)); /* lockdown -> plist service -> service -> conn */
 	if (with_info) {
 		c->out->name = get_string(ld, "DeviceName");
 		c->out->product = get_string(ld, "ProductType");
-		c->out->os_version = get_string(ld, "ProductVersion");
+		c->out->os_version = version ? sanitized(version, "ProductVersion")
+					     : get_string(ld, "ProductVersion");
 		c->out->build = get_string(ld, "BuildVersion");
 	}
+	free(version);
 	if (fetch_cancelled(c))
 		goto fail;
 	if (with_mover && run_mover(c, ld, mover_ms) < 0)
@@ -260,7 +270,7 @@ int fetch_conn_open(struct fetch_conn *c, int with_info, int with_mover, unsigne
 		lockdownd_service_descriptor_free(svc);
 		return -1;
 	}
-	ae = afc_client_new(c->dev, svc, &c->afc);
+	ae = fetch_idev_afc(c->dev, svc, c->abort, &c->afc, &c->afc_fd);
 	lockdownd_service_descriptor_free(svc);
 	if (ae != AFC_E_SUCCESS) {
 		c->afc = NULL;
@@ -268,8 +278,6 @@ int fetch_conn_open(struct fetch_conn *c, int with_info, int with_mover, unsigne
 				"cannot connect to '" FETCH_COPY "' (afc error %d)", (int)ae);
 		return -1;
 	}
-	c->afc_fd = fetch_abort_add(
-		c->abort, fetch_abort_client_fd(c->afc, 2)); /* afc -> service -> connection */
 	return 0;
 fail:
 	fetch_abort_del(c->abort, ld_fd);

@@ -15,6 +15,7 @@
 
 #include "hub.h"
 #include "log.h"
+#include "report.h"
 #include "sd.h"
 #include "statedir.h"
 #include "store.h"
@@ -366,6 +367,7 @@ static int run(struct jetsamd *j)
 
 	j->sd.lock_fd = -1;
 	log_init(j->h.cfg.log_level);
+	report_use_arena();  /* before any thread uses cJSON: parse trees from per-thread arenas */
 	threadpool_setup(j); /* before any libuv call that can start the pool */
 	signal(SIGPIPE, SIG_IGN);
 	r = uv_loop_init(&j->loop);

@@ -10,6 +10,7 @@
 #include <libimobiledevice/syslog_relay.h>
 
 #include "fetch_abort.h"
+#include "fetch_idev.h"
 #include "log.h"
 #include "syslogwatch.h"
 
@@ -70,13 +71,12 @@ static int sw_open(struct syslogwatch *w)
 		snprintf(w->error, sizeof(w->error), "cannot open device (error %d)", (int)ie);
 		return -1;
 	}
-	le = lockdownd_client_new_with_handshake(w->dev, &ld, SW_LABEL);
+	le = fetch_idev_lockdown(w->dev, SW_LABEL, &w->abort, &ld, &ld_fd, NULL);
 	if (le != LOCKDOWN_E_SUCCESS) {
 		snprintf(w->error, sizeof(w->error), "lockdown handshake: lockdown error %d",
 			 (int)le);
 		return -1;
 	}
-	ld_fd = fetch_abort_add(&w->abort, fetch_abort_client_fd(ld, 3));
 	le = lockdownd_start_service(ld, SYSLOG_RELAY_SERVICE_NAME, &svc);
 	fetch_abort_del(&w->abort, ld_fd);
 	lockdownd_client_free(ld);
@@ -95,7 +95,7 @@ static int sw_open(struct syslogwatch *w)
 		return -1;
 	}
 	/* syslog_relay client -> service client -> connection */
-	w->client_fd = fetch_abort_add(&w->abort, fetch_abort_client_fd(w->client, 2));
+	w->client_fd = fetch_abort_add(&w->abort, fetch_idev_client_fd(w->client, 2));
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "arena.h"
 #include "report_internal.h"
 
 /* ---- names ---- */
@@ -413,12 +414,22 @@ int report_parse(const void *buf, size_t len, const struct report_opts *opts, st
 				 len, max_size);
 	else if (len == 0)
 		rc = report_fail(r, 0, "empty report");
-	else
+	else {
+		arena_thread_begin(); /* cJSON trees from the thread's arena (report_use_arena) */
 		rc = parse_any(r, buf, len, max_depth);
+		arena_thread_end();
+	}
 	if (rc != 0) {
 		report_free(r);
 		return rc;
 	}
 	*out = r;
 	return 0;
+}
+
+void report_use_arena(void)
+{
+	cJSON_Hooks hooks = {.malloc_fn = arena_thread_malloc, .free_fn = arena_thread_free};
+
+	cJSON_InitHooks(&hooks);
 }

@@ -110,6 +110,13 @@ struct report_opts {
 /* Parse len bytes at buf (need not be NUL-terminated). opts may be NULL. */
 int report_parse(const void *buf, size_t len, const struct report_opts *opts, struct report **out);
 void report_free(struct report *r); /* NULL is a no-op */
+/*
+ * Install cJSON hooks (process-wide, once, before any thread uses cJSON) under which the
+ * JSON trees of report_parse come from a per-thread bump arena (proto/arena.h) and all
+ * other cJSON memory from malloc. report_parse frees its trees before it returns and keeps
+ * no pointer into them, so the arena rewinds after each report.
+ */
+void report_use_arena(void);
 /* Keep the first n events of r (free the others); nothing when it has n or fewer. */
 void report_keep_events(struct report *r, size_t n);
 

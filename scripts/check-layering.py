@@ -40,7 +40,9 @@ LAYERS = [
     ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest", "daemon/fleet", "daemon/metrics"]),
     ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/syslogwatch*", "daemon/devwatch", "daemon/store*",
                     "daemon/fleet_pg"]),
-    ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir", "proto/*",
+    # proto/arena: the per-thread cJSON arena (report_use_arena), pure like the rest of proto/
+    ("L5 base", ["daemon/fileindex", "daemon/durable", "daemon/archive", "daemon/statedir",
+                 "proto/arena", "proto/*",
                  "daemon/fleet_rows", "daemon/fleetschema",
                  "daemon/metrics_text", "daemon/metrics_http", "daemon/metrics_proc"]),
     # any layer may use these

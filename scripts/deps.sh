@@ -40,10 +40,12 @@ packages=(
 	libsqlite3-dev libssl-dev libsystemd-dev libpq-dev
 )
 # only the test suite: the second (clang ASan+UBSan+fuzzer) build, the format and script
-# checks, the peer tools devsim is checked against, the tmux screen test, appium
+# checks, the peer tools devsim is checked against, the tmux screen test, appium, strace
+# (devices-nosleep)
 test_packages=(
 	clang libclang-rt-14-dev clang-format shellcheck
 	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus
+	strace
 )
 # demo.sh --fleet: a local PostgreSQL cluster (initdb, pg_ctl, psql)
 fleet_packages=(postgresql-15)
