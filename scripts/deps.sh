@@ -4,7 +4,7 @@
 # usage: scripts/deps.sh [--test] [--real] [--list]
 #   (default) what the demo needs: the compiler, meson and the libraries jetsamd links
 #   --test   also what only the test suite needs (clang and its sanitizer runtime,
-#            clang-format, shellcheck, tmux, node/npm and the node packages of tests/appium)
+#            clang-format, shellcheck, tmux, strace, node/npm and the node packages of tests/appium)
 #   --real   also install usbmuxd, to collect from real phones
 #   --list   print the Debian packages the other options select, one a line; install nothing
 # Runs apt-get only when a package is missing; uses sudo when not root.
@@ -40,7 +40,7 @@ packages=(
 # checks, the peer tools devsim is checked against, the tmux screen test, appium
 test_packages=(
 	clang libclang-rt-14-dev clang-format shellcheck
-	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus libpq-dev
+	libimobiledevice-utils python3 nodejs npm tmux sqlite3 systemd postgresql-15 prometheus libpq-dev strace
 )
 ((want_test)) && packages+=("${test_packages[@]}")
 ((want_real)) && packages+=(usbmuxd)
