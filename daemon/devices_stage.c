@@ -28,6 +28,12 @@
  * makes the store durable first. A crash before a batch's commit loses nothing: its files
  * are not in the file index, so the next sync pulls them again and the store records each
  * report once (content-addressed archive; the store knows a report by its hash).
+ * Why syncfs and not an fdatasync of each file plus an fsync of each directory touched:
+ * writing 500 files of 210 KB into 256 directories in batches of 64 on this project's ext4
+ * test machine (loaded) took 1.06/2.62 s (min/median of 3) with syncfs, 1.49/2.84 s with
+ * sync_file_range + fdatasync + dir fsyncs (1,000 calls), 2.62/3.25 s with today's per-file
+ * fsync; syncfs is one call whatever the batch and needs no list of files or directories.
+ * Its cost: it also writes what other programs left dirty on that file system.
  *
  * Memory: the queue holds at most STAGE_QUEUE_BYTES of downloaded files (one file always
  * fits, up to max_report_size); a batch holds at most STAGE_BATCH_FILES parsed reports, and
