@@ -1,4 +1,4 @@
-/* archive.c: raw report archive under the state dir, content-addressed, fsync'ed */
+/* archive.c: raw report archive under the state dir, content-addressed, durable by file or batch */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,10 +42,11 @@ static int valid_hex(const char *hex)
 	return hex[64] == '\0';
 }
 
-static int mkdir_durable(const char *path, const char *parent)
+/* mkdir path; a new directory's name is made durable (fsync of parent) when durable. */
+static int mkdir_once(const char *path, const char *parent, int durable)
 {
 	if (mkdir(path, 0750) == 0)
-		return durable_fsync_dir(parent);
+		return durable ? durable_fsync_dir(parent) : 0;
 	return errno == EEXIST ? 0 : -errno;
 }
 
@@ -66,11 +67,52 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int archive_write(const char *state_dir, const void *buf, size_t len, const char hex[65],
-		  char **relpath_out)
+/* Whether path is a regular file holding exactly buf[0..len) (a crash may have cut one). */
+static int same_content(const char *path, const void *buf, size_t len)
+{
+	struct stat st;
+	size_t got = 0;
+	char *old = NULL;
+	int fd, same;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != len)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	same = readfile_fd(fd, len, &old, &got) == 0 && got == len && !memcmp(old, buf, len);
+	close(fd);
+	free(old);
+	return same;
+}
+
+/* Create the temp file tmp; when its directory is missing, make archive/ and archive/XX. */
+static int open_temp(const char *state_dir, const char *top, const char *dir, const char *tmp,
+		     int durable)
+{
+	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
+	int fd = open(tmp, flags, 0640), r;
+
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : -errno;
+	/* the first file of this directory: mkdir only now, not before every file */
+	r = mkdir_once(dir, top, durable);
+	if (r == -ENOENT) { /* and the first of the archive */
+		r = mkdir_once(top, state_dir, durable);
+		if (r == 0)
+			r = mkdir_once(dir, top, durable);
+	}
+	if (r < 0)
+		return r;
+	fd = open(tmp, flags, 0640);
+	return fd >= 0 ? fd : -errno;
+}
+
+/* archive_write (durable) and archive_put (made durable by a later archive_flush). */
+static int write_report(const char *state_dir, const void *buf, size_t len, const char hex[65],
+			int durable, char **relpath_out)
 {
 	char top[PATH_MAX], dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
-	struct stat st;
 	int fd, r;
 
 	*relpath_out = NULL;
@@ -82,18 +124,13 @@ int archive_write(const char *state_dir, const void *buf, size_t len, const char
 	    snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, hex, (long)gettid()) >=
 		    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	r = mkdir_durable(top, state_dir);
-	if (r == 0)
-		r = mkdir_durable(dir, top);
-	if (r < 0)
-		return r;
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len)
-		goto done; /* same content already archived */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (same_content(path, buf, len))
+		goto done; /* already archived (a later flush covers it when it is not durable) */
+	fd = open_temp(state_dir, top, dir, tmp, durable);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -103,8 +140,7 @@ int archive_write(const char *state_dir, const void *buf, size_t len, const char
 		unlink(tmp);
 		return r;
 	}
-	r = durable_fsync_dir(dir);
-	if (r < 0)
+	if (durable && (r = durable_fsync_dir(dir)) < 0)
 		return r;
 done:
 	if (asprintf(relpath_out, "archive/%.2s/%s.ips", hex, hex) < 0) {
@@ -112,6 +148,27 @@ done:
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+int archive_write(const char *state_dir, const void *buf, size_t len, const char hex[65],
+		  char **relpath_out)
+{
+	return write_report(state_dir, buf, len, hex, 1, relpath_out);
+}
+
+int archive_put(const char *state_dir, const void *buf, size_t len, const char hex[65],
+		char **relpath_out)
+{
+	return write_report(state_dir, buf, len, hex, 0, relpath_out);
+}
+
+int archive_flush(const char *state_dir)
+{
+	char top[PATH_MAX];
+
+	if (snprintf(top, sizeof(top), "%s/archive", state_dir) >= (int)sizeof(top))
+		return -ENAMETOOLONG;
+	return durable_syncfs(top);
 }
 
 int archive_read(const char *state_dir, const char *relpath, size_t max_size, void **buf_out,

@@ -24,7 +24,8 @@
  * Nothing runs when nothing is due. Waited syncs: a waiter joins the phone's next sync (one
  * that starts after the request); results are delivered from a zero timer so a callback
  * never runs inside a devices_* call.
- * The jobs live in devices_sync.c. Store writes are store jobs (storeq.h), one report each; a
+ * The jobs live in devices_sync.c. Store writes are store jobs (storeq.h), one per batch of
+ * reports (devices_stage.c: archived and parsed beside the downloads, one flush each); a
  * removal job is started only after the commit of every file it may remove, and it makes the
  * store durable (store_sync_durable) in its worker before fetch_remove() touches the phone.
  * Live detection lives in devices_live.c: an idle phone's system log is followed by a

@@ -47,9 +47,10 @@ struct phone_job {
 	uv_work_t work;
 	struct storeq_job sjob; /* index load before the pool, results after it */
 	struct phone *ph;
-	struct storeq *sq; /* the worker submits each report's commit itself */
-	uv_sem_t slots;	   /* reports parsed and not yet committed, at most a few */
-	size_t max_events; /* max_events_per_report */
+	struct storeq *sq; /* the stage submits each batch's commit itself */
+	uv_sem_t slots;	   /* batches flushed and not yet committed: SYNC_BATCHES_IN_FLIGHT */
+	struct sync_stage *stage; /* JOB_SYNC, while fetch_sync runs (devices_stage.c) */
+	size_t max_events;	  /* max_events_per_report */
 	unsigned gen;
 	enum job_kind kind;
 	atomic_int cancel;
@@ -138,6 +139,17 @@ void devices_live_reconfigure(struct devices *dv);
 void devices_live_stop(struct devices *dv);
 /* devices_maybe_finish, when no follower is left: close the handles (open_handles counts). */
 void devices_live_close(struct devices *dv);
+
+/* devices_stage.c: a sync's archive, parse and commit stage, beside its downloads */
+#define SYNC_BATCHES_IN_FLIGHT 2
+/* Worker, before fetch_sync: start j's stage thread. 0 or -errno. */
+int sync_stage_start(struct phone_job *j);
+/* fetch_params.file_cb (arg: the job): queue a copy of a downloaded file for the stage. */
+int sync_stage_file_cb(void *arg, const char *path, int64_t size, int64_t mtime_ns,
+		       const void *buf);
+/* Worker, after fetch_sync: finish (or drop, when cancelled) what is queued, flush and
+ * submit the last batch, join the thread; its failures count in j->res. */
+void sync_stage_finish(struct phone_job *j);
 
 /* devices_sync.c */
 /* Start queued syncs while fewer than max_parallel_syncs jobs run. */

@@ -43,108 +43,6 @@ static void remove_work(struct phone_job *j)
 		     &j->res);
 }
 
-/* one report committed on the store thread at a time per sync, a few more ready behind it */
-#define DEVICES_COMMITS_IN_FLIGHT 4
-
-/* A downloaded report on its way into the store: one store job each, in file order. */
-struct file_commit {
-	struct storeq_job sjob; /* first */
-	struct phone_job *j;
-	struct ingest_source src;
-	struct ingest_item it;
-	int r;
-};
-
-/* Store thread: one report, its events and its file index entry, in its own transaction. */
-static void file_commit_work_cb(struct store *s, struct storeq_job *job)
-{
-	struct file_commit *fc = (struct file_commit *)job;
-
-	fc->r = ingest_commit(s, &fc->src, &fc->it, 1);
-	if (fc->r < 0)
-		fc->j->commit_err_st = fc->r;
-}
-
-/* Loop: keep a committed file for the removal job (its path moves over). */
-static int job_add_done(struct phone_job *j, struct ingest_item *it)
-{
-	if (j->n_done == j->cap_done) {
-		size_t cap = j->cap_done ? 2 * j->cap_done : 16;
-		struct fetch_known *v = realloc(j->done, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		j->done = v;
-		j->cap_done = cap;
-	}
-	j->done[j->n_done++] =
-		(struct fetch_known){.path = it->path, .size = it->size, .mtime_ns = it->mtime_ns};
-	it->path = NULL;
-	return 0;
-}
-
-/* Loop: publish a new report; remember the committed file for removal. */
-static void file_commit_done_cb(struct storeq_job *job)
-{
-	struct file_commit *fc = (struct file_commit *)job;
-	struct phone_job *j = fc->j;
-	struct phone *ph = j->ph;
-	struct devices *dv = ph->dv;
-	struct ingest_item *it = &fc->it;
-
-	if (fc->r < 0) {
-		log_err("devices", "'%s': cannot store '%s': %s", ph->udid, it->path,
-			strerror(-fc->r));
-		j->commit_err = fc->r;
-	} else {
-		log_debug("devices", "'%s': '%s' stored as report %lld%s (%zu events)", ph->udid,
-			  it->path, (long long)it->res.report_id,
-			  it->res.duplicate ? ", a duplicate" : "", it->res.n_events);
-		if (!it->res.duplicate) {
-			ph->new_reports++;
-			dv->ops->report_cb(dv->arg, &fc->src, it);
-		}
-		if (job_add_done(j, &fc->it) < 0)
-			j->commit_err = -ENOMEM;
-	}
-	uv_sem_post(&j->slots);
-	ingest_item_release(&fc->it);
-	free(fc);
-}
-
-/* Worker (fetch_params.file_cb): archive and parse one downloaded file, then commit it on the
- * store thread while the next one downloads. */
-static int file_cb(void *arg, const char *path, int64_t size, int64_t mtime_ns, const void *buf)
-{
-	struct phone_job *j = arg;
-	struct file_commit *fc = calloc(1, sizeof(*fc));
-	int r;
-
-	if (!fc || !(fc->it.path = strdup(path))) {
-		free(fc);
-		return -ENOMEM;
-	}
-	fc->it.size = size;
-	fc->it.mtime_ns = mtime_ns;
-	r = ingest_prepare(j->params.state_dir, buf, (size_t)size, j->params.max_report_size,
-			   j->max_events, &fc->it);
-	if (r == 0) {
-		fc->j = j;
-		fc->src = (struct ingest_source){j->params.udid, j->res.product, j->res.os_version,
-						 j->res.build};
-		fc->sjob.work_cb = file_commit_work_cb;
-		fc->sjob.done_cb = file_commit_done_cb;
-		uv_sem_wait(&j->slots); /* bounded: at most a few parsed reports wait */
-		r = storeq_submit(j->sq, &fc->sjob);
-		if (r == 0)
-			return 0;
-		uv_sem_post(&j->slots);
-	}
-	ingest_item_release(&fc->it);
-	free(fc);
-	return r;
-}
-
 /* Worker thread: only the job's own values, never loop-owned objects. */
 static void sync_work_cb(uv_work_t *req)
 {
@@ -154,7 +52,15 @@ static void sync_work_cb(uv_work_t *req)
 		remove_work(j);
 		return;
 	}
+	/* download here; archive, parse and commit on the stage's thread (devices_stage.c) */
+	if (sync_stage_start(j) < 0) {
+		memset(&j->res, 0, sizeof(j->res));
+		j->res.state = FETCH_ERROR;
+		j->res.error = strdup("cannot start the thread that archives the reports");
+		return;
+	}
 	fetch_sync(&j->params, &j->cancel, &j->res);
+	sync_stage_finish(j);
 	/* keep the log short here, so that the store thread's commits never run a checkpoint */
 	store_checkpoint(j->params.state_dir, DEVICES_CHECKPOINT_BYTES, NULL);
 }
@@ -181,7 +87,7 @@ static struct phone_job *job_new(struct phone *ph, enum job_kind kind)
 
 	if (!j)
 		return NULL;
-	if (uv_sem_init(&j->slots, DEVICES_COMMITS_IN_FLIGHT) < 0) {
+	if (uv_sem_init(&j->slots, SYNC_BATCHES_IN_FLIGHT) < 0) {
 		free(j);
 		return NULL;
 	}
@@ -331,7 +237,7 @@ static void start_sync(struct phone *ph)
 	j->params.mover_timeout_ms = cfg->mover_timeout_ms;
 	j->params.max_report_size = cfg->max_report_size;
 	j->max_events = cfg->max_events_per_report;
-	j->params.file_cb = file_cb;
+	j->params.file_cb = sync_stage_file_cb;
 	j->params.file_arg = j;
 	j->params.abort = &j->abort;
 	j->params.deadline_ms = clock_now_ms() + (uint64_t)cfg->sync_timeout_s * 1000;

@@ -1,17 +1,17 @@
-/* durable.c: fsync helpers for files and directories (any thread) */
+/* durable.c: fsync/syncfs helpers for files and directories (any thread) */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "durable.h"
 
-static int fsync_open(const char *path, int flags)
+static int fsync_open(const char *path, int flags, int fs)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | flags), r = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (fsync(fd) < 0)
+	if ((fs ? syncfs(fd) : fsync(fd)) < 0)
 		r = -errno;
 	close(fd);
 	return r;
@@ -19,10 +19,15 @@ static int fsync_open(const char *path, int flags)
 
 int durable_fsync_dir(const char *dir)
 {
-	return fsync_open(dir, O_DIRECTORY);
+	return fsync_open(dir, O_DIRECTORY, 0);
 }
 
 int durable_fsync_path(const char *path)
 {
-	return fsync_open(path, 0);
+	return fsync_open(path, 0, 0);
+}
+
+int durable_syncfs(const char *dir)
+{
+	return fsync_open(dir, O_DIRECTORY, 1);
 }

@@ -25,14 +25,15 @@ static int cap_events(struct report *r, size_t max)
 	return r->error ? 0 : -ENOMEM;
 }
 
-int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t max_size,
-		   size_t max_events, struct ingest_item *it)
+static int prepare(const char *state_dir, const void *buf, size_t len, size_t max_size,
+		   size_t max_events, int batch, struct ingest_item *it)
 {
 	struct report_opts opts = {.max_size = max_size};
 	int r;
 
 	archive_sha256_hex(buf, len, it->sha256);
-	r = archive_write(state_dir, buf, len, it->sha256, &it->archive);
+	r = batch ? archive_put(state_dir, buf, len, it->sha256, &it->archive)
+		  : archive_write(state_dir, buf, len, it->sha256, &it->archive);
 	if (r < 0) {
 		log_err("ingest", "cannot archive '%s': %s", it->path ? it->path : "?",
 			strerror(-r));
@@ -53,6 +54,18 @@ int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t ma
 		return r < 0 ? r : -ENOMEM;
 	}
 	return 0;
+}
+
+int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t max_size,
+		   size_t max_events, struct ingest_item *it)
+{
+	return prepare(state_dir, buf, len, max_size, max_events, 0, it);
+}
+
+int ingest_prepare_batch(const char *state_dir, const void *buf, size_t len, size_t max_size,
+			 size_t max_events, struct ingest_item *it)
+{
+	return prepare(state_dir, buf, len, max_size, max_events, 1, it);
 }
 
 int ingest_reread(const char *state_dir, const char *archive, size_t max_size, size_t max_events,

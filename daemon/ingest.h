@@ -13,11 +13,12 @@ struct cJSON;
  * DESIGN
  * fetch (a phone's files), import (a client's bytes) and reparse (the archive) take the same
  * steps. On a worker thread, with plain values only: ingest_prepare() hashes the raw bytes,
- * writes them to the content-addressed archive (fsync'ed before any commit) and parses
- * them; reparse re-reads the archive with ingest_reread(). On the store thread (a store job,
- * storeq.h): ingest_commit() records a batch in one transaction (a sync commits each report
- * on its own as soon as it is archived). Back on the loop the caller publishes each new
- * report's events from memory (ingest_events_json(), the EVENT shape of proto/PROTOCOL.md)
+ * writes them to the content-addressed archive (durable before any commit) and parses
+ * them; reparse re-reads the archive with ingest_reread(). A sync uses
+ * ingest_prepare_batch() instead and makes a batch of reports durable with one
+ * archive_flush() before it commits them. On the store thread (a store job, storeq.h):
+ * ingest_commit() records a batch in one transaction. Back on the loop the caller publishes each
+ * new report's events from memory (ingest_events_json(), the EVENT shape of proto/PROTOCOL.md)
  * instead of reading them back from SQLite.
  */
 
@@ -47,6 +48,13 @@ struct ingest_item {
  */
 int ingest_prepare(const char *state_dir, const void *buf, size_t len, size_t max_size,
 		   size_t max_events, struct ingest_item *it);
+/*
+ * The same, but the archive file is not fsync'ed (archive_put()): the caller calls
+ * archive_flush(state_dir) once for a batch of items, and commits none of them before it
+ * returned 0.
+ */
+int ingest_prepare_batch(const char *state_dir, const void *buf, size_t len, size_t max_size,
+			 size_t max_events, struct ingest_item *it);
 /* Worker: read an archived report back and parse it with the current parser (and cap). */
 int ingest_reread(const char *state_dir, const char *archive, size_t max_size, size_t max_events,
 		  struct report **out);

@@ -4,7 +4,7 @@
 # usage: scripts/deps.sh [--test] [--real] [--fleet] [--list]
 #   (default) what the demo needs: the compiler, meson and the libraries jetsamd links
 #   --test   also what only the test suite needs (clang and its sanitizer runtime,
-#            clang-format, shellcheck, tmux, node/npm and the node packages of tests/appium)
+#            clang-format, shellcheck, tmux, strace, node/npm and the node packages of tests/appium)
 #   --real   also install usbmuxd, to collect from real phones
 #   --fleet  also the PostgreSQL 15 server of `demo.sh --fleet`
 #   --list   print the Debian packages the other options select, one a line; install nothing

@@ -91,7 +91,7 @@ def deps():
                 "libpq-dev"):
         expect(pkg in demo, f"the demo set has {pkg}")
     for pkg in ("clang", "libclang-rt-14-dev", "clang-format", "nodejs", "npm", "shellcheck",
-                "tmux"):
+                "tmux", "strace"):
         expect(pkg not in demo, f"the demo set leaves out {pkg}")
         expect(pkg in test, f"the test set has {pkg}")
     expect(demo <= test, "the test set includes the demo set")

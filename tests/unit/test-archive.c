@@ -9,6 +9,52 @@
 #include "../../daemon/archive.h"
 #include "check.h"
 
+/* archive_put (no fsync) + archive_flush; directories made when missing; cut files replaced */
+static void put_and_flush(const char *dir)
+{
+	char hex[65], path[600], cmd[700];
+	char *rel = NULL;
+	void *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	archive_sha256_hex("batch bytes", 11, hex);
+	ASSERT_EQ(archive_put(dir, "batch bytes", 11, hex, &rel), 0);
+	ASSERT_EQ(archive_flush(dir), 0);
+	CHECK(rel != NULL);
+	ASSERT_EQ(archive_read(dir, rel, 0, &buf, &len), 0);
+	CHECK(len == 11 && buf && memcmp(buf, "batch bytes", 11) == 0);
+	free(buf);
+	buf = NULL;
+	/* a file of the right size with other bytes (a crash before a flush) is replaced */
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(fputs("xxxxxxxxxxx", f) >= 0);
+		CHECK(fclose(f) == 0);
+	}
+	free(rel);
+	rel = NULL;
+	ASSERT_EQ(archive_put(dir, "batch bytes", 11, hex, &rel), 0);
+	ASSERT_EQ(archive_read(dir, rel, 0, &buf, &len), 0);
+	CHECK(len == 11 && buf && memcmp(buf, "batch bytes", 11) == 0);
+	free(buf);
+	buf = NULL;
+	free(rel);
+	rel = NULL;
+	/* the whole archive gone: both directories are made again */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/archive'", dir);
+	ASSERT_EQ(system(cmd), 0);
+	ASSERT_EQ(archive_flush(dir), -ENOENT);
+	ASSERT_EQ(archive_put(dir, "batch bytes", 11, hex, &rel), 0);
+	ASSERT_EQ(archive_flush(dir), 0);
+	ASSERT_EQ(archive_read(dir, rel, 0, &buf, &len), 0);
+	CHECK(len == 11);
+	free(buf);
+	free(rel);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/jt-archive-XXXXXX";
@@ -57,6 +103,7 @@ int main(void)
 		ASSERT_EQ(archive_write(dir, "x", 1, bad, &rel2), -EINVAL);
 	}
 	CHECK(rel2 == NULL);
+	put_and_flush(dir);
 	/* no temporary files are left behind */
 	{
 		char cmd[600];

@@ -1,4 +1,4 @@
-/* test-durable.c: unit tests of the fsync helpers (daemon/durable.c) on a temporary directory */
+/* test-durable.c: unit tests of the fsync/syncfs helpers (daemon/durable.c) in a temp dir */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +38,12 @@ int main(void)
 	ASSERT_EQ(durable_fsync_dir(missing), -ENOENT);
 	ASSERT_EQ(durable_fsync_dir(file), -ENOTDIR);
 	ASSERT_EQ(durable_fsync_path("/nonexistent/dir/file"), -ENOENT);
+
+	/* one syncfs of the file system of a directory */
+	ASSERT_EQ(durable_syncfs(dir), 0);
+	ASSERT_EQ(durable_syncfs(sub), 0);
+	ASSERT_EQ(durable_syncfs(missing), -ENOENT);
+	ASSERT_EQ(durable_syncfs(file), -ENOTDIR);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
