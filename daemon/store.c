@@ -89,6 +89,35 @@ static const char schema_v2_sql[] =
 	"INSERT OR IGNORE INTO proc_names(name)"
 	" SELECT DISTINCT process FROM events WHERE process IS NOT NULL;";
 
+/*
+ * 2 -> 3: counts kept, not counted. counts holds what `status` shows (reports, events) and
+ * devices.n_reports what DEVICE shows, kept by triggers in the transaction of every write
+ * that changes them (ingest, upgrade, reparse, import, a new device row): status and the
+ * first status after a start are O(1) at any store size.
+ */
+static const char schema_v3_sql[] =
+	"CREATE TABLE IF NOT EXISTS counts(id INTEGER PRIMARY KEY CHECK(id=1),"
+	" reports INTEGER NOT NULL, events INTEGER NOT NULL);"
+	"INSERT OR REPLACE INTO counts(id,reports,events)"
+	" VALUES(1,(SELECT count(*) FROM reports),(SELECT count(*) FROM events));"
+	"ALTER TABLE devices ADD COLUMN n_reports INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE devices SET n_reports=(SELECT count(*) FROM reports r WHERE r.udid=devices.udid);"
+	"CREATE TRIGGER counts_report AFTER INSERT ON reports BEGIN"
+	" UPDATE counts SET reports=reports+1;"
+	" UPDATE devices SET n_reports=n_reports+1 WHERE udid=new.udid; END;"
+	"CREATE TRIGGER counts_report_udid AFTER UPDATE OF udid ON reports"
+	" WHEN new.udid IS NOT old.udid BEGIN"
+	" UPDATE devices SET n_reports=n_reports-1 WHERE udid=old.udid;"
+	" UPDATE devices SET n_reports=n_reports+1 WHERE udid=new.udid; END;"
+	/* a phone's reports stored before its device row (none in the daemon's own order) */
+	"CREATE TRIGGER counts_device AFTER INSERT ON devices BEGIN"
+	" UPDATE devices SET n_reports=(SELECT count(*) FROM reports r WHERE r.udid=new.udid)"
+	" WHERE udid=new.udid; END;"
+	"CREATE TRIGGER counts_event_add AFTER INSERT ON events BEGIN"
+	" UPDATE counts SET events=events+1; END;"
+	"CREATE TRIGGER counts_event_del AFTER DELETE ON events BEGIN"
+	" UPDATE counts SET events=events-1; END;";
+
 int store_db_err(struct store *s, const char *what)
 {
 	log_err("store", "%s failed: %s", what, sqlite3_errmsg(s->db));
@@ -154,6 +183,7 @@ char *store_col_dup(sqlite3_stmt *st, int col)
 static const char *const migrations[] = {
 	schema_sql,    /* 0 -> 1 */
 	schema_v2_sql, /* 1 -> 2 */
+	schema_v3_sql, /* 2 -> 3 */
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -279,9 +309,6 @@ void store_close(struct store *s)
 
 int store_begin(struct store *s)
 {
-	s->begin_valid = s->counts_valid;
-	s->begin_reports = s->n_reports;
-	s->begin_events = s->n_events;
 	return store_run(s, store_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE"), "begin");
 }
 
@@ -292,9 +319,6 @@ int store_commit(struct store *s)
 
 int store_rollback(struct store *s)
 {
-	s->counts_valid = s->begin_valid;
-	s->n_reports = s->begin_reports;
-	s->n_events = s->begin_events;
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return store_run(s, store_stmt(s, ST_ROLLBACK, "ROLLBACK"), "rollback");

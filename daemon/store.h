@@ -199,6 +199,7 @@ struct store_page {
 	int64_t next;
 };
 
+/* Reports and events stored: one row kept by the store's triggers (O(1), never counted). */
 int store_counts(struct store *s, int64_t *reports, int64_t *events);
 /* DEVICE array, attached first, then by udid. */
 int store_devices_json(struct store *s, struct cJSON **out);

@@ -346,8 +346,6 @@ int store_ingest(struct store *s, const struct store_ingest *in, struct store_in
 		out->collected_at = store_now();
 		r = report_write(s, key, &id, in, out->collected_at, &out->seq);
 		out->n_events = r == 0 ? rep->n_events : 0;
-		s->n_reports += r == 0 && !known ? 1 : 0;
-		s->n_events += (int64_t)out->n_events;
 	}
 	free(key);
 	if (r == 0)
@@ -453,8 +451,6 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 	struct kept k;
 	int r;
 
-	int64_t deleted = 0;
-
 	*n_events = 0;
 	if ((r = kept_load(s, report_id, &k)) < 0)
 		return r;
@@ -467,8 +463,6 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 	if (st)
 		sqlite3_bind_int64(st, 1, report_id);
 	r = store_run(s, st, "reparse delete");
-	if (r == 0)
-		deleted = sqlite3_changes64(s->db);
 	if (r == 0 && (st = store_stmt(s, ST_REPARSE_UPDATE, sql_reparse_update)) != NULL) {
 		sqlite3_bind_int64(st, 1, report_id);
 		bind_outcome(st, rep, &f);
@@ -483,11 +477,6 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 		r = store_limits_mark_dirty(s);
 	if (r == 0)
 		*n_events = rep->n_events;
-	/* the status counts follow by difference (a failure is rolled back: recounted then) */
-	if (r == 0)
-		s->n_events += (int64_t)rep->n_events - deleted;
-	else
-		s->counts_valid = 0;
 	kept_release(&k);
 	return r;
 }

@@ -95,12 +95,6 @@ enum stmt_id {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
-	/* status counts, kept up to date by ingest and reparse (O(1)); a rollback puts back the
-	 * values of its store_begin(); counted only at open */
-	int counts_valid;
-	int64_t n_reports, n_events;
-	int begin_valid;
-	int64_t begin_reports, begin_events;
 };
 
 /* The cached statement id (sql: its text, used the first time), reset and unbound; NULL

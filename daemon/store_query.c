@@ -110,27 +110,20 @@ int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite
 
 int store_counts(struct store *s, int64_t *reports, int64_t *events)
 {
-	sqlite3_stmt *st;
-	int r = 0;
+	/* kept by the triggers of schema version 3 (store.c): one row, whatever the size */
+	sqlite3_stmt *st = store_stmt(s, ST_COUNTS, "SELECT reports,events FROM counts");
+	int rc;
 
-	if (!s->counts_valid) {
-		st = store_stmt(
-			s, ST_COUNTS,
-			"SELECT (SELECT count(*) FROM reports),(SELECT count(*) FROM events)");
-		if (st == NULL)
-			return -EIO;
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			s->n_reports = sqlite3_column_int64(st, 0);
-			s->n_events = sqlite3_column_int64(st, 1);
-			s->counts_valid = 1;
-		} else {
-			r = store_db_err(s, "counts");
-		}
-		sqlite3_reset(st);
+	*reports = *events = 0;
+	if (st == NULL)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*reports = sqlite3_column_int64(st, 0);
+		*events = sqlite3_column_int64(st, 1);
 	}
-	*reports = s->n_reports;
-	*events = s->n_events;
-	return r;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "counts");
 }
 
 /* ---- REPORT ---- */

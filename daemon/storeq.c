@@ -44,7 +44,7 @@ static void thread_main(void *arg)
 {
 	struct storeq *q = arg;
 	int64_t reports = 0, events = 0;
-	/* the counts of the whole store, once (counted here, not on the loop) */
+	/* the counts the store keeps (read here, not on the loop) */
 	int r = store_counts(q->store, &reports, &events);
 
 	uv_mutex_lock(&q->lock);

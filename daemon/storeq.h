@@ -18,8 +18,8 @@ struct store;
  * submit a report's commit while it downloads the next file); one mutex-guarded queue each
  * way, the way back woken by a uv_async_t (as daemon/mailbox.c).
  *
- * The thread counts the store's reports and events first (store_counts(), the only count),
- * then after each job copies the counts the store keeps into the queue, so the loop answers
+ * The thread reads the store's report and event counts first (store_counts(): a row the
+ * store keeps, O(1)), then after each job copies them into the queue, so the loop answers
  * `status` from storeq_counts() without touching the store.
  *
  * storeq_stop() lets the thread run what is queued (also jobs that done_cbs submit while it
