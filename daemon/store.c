@@ -90,12 +90,63 @@ static const char schema_v2_sql[] =
 	" SELECT DISTINCT process FROM events WHERE process IS NOT NULL;";
 
 /*
- * 2 -> 3: counts kept, not counted. counts holds what `status` shows (reports, events) and
- * devices.n_reports what DEVICE shows, kept by triggers in the transaction of every write
- * that changes them (ingest, upgrade, reparse, import, a new device row): status and the
- * first status after a start are O(1) at any store size.
+ * 2 -> 3: a compact event row, and counts kept, not counted.
+ * Events hold numbers: the strings they repeat (phone, product, build, role, process,
+ * reason, uuid, the states array as JSON text) are ids into strs, and the facts of their
+ * report (incident, os_version, timestamp) are read from it; the EVENT text is rendered
+ * from the columns at query time (store_event.c), as it was stored before. footprint is
+ * NULL when it is rpages * page_size (the parser's rule), the lowest integer when it is
+ * null although that product exists. events_v shows the rows with their texts.
+ * counts holds what `status` shows (reports, events) and devices.n_reports what DEVICE
+ * shows, kept by triggers in the transaction of every write that changes them (ingest,
+ * upgrade, reparse, import, a new device row): O(1) at any store size.
  */
 static const char schema_v3_sql[] =
+	"CREATE TABLE IF NOT EXISTS strs(id INTEGER PRIMARY KEY, s TEXT NOT NULL UNIQUE);"
+	"CREATE TEMP TABLE ev2 AS SELECT id, report_id, seq, rseq, collected_at, time, udid,"
+	" product, build, role, process, reason, limit_bytes,"
+	" json_extract(json,'$.pid') AS pid, json_extract(json,'$.uuid') AS uuid,"
+	" json_extract(json,'$.states') AS states, json_extract(json,'$.priority') AS priority,"
+	" json_extract(json,'$.rpages') AS rpages, json_extract(json,'$.page_size') AS page_size,"
+	" json_extract(json,'$.footprint_bytes') AS footprint,"
+	" json_extract(json,'$.lifetime_max_pages') AS lifetime_max FROM events;"
+	"INSERT OR IGNORE INTO strs(s) SELECT v FROM (SELECT udid AS v FROM ev2"
+	" UNION SELECT product FROM ev2 UNION SELECT build FROM ev2 UNION SELECT role FROM ev2"
+	" UNION SELECT process FROM ev2 UNION SELECT reason FROM ev2 UNION SELECT uuid FROM ev2"
+	" UNION SELECT states FROM ev2) WHERE v IS NOT NULL ORDER BY v;"
+	"DROP TABLE events;"
+	"CREATE TABLE events(id INTEGER PRIMARY KEY, report_id INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL, rseq INTEGER, collected_at INTEGER, time INTEGER,"
+	" udid INTEGER, product INTEGER, build INTEGER, role INTEGER, process INTEGER,"
+	" reason INTEGER, limit_bytes INTEGER, pid INTEGER, uuid INTEGER, states INTEGER,"
+	" priority INTEGER, rpages INTEGER, page_size INTEGER, footprint INTEGER,"
+	" lifetime_max INTEGER);"
+	"INSERT INTO events SELECT id, report_id, seq, rseq, collected_at, time,"
+	" (SELECT id FROM strs WHERE s=udid), (SELECT id FROM strs WHERE s=product),"
+	" (SELECT id FROM strs WHERE s=build), (SELECT id FROM strs WHERE s=role),"
+	" (SELECT id FROM strs WHERE s=process), (SELECT id FROM strs WHERE s=reason),"
+	" limit_bytes, pid, (SELECT id FROM strs WHERE s=uuid),"
+	" (SELECT id FROM strs WHERE s=states), priority, rpages, page_size,"
+	" CASE WHEN footprint IS NULL THEN -9223372036854775808"
+	"  WHEN rpages>=0 AND page_size>0 AND footprint=rpages*page_size THEN NULL"
+	"  ELSE footprint END, lifetime_max FROM ev2 ORDER BY id;"
+	"DROP TABLE ev2;"
+	/* the plans: newest first (time), collection order and a report's events (rseq: one
+	 * report each), a phone's with its role in the key (no row read to test it), product
+	 * and build, process, reason */
+	"CREATE INDEX events_time ON events(time);"
+	"CREATE INDEX events_rseq ON events(rseq, seq);"
+	"CREATE INDEX events_udid ON events(udid, time, role);"
+	"CREATE INDEX events_product ON events(product, build, time);"
+	"CREATE INDEX events_process ON events(process, time);"
+	"CREATE INDEX events_reason ON events(reason, time);"
+	"CREATE VIEW events_v AS SELECT e.id, e.report_id, e.seq, e.rseq, e.collected_at, e.time,"
+	" e.limit_bytes, u.s AS udid, p.s AS product, b.s AS build, ro.s AS role,"
+	" pr.s AS process, re.s AS reason, r.os_version AS os_version"
+	" FROM events e LEFT JOIN strs u ON u.id=e.udid LEFT JOIN strs p ON p.id=e.product"
+	" LEFT JOIN strs b ON b.id=e.build LEFT JOIN strs ro ON ro.id=e.role"
+	" LEFT JOIN strs pr ON pr.id=e.process LEFT JOIN strs re ON re.id=e.reason"
+	" LEFT JOIN reports r ON r.id=e.report_id;"
 	"CREATE TABLE IF NOT EXISTS counts(id INTEGER PRIMARY KEY CHECK(id=1),"
 	" reports INTEGER NOT NULL, events INTEGER NOT NULL);"
 	"INSERT OR REPLACE INTO counts(id,reports,events)"
@@ -298,6 +349,7 @@ void store_close(struct store *s)
 		return;
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
+	store_dict_reset(s);
 	if (s->db) {
 		sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
 		sqlite3_close(s->db);
@@ -319,6 +371,7 @@ int store_commit(struct store *s)
 
 int store_rollback(struct store *s)
 {
+	store_dict_reset(s); /* ids it handed out may be rolled back */
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return store_run(s, store_stmt(s, ST_ROLLBACK, "ROLLBACK"), "rollback");

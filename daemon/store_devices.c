@@ -151,10 +151,11 @@ cJSON *store_device_row_json(const struct store_device *row)
 	return o;
 }
 
-static cJSON *device_row(sqlite3_stmt *st)
+static cJSON *device_row(struct store *s, sqlite3_stmt *st)
 {
 	struct store_device row;
 
+	(void)s;
 	device_from_stmt(st, &row);
 	return store_device_row_json(&row);
 }

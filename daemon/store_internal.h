@@ -13,20 +13,24 @@
 
 /*
  * DESIGN
- * Tables: devices, reports (one row per report key, with its collection seq and
- * collected_at), events (one row per kill event, with the report's effective
- * product/build/time and its seq (rseq) and collected_at copied in for filtering, and the
- * event's JSON as jetsamctl parse prints it; the collection facts and product_name are
- * appended when it is read), files (per-phone index, WITHOUT ROWID on (udid, path)),
- * proc_names (every process name, with a bundle id seen with it: the process filter
- * resolves its term there first, so that one name keeps the events_process plan).
+ * Tables: devices (n_reports kept by a trigger), reports (one row per report key, with its
+ * collection seq and collected_at), events (one compact row per kill event: numbers, and
+ * ids into strs for the strings they repeat; the report's effective product/build/time and
+ * its seq (rseq) and collected_at are copied in for filtering, its incident, os_version and
+ * timestamp are read from the report; the EVENT text is rendered from the row, as
+ * jetsamctl parse prints it plus the report's facts, by store_event.c), strs (store_dict.c),
+ * counts (what status shows, kept by triggers), files (per-phone index, WITHOUT ROWID on
+ * (udid, path)), proc_names (every process name, with a bundle id seen with it: the
+ * process filter resolves its term there first, so that one name keeps the events_process
+ * plan).
  * The limits query must stay fast with millions of events, so ingestion also maintains
  * small summary tables keyed by (product, build, role) (store_limits.c).
  *
  * One job per file: store.c (open/close, schema and its versions, transactions, the
  * statement cache), store_durable.c (worker-side fsync and checkpoint), store_devices.c,
  * store_files.c (file index rows), store_ingest.c (ingest and reparse: one report-row bind),
- * store_limits.c (limit statistics), store_query.c (status, reports and events as JSON).
+ * store_limits.c (limit statistics), store_query.c (status, reports and events as JSON),
+ * store_event.c (the EVENT text of a row), store_dict.c (the strings of events).
  *
  * A new column: one more step in migrations[] (store.c), then the statement of the job
  * that writes it and the renderer that shows it (store_query.c, or store_devices.c for
@@ -67,6 +71,10 @@ enum stmt_id {
 	ST_REPARSE_DELETE,
 	ST_REPARSE_UPDATE,
 	ST_ARCHIVED_LIST,
+	/* store_dict.c */
+	ST_DICT_FIND,
+	ST_DICT_ADD,
+	ST_DICT_GET,
 	/* store_limits.c */
 	ST_LIM_VALUE,
 	ST_LIM_GROUP,
@@ -92,9 +100,18 @@ enum stmt_id {
 	ST__COUNT = ST_EVENTS + 256,
 };
 
+/* store_dict.c's cache of strs: text[id] and an open-addressing table of ids by text */
+struct store_dict {
+	char **text;
+	size_t n_text;
+	int64_t *slots;
+	size_t n_slots, used;
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
+	struct store_dict dict;
 };
 
 /* The cached statement id (sql: its text, used the first time), reset and unbound; NULL
@@ -135,15 +152,65 @@ static inline cJSON *store_j_str(const char *v)
 	return v ? cJSON_CreateString(v) : cJSON_CreateNull();
 }
 
+/* A row of a query as a JSON item (NULL when out of memory). */
+typedef cJSON *(*store_row_fn)(struct store *s, sqlite3_stmt *st);
 /* Step a bound statement; its rows become array items through row_fn; resets it. */
-int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
-		       cJSON *(*row_fn)(sqlite3_stmt *), cJSON **out, int *truncated);
+int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit, store_row_fn row_fn,
+		       cJSON **out, int *truncated);
 /* The one row a bound statement selects, or -ENOENT when it selects none. */
-int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite3_stmt *),
-		      cJSON **out);
+int store_collect_one(struct store *s, sqlite3_stmt *st, store_row_fn row_fn, cJSON **out);
 
 /* Add collected_at (TIME), seq and product_name (of product) to an EVENT object. */
 int store_event_add_collection(cJSON *o, const char *product, int64_t collected_at, int64_t seq);
+
+/* ---- events (store_event.c): the columns every event query selects, in this order ---- */
+
+#define STORE_EVENT_COLS                                                                           \
+	"e.id,e.report_id,e.rseq,e.collected_at,e.time,e.udid,e.product,e.build,e.role,e.process," \
+	"e.reason,e.limit_bytes,e.pid,e.uuid,e.states,e.priority,e.rpages,e.page_size,"            \
+	"e.footprint,e.lifetime_max,r.incident,r.os_version,r.timestamp"
+/* events first (the plan's outer loop), their report's facts beside */
+#define STORE_EVENT_FROM " FROM events e LEFT JOIN reports r ON r.id=e.report_id"
+
+enum store_event_col {
+	EC_ID,
+	EC_REPORT_ID,
+	EC_RSEQ,
+	EC_COLLECTED_AT,
+	EC_TIME,
+	EC_UDID,
+	EC_PRODUCT,
+	EC_BUILD,
+	EC_ROLE,
+	EC_PROCESS,
+	EC_REASON,
+	EC_LIMIT,
+	EC_PID,
+	EC_UUID,
+	EC_STATES,
+	EC_PRIORITY,
+	EC_RPAGES,
+	EC_PAGE_SIZE,
+	EC_FOOTPRINT,
+	EC_LIFETIME_MAX,
+	EC_INCIDENT,
+	EC_OS_VERSION,
+	EC_TIMESTAMP,
+};
+
+/* The EVENT of a row of STORE_EVENT_COLS, as a raw JSON item. */
+cJSON *store_event_row(struct store *s, sqlite3_stmt *st);
+/* The JSON text of ev's states array (malloc'ed; NULL when out of memory). */
+char *store_event_states_text(const struct report_event *ev);
+
+/* ---- strings of events (store_dict.c) ---- */
+
+/* The id of text in strs, added when new (inside a transaction); NULL text: id 0. */
+int store_dict_id(struct store *s, const char *text, int64_t *id);
+/* The text of id (NULL: none); valid until the cache is reset. */
+const char *store_dict_text(struct store *s, int64_t id);
+/* Forget the cache (a rollback, memory release, close). */
+void store_dict_reset(struct store *s);
 
 /* ---- between the jobs ---- */
 

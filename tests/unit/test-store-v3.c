@@ -145,73 +145,13 @@ static char *replies(struct store *s)
 	return o.buf;
 }
 
-#ifdef STORE_V2_GEN
-/* ---- the generator (built against the landed code) ---- */
-
-static int commit_one(struct store *s, struct store_ingest *in)
-{
-	struct store_ingest_result res;
-	int r = store_begin(s);
-
-	if (r == 0)
-		r = store_ingest(s, in, &res);
-	if (r == 0)
-		r = store_commit(s);
-	else
-		store_rollback(s);
-	return r;
-}
-
-static void gen_corpus(struct store *s, const char *corpus)
-{
-	static const char *const phones[] = {"UA", "UB", "UC"};
-	static const char *const subdirs[] = {"jetsam", "excresource"};
-	char path[1024];
-	int k = 0;
-
-	for (size_t d = 0; d < 2; d++) {
-		struct dirent **names;
-		int n;
-
-		snprintf(path, sizeof(path), "%s/%s", corpus, subdirs[d]);
-		n = scandir(path, &names, NULL, alphasort);
-		for (int i = 0; i < n; i++) {
-			struct report *r = NULL;
-			char sha[65], *buf;
-			size_t len = 0;
-
-			snprintf(path, sizeof(path), "%s/%s/%s", corpus, subdirs[d],
-				 names[i]->d_name);
-			if (names[i]->d_name[0] != '.' && (buf = slurp(path, &len)) != NULL &&
-			    report_parse(buf, len, NULL, &r) == 0) {
-				struct store_ingest in = {.udid = phones[k % 3],
-							  .path = names[i]->d_name,
-							  .size = (int64_t)len,
-							  .mtime_ns = k,
-							  .sha256 = sha,
-							  .archive = "archive/00/x.ips",
-							  .report = r,
-							  .device_product = "iPhone12,1",
-							  .device_os_version = "16.0",
-							  .device_build = "20A362"};
-
-				snprintf(sha, sizeof(sha), "%064d", k++);
-				if (commit_one(s, &in) < 0)
-					fprintf(stderr, "gen: %s not stored\n", path);
-				free(buf);
-			}
-			report_free(r);
-			free(names[i]);
-		}
-		free(names);
-	}
-}
+#define N_EDGES 6
 
 /* events with edge values: escapes, big and negative numbers, NULLs, no states */
-static void gen_edges(struct store *s)
+static void edge_events(struct report_event out[N_EDGES])
 {
 	static char *st2[] = {"frontmost", "resume"}, *st1[] = {"sus\"pended\\"};
-	struct report_event ev[6] = {
+	const struct report_event ev[N_EDGES] = {
 		{.process = "quo\"te",
 		 .pid = -1,
 		 .uuid = NULL,
@@ -292,6 +232,76 @@ static void gen_edges(struct store *s)
 		 .limit_bytes = 1638400,
 		 .lifetime_max_pages = 9},
 	};
+
+	memcpy(out, ev, sizeof(ev));
+}
+
+#ifdef STORE_V2_GEN
+/* ---- the generator (built against the landed code) ---- */
+
+static int commit_one(struct store *s, struct store_ingest *in)
+{
+	struct store_ingest_result res;
+	int r = store_begin(s);
+
+	if (r == 0)
+		r = store_ingest(s, in, &res);
+	if (r == 0)
+		r = store_commit(s);
+	else
+		store_rollback(s);
+	return r;
+}
+
+static void gen_corpus(struct store *s, const char *corpus)
+{
+	static const char *const phones[] = {"UA", "UB", "UC"};
+	static const char *const subdirs[] = {"jetsam", "excresource"};
+	char path[1024];
+	int k = 0;
+
+	for (size_t d = 0; d < 2; d++) {
+		struct dirent **names;
+		int n;
+
+		snprintf(path, sizeof(path), "%s/%s", corpus, subdirs[d]);
+		n = scandir(path, &names, NULL, alphasort);
+		for (int i = 0; i < n; i++) {
+			struct report *r = NULL;
+			char sha[65], *buf;
+			size_t len = 0;
+
+			snprintf(path, sizeof(path), "%s/%s/%s", corpus, subdirs[d],
+				 names[i]->d_name);
+			if (names[i]->d_name[0] != '.' && (buf = slurp(path, &len)) != NULL &&
+			    report_parse(buf, len, NULL, &r) == 0) {
+				struct store_ingest in = {.udid = phones[k % 3],
+							  .path = names[i]->d_name,
+							  .size = (int64_t)len,
+							  .mtime_ns = k,
+							  .sha256 = sha,
+							  .archive = "archive/00/x.ips",
+							  .report = r,
+							  .device_product = "iPhone12,1",
+							  .device_os_version = "16.0",
+							  .device_build = "20A362"};
+
+				snprintf(sha, sizeof(sha), "%064d", k++);
+				if (commit_one(s, &in) < 0)
+					fprintf(stderr, "gen: %s not stored\n", path);
+				free(buf);
+			}
+			report_free(r);
+			free(names[i]);
+		}
+		free(names);
+	}
+}
+
+/* a report of edge_events(), a phone's facts, an import, an upgrade, a reparse */
+static void gen_edges(struct store *s)
+{
+	struct report_event ev[N_EDGES];
 	struct report r = {.status = REPORT_OK,
 			   .variant = REPORT_VARIANT_J3,
 			   .bug_type = "298",
@@ -314,6 +324,7 @@ static void gen_edges(struct store *s)
 				  .report = &r};
 	size_t n;
 
+	edge_events(ev);
 	commit_one(s, &in);
 	/* no incident, no time, no product: the phone's facts (UC) */
 	r.incident = NULL;
@@ -532,6 +543,54 @@ static void test_counts(const char *top)
 	store_close(s);
 }
 
+/*
+ * Events stored now render as the EVENT cJSON gives for them (what version 2 stored):
+ * edge values, footprints the parser's rule does not give, a null footprint.
+ */
+static void test_render_fresh(const char *top)
+{
+	struct report_event ev[N_EDGES + 1];
+	struct report r;
+	struct store *s = NULL;
+	struct store_ingest in = {.udid = "UR",
+				  .path = "r.ips",
+				  .size = 1,
+				  .mtime_ns = 1,
+				  .sha256 = "r1",
+				  .report = &r,
+				  .device_product = "iPhone99,1"};
+	struct store_ingest_result res;
+	char dir[256];
+	cJSON *arr = NULL;
+
+	edge_events(ev);
+	ev[N_EDGES] = ev[5];
+	ev[N_EDGES].footprint_bytes = REPORT_NULL; /* the rule would give one */
+	ev[N_EDGES - 1].footprint_bytes = 7;	   /* not the rule's */
+	r = mk_report("R-1", ev, N_EDGES + 1);
+	r.product = NULL; /* the phone's */
+	snprintf(dir, sizeof(dir), "%s/render", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	ASSERT_EQ(store_begin(s), 0);
+	ASSERT_EQ(store_ingest(s, &in, &res), 0);
+	ASSERT_EQ(store_commit(s), 0);
+	ASSERT_EQ(store_report_events_json(s, res.report_id, &arr), 0);
+	ASSERT_EQ(cJSON_GetArraySize(arr), N_EDGES + 1);
+	for (int i = 0; arr && i < N_EDGES + 1; i++) {
+		cJSON *want = store_event_json(&in, &ev[i], &res);
+		char *w = want ? cJSON_PrintUnformatted(want) : NULL;
+
+		ASSERT_STREQ(cJSON_GetArrayItem(arr, i)->valuestring, w);
+		cJSON_free(w);
+		cJSON_Delete(want);
+	}
+	cJSON_Delete(arr);
+	store_close(s);
+}
+
 /* The first line where a and b differ (1-based), 0 when equal. */
 static int first_diff_line(const char *a, const char *b)
 {
@@ -583,6 +642,7 @@ int main(int argc, char **argv)
 	log_init(LOG_LEVEL_WARNING);
 	CHECK(mkdtemp(dir) != NULL);
 	test_counts(dir);
+	test_render_fresh(dir);
 	CHECK(argc == 3);
 	if (argc == 3)
 		test_v2_migrated(dir, argv[1], argv[2]);
