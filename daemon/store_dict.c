@@ -32,6 +32,7 @@ void store_dict_reset(struct store *s)
 	free(d->text);
 	free(d->slots);
 	memset(d, 0, sizeof(*d));
+	store_event_forget(s);
 }
 
 /* The slot of text in the table (an empty one when absent); the table has room. */

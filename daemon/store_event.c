@@ -101,6 +101,27 @@ static void jb_str(struct jbuf *b, const char *s)
 }
 
 /* cJSON's print_number() of cJSON_CreateNumber(d) */
+static void jb_num(struct jbuf *b, double d);
+
+/* an integer: below 1e15 in size cJSON prints its digits ("%d", or "%1.15g" exactly) */
+static void jb_int(struct jbuf *b, int64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	if (v <= -1000000000000000LL || v >= 1000000000000000LL) {
+		jb_num(b, (double)v);
+		return;
+	}
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	jb_put(b, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 static void jb_num(struct jbuf *b, double d)
 {
 	char buf[32];
@@ -129,7 +150,7 @@ static void jb_col_int(struct jbuf *b, sqlite3_stmt *st, int col)
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		jb_lit(b, "null");
 	else
-		jb_num(b, (double)sqlite3_column_int64(st, col));
+		jb_int(b, sqlite3_column_int64(st, col));
 }
 
 static void jb_key(struct jbuf *b, const char *key)
@@ -155,7 +176,7 @@ static void jb_footprint(struct jbuf *b, sqlite3_stmt *st)
 		if (v == REPORT_NULL)
 			jb_lit(b, "null");
 		else
-			jb_num(b, (double)v);
+			jb_int(b, v);
 		return;
 	}
 	rp = sqlite3_column_int64(st, EC_RPAGES);
@@ -165,7 +186,7 @@ static void jb_footprint(struct jbuf *b, sqlite3_stmt *st)
 	    __builtin_mul_overflow(rp, ps, &v))
 		jb_lit(b, "null");
 	else
-		jb_num(b, (double)v);
+		jb_int(b, v);
 }
 
 /* a TIME of the same value as the row before is formatted once (a report's events) */
@@ -228,28 +249,59 @@ static void event_fields(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 	jb_col_int(b, st, EC_LIFETIME_MAX);
 }
 
+void store_event_forget(struct store *s)
+{
+	for (int i = 0; i < 3; i++) {
+		free(s->facts[i]);
+		s->facts[i] = NULL;
+	}
+	s->facts_id = 0;
+}
+
+/* incident, os_version, timestamp of report id into s->facts (NULL: none, or no memory) */
+static void report_facts(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st;
+
+	if (id == s->facts_id)
+		return;
+	store_event_forget(s);
+	st = store_stmt(s, ST_EVENT_REPORT,
+			"SELECT incident,os_version,timestamp FROM reports WHERE id=?1");
+	if (st == NULL)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < 3; i++)
+			s->facts[i] = store_col_dup(st, i);
+		s->facts_id = id;
+	}
+	sqlite3_reset(st);
+}
+
 static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 {
 	const char *product, *name;
 
+	report_facts(s, sqlite3_column_int64(st, EC_REPORT_ID));
 	event_fields(b, s, st);
 	jb_key(b, ",\"report_id\":");
 	jb_col_int(b, st, EC_REPORT_ID);
 	jb_key(b, ",\"udid\":");
 	jb_col_str(b, s, st, EC_UDID);
 	jb_key(b, ",\"incident\":");
-	jb_str(b, (const char *)sqlite3_column_text(st, EC_INCIDENT));
+	jb_str(b, s->facts[0]);
 	jb_key(b, ",\"product\":");
 	product = sqlite3_column_type(st, EC_PRODUCT) == SQLITE_NULL
 			  ? NULL
 			  : store_dict_text(s, sqlite3_column_int64(st, EC_PRODUCT));
 	jb_str(b, product);
 	jb_key(b, ",\"os_version\":");
-	jb_str(b, (const char *)sqlite3_column_text(st, EC_OS_VERSION));
+	jb_str(b, s->facts[1]);
 	jb_key(b, ",\"build\":");
 	jb_col_str(b, s, st, EC_BUILD);
 	jb_key(b, ",\"timestamp\":");
-	jb_str(b, (const char *)sqlite3_column_text(st, EC_TIMESTAMP));
+	jb_str(b, s->facts[2]);
 	jb_key(b, ",\"time\":");
 	if (sqlite3_column_type(st, EC_TIME) == SQLITE_NULL) {
 		jb_lit(b, "null");
@@ -262,7 +314,7 @@ static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 	jb_key(b, ",\"collected_at\":\"");
 	jb_lit(b, time_text(sqlite3_column_int64(st, EC_COLLECTED_AT), 1));
 	jb_key(b, "\",\"seq\":");
-	jb_num(b, (double)sqlite3_column_int64(st, EC_RSEQ));
+	jb_int(b, sqlite3_column_int64(st, EC_RSEQ));
 	jb_key(b, ",\"product_name\":");
 	name = product_name_cached(product);
 	jb_str(b, name);

@@ -71,7 +71,8 @@ enum stmt_id {
 	ST_REPARSE_DELETE,
 	ST_REPARSE_UPDATE,
 	ST_ARCHIVED_LIST,
-	/* store_dict.c */
+	/* store_dict.c, store_event.c */
+	ST_EVENT_REPORT,
 	ST_DICT_FIND,
 	ST_DICT_ADD,
 	ST_DICT_GET,
@@ -112,6 +113,9 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
 	struct store_dict dict;
+	/* store_event.c: the facts of the report of the last event rendered (its id, 0: none) */
+	int64_t facts_id;
+	char *facts[3]; /* incident, os_version, timestamp */
 };
 
 /* The cached statement id (sql: its text, used the first time), reset and unbound; NULL
@@ -168,9 +172,9 @@ int store_event_add_collection(cJSON *o, const char *product, int64_t collected_
 #define STORE_EVENT_COLS                                                                           \
 	"e.id,e.report_id,e.rseq,e.collected_at,e.time,e.udid,e.product,e.build,e.role,e.process," \
 	"e.reason,e.limit_bytes,e.pid,e.uuid,e.states,e.priority,e.rpages,e.page_size,"            \
-	"e.footprint,e.lifetime_max,r.incident,r.os_version,r.timestamp"
-/* events first (the plan's outer loop), their report's facts beside */
-#define STORE_EVENT_FROM " FROM events e LEFT JOIN reports r ON r.id=e.report_id"
+	"e.footprint,e.lifetime_max"
+/* events alone: a sort carries no report columns; their report's facts come in the render */
+#define STORE_EVENT_FROM " FROM events e"
 
 enum store_event_col {
 	EC_ID,
@@ -193,12 +197,12 @@ enum store_event_col {
 	EC_PAGE_SIZE,
 	EC_FOOTPRINT,
 	EC_LIFETIME_MAX,
-	EC_INCIDENT,
-	EC_OS_VERSION,
-	EC_TIMESTAMP,
 };
 
-/* The EVENT of a row of STORE_EVENT_COLS, as a raw JSON item. */
+/* The EVENT of a row of STORE_EVENT_COLS, as a raw JSON item. Its report's facts are read
+ * once per run of rows of one report: store_event_forget() before a query (a write may have
+ * changed them) and when the strings cache goes. */
+void store_event_forget(struct store *s);
 cJSON *store_event_row(struct store *s, sqlite3_stmt *st);
 /* The JSON text of ev's states array (malloc'ed; NULL when out of memory). */
 char *store_event_states_text(const struct report_event *ev);
