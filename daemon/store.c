@@ -1,6 +1,7 @@
 /* store.c: the SQLite (WAL) store: open/close, schema, transactions, the statement cache */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +356,22 @@ void store_close(struct store *s)
 		sqlite3_close(s->db);
 	}
 	free(s);
+}
+
+void store_release_memory(struct store *s)
+{
+	if (s == NULL || !sqlite3_get_autocommit(s->db))
+		return; /* never inside a transaction */
+	/* prepared statements come back on their next use (store_stmt()) */
+	for (int i = 0; i < ST__COUNT; i++) {
+		sqlite3_finalize(s->st[i]);
+		s->st[i] = NULL;
+	}
+	store_dict_reset(s);
+	sqlite3_db_release_memory(s->db);
+#ifdef __GLIBC__
+	malloc_trim(0); /* what was freed goes back to the kernel, not to the next sync */
+#endif
 }
 
 /* ---- transactions (loop thread) ---- */

@@ -46,6 +46,12 @@ int storeq_submit(struct storeq *q, struct storeq_job *job);
  * until the thread's first count came back: a done_cb of any job sees them loaded.
  */
 int storeq_counts(const struct storeq *q, int64_t *reports, int64_t *events);
+/*
+ * Any thread: a job that gives the store's idle memory back (store_release_memory()), e.g.
+ * when the last running sync ended. The thread also does so by itself once it has been idle
+ * for 2 s after a job. 0 or a negative errno (-ESHUTDOWN, -ENOMEM).
+ */
+int storeq_release_memory(struct storeq *q);
 /* Loop: jobs submitted and not yet delivered. */
 unsigned storeq_pending(struct storeq *q);
 /* Loop: drain, join, close; stopped_cb (may be NULL) runs when all is done. */

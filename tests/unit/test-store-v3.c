@@ -591,6 +591,58 @@ static void test_render_fresh(const char *top)
 	store_close(s);
 }
 
+/* The idle memory goes back (cache, statements, strings) and queries answer as before. */
+static void test_release_memory(const char *top)
+{
+	struct report_event ev[N_EDGES];
+	struct report r;
+	struct store *s = NULL;
+	struct store_event_filter f = {.since = REPORT_NULL, .until = REPORT_NULL, .limit = 100};
+	struct store_page pg;
+	char dir[256], *before = NULL, *after = NULL;
+	cJSON *arr = NULL;
+	int cur = 0, hi = 0, prepared = 0;
+
+	edge_events(ev);
+	snprintf(dir, sizeof(dir), "%s/release", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	for (int i = 0; i < 50; i++) {
+		char sha[16];
+
+		snprintf(sha, sizeof(sha), "m%d", i);
+		r = mk_report(sha, ev, N_EDGES);
+		ASSERT_EQ(ingest(s, "UM", sha, &r, 0), 0);
+	}
+	ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+	before = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0);
+	CHECK(cur > 0);
+	/* inside a transaction: nothing goes */
+	ASSERT_EQ(store_begin(s), 0);
+	store_release_memory(s);
+	CHECK(s->st[ST_BEGIN] != NULL);
+	ASSERT_EQ(store_rollback(s), 0);
+	store_release_memory(s);
+	for (int i = 0; i < ST__COUNT; i++)
+		prepared += s->st[i] != NULL;
+	ASSERT_EQ(prepared, 0);
+	ASSERT_EQ(s->dict.n_text, 0);
+	sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_USED, &hi, &prepared, 0);
+	fprintf(stderr, "release: page cache %d bytes before, %d after\n", cur, hi);
+	CHECK(hi < cur);
+	ASSERT_EQ(store_events_json(s, &f, &arr, &pg), 0);
+	after = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	ASSERT_STREQ(after, before);
+	free(before);
+	free(after);
+	store_close(s);
+}
+
 /* The first line where a and b differ (1-based), 0 when equal. */
 static int first_diff_line(const char *a, const char *b)
 {
@@ -643,6 +695,7 @@ int main(int argc, char **argv)
 	CHECK(mkdtemp(dir) != NULL);
 	test_counts(dir);
 	test_render_fresh(dir);
+	test_release_memory(dir);
 	CHECK(argc == 3);
 	if (argc == 3)
 		test_v2_migrated(dir, argv[1], argv[2]);
