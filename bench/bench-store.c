@@ -1,10 +1,13 @@
 /* bench-store.c: p50/p99 latency of limits and events queries over 1,000,000 stored events */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -250,6 +253,88 @@ static void run(struct store *s, const char *name, query_fn fn)
 	       t[N_RUNS * 99 / 100] < 50.0 ? "met" : "MISSED");
 }
 
+/* Drop the kernel's cached pages of the store's files (a cold start, this store only). */
+static void evict(const char *dir)
+{
+	static const char *const names[] = {"jetsamd.db", "jetsamd.db-wal", "jetsamd.db-shm"};
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		fdatasync(fd);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
+/* The daemon's first status: open the store (schema check) and read its counts; ms. */
+static double first_status_ms(const char *dir, int cold)
+{
+	struct store *s;
+	int64_t nrep, nev;
+	double t0;
+
+	if (cold)
+		evict(dir);
+	t0 = now_ms();
+	if (store_open(dir, &s) < 0 || store_counts(s, &nrep, &nev) < 0)
+		return -1;
+	t0 = now_ms() - t0;
+	store_close(s);
+	return t0;
+}
+
+/* min and median of 3 first-status times, for the store and an empty one, warm and cold */
+static void cold_start(const char *dir)
+{
+	char tmpl[] = "/tmp/jt-bench-empty-XXXXXX";
+	const char *empty = mkdtemp(tmpl);
+	double full[2][3], none[2][3], ratio;
+	char cmd[128];
+
+	if (empty == NULL || first_status_ms(empty, 0) < 0)
+		return;
+	for (int cold = 0; cold < 2; cold++) {
+		for (int i = 0; i < 3; i++) {
+			full[cold][i] = first_status_ms(dir, cold);
+			none[cold][i] = first_status_ms(empty, cold);
+		}
+		qsort(full[cold], 3, sizeof(double), cmp_double);
+		qsort(none[cold], 3, sizeof(double), cmp_double);
+		printf("first status (%s): this store min %.2f median %.2f ms, empty store min "
+		       "%.2f "
+		       "median %.2f ms\n",
+		       cold ? "cold: its pages dropped from the page cache" : "warm", full[cold][0],
+		       full[cold][1], none[cold][0], none[cold][1]);
+	}
+	ratio = full[1][1] / (none[1][1] > 0 ? none[1][1] : 1e-3);
+	printf("RESULT\tcold start: first status %.2f ms vs %.2f ms empty (median of 3, %.2fx)"
+	       "\t%s\n",
+	       full[1][1], none[1][1], ratio, ratio <= 1.5 ? "met" : "not met");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", empty);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench-store: cannot remove '%s'\n", empty);
+}
+
+/* The database file (after a checkpoint: closed) per event. */
+static void bytes_per_event(const char *dir, int64_t nev)
+{
+	char path[4096];
+	struct stat st;
+	double per;
+
+	snprintf(path, sizeof(path), "%s/jetsamd.db", dir);
+	if (stat(path, &st) < 0 || nev <= 0)
+		return;
+	per = (double)st.st_size / (double)nev;
+	printf("RESULT\tstore size: %.0f bytes/event (%lld bytes, %lld events)\t%s\n", per,
+	       (long long)st.st_size, (long long)nev, per <= 250 ? "met" : "not met");
+}
+
 int main(int argc, char **argv)
 {
 	char tmpl[] = "/tmp/jt-bench-store-XXXXXX";
@@ -285,6 +370,14 @@ int main(int argc, char **argv)
 	}
 	store_counts(s, &nrep, &nev);
 	printf("store: %lld reports, %lld events in %s\n", (long long)nrep, (long long)nev, dir);
+	/* closed (its log checkpointed into the file): size, then the first status of a start */
+	store_close(s);
+	bytes_per_event(dir, nev);
+	cold_start(dir);
+	if (store_open(dir, &s) < 0) {
+		fprintf(stderr, "bench-store: cannot reopen '%s'\n", dir);
+		return 1;
+	}
 	run(s, "status counts", q_status);
 	run(s, "limits (all)", q_limits_all);
 	run(s, "limits product=P role=fg", q_limits_product);
