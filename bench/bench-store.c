@@ -21,12 +21,20 @@
 #define N_PROCS		  300
 #define N_RUNS		  200
 
-static double now_ms(void)
+/* BENCH_STORE_CLOCK=cpu: the query latencies in this thread's CPU time (a loaded machine) */
+static clockid_t query_clock = CLOCK_MONOTONIC;
+
+static double clock_ms(clockid_t c)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(c, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -233,7 +241,7 @@ static void run(struct store *s, const char *name, query_fn fn)
 
 	for (unsigned i = 0; i < N_RUNS; i++) {
 		cJSON *out = NULL;
-		double t0 = now_ms();
+		double t0 = clock_ms(query_clock);
 		char *text;
 
 		if (fn(s, i, &out) < 0) {
@@ -242,7 +250,7 @@ static void run(struct store *s, const char *name, query_fn fn)
 		}
 		/* the daemon also encodes the reply */
 		text = cJSON_PrintUnformatted(out);
-		t[i] = now_ms() - t0;
+		t[i] = clock_ms(query_clock) - t0;
 		items += (size_t)cJSON_GetArraySize(out);
 		cJSON_free(text);
 		cJSON_Delete(out);
@@ -271,50 +279,66 @@ static void evict(const char *dir)
 	}
 }
 
-/* The daemon's first status: open the store (schema check) and read its counts; ms. */
-static double first_status_ms(const char *dir, int cold)
+/*
+ * The daemon's first status: open the store (schema check), then its first query, the
+ * counts; ms of both in t[0] and of the query alone in t[1]. cold: its pages are dropped.
+ */
+static int first_status_ms(const char *dir, int cold, double t[2])
 {
 	struct store *s;
 	int64_t nrep, nev;
-	double t0;
+	double t0, t1;
 
 	if (cold)
 		evict(dir);
 	t0 = now_ms();
-	if (store_open(dir, &s) < 0 || store_counts(s, &nrep, &nev) < 0)
+	if (store_open(dir, &s) < 0)
 		return -1;
-	t0 = now_ms() - t0;
+	t1 = now_ms();
+	if (store_counts(s, &nrep, &nev) < 0) {
+		store_close(s);
+		return -1;
+	}
+	t[1] = now_ms() - t1;
+	t[0] = now_ms() - t0;
 	store_close(s);
-	return t0;
+	return 0;
 }
 
-/* min and median of 3 first-status times, for the store and an empty one, warm and cold */
+/* v[n][2] sorted by column k: the median */
+static double median3(double v[3][2], int k)
+{
+	double c[3] = {v[0][k], v[1][k], v[2][k]};
+
+	qsort(c, 3, sizeof(double), cmp_double);
+	return c[1];
+}
+
+/* medians of 3 first statuses, for the store and an empty one, warm and cold */
 static void cold_start(const char *dir)
 {
 	char tmpl[] = "/tmp/jt-bench-empty-XXXXXX";
 	const char *empty = mkdtemp(tmpl);
-	double full[2][3], none[2][3], ratio;
+	double full[3][2], none[3][2], ratio = 0, r2 = 0, t[2];
 	char cmd[128];
 
-	if (empty == NULL || first_status_ms(empty, 0) < 0)
+	if (empty == NULL || first_status_ms(empty, 0, t) < 0)
 		return;
 	for (int cold = 0; cold < 2; cold++) {
-		for (int i = 0; i < 3; i++) {
-			full[cold][i] = first_status_ms(dir, cold);
-			none[cold][i] = first_status_ms(empty, cold);
-		}
-		qsort(full[cold], 3, sizeof(double), cmp_double);
-		qsort(none[cold], 3, sizeof(double), cmp_double);
-		printf("first status (%s): this store min %.2f median %.2f ms, empty store min "
-		       "%.2f "
-		       "median %.2f ms\n",
-		       cold ? "cold: its pages dropped from the page cache" : "warm", full[cold][0],
-		       full[cold][1], none[cold][0], none[cold][1]);
+		for (int i = 0; i < 3; i++)
+			if (first_status_ms(dir, cold, full[i]) < 0 ||
+			    first_status_ms(empty, cold, none[i]) < 0)
+				return;
+		printf("first status (%s, median of 3): open+counts %.2f ms vs %.2f ms empty; "
+		       "the counts query alone %.3f ms vs %.3f ms empty\n",
+		       cold ? "cold: the store's pages dropped from the page cache" : "warm",
+		       median3(full, 0), median3(none, 0), median3(full, 1), median3(none, 1));
+		ratio = median3(full, 0) / (median3(none, 0) > 0 ? median3(none, 0) : 1e-3);
+		r2 = median3(full, 1) / (median3(none, 1) > 0 ? median3(none, 1) : 1e-3);
 	}
-	ratio = full[1][1] / (none[1][1] > 0 ? none[1][1] : 1e-3);
-	printf("RESULT\tcold start: first status %.2f ms vs %.2f ms empty (median of 3, %.2fx)"
-	       "\t%s\n",
-	       full[1][1], none[1][1], ratio, ratio <= 1.5 ? "met" : "not met");
+	printf("RESULT\tcold start: first status (open+counts) %.2fx the empty store's, the counts "
+	       "query %.2fx (cold, median of 3)\t%s\n",
+	       ratio, r2, ratio <= 1.5 ? "met" : "not met");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", empty);
 	if (system(cmd) != 0)
 		fprintf(stderr, "bench-store: cannot remove '%s'\n", empty);
@@ -345,6 +369,10 @@ int main(int argc, char **argv)
 	int made = 0;
 
 	log_init(LOG_LEVEL_WARNING);
+	if (getenv("BENCH_STORE_CLOCK") && strcmp(getenv("BENCH_STORE_CLOCK"), "cpu") == 0) {
+		query_clock = CLOCK_THREAD_CPUTIME_ID;
+		printf("query latencies in CPU time of the querying thread\n");
+	}
 	for (int i = 0; i < N_PRODUCTS; i++)
 		snprintf(products[i], sizeof(products[i]), "iPhone%d,%d", 10 + i / 3, 1 + i % 3);
 	for (int i = 0; i < N_BUILDS; i++) {
