@@ -17,14 +17,8 @@
  * byte for byte: the keys in the same order, numbers and strings formatted by cJSON's own
  * rules (print_number(), print_string_ptr() of cJSON 1.7), so replies do not change
  * (test-store-v3.c compares a migrated store's replies with the landed code's). A row goes
- * into a scratch buffer kept per thread, then into one cJSON raw item.
+ * into the store's scratch buffer (kept while a query runs), then into one cJSON raw item.
  */
-
-struct jbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
 
 static void jb_put(struct jbuf *b, const char *s, size_t len)
 {
@@ -249,13 +243,20 @@ static void event_fields(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 	jb_col_int(b, st, EC_LIFETIME_MAX);
 }
 
-void store_event_forget(struct store *s)
+static void facts_clear(struct store *s)
 {
 	for (int i = 0; i < 3; i++) {
 		free(s->facts[i]);
 		s->facts[i] = NULL;
 	}
 	s->facts_id = 0;
+}
+
+void store_event_forget(struct store *s)
+{
+	facts_clear(s);
+	free(s->render.p);
+	memset(&s->render, 0, sizeof(s->render));
 }
 
 /* incident, os_version, timestamp of report id into s->facts (NULL: none, or no memory) */
@@ -265,7 +266,7 @@ static void report_facts(struct store *s, int64_t id)
 
 	if (id == s->facts_id)
 		return;
-	store_event_forget(s);
+	facts_clear(s);
 	st = store_stmt(s, ST_EVENT_REPORT,
 			"SELECT incident,os_version,timestamp FROM reports WHERE id=?1");
 	if (st == NULL)
@@ -323,23 +324,12 @@ static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 
 cJSON *store_event_row(struct store *s, sqlite3_stmt *st)
 {
-	static _Thread_local struct jbuf b;
-	cJSON *o;
-	char *text;
+	struct jbuf *b = &s->render;
 
-	b.n = 0;
-	b.oom = 0;
-	event_text(&b, s, st);
-	if (b.oom || (o = cJSON_CreateRaw("")) == NULL)
-		return NULL;
-	if ((text = cJSON_malloc(b.n + 1)) == NULL) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	memcpy(text, b.p, b.n + 1);
-	cJSON_free(o->valuestring);
-	o->valuestring = text;
-	return o;
+	b->n = 0;
+	b->oom = 0;
+	event_text(b, s, st);
+	return b->oom ? NULL : cJSON_CreateRaw(b->p); /* one copy, in cJSON's allocator */
 }
 
 char *store_event_states_text(const struct report_event *ev)

@@ -109,13 +109,21 @@ struct store_dict {
 	size_t n_slots, used;
 };
 
+/* a growing text buffer (store_event.c) */
+struct jbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
 	struct store_dict dict;
 	/* store_event.c: the facts of the report of the last event rendered (its id, 0: none) */
 	int64_t facts_id;
-	char *facts[3]; /* incident, os_version, timestamp */
+	char *facts[3];	    /* incident, os_version, timestamp */
+	struct jbuf render; /* the row being rendered */
 };
 
 /* The cached statement id (sql: its text, used the first time), reset and unbound; NULL

@@ -366,7 +366,7 @@ static int events_query(struct store *s, const struct store_event_filter *f, int
 	}
 	if (st == NULL)
 		return -EIO;
-	store_event_forget(s); /* a report's facts as they are now */
+	store_event_forget(s); /* a report's facts as they are now; the buffer given back */
 	events_bind(st, mask, f, before_time);
 	r = collect_rows_last(s, st, f->limit, store_event_row, out, &page->truncated,
 			      f->by_collection ? EC_RSEQ : EC_ID, &page->next, f->by_collection);
