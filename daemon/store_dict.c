@@ -27,9 +27,13 @@ void store_dict_reset(struct store *s)
 {
 	struct store_dict *d = &s->dict;
 
-	for (size_t i = 0; i < d->n_text; i++)
+	for (size_t i = 0; i < d->n_text; i++) {
 		free(d->text[i]);
+		free(d->json[i]);
+	}
 	free(d->text);
+	free(d->json);
+	free(d->json_len);
 	free(d->slots);
 	memset(d, 0, sizeof(*d));
 	store_event_forget(s);
@@ -71,14 +75,22 @@ static int cache_put(struct store_dict *d, int64_t id, const char *text)
 		return -EINVAL;
 	if ((size_t)id >= d->n_text) {
 		size_t n = d->n_text ? d->n_text : 256;
-		char **nv;
+		char **nv, **nj;
+		size_t *nl;
 
 		while (n <= (size_t)id)
 			n *= 2;
 		if ((nv = realloc(d->text, n * sizeof(*nv))) == NULL)
 			return -ENOMEM;
-		memset(nv + d->n_text, 0, (n - d->n_text) * sizeof(*nv));
 		d->text = nv;
+		if ((nj = realloc(d->json, n * sizeof(*nj))) == NULL)
+			return -ENOMEM;
+		d->json = nj;
+		if ((nl = realloc(d->json_len, n * sizeof(*nl))) == NULL)
+			return -ENOMEM;
+		d->json_len = nl;
+		memset(nv + d->n_text, 0, (n - d->n_text) * sizeof(*nv));
+		memset(nj + d->n_text, 0, (n - d->n_text) * sizeof(*nj));
 		d->n_text = n;
 	}
 	if (d->text[id] != NULL)
@@ -147,4 +159,17 @@ const char *store_dict_text(struct store *s, int64_t id)
 		t = d->text[id];
 	sqlite3_reset(st);
 	return t;
+}
+
+const char *store_dict_json(struct store *s, int64_t id, size_t *len)
+{
+	struct store_dict *d = &s->dict;
+	const char *t = store_dict_text(s, id);
+
+	if (t == NULL)
+		return NULL;
+	if (d->json[id] == NULL && (d->json[id] = store_json_quote(t, &d->json_len[id])) == NULL)
+		return NULL;
+	*len = d->json_len[id];
+	return d->json[id];
 }

@@ -147,17 +147,34 @@ static void jb_col_int(struct jbuf *b, sqlite3_stmt *st, int col)
 		jb_int(b, sqlite3_column_int64(st, col));
 }
 
-static void jb_key(struct jbuf *b, const char *key)
-{
-	jb_lit(b, key); /* ",\"name\":" written out by the caller: plain ASCII */
-}
+/* a key (",\"name\":" written out by the caller, plain ASCII) or other literal text */
+#define jb_key(b, key) jb_put((b), (key), sizeof(key) - 1)
 
 /* a string id column (strs) */
 static void jb_col_str(struct jbuf *b, struct store *s, sqlite3_stmt *st, int col)
 {
-	jb_str(b, sqlite3_column_type(st, col) == SQLITE_NULL
-			  ? NULL
-			  : store_dict_text(s, sqlite3_column_int64(st, col)));
+	size_t len;
+	const char *json = sqlite3_column_type(st, col) == SQLITE_NULL
+				   ? NULL
+				   : store_dict_json(s, sqlite3_column_int64(st, col), &len);
+
+	if (json)
+		jb_put(b, json, len);
+	else
+		jb_key(b, "null");
+}
+
+char *store_json_quote(const char *text, size_t *len)
+{
+	struct jbuf b = {0};
+
+	jb_str(&b, text);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.n;
+	return b.p;
 }
 
 /* the parser's footprint: rpages * page_size when both are known and it does not overflow */
@@ -259,7 +276,7 @@ void store_event_forget(struct store *s)
 	memset(&s->render, 0, sizeof(s->render));
 }
 
-/* incident, os_version, timestamp of report id into s->facts (NULL: none, or no memory) */
+/* incident, os_version, timestamp of report id into s->facts as JSON text (NULL: none) */
 static void report_facts(struct store *s, int64_t id)
 {
 	sqlite3_stmt *st;
@@ -274,10 +291,20 @@ static void report_facts(struct store *s, int64_t id)
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		for (int i = 0; i < 3; i++)
-			s->facts[i] = store_col_dup(st, i);
+			s->facts[i] = store_json_quote((const char *)sqlite3_column_text(st, i),
+						       &s->facts_len[i]);
 		s->facts_id = id;
 	}
 	sqlite3_reset(st);
+}
+
+/* a fact of the report, as JSON (report_facts()); null when it could not be read */
+static void jb_fact(struct jbuf *b, struct store *s, int i)
+{
+	if (s->facts[i])
+		jb_put(b, s->facts[i], s->facts_len[i]);
+	else
+		jb_key(b, "null");
 }
 
 static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
@@ -291,18 +318,18 @@ static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 	jb_key(b, ",\"udid\":");
 	jb_col_str(b, s, st, EC_UDID);
 	jb_key(b, ",\"incident\":");
-	jb_str(b, s->facts[0]);
+	jb_fact(b, s, 0);
 	jb_key(b, ",\"product\":");
 	product = sqlite3_column_type(st, EC_PRODUCT) == SQLITE_NULL
 			  ? NULL
 			  : store_dict_text(s, sqlite3_column_int64(st, EC_PRODUCT));
 	jb_str(b, product);
 	jb_key(b, ",\"os_version\":");
-	jb_str(b, s->facts[1]);
+	jb_fact(b, s, 1);
 	jb_key(b, ",\"build\":");
 	jb_col_str(b, s, st, EC_BUILD);
 	jb_key(b, ",\"timestamp\":");
-	jb_str(b, s->facts[2]);
+	jb_fact(b, s, 2);
 	jb_key(b, ",\"time\":");
 	if (sqlite3_column_type(st, EC_TIME) == SQLITE_NULL) {
 		jb_lit(b, "null");

@@ -104,6 +104,8 @@ enum stmt_id {
 /* store_dict.c's cache of strs: text[id] and an open-addressing table of ids by text */
 struct store_dict {
 	char **text;
+	char **json; /* text[id] as a JSON string, made on first use */
+	size_t *json_len;
 	size_t n_text;
 	int64_t *slots;
 	size_t n_slots, used;
@@ -122,7 +124,8 @@ struct store {
 	struct store_dict dict;
 	/* store_event.c: the facts of the report of the last event rendered (its id, 0: none) */
 	int64_t facts_id;
-	char *facts[3];	    /* incident, os_version, timestamp */
+	char *facts[3]; /* incident, os_version, timestamp as JSON text */
+	size_t facts_len[3];
 	struct jbuf render; /* the row being rendered */
 };
 
@@ -221,6 +224,10 @@ char *store_event_states_text(const struct report_event *ev);
 int store_dict_id(struct store *s, const char *text, int64_t *id);
 /* The text of id (NULL: none); valid until the cache is reset. */
 const char *store_dict_text(struct store *s, int64_t id);
+/* The same as a JSON string (quoted, escaped as cJSON does), *len its length. */
+const char *store_dict_json(struct store *s, int64_t id, size_t *len);
+/* text (NULL: null) as a JSON string, as cJSON prints it (malloc'ed; NULL: no memory). */
+char *store_json_quote(const char *text, size_t *len);
 /* Forget the cache (a rollback, memory release, close). */
 void store_dict_reset(struct store *s);
 
