@@ -266,14 +266,16 @@ static int exec_script(struct store *s, const char *path, const char *sql, const
 	return -EIO;
 }
 
-/* Bring the schema to STORE_SCHEMA_VERSION, all steps in one transaction. */
-static int migrate(struct store *s, const char *path)
+/* Bring the schema to STORE_SCHEMA_VERSION, all steps in one transaction; *from: the
+ * version it had. */
+static int migrate(struct store *s, const char *path, int *from)
 {
 	char stamp[48];
 	int v = 0, r = store_begin(s);
 
 	if (r == 0)
 		r = user_version(s, &v);
+	*from = v;
 	if (r == 0 && v > STORE_SCHEMA_VERSION) {
 		log_err("store", "'%s' has schema version %d, newer than this jetsamd's %d", path,
 			v, STORE_SCHEMA_VERSION);
@@ -297,6 +299,8 @@ static int migrate(struct store *s, const char *path)
 /* Connection settings and schema; 0 or a negative errno (logged). */
 static int setup(struct store *s, const char *path)
 {
+	int from = 0, r;
+
 	sqlite3_busy_timeout(s->db, 5000);
 	if (exec_script(s, path,
 			"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
@@ -305,7 +309,17 @@ static int setup(struct store *s, const char *path)
 			"PRAGMA mmap_size=268435456;",
 			"set up") < 0)
 		return -EIO;
-	return migrate(s, path);
+	if ((r = migrate(s, path, &from)) < 0)
+		return r;
+	/* version 3 rewrote the events of an older store compactly: give the space back once
+	 * (an error leaves the free pages for later inserts) */
+	if (from > 0 && from < 3) {
+		log_info("store", "'%s': compacting after the schema update", path);
+		if (exec_script(s, path, "VACUUM", "compact") < 0)
+			log_warn("store", "'%s' not compacted: its free pages are used first",
+				 path);
+	}
+	return 0;
 }
 
 int store_open(const char *state_dir, struct store **out)

@@ -672,6 +672,7 @@ static void test_v2_migrated(const char *top, const char *sql_path, const char *
 	ASSERT_EQ(store_open(dir, &s), 0);
 	if (s && want) {
 		ASSERT_EQ(db_int(s, "PRAGMA user_version"), 3);
+		ASSERT_EQ(db_int(s, "PRAGMA freelist_count"), 0); /* compacted once */
 		check_counts(s, db_int(s, "SELECT count(*) FROM reports"),
 			     db_int(s, "SELECT count(*) FROM events"));
 		got = replies(s);
