@@ -1,7 +1,6 @@
 /* store.c: the SQLite (WAL) store: open/close, schema, transactions, the statement cache */
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,10 +381,9 @@ void store_release_memory(struct store *s)
 		s->st[i] = NULL;
 	}
 	store_dict_reset(s);
+	/* no malloc_trim() here: it holds every malloc arena while it walks them (the loop
+	 * would wait); returning freed memory to the kernel is the allocator's policy */
 	sqlite3_db_release_memory(s->db);
-#ifdef __GLIBC__
-	malloc_trim(0); /* what was freed goes back to the kernel, not to the next sync */
-#endif
 }
 
 /* ---- transactions (loop thread) ---- */
