@@ -61,7 +61,7 @@ static int fill(struct store *s, long n_events)
 {
 	static char *st_fg[] = {"frontmost", "resume"}, *st_bg[] = {"suspended"};
 	long n_reports = n_events / EVENTS_PER_REPORT;
-	double t0 = now_ms();
+	double t0 = now_ms(), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
 
 	for (long i = 0; i < n_reports; i++) {
 		struct report_event ev[EVENTS_PER_REPORT];
@@ -123,8 +123,9 @@ static int fill(struct store *s, long n_events)
 		if ((i % 1000 == 999 || i == n_reports - 1) && store_commit(s) < 0)
 			return -EIO;
 	}
-	printf("fill: %ld events in %ld reports: %.1f s\n", n_reports * EVENTS_PER_REPORT,
-	       n_reports, (now_ms() - t0) / 1e3);
+	printf("fill: %ld events in %ld reports: %.1f s (CPU %.1f s)\n",
+	       n_reports * EVENTS_PER_REPORT, n_reports, (now_ms() - t0) / 1e3,
+	       (clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e3);
 	return 0;
 }
 
