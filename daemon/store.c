@@ -390,6 +390,7 @@ void store_release_memory(struct store *s)
 
 int store_begin(struct store *s)
 {
+	store_event_forget(s); /* a write may change the facts of reports shown with events */
 	return store_run(s, store_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE"), "begin");
 }
 

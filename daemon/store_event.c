@@ -260,76 +260,79 @@ static void event_fields(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 	jb_col_int(b, st, EC_LIFETIME_MAX);
 }
 
-static void facts_clear(struct store *s)
+static void facts_clear(struct store_facts *f)
 {
 	for (int i = 0; i < 3; i++) {
-		free(s->facts[i]);
-		s->facts[i] = NULL;
+		free(f->json[i]);
+		f->json[i] = NULL;
 	}
-	s->facts_id = 0;
+	f->id = 0;
 }
 
 void store_event_forget(struct store *s)
 {
-	facts_clear(s);
+	for (int i = 0; i < STORE_FACTS_CACHE; i++)
+		facts_clear(&s->facts[i]);
 	free(s->render.p);
 	memset(&s->render, 0, sizeof(s->render));
 }
 
-/* incident, os_version, timestamp of report id into s->facts as JSON text (NULL: none) */
-static void report_facts(struct store *s, int64_t id)
+/* incident, os_version, timestamp of report id as JSON text (json[i] NULL: not read) */
+static const struct store_facts *report_facts(struct store *s, int64_t id)
 {
+	struct store_facts *f = &s->facts[(uint64_t)id % STORE_FACTS_CACHE];
 	sqlite3_stmt *st;
 
-	if (id == s->facts_id)
-		return;
-	facts_clear(s);
+	if (id == f->id)
+		return f;
+	facts_clear(f);
 	st = store_stmt(s, ST_EVENT_REPORT,
 			"SELECT incident,os_version,timestamp FROM reports WHERE id=?1");
 	if (st == NULL)
-		return;
+		return f;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		for (int i = 0; i < 3; i++)
-			s->facts[i] = store_json_quote((const char *)sqlite3_column_text(st, i),
-						       &s->facts_len[i]);
-		s->facts_id = id;
+			f->json[i] = store_json_quote((const char *)sqlite3_column_text(st, i),
+						      &f->len[i]);
+		f->id = id;
 	}
 	sqlite3_reset(st);
+	return f;
 }
 
 /* a fact of the report, as JSON (report_facts()); null when it could not be read */
-static void jb_fact(struct jbuf *b, struct store *s, int i)
+static void jb_fact(struct jbuf *b, const struct store_facts *f, int i)
 {
-	if (s->facts[i])
-		jb_put(b, s->facts[i], s->facts_len[i]);
+	if (f->json[i])
+		jb_put(b, f->json[i], f->len[i]);
 	else
 		jb_key(b, "null");
 }
 
 static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 {
+	const struct store_facts *f = report_facts(s, sqlite3_column_int64(st, EC_REPORT_ID));
 	const char *product, *name;
 
-	report_facts(s, sqlite3_column_int64(st, EC_REPORT_ID));
 	event_fields(b, s, st);
 	jb_key(b, ",\"report_id\":");
 	jb_col_int(b, st, EC_REPORT_ID);
 	jb_key(b, ",\"udid\":");
 	jb_col_str(b, s, st, EC_UDID);
 	jb_key(b, ",\"incident\":");
-	jb_fact(b, s, 0);
+	jb_fact(b, f, 0);
 	jb_key(b, ",\"product\":");
 	product = sqlite3_column_type(st, EC_PRODUCT) == SQLITE_NULL
 			  ? NULL
 			  : store_dict_text(s, sqlite3_column_int64(st, EC_PRODUCT));
 	jb_str(b, product);
 	jb_key(b, ",\"os_version\":");
-	jb_fact(b, s, 1);
+	jb_fact(b, f, 1);
 	jb_key(b, ",\"build\":");
 	jb_col_str(b, s, st, EC_BUILD);
 	jb_key(b, ",\"timestamp\":");
-	jb_fact(b, s, 2);
+	jb_fact(b, f, 2);
 	jb_key(b, ",\"time\":");
 	if (sqlite3_column_type(st, EC_TIME) == SQLITE_NULL) {
 		jb_lit(b, "null");

@@ -111,6 +111,14 @@ struct store_dict {
 	size_t n_slots, used;
 };
 
+/* a report's incident, os_version, timestamp as JSON text (store_event.c); id 0: unused */
+struct store_facts {
+	int64_t id;
+	char *json[3];
+	size_t len[3];
+};
+#define STORE_FACTS_CACHE 256
+
 /* a growing text buffer (store_event.c) */
 struct jbuf {
 	char *p;
@@ -122,10 +130,8 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
 	struct store_dict dict;
-	/* store_event.c: the facts of the report of the last event rendered (its id, 0: none) */
-	int64_t facts_id;
-	char *facts[3]; /* incident, os_version, timestamp as JSON text */
-	size_t facts_len[3];
+	/* store_event.c: facts of reports whose events were rendered, by report id mod size */
+	struct store_facts facts[STORE_FACTS_CACHE];
 	struct jbuf render; /* the row being rendered */
 };
 
@@ -211,8 +217,8 @@ enum store_event_col {
 };
 
 /* The EVENT of a row of STORE_EVENT_COLS, as a raw JSON item. Its report's facts are read
- * once per run of rows of one report: store_event_forget() before a query (a write may have
- * changed them) and when the strings cache goes. */
+ * once and kept: store_event_forget() at every write transaction (store_begin(): a write may
+ * change them) and when the strings cache goes. */
 void store_event_forget(struct store *s);
 cJSON *store_event_row(struct store *s, sqlite3_stmt *st);
 /* The JSON text of ev's states array (malloc'ed; NULL when out of memory). */

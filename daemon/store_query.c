@@ -366,7 +366,6 @@ static int events_query(struct store *s, const struct store_event_filter *f, int
 	}
 	if (st == NULL)
 		return -EIO;
-	store_event_forget(s); /* a report's facts as they are now; the buffer given back */
 	events_bind(st, mask, f, before_time);
 	r = collect_rows_last(s, st, f->limit, store_event_row, out, &page->truncated,
 			      f->by_collection ? EC_RSEQ : EC_ID, &page->next, f->by_collection);
@@ -448,7 +447,6 @@ int store_report_events_json(struct store *s, int64_t report_id, cJSON **out)
 
 	if (st == NULL)
 		return -EIO;
-	store_event_forget(s);
 	sqlite3_bind_int64(st, 1, report_id);
 	return store_collect_rows(s, st, 0, store_event_row, out, NULL);
 }
