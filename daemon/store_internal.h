@@ -117,7 +117,7 @@ struct store_facts {
 	char *json[3];
 	size_t len[3];
 };
-#define STORE_FACTS_CACHE 256
+#define STORE_FACTS_CACHE 1024
 
 /* a growing text buffer (store_event.c) */
 struct jbuf {
