@@ -257,6 +257,9 @@ void hub_notify_status(struct hub *h)
 		return;
 	if (h->devices)
 		devices_counts(h->devices, &attached, &syncing, &total);
+	if (h->syncing > 0 && syncing == 0 && h->sq) /* the last sync ended: shrink the store */
+		storeq_release_memory(h->sq);
+	h->syncing = syncing;
 	sd_notify_statef("STATUS=%u phones attached, %u syncing, %u known; %u clients; usbmuxd %s",
 			 attached, syncing, total, ipc_client_count(h->ipc),
 			 h->devices && devices_usbmuxd_connected(h->devices) ? "connected"

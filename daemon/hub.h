@@ -24,7 +24,8 @@ struct hub {
 	struct ipc *ipc;
 	struct devices *devices;
 	struct api_ctx api;
-	int64_t started; /* epoch seconds */
+	int64_t started;  /* epoch seconds */
+	unsigned syncing; /* phones syncing at the last hub_notify_status() */
 	int stopping;
 	int ipc_stopped, devices_stopped, storeq_stopping, storeq_stopped;
 	struct metrics *metrics; /* GET /metrics (metrics.c); NULL when not configured */

@@ -89,6 +89,86 @@ static const char schema_v2_sql[] =
 	"INSERT OR IGNORE INTO proc_names(name)"
 	" SELECT DISTINCT process FROM events WHERE process IS NOT NULL;";
 
+/*
+ * 2 -> 3: a compact event row, and counts kept, not counted.
+ * Events hold numbers: the strings they repeat (phone, product, build, role, process,
+ * reason, uuid, the states array as JSON text) are ids into strs, and the facts of their
+ * report (incident, os_version, timestamp) are read from it; the EVENT text is rendered
+ * from the columns at query time (store_event.c), as it was stored before. footprint is
+ * NULL when it is rpages * page_size (the parser's rule), the lowest integer when it is
+ * null although that product exists. events_v shows the rows with their texts.
+ * counts holds what `status` shows (reports, events) and devices.n_reports what DEVICE
+ * shows, kept by triggers in the transaction of every write that changes them (ingest,
+ * upgrade, reparse, import, a new device row): O(1) at any store size.
+ */
+static const char schema_v3_sql[] =
+	"CREATE TABLE IF NOT EXISTS strs(id INTEGER PRIMARY KEY, s TEXT NOT NULL UNIQUE);"
+	"CREATE TEMP TABLE ev2 AS SELECT id, report_id, seq, rseq, collected_at, time, udid,"
+	" product, build, role, process, reason, limit_bytes,"
+	" json_extract(json,'$.pid') AS pid, json_extract(json,'$.uuid') AS uuid,"
+	" json_extract(json,'$.states') AS states, json_extract(json,'$.priority') AS priority,"
+	" json_extract(json,'$.rpages') AS rpages, json_extract(json,'$.page_size') AS page_size,"
+	" json_extract(json,'$.footprint_bytes') AS footprint,"
+	" json_extract(json,'$.lifetime_max_pages') AS lifetime_max FROM events;"
+	"INSERT OR IGNORE INTO strs(s) SELECT v FROM (SELECT udid AS v FROM ev2"
+	" UNION SELECT product FROM ev2 UNION SELECT build FROM ev2 UNION SELECT role FROM ev2"
+	" UNION SELECT process FROM ev2 UNION SELECT reason FROM ev2 UNION SELECT uuid FROM ev2"
+	" UNION SELECT states FROM ev2) WHERE v IS NOT NULL ORDER BY v;"
+	"DROP TABLE events;"
+	"CREATE TABLE events(id INTEGER PRIMARY KEY, report_id INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL, rseq INTEGER, collected_at INTEGER, time INTEGER,"
+	" udid INTEGER, product INTEGER, build INTEGER, role INTEGER, process INTEGER,"
+	" reason INTEGER, limit_bytes INTEGER, pid INTEGER, uuid INTEGER, states INTEGER,"
+	" priority INTEGER, rpages INTEGER, page_size INTEGER, footprint INTEGER,"
+	" lifetime_max INTEGER);"
+	"INSERT INTO events SELECT id, report_id, seq, rseq, collected_at, time,"
+	" (SELECT id FROM strs WHERE s=udid), (SELECT id FROM strs WHERE s=product),"
+	" (SELECT id FROM strs WHERE s=build), (SELECT id FROM strs WHERE s=role),"
+	" (SELECT id FROM strs WHERE s=process), (SELECT id FROM strs WHERE s=reason),"
+	" limit_bytes, pid, (SELECT id FROM strs WHERE s=uuid),"
+	" (SELECT id FROM strs WHERE s=states), priority, rpages, page_size,"
+	" CASE WHEN footprint IS NULL THEN -9223372036854775808"
+	"  WHEN rpages>=0 AND page_size>0 AND footprint=rpages*page_size THEN NULL"
+	"  ELSE footprint END, lifetime_max FROM ev2 ORDER BY id;"
+	"DROP TABLE ev2;"
+	/* the plans: newest first (time), collection order and a report's events (rseq: one
+	 * report each), a phone's with its role in the key (no row read to test it), product
+	 * and build, process, reason */
+	"CREATE INDEX events_time ON events(time);"
+	"CREATE INDEX events_rseq ON events(rseq, seq);"
+	"CREATE INDEX events_udid ON events(udid, time, role);"
+	"CREATE INDEX events_product ON events(product, build, time);"
+	"CREATE INDEX events_process ON events(process, time);"
+	"CREATE INDEX events_reason ON events(reason, time);"
+	"CREATE VIEW events_v AS SELECT e.id, e.report_id, e.seq, e.rseq, e.collected_at, e.time,"
+	" e.limit_bytes, u.s AS udid, p.s AS product, b.s AS build, ro.s AS role,"
+	" pr.s AS process, re.s AS reason, r.os_version AS os_version"
+	" FROM events e LEFT JOIN strs u ON u.id=e.udid LEFT JOIN strs p ON p.id=e.product"
+	" LEFT JOIN strs b ON b.id=e.build LEFT JOIN strs ro ON ro.id=e.role"
+	" LEFT JOIN strs pr ON pr.id=e.process LEFT JOIN strs re ON re.id=e.reason"
+	" LEFT JOIN reports r ON r.id=e.report_id;"
+	"CREATE TABLE IF NOT EXISTS counts(id INTEGER PRIMARY KEY CHECK(id=1),"
+	" reports INTEGER NOT NULL, events INTEGER NOT NULL);"
+	"INSERT OR REPLACE INTO counts(id,reports,events)"
+	" VALUES(1,(SELECT count(*) FROM reports),(SELECT count(*) FROM events));"
+	"ALTER TABLE devices ADD COLUMN n_reports INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE devices SET n_reports=(SELECT count(*) FROM reports r WHERE r.udid=devices.udid);"
+	"CREATE TRIGGER counts_report AFTER INSERT ON reports BEGIN"
+	" UPDATE counts SET reports=reports+1;"
+	" UPDATE devices SET n_reports=n_reports+1 WHERE udid=new.udid; END;"
+	"CREATE TRIGGER counts_report_udid AFTER UPDATE OF udid ON reports"
+	" WHEN new.udid IS NOT old.udid BEGIN"
+	" UPDATE devices SET n_reports=n_reports-1 WHERE udid=old.udid;"
+	" UPDATE devices SET n_reports=n_reports+1 WHERE udid=new.udid; END;"
+	/* a phone's reports stored before its device row (none in the daemon's own order) */
+	"CREATE TRIGGER counts_device AFTER INSERT ON devices BEGIN"
+	" UPDATE devices SET n_reports=(SELECT count(*) FROM reports r WHERE r.udid=new.udid)"
+	" WHERE udid=new.udid; END;"
+	"CREATE TRIGGER counts_event_add AFTER INSERT ON events BEGIN"
+	" UPDATE counts SET events=events+1; END;"
+	"CREATE TRIGGER counts_event_del AFTER DELETE ON events BEGIN"
+	" UPDATE counts SET events=events-1; END;";
+
 int store_db_err(struct store *s, const char *what)
 {
 	log_err("store", "%s failed: %s", what, sqlite3_errmsg(s->db));
@@ -154,7 +234,8 @@ char *store_col_dup(sqlite3_stmt *st, int col)
 static const char *const migrations[] = {
 	schema_sql,	  /* 0 -> 1 */
 	schema_v2_sql,	  /* 1 -> 2 */
-	store_outbox_sql, /* 2 -> 3: the fleet outbox (store_outbox.c) */
+	schema_v3_sql,	  /* 2 -> 3: compact events, kept counts */
+	store_outbox_sql, /* 3 -> 4: the fleet outbox (store_outbox.c) */
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -185,14 +266,16 @@ static int exec_script(struct store *s, const char *path, const char *sql, const
 	return -EIO;
 }
 
-/* Bring the schema to STORE_SCHEMA_VERSION, all steps in one transaction. */
-static int migrate(struct store *s, const char *path)
+/* Bring the schema to STORE_SCHEMA_VERSION, all steps in one transaction; *from: the
+ * version it had. */
+static int migrate(struct store *s, const char *path, int *from)
 {
 	char stamp[48];
 	int v = 0, r = store_begin(s);
 
 	if (r == 0)
 		r = user_version(s, &v);
+	*from = v;
 	if (r == 0 && v > STORE_SCHEMA_VERSION) {
 		log_err("store", "'%s' has schema version %d, newer than this jetsamd's %d", path,
 			v, STORE_SCHEMA_VERSION);
@@ -216,6 +299,8 @@ static int migrate(struct store *s, const char *path)
 /* Connection settings and schema; 0 or a negative errno (logged). */
 static int setup(struct store *s, const char *path)
 {
+	int from = 0, r;
+
 	sqlite3_busy_timeout(s->db, 5000);
 	if (exec_script(s, path,
 			"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
@@ -224,7 +309,17 @@ static int setup(struct store *s, const char *path)
 			"PRAGMA mmap_size=268435456;",
 			"set up") < 0)
 		return -EIO;
-	return migrate(s, path);
+	if ((r = migrate(s, path, &from)) < 0)
+		return r;
+	/* version 3 rewrote the events of an older store compactly: give the space back once
+	 * (an error leaves the free pages for later inserts) */
+	if (from > 0 && from < 3) {
+		log_info("store", "'%s': compacting after the schema update", path);
+		if (exec_script(s, path, "VACUUM", "compact") < 0)
+			log_warn("store", "'%s' not compacted: its free pages are used first",
+				 path);
+	}
+	return 0;
 }
 
 int store_open(const char *state_dir, struct store **out)
@@ -269,6 +364,7 @@ void store_close(struct store *s)
 		return;
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
+	store_dict_reset(s);
 	if (s->db) {
 		sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
 		sqlite3_close(s->db);
@@ -276,13 +372,26 @@ void store_close(struct store *s)
 	free(s);
 }
 
+void store_release_memory(struct store *s)
+{
+	if (s == NULL || !sqlite3_get_autocommit(s->db))
+		return; /* never inside a transaction */
+	/* prepared statements come back on their next use (store_stmt()) */
+	for (int i = 0; i < ST__COUNT; i++) {
+		sqlite3_finalize(s->st[i]);
+		s->st[i] = NULL;
+	}
+	store_dict_reset(s);
+	/* no malloc_trim() here: it holds every malloc arena while it walks them (the loop
+	 * would wait); returning freed memory to the kernel is the allocator's policy */
+	sqlite3_db_release_memory(s->db);
+}
+
 /* ---- transactions (loop thread) ---- */
 
 int store_begin(struct store *s)
 {
-	s->begin_valid = s->counts_valid;
-	s->begin_reports = s->n_reports;
-	s->begin_events = s->n_events;
+	store_event_forget(s); /* a write may change the facts of reports shown with events */
 	return store_run(s, store_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE"), "begin");
 }
 
@@ -293,9 +402,7 @@ int store_commit(struct store *s)
 
 int store_rollback(struct store *s)
 {
-	s->counts_valid = s->begin_valid;
-	s->n_reports = s->begin_reports;
-	s->n_events = s->begin_events;
+	store_dict_reset(s); /* ids it handed out may be rolled back */
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return store_run(s, store_stmt(s, ST_ROLLBACK, "ROLLBACK"), "rollback");

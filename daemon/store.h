@@ -93,6 +93,13 @@ int store_sync_durable(const char *state_dir);
  */
 int store_checkpoint(const char *state_dir, int64_t min_wal_bytes, int *frames);
 
+/*
+ * Give back the memory the connection holds while idle: SQLite's page cache, prepared
+ * statements, the strings cache; it all refills on use. Outside a transaction only (else a
+ * no-op). The store thread runs it when no sync runs (storeq_release_memory()).
+ */
+void store_release_memory(struct store *s);
+
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
@@ -199,6 +206,7 @@ struct store_page {
 	int64_t next;
 };
 
+/* Reports and events stored: one row kept by the store's triggers (O(1), never counted). */
 int store_counts(struct store *s, int64_t *reports, int64_t *events);
 /* DEVICE array, attached first, then by udid. */
 int store_devices_json(struct store *s, struct cJSON **out);

@@ -9,7 +9,7 @@
 /* The DEVICE columns, in struct store_device order; every device query selects them. */
 #define DEVICE_COLS                                                                                \
 	"udid,name,product,os_version,build,connection,state,error,attached,first_seen,"           \
-	"last_seen,last_sync,(SELECT count(*) FROM reports r WHERE r.udid=devices.udid)"
+	"last_seen,last_sync,n_reports"
 
 static const char sql_upsert[] =
 	"INSERT INTO devices(udid,name,product,os_version,build,connection,first_seen,"
@@ -151,10 +151,11 @@ cJSON *store_device_row_json(const struct store_device *row)
 	return o;
 }
 
-static cJSON *device_row(sqlite3_stmt *st)
+static cJSON *device_row(struct store *s, sqlite3_stmt *st)
 {
 	struct store_device row;
 
+	(void)s;
 	device_from_stmt(st, &row);
 	return store_device_row_json(&row);
 }

@@ -31,10 +31,11 @@ static const char sql_report_upgrade[] = "UPDATE reports SET " OUTCOME_SET
 					 ",udid=coalesce(udid,?13),size=?15,sha256=?16,archive=?17,"
 					 "collected_at=?18,seq=" NEXT_SEQ " WHERE id=?1";
 static const char sql_reparse_update[] = "UPDATE reports SET " OUTCOME_SET " WHERE id=?1";
+/* strings at ?6..?11, ?14, ?15 are ids in strs (store_dict.c) */
 static const char sql_event_insert[] =
-	"INSERT INTO events(report_id,seq,udid,product,os_version,build,time,process,reason,"
-	"role,limit_bytes,json,rseq,collected_at) "
-	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)";
+	"INSERT INTO events(report_id,seq,rseq,collected_at,time,udid,product,build,role,process,"
+	"reason,limit_bytes,pid,uuid,states,priority,rpages,page_size,footprint,lifetime_max) "
+	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)";
 
 /* What a report's rows say beyond the report itself: the phone's facts fill its gaps. */
 struct facts {
@@ -119,17 +120,6 @@ static cJSON *event_json(const struct report_event *ev, int64_t report_id, const
 	return NULL;
 }
 
-/* The EVENT object of PROTOCOL.md, as text (cJSON_free). */
-static char *event_text(const struct report_event *ev, int64_t report_id, const struct facts *f,
-			int64_t epoch)
-{
-	cJSON *o = event_json(ev, report_id, f, epoch);
-	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-
-	cJSON_Delete(o);
-	return text;
-}
-
 cJSON *store_event_json(const struct store_ingest *in, const struct report_event *ev,
 			const struct store_ingest_result *res)
 {
@@ -162,39 +152,89 @@ static int proc_name_add(struct store *s, const char *name, const char *bundle_i
 	return store_run(s, st, "process name");
 }
 
+/* An id of strs at parameter i (0: NULL) */
+static int bind_str(struct store *s, sqlite3_stmt *st, int i, const char *text)
+{
+	int64_t id;
+	int r = store_dict_id(s, text, &id);
+
+	if (r == 0)
+		store_bind_int(st, i, id ? id : REPORT_NULL);
+	return r;
+}
+
+/*
+ * footprint is stored only where the parser's rule (rpages * page_size, when both are
+ * known, rpages >= 0, page_size > 0 and no overflow) does not give it: NULL = the rule's
+ * value, REPORT_NULL (the lowest integer) = none although the rule gives one.
+ */
+static void bind_footprint(sqlite3_stmt *st, int i, const struct report_event *ev)
+{
+	int64_t rule = REPORT_NULL, v;
+
+	if (ev->rpages != REPORT_NULL && ev->rpages >= 0 && ev->page_size != REPORT_NULL &&
+	    ev->page_size > 0 && !__builtin_mul_overflow(ev->rpages, ev->page_size, &v))
+		rule = v;
+	if (ev->footprint_bytes == rule)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, ev->footprint_bytes);
+}
+
+/* One event row (the statement is bound and run here). */
+static int insert_event(struct store *s, int64_t report_id, size_t i, const struct report *rep,
+			const struct facts *f)
+{
+	const struct report_event *ev = &rep->events[i];
+	sqlite3_stmt *st = store_stmt(s, ST_EVENT_INSERT, sql_event_insert);
+	char *states = store_event_states_text(ev);
+	int r;
+
+	if (st == NULL || states == NULL) {
+		free(states);
+		return st ? -ENOMEM : -EIO;
+	}
+	sqlite3_bind_int64(st, 1, report_id);
+	sqlite3_bind_int64(st, 2, (int64_t)i);
+	sqlite3_bind_int64(st, 3, f->seq);
+	sqlite3_bind_int64(st, 4, f->collected_at);
+	store_bind_int(st, 5, rep->timestamp_epoch);
+	if ((r = bind_str(s, st, 6, f->udid)) < 0 || (r = bind_str(s, st, 7, f->product)) < 0 ||
+	    (r = bind_str(s, st, 8, f->build)) < 0 ||
+	    (r = bind_str(s, st, 9, report_role_name(ev->role))) < 0 ||
+	    (r = bind_str(s, st, 10, ev->process)) < 0 ||
+	    (r = bind_str(s, st, 11, ev->reason)) < 0 || (r = bind_str(s, st, 14, ev->uuid)) < 0 ||
+	    (r = bind_str(s, st, 15, states)) < 0) {
+		free(states);
+		sqlite3_reset(st);
+		return r;
+	}
+	free(states);
+	store_bind_int(st, 12, ev->limit_bytes);
+	store_bind_int(st, 13, ev->pid);
+	store_bind_int(st, 16, ev->priority);
+	store_bind_int(st, 17, ev->rpages);
+	store_bind_int(st, 18, ev->page_size);
+	bind_footprint(st, 19, ev);
+	store_bind_int(st, 20, ev->lifetime_max_pages);
+	return store_run(s, st, "event insert");
+}
+
 /* Insert the events of a report; with_limits also feeds the limits summaries. */
 static int insert_events(struct store *s, int64_t report_id, const struct report *rep,
 			 const struct facts *f, int with_limits)
 {
 	for (size_t i = 0; i < rep->n_events; i++) {
 		const struct report_event *ev = &rep->events[i];
-		const char *role = report_role_name(ev->role);
-		sqlite3_stmt *st = store_stmt(s, ST_EVENT_INSERT, sql_event_insert);
-		char *text = event_text(ev, report_id, f, rep->timestamp_epoch);
 		int r;
 
-		if (text == NULL || st == NULL) {
-			cJSON_free(text);
-			return st ? -ENOMEM : -EIO;
-		}
-		sqlite3_bind_int64(st, 1, report_id);
-		sqlite3_bind_int64(st, 2, (int64_t)i);
-		store_bind_text(st, 3, f->udid);
-		bind_place(st, 4, f);
-		store_bind_int(st, 7, rep->timestamp_epoch);
-		store_bind_text(st, 8, ev->process);
-		store_bind_text(st, 9, ev->reason);
-		store_bind_text(st, 10, role);
-		store_bind_int(st, 11, ev->limit_bytes);
-		sqlite3_bind_text(st, 12, text, -1, cJSON_free);
-		sqlite3_bind_int64(st, 13, f->seq);
-		sqlite3_bind_int64(st, 14, f->collected_at);
-		if ((r = store_run(s, st, "event insert")) < 0 ||
+		if ((r = insert_event(s, report_id, i, rep, f)) < 0 ||
 		    (r = proc_name_add(s, ev->process, ev->bundle_id)) < 0)
 			return r;
 		if (with_limits && ev->limit_bytes != REPORT_NULL) {
-			r = store_lim_add(s, f->product, f->build, role, f->os_version,
-					  ev->limit_bytes, f->time, f->udid, ev->process);
+			r = store_lim_add(s, f->product, f->build, report_role_name(ev->role),
+					  f->os_version, ev->limit_bytes, f->time, f->udid,
+					  ev->process);
 			if (r < 0)
 				return r;
 		}
@@ -346,8 +386,6 @@ int store_ingest(struct store *s, const struct store_ingest *in, struct store_in
 		out->collected_at = store_now();
 		r = report_write(s, key, &id, in, out->collected_at, &out->seq);
 		out->n_events = r == 0 ? rep->n_events : 0;
-		s->n_reports += r == 0 && !known ? 1 : 0;
-		s->n_events += (int64_t)out->n_events;
 	}
 	free(key);
 	if (r == 0)
@@ -453,8 +491,6 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 	struct kept k;
 	int r;
 
-	int64_t deleted = 0;
-
 	*n_events = 0;
 	if ((r = kept_load(s, report_id, &k)) < 0)
 		return r;
@@ -463,12 +499,11 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 	facts_fill(&f, rep, k.udid, dev, k.incident, k.collected);
 	f.seq = k.seq; /* a reparse is no new collection */
 	f.collected_at = k.collected_at;
-	st = store_stmt(s, ST_REPARSE_DELETE, "DELETE FROM events WHERE report_id=?1");
+	/* a report's events are those of its seq (events_rseq) */
+	st = store_stmt(s, ST_REPARSE_DELETE, "DELETE FROM events WHERE rseq=?1");
 	if (st)
-		sqlite3_bind_int64(st, 1, report_id);
+		sqlite3_bind_int64(st, 1, k.seq);
 	r = store_run(s, st, "reparse delete");
-	if (r == 0)
-		deleted = sqlite3_changes64(s->db);
 	if (r == 0 && (st = store_stmt(s, ST_REPARSE_UPDATE, sql_reparse_update)) != NULL) {
 		sqlite3_bind_int64(st, 1, report_id);
 		bind_outcome(st, rep, &f);
@@ -483,11 +518,6 @@ int store_report_replace(struct store *s, int64_t report_id, const struct report
 		r = store_limits_mark_dirty(s);
 	if (r == 0)
 		*n_events = rep->n_events;
-	/* the status counts follow by difference (a failure is rolled back: recounted then) */
-	if (r == 0)
-		s->n_events += (int64_t)rep->n_events - deleted;
-	else
-		s->counts_valid = 0;
 	kept_release(&k);
 	return r;
 }

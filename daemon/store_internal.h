@@ -13,13 +13,16 @@
 
 /*
  * DESIGN
- * Tables: devices, reports (one row per report key, with its collection seq and
- * collected_at), events (one row per kill event, with the report's effective
- * product/build/time and its seq (rseq) and collected_at copied in for filtering, and the
- * event's JSON as jetsamctl parse prints it; the collection facts and product_name are
- * appended when it is read), files (per-phone index, WITHOUT ROWID on (udid, path)),
- * proc_names (every process name, with a bundle id seen with it: the process filter
- * resolves its term there first, so that one name keeps the events_process plan).
+ * Tables: devices (n_reports kept by a trigger), reports (one row per report key, with its
+ * collection seq and collected_at), events (one compact row per kill event: numbers, and
+ * ids into strs for the strings they repeat; the report's effective product/build/time and
+ * its seq (rseq) and collected_at are copied in for filtering, its incident, os_version and
+ * timestamp are read from the report; the EVENT text is rendered from the row, as
+ * jetsamctl parse prints it plus the report's facts, by store_event.c), strs (store_dict.c),
+ * counts (what status shows, kept by triggers), files (per-phone index, WITHOUT ROWID on
+ * (udid, path)), proc_names (every process name, with a bundle id seen with it: the
+ * process filter resolves its term there first, so that one name keeps the events_process
+ * plan).
  * The limits query must stay fast with millions of events, so ingestion also maintains
  * small summary tables keyed by (product, build, role) (store_limits.c).
  *
@@ -27,6 +30,7 @@
  * statement cache), store_durable.c (worker-side fsync and checkpoint), store_devices.c,
  * store_files.c (file index rows), store_ingest.c (ingest and reparse: one report-row bind),
  * store_limits.c (limit statistics), store_query.c (status, reports and events as JSON),
+ * store_event.c (the EVENT text of a row), store_dict.c (the strings of events),
  * store_outbox.c (the fleet outbox: its triggers queue report and device changes).
  *
  * A new column: one more step in migrations[] (store.c), then the statement of the job
@@ -68,6 +72,11 @@ enum stmt_id {
 	ST_REPARSE_DELETE,
 	ST_REPARSE_UPDATE,
 	ST_ARCHIVED_LIST,
+	/* store_dict.c, store_event.c */
+	ST_EVENT_REPORT,
+	ST_DICT_FIND,
+	ST_DICT_ADD,
+	ST_DICT_GET,
 	/* store_limits.c */
 	ST_LIM_VALUE,
 	ST_LIM_GROUP,
@@ -93,15 +102,38 @@ enum stmt_id {
 	ST__COUNT = ST_EVENTS + 256,
 };
 
+/* store_dict.c's cache of strs: text[id] and an open-addressing table of ids by text */
+struct store_dict {
+	char **text;
+	char **json; /* text[id] as a JSON string, made on first use */
+	size_t *json_len;
+	size_t n_text;
+	int64_t *slots;
+	size_t n_slots, used;
+};
+
+/* a report's incident, os_version, timestamp as JSON text (store_event.c); id 0: unused */
+struct store_facts {
+	int64_t id;
+	char *json[3];
+	size_t len[3];
+};
+#define STORE_FACTS_CACHE 1024
+
+/* a growing text buffer (store_event.c) */
+struct jbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
-	/* status counts, kept up to date by ingest and reparse (O(1)); a rollback puts back the
-	 * values of its store_begin(); counted only at open */
-	int counts_valid;
-	int64_t n_reports, n_events;
-	int begin_valid;
-	int64_t begin_reports, begin_events;
+	struct store_dict dict;
+	/* store_event.c: facts of reports whose events were rendered, by report id mod size */
+	struct store_facts facts[STORE_FACTS_CACHE];
+	struct jbuf render; /* the row being rendered */
 };
 
 /* The cached statement id (sql: its text, used the first time), reset and unbound; NULL
@@ -142,15 +174,69 @@ static inline cJSON *store_j_str(const char *v)
 	return v ? cJSON_CreateString(v) : cJSON_CreateNull();
 }
 
+/* A row of a query as a JSON item (NULL when out of memory). */
+typedef cJSON *(*store_row_fn)(struct store *s, sqlite3_stmt *st);
 /* Step a bound statement; its rows become array items through row_fn; resets it. */
-int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
-		       cJSON *(*row_fn)(sqlite3_stmt *), cJSON **out, int *truncated);
+int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit, store_row_fn row_fn,
+		       cJSON **out, int *truncated);
 /* The one row a bound statement selects, or -ENOENT when it selects none. */
-int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite3_stmt *),
-		      cJSON **out);
+int store_collect_one(struct store *s, sqlite3_stmt *st, store_row_fn row_fn, cJSON **out);
 
 /* Add collected_at (TIME), seq and product_name (of product) to an EVENT object. */
 int store_event_add_collection(cJSON *o, const char *product, int64_t collected_at, int64_t seq);
+
+/* ---- events (store_event.c): the columns every event query selects, in this order ---- */
+
+#define STORE_EVENT_COLS                                                                           \
+	"e.id,e.report_id,e.rseq,e.collected_at,e.time,e.udid,e.product,e.build,e.role,e.process," \
+	"e.reason,e.limit_bytes,e.pid,e.uuid,e.states,e.priority,e.rpages,e.page_size,"            \
+	"e.footprint,e.lifetime_max"
+/* events alone: a sort carries no report columns; their report's facts come in the render */
+#define STORE_EVENT_FROM " FROM events e"
+
+enum store_event_col {
+	EC_ID,
+	EC_REPORT_ID,
+	EC_RSEQ,
+	EC_COLLECTED_AT,
+	EC_TIME,
+	EC_UDID,
+	EC_PRODUCT,
+	EC_BUILD,
+	EC_ROLE,
+	EC_PROCESS,
+	EC_REASON,
+	EC_LIMIT,
+	EC_PID,
+	EC_UUID,
+	EC_STATES,
+	EC_PRIORITY,
+	EC_RPAGES,
+	EC_PAGE_SIZE,
+	EC_FOOTPRINT,
+	EC_LIFETIME_MAX,
+};
+
+/* The EVENT of a row of STORE_EVENT_COLS, as a raw JSON item. Its report's facts are read
+ * once and kept: store_event_forget() at every write transaction (store_begin(): a write may
+ * change them) and when the strings cache goes. */
+void store_event_forget(struct store *s);
+cJSON *store_event_row(struct store *s, sqlite3_stmt *st);
+/* The JSON text of ev's states array (malloc'ed; NULL when out of memory). */
+char *store_event_states_text(const struct report_event *ev);
+
+/* ---- strings of events (store_dict.c) ---- */
+
+/* The id of text in strs, added when new (inside a transaction); NULL text: id 0. */
+int store_dict_id(struct store *s, const char *text, int64_t *id);
+/* The text of id (NULL: none); valid until the cache is reset. */
+const char *store_dict_text(struct store *s, int64_t id);
+/* The same as a JSON string (quoted, escaped as cJSON does), *len its length. */
+const char *store_dict_json(struct store *s, int64_t id, size_t *len);
+/* text (NULL: null) as a JSON string, as cJSON prints it (malloc'ed; NULL: no memory). */
+char *store_json_quote(const char *text, size_t *len);
+/* Forget the cache (a rollback, memory release, close). */
+void store_dict_reset(struct store *s);
 
 /* ---- between the jobs ---- */
 

@@ -405,6 +405,7 @@ out:
 
 /* ---- rebuild (after a reparse) ---- */
 
+/* events_v: the event rows with their strings (store.c, schema version 3) */
 static const char *const rebuild_sql[] = {
 	"DELETE FROM lim_values",
 	"DELETE FROM lim_groups",
@@ -412,17 +413,17 @@ static const char *const rebuild_sql[] = {
 	"DELETE FROM lim_procs",
 	"INSERT INTO lim_values(product,build,role,limit_bytes,n)"
 	" SELECT coalesce(product,''),coalesce(build,''),role,limit_bytes,count(*)"
-	" FROM events WHERE limit_bytes IS NOT NULL GROUP BY 1,2,3,4",
+	" FROM events_v WHERE limit_bytes IS NOT NULL GROUP BY 1,2,3,4",
 	"INSERT INTO lim_groups(product,build,role,os_version,first_seen,last_seen)"
 	" SELECT coalesce(e.product,''),coalesce(e.build,''),e.role,min(e.os_version),"
 	" min(coalesce(e.time,r.collected)),max(coalesce(e.time,r.collected))"
-	" FROM events e JOIN reports r ON r.id=e.report_id"
+	" FROM events_v e JOIN reports r ON r.id=e.report_id"
 	" WHERE e.limit_bytes IS NOT NULL GROUP BY 1,2,3",
 	"INSERT OR IGNORE INTO lim_phones(product,build,role,udid)"
-	" SELECT coalesce(product,''),coalesce(build,''),role,udid FROM events"
+	" SELECT coalesce(product,''),coalesce(build,''),role,udid FROM events_v"
 	" WHERE limit_bytes IS NOT NULL AND udid IS NOT NULL",
 	"INSERT OR IGNORE INTO lim_procs(product,build,role,process)"
-	" SELECT coalesce(product,''),coalesce(build,''),role,process FROM events"
+	" SELECT coalesce(product,''),coalesce(build,''),role,process FROM events_v"
 	" WHERE limit_bytes IS NOT NULL AND process IS NOT NULL",
 	"UPDATE lim_groups SET"
 	" phones=(SELECT count(*) FROM lim_phones p WHERE p.product=lim_groups.product"

@@ -437,9 +437,12 @@ static int refresh(struct store *s, struct store_metrics *m, struct store_metric
 		out->rebuilt = 1;
 	}
 	r = each_row(s,
-		     "SELECT id,product,build,role,reason,limit_bytes,coalesce(time,collected_at)"
-		     " FROM events WHERE id > ?1 ORDER BY id LIMIT " STORE_METRICS_STR(
-			     STORE_METRICS_CHUNK),
+		     /* events hold ids into strs (schema 3, store_dict.c) */
+		     "SELECT e.id,p.s,b.s,ro.s,re.s,e.limit_bytes,coalesce(e.time,e.collected_at)"
+		     " FROM events e LEFT JOIN strs p ON p.id=e.product"
+		     " LEFT JOIN strs b ON b.id=e.build LEFT JOIN strs ro ON ro.id=e.role"
+		     " LEFT JOIN strs re ON re.id=e.reason"
+		     " WHERE e.id > ?1 ORDER BY e.id LIMIT " STORE_METRICS_STR(STORE_METRICS_CHUNK),
 		     m->max_event, add_event, m, &out->rows_read);
 	if (r == 0 && out->rows_read > 0)
 		m->ratios_valid = 0;

@@ -42,9 +42,8 @@ static int j_col_bool(cJSON *o, const char *k, sqlite3_stmt *st, int col)
  * group (needs last): past limit, rows with the same last_col as the last one are still
  * taken (a page of events in collection order ends with a whole report).
  */
-static int collect_rows_last(struct store *s, sqlite3_stmt *st, size_t limit,
-			     cJSON *(*row_fn)(sqlite3_stmt *), cJSON **out, int *truncated,
-			     int last_col, int64_t *last, int group)
+static int collect_rows_last(struct store *s, sqlite3_stmt *st, size_t limit, store_row_fn row_fn,
+			     cJSON **out, int *truncated, int last_col, int64_t *last, int group)
 {
 	cJSON *arr = cJSON_CreateArray();
 	size_t n = 0;
@@ -66,7 +65,7 @@ static int collect_rows_last(struct store *s, sqlite3_stmt *st, size_t limit,
 			rc = SQLITE_DONE;
 			break;
 		}
-		if ((item = row_fn(st)) == NULL) {
+		if ((item = row_fn(s, st)) == NULL) {
 			cJSON_Delete(arr);
 			sqlite3_reset(st);
 			return -ENOMEM;
@@ -85,14 +84,13 @@ static int collect_rows_last(struct store *s, sqlite3_stmt *st, size_t limit,
 	return 0;
 }
 
-int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit,
-		       cJSON *(*row_fn)(sqlite3_stmt *), cJSON **out, int *truncated)
+int store_collect_rows(struct store *s, sqlite3_stmt *st, size_t limit, store_row_fn row_fn,
+		       cJSON **out, int *truncated)
 {
 	return collect_rows_last(s, st, limit, row_fn, out, truncated, 0, NULL, 0);
 }
 
-int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite3_stmt *),
-		      cJSON **out)
+int store_collect_one(struct store *s, sqlite3_stmt *st, store_row_fn row_fn, cJSON **out)
 {
 	cJSON *arr;
 	int r = store_collect_rows(s, st, 0, row_fn, &arr, NULL);
@@ -110,27 +108,20 @@ int store_collect_one(struct store *s, sqlite3_stmt *st, cJSON *(*row_fn)(sqlite
 
 int store_counts(struct store *s, int64_t *reports, int64_t *events)
 {
-	sqlite3_stmt *st;
-	int r = 0;
+	/* kept by the triggers of schema version 3 (store.c): one row, whatever the size */
+	sqlite3_stmt *st = store_stmt(s, ST_COUNTS, "SELECT reports,events FROM counts");
+	int rc;
 
-	if (!s->counts_valid) {
-		st = store_stmt(
-			s, ST_COUNTS,
-			"SELECT (SELECT count(*) FROM reports),(SELECT count(*) FROM events)");
-		if (st == NULL)
-			return -EIO;
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			s->n_reports = sqlite3_column_int64(st, 0);
-			s->n_events = sqlite3_column_int64(st, 1);
-			s->counts_valid = 1;
-		} else {
-			r = store_db_err(s, "counts");
-		}
-		sqlite3_reset(st);
+	*reports = *events = 0;
+	if (st == NULL)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*reports = sqlite3_column_int64(st, 0);
+		*events = sqlite3_column_int64(st, 1);
 	}
-	*reports = s->n_reports;
-	*events = s->n_events;
-	return r;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : store_db_err(s, "counts");
 }
 
 /* ---- REPORT ---- */
@@ -140,10 +131,11 @@ int store_counts(struct store *s, int64_t *reports, int64_t *events)
 	"timestamp,n_events,collected,removed,collected_at,seq,"                                   \
 	"key GLOB 'incident:*/sha256:*'"
 
-static cJSON *report_row(sqlite3_stmt *st)
+static cJSON *report_row(struct store *s, sqlite3_stmt *st)
 {
 	cJSON *o = cJSON_CreateObject();
 
+	(void)s;
 	if (o == NULL || j_col_int(o, "id", st, 0) || j_col_text(o, "udid", st, 1) ||
 	    j_col_text(o, "key", st, 2) || j_col_text(o, "incident", st, 3) ||
 	    j_col_text(o, "path", st, 4) || j_col_int(o, "size", st, 5) ||
@@ -208,73 +200,6 @@ int store_event_add_collection(cJSON *o, const char *product, int64_t collected_
 }
 
 /*
- * Columns: the stored EVENT text (without the collection facts), its product, the report's
- * collected_at and seq, the event's id. The stored object gets the facts appended.
- */
-#define EVENT_COLS "e.json,e.product,e.collected_at,e.rseq,e.id"
-
-/* products_name() of the row before, when it was the same product (rows come in runs) */
-static const char *product_name_cached(const char *product)
-{
-	static _Thread_local char last[32];
-	static _Thread_local const char *last_name;
-
-	if (product == NULL)
-		return NULL;
-	if (strcmp(product, last) != 0) {
-		last_name = products_name(product);
-		snprintf(last, sizeof(last), "%s", last_name ? product : "");
-	}
-	return last_name;
-}
-
-/* isotime_format() of the row before, when it was the same time (a report's events) */
-static const char *time_cached(int64_t t)
-{
-	static _Thread_local int64_t last = INT64_MIN;
-	static _Thread_local char text[32];
-
-	if (t != last) {
-		isotime_format(t, text);
-		last = t;
-	}
-	return text;
-}
-
-static cJSON *event_row(sqlite3_stmt *st)
-{
-	const char *json = (const char *)sqlite3_column_text(st, 0);
-	size_t len = (size_t)sqlite3_column_bytes(st, 0);
-	const char *name = product_name_cached((const char *)sqlite3_column_text(st, 1));
-	char tail[256], *buf;
-	cJSON *o;
-	int n;
-
-	if (json == NULL || len < 2 || json[len - 1] != '}')
-		return cJSON_CreateRaw(json ? json : "{}");
-	/* names come from our own table: plain ASCII, no escapes needed */
-	n = snprintf(tail, sizeof(tail),
-		     "%s\"collected_at\":\"%s\",\"seq\":%lld,\"product_name\":%s%s%s}",
-		     len > 2 ? "," : "", time_cached(sqlite3_column_int64(st, 2)),
-		     (long long)sqlite3_column_int64(st, 3), name ? "\"" : "", name ? name : "null",
-		     name ? "\"" : "");
-	if (n < 0 || (size_t)n >= sizeof(tail))
-		return NULL;
-	/* the text is built once, in cJSON's allocator, and handed to the item */
-	o = cJSON_CreateRaw("");
-	buf = o ? cJSON_malloc(len + (size_t)n) : NULL;
-	if (buf == NULL) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	memcpy(buf, json, len - 1);
-	memcpy(buf + len - 1, tail, (size_t)n + 1);
-	cJSON_free(o->valuestring);
-	o->valuestring = buf;
-	return o;
-}
-
-/*
  * The event filters, in parameter order. Each combination of the filters set is its own
  * cached statement (ST_EVENTS + mask, or ST_EVENTS_AFTER + mask in collection order), so
  * that SQLite plans each with the index it wants; a page after the first (before_id) is
@@ -282,9 +207,12 @@ static cJSON *event_row(sqlite3_stmt *st)
  */
 enum { EV_UDID, EV_PRODUCT, EV_BUILD, EV_PROCESS, EV_REASON, EV_ROLE, EV_SINCE, EV_UNTIL, EV__N };
 
+/* the strings are ids in strs: an unknown text matches nothing (NULL) */
+#define EV_STR(col) " AND e." col "=(SELECT id FROM strs WHERE s=?)"
+
 static const char *const event_cond[EV__N] = {
-	" AND e.udid=?",   " AND e.product=?", " AND e.build=?", " AND e.process=?",
-	" AND e.reason=?", " AND e.role=?",    " AND e.time>=?", " AND e.time<=?",
+	EV_STR("udid"),	  EV_STR("product"), EV_STR("build"),  EV_STR("process"),
+	EV_STR("reason"), EV_STR("role"),    " AND e.time>=?", " AND e.time<=?",
 };
 
 _Static_assert(ST__COUNT - ST_EVENTS == 1 << EV__N, "one cached statement per filter mask");
@@ -300,17 +228,19 @@ static void events_sql(char *sql, size_t size, unsigned mask, const struct store
 	if (f->by_collection)
 		/* events_rseq: in collection order from the cursor, no sort */
 		n = (size_t)snprintf(sql, size,
-				     "SELECT " EVENT_COLS " FROM events e "
-				     "WHERE e.rseq>? AND e.collected_at>=?");
+				     "SELECT " STORE_EVENT_COLS STORE_EVENT_FROM
+				     " WHERE e.rseq>? AND e.collected_at>=?");
 	else
-		n = (size_t)snprintf(sql, size, "SELECT " EVENT_COLS " FROM events e WHERE 1");
+		n = (size_t)snprintf(sql, size,
+				     "SELECT " STORE_EVENT_COLS STORE_EVENT_FROM " WHERE 1");
 	for (int i = 0; i < EV__N; i++)
 		if (mask & (1u << i))
-			n += (size_t)snprintf(sql + n, size - n, "%s",
-					      i == EV_PROCESS && proc_in
-						      ? " AND e.process IN (SELECT value FROM "
-							"json_each(?))"
-						      : event_cond[i]);
+			n += (size_t)snprintf(
+				sql + n, size - n, "%s",
+				i == EV_PROCESS && proc_in
+					? " AND e.process IN (SELECT id FROM strs "
+					  "WHERE s IN (SELECT value FROM json_each(?)))"
+					: event_cond[i]);
 	if (!f->by_collection && f->before_id > 0)
 		n += (size_t)snprintf(sql + n, size - n, "%s",
 				      before_null_time ? " AND e.time IS NULL AND e.id<?"
@@ -437,8 +367,8 @@ static int events_query(struct store *s, const struct store_event_filter *f, int
 	if (st == NULL)
 		return -EIO;
 	events_bind(st, mask, f, before_time);
-	r = collect_rows_last(s, st, f->limit, event_row, out, &page->truncated,
-			      f->by_collection ? 3 : 4, &page->next, f->by_collection);
+	r = collect_rows_last(s, st, f->limit, store_event_row, out, &page->truncated,
+			      f->by_collection ? EC_RSEQ : EC_ID, &page->next, f->by_collection);
 	if (!cached)
 		sqlite3_finalize(st);
 	return r;
@@ -509,12 +439,14 @@ int store_cursor(struct store *s, int64_t *seq)
 
 int store_report_events_json(struct store *s, int64_t report_id, cJSON **out)
 {
+	/* a report's events are those of its seq (events_rseq) */
 	sqlite3_stmt *st = store_stmt(s, ST_REPORT_EVENTS,
-				      "SELECT " EVENT_COLS " FROM events e "
-				      "WHERE e.report_id=?1 ORDER BY e.seq");
+				      "SELECT " STORE_EVENT_COLS STORE_EVENT_FROM
+				      " WHERE e.rseq=(SELECT seq FROM reports WHERE id=?1)"
+				      " AND e.report_id=?1 ORDER BY e.seq");
 
 	if (st == NULL)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, report_id);
-	return store_collect_rows(s, st, 0, event_row, out, NULL);
+	return store_collect_rows(s, st, 0, store_event_row, out, NULL);
 }

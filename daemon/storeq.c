@@ -6,6 +6,9 @@
 #include "store.h"
 #include "storeq.h"
 
+/* idle this long after a job: the store gives its cache back (store_release_memory()) */
+#define STOREQ_IDLE_RELEASE_NS (2000ull * 1000 * 1000)
+
 struct storeq {
 	uv_loop_t *loop;
 	struct store *store;
@@ -44,8 +47,8 @@ static void thread_main(void *arg)
 {
 	struct storeq *q = arg;
 	int64_t reports = 0, events = 0;
-	/* the counts of the whole store, once (counted here, not on the loop) */
-	int r = store_counts(q->store, &reports, &events);
+	/* the counts the store keeps (read here, not on the loop) */
+	int r = store_counts(q->store, &reports, &events), ran = 0;
 
 	uv_mutex_lock(&q->lock);
 	q->t_loaded = 1;
@@ -58,9 +61,18 @@ static void thread_main(void *arg)
 		if (j == NULL) {
 			if (q->stopping && q->undelivered == 0)
 				break;
-			uv_cond_wait(&q->cond, &q->lock);
+			if (!ran) {
+				uv_cond_wait(&q->cond, &q->lock);
+			} else if (uv_cond_timedwait(&q->cond, &q->lock, STOREQ_IDLE_RELEASE_NS) ==
+				   UV_ETIMEDOUT) {
+				ran = 0; /* a burst of jobs is over: give the memory back */
+				uv_mutex_unlock(&q->lock);
+				store_release_memory(q->store);
+				uv_mutex_lock(&q->lock);
+			}
 			continue;
 		}
+		ran = 1;
 		q->in_head = j->next;
 		if (q->in_head == NULL)
 			q->in_tail = NULL;
@@ -173,6 +185,31 @@ int storeq_submit(struct storeq *q, struct storeq_job *job)
 		uv_cond_signal(&q->cond);
 	}
 	uv_mutex_unlock(&q->lock);
+	return r;
+}
+
+static void release_work_cb(struct store *s, struct storeq_job *job)
+{
+	(void)job;
+	store_release_memory(s);
+}
+
+static void release_done_cb(struct storeq_job *job)
+{
+	free(job);
+}
+
+int storeq_release_memory(struct storeq *q)
+{
+	struct storeq_job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (j == NULL)
+		return -ENOMEM;
+	j->work_cb = release_work_cb;
+	j->done_cb = release_done_cb;
+	if ((r = storeq_submit(q, j)) < 0)
+		free(j);
 	return r;
 }
 

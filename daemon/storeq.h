@@ -18,8 +18,8 @@ struct store;
  * submit a report's commit while it downloads the next file); one mutex-guarded queue each
  * way, the way back woken by a uv_async_t (as daemon/mailbox.c).
  *
- * The thread counts the store's reports and events first (store_counts(), the only count),
- * then after each job copies the counts the store keeps into the queue, so the loop answers
+ * The thread reads the store's report and event counts first (store_counts(): a row the
+ * store keeps, O(1)), then after each job copies them into the queue, so the loop answers
  * `status` from storeq_counts() without touching the store.
  *
  * storeq_stop() lets the thread run what is queued (also jobs that done_cbs submit while it
@@ -46,6 +46,12 @@ int storeq_submit(struct storeq *q, struct storeq_job *job);
  * until the thread's first count came back: a done_cb of any job sees them loaded.
  */
 int storeq_counts(const struct storeq *q, int64_t *reports, int64_t *events);
+/*
+ * Any thread: a job that gives the store's idle memory back (store_release_memory()), e.g.
+ * when the last running sync ended. The thread also does so by itself once it has been idle
+ * for 2 s after a job. 0 or a negative errno (-ESHUTDOWN, -ENOMEM).
+ */
+int storeq_release_memory(struct storeq *q);
 /* Loop: jobs submitted and not yet delivered. */
 unsigned storeq_pending(struct storeq *q);
 /* Loop: drain, join, close; stopped_cb (may be NULL) runs when all is done. */

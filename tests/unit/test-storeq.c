@@ -140,6 +140,8 @@ int main(void)
 	ch.q = q;
 	CHECK(storeq_submit(q, &ch.j.base) == 0);
 	CHECK(storeq_pending(q) == N_JOBS);
+	/* the store's idle memory given back between jobs: the jobs after it still run */
+	CHECK(storeq_release_memory(q) == 0);
 	/* stop with every job still queued: all run, all are delivered, then the callback */
 	storeq_stop(q, stopped_cb, NULL);
 	CHECK(uv_timer_init(&loop, &tick) == 0);
@@ -162,6 +164,7 @@ int main(void)
 	CHECK(follow.done);
 	/* the thread has ended: no job is taken any more */
 	CHECK(storeq_submit(q, &follow.base) == -ESHUTDOWN);
+	CHECK(storeq_release_memory(q) == -ESHUTDOWN);
 	storeq_free(q);
 	store_close(s);
 	CHECK(uv_loop_close(&loop) == 0);
