@@ -172,8 +172,8 @@ def run(store, runs, work):
         fig[kind] = f"{kind} {fmt(t['big'])} vs {fmt(t['empty'])} = {ratios[kind]:.2f}x"
     events = result["big"].get("events") or 0
     row("j", WHAT_J.replace("1 M-event", f"{events:,}-event"),
-        f"{fig['warm']}; {fig['cold']} (medians of {runs} starts)", "<= 1.5x",
-        max(ratios.values()) <= 1.5)
+        f"{fig['warm']}; {fig['cold']} (medians of {runs} start{'s' if runs > 1 else ''})",
+        "<= 1.5x", max(ratios.values()) <= 1.5)
     size = store_size(store)
     if events:
         per = size / events
