@@ -520,7 +520,13 @@ def rows_cf(work, idle_seconds, runs, with_f=True):
     d = None
     try:
         icr = icr_path()
-        icr_times, jd_times, cpu = [], [], []
+        icr_times, jd_times, cpu, raws = [], [], [], []
+        # c2's reference: raw cJSON on the same generated files (4 of the phones), measured
+        # after each daemon run so that both see the same machine load
+        files = sorted(os.path.join(p, "CrashReporter", f) for p, _ in many[:4]
+                       for f in os.listdir(os.path.join(p, "CrashReporter"))
+                       if f.startswith("JetsamEvent-"))
+        why = None
         for i in range(runs):
             # each side sees phones it never synced: a fresh output dir per
             # idevicecrashreport, a fresh daemon with an empty state dir per run
@@ -543,6 +549,10 @@ def rows_cf(work, idle_seconds, runs, with_f=True):
             cpu.append(d.cpu_seconds() - c0)
             jd_times.append(dt)
             log(f"c: jetsamd {m} phones x {n}, run {i + 1}: {dt:.3f} s, CPU {cpu[-1]:.2f} s")
+            if why is None:
+                raw, why = raw_cjson_per_report(files, rounds=2)
+                if raw is not None:
+                    raws.append(raw)
         full = statistics.median(jd_times)
         if icr_times:
             ratio = full / statistics.median(icr_times)
@@ -553,22 +563,18 @@ def rows_cf(work, idle_seconds, runs, with_f=True):
             row("c", f"{m} phones x {n} reports (idevicecrashreport not installed)",
                 fmt_s(jd_times), "<= 0.4x idevicecrashreport", None)
 
-        # c2: CPU per report against raw cJSON on the same generated files (4 of the phones)
+        # c2: CPU per report against raw cJSON
         per = [c / (m * n) for c in cpu]
-        files = sorted(os.path.join(p, "CrashReporter", f) for p, _ in many[:4]
-                       for f in os.listdir(os.path.join(p, "CrashReporter"))
-                       if f.startswith("JetsamEvent-"))
-        raw, why = raw_cjson_per_report(files)
         what = "jetsamd CPU per report during c vs raw cJSON parse+delete of the same files"
-        if raw is not None:
-            what += " (4 of the phones)"
         lo, med = min_med(per)
         fig = f"min {lo * 1e3:.2f} / med {med * 1e3:.2f} ms"
-        if raw is None:
+        if not raws:
             row("c2", what, f"{fig}; raw cJSON not measured: {why}", "<= 2x", None)
         else:
-            row("c2", what, f"{fig} vs {raw * 1e3:.2f} ms = {med / raw:.2f}x (utime+stime "
-                f"/ {m * n} reports)", "<= 2x", med / raw <= 2.0)
+            rlo, rmed = min_med(raws)
+            row("c2", what + " (4 of the phones)", f"{fig} vs min {rlo * 1e3:.2f} / med "
+                f"{rmed * 1e3:.2f} ms = {med / rmed:.2f}x (medians; utime+stime / {m * n} "
+                "reports)", "<= 2x", med / rmed <= 2.0)
 
         # f: idle with 32 phones attached (resync timer set to 1 h for this row)
         if with_f:
