@@ -386,7 +386,7 @@ def rows_ab(work, runs, warmup=True):
             f"min {lo * 1000:.1f} / med {resync * 1000:.1f} ms = {pct:.2f} % of the median "
             f"full sync ({len(times)} re-syncs)", "<= 2 %", pct <= 2.0)
         try:
-            row_b2(work, d, udid)
+            row_b2(d, udid)
         except Exception as e:  # b2 says why; a and b stand
             log(f"row b2 failed: {e}")
             rows_na("b", str(e)[:120])
@@ -420,7 +420,7 @@ def count_sleeps(path):
     return sleeps, waits
 
 
-def row_b2(work, d, udid, syncs=5):
+def row_b2(d, udid, syncs=5):
     what = "sleeps >= 100 ms in the daemon during re-syncs (strace -f)"
     strace = ENV.get("STRACE") or shutil.which("strace")
     if not strace:
