@@ -107,8 +107,8 @@ def main():
             run(work, args.phones, args.seconds)
         except Exception as e:  # the row says why
             log(f"row i failed: {e}")
-            bs.row("i", WHAT.format(m=args.phones), f"not available: {str(e)[:120]}", TARGET,
-                   None)
+            # row_na: nothing when row i was printed before the failure (while stopping)
+            bs.row_na("i", WHAT.format(m=args.phones), TARGET, str(e)[:120])
     return 0
 
 
