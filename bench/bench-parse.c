@@ -223,6 +223,9 @@ int main(int argc, char **argv)
 	size_t total = 0, events = 0, failed = 0, ok = 0;
 	double best_p = 1e30, best_c = 1e30, mb, ratios[5], ratio;
 
+	/* as jetsamd does: report_parse's trees from the thread's arena; raw cJSON stays on malloc
+	 * (no arena scope is open around it) */
+	report_use_arena();
 	if (argc > 2 && strcmp(argv[1], "--rounds") == 0) {
 		rounds = atoi(argv[2]);
 		i = 3;

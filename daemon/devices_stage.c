@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../proto/arena.h"
 #include "archive.h"
 #include "clock.h"
 #include "devices_impl.h"
@@ -262,6 +263,7 @@ static void stage_main(void *arg)
 	struct sync_stage *st = arg;
 	struct phone_job *j = st->j;
 
+	arena_thread_hold(); /* the reports parsed here reuse one cJSON arena until the sync ends */
 	for (;;) {
 		struct stage_file *f;
 		enum stage_next what = stage_next(st, &f);
@@ -280,8 +282,9 @@ static void stage_main(void *arg)
 			stage_flush(st);
 		}
 		if (what == NEXT_END)
-			return;
+			break;
 	}
+	arena_thread_unhold();
 }
 
 int sync_stage_start(struct phone_job *j)

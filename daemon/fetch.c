@@ -7,7 +7,6 @@
 #include <libimobiledevice/afc.h>
 #include <libimobiledevice/libimobiledevice.h>
 
-#include "../proto/arena.h"
 #include "../proto/sanitize.h"
 #include "fetch_internal.h"
 #include "log.h"
@@ -317,9 +316,7 @@ void fetch_sync(const struct fetch_params *p, atomic_int *cancel, struct fetch_r
 		fetch_conn_close(&c);
 		return;
 	}
-	arena_thread_hold(); /* reports parsed on this thread reuse one arena until the walk ends */
-	r = walk(&c, p, NULL, 0);
-	arena_thread_unhold();
+	r = walk(&c, p, NULL, 0); /* files are parsed on the job's stage thread (devices_stage.c) */
 	fetch_conn_close(&c);
 	if (r == -ENOMEM)
 		fetch_set_error(out, FETCH_ERROR, "out of memory");
