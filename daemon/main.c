@@ -1,6 +1,7 @@
 /* main.c: jetsamd entry point: options, configuration, start-up, signals, graceful stop */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,33 @@ static void begin_stop(struct jetsamd *j, const char *why)
 		uv_unref((uv_handle_t *)&j->stop_timer);
 	}
 	hub_stop(&j->h, stopped_cb, j); /* the loop ends when the last handle is closed */
+}
+
+/* ---- start-up settings ---- */
+
+/*
+ * glibc gives each thread that allocates while others hold the arena locks an arena of its
+ * own, up to 8 per core, and keeps freed memory and per-thread caches in each: with a thread
+ * pool, the store thread and the phones' followers, an idle daemon held five to fifteen
+ * arenas of 0.2-2 MiB each, mostly free. Two arenas (the main one and one the other threads
+ * share) hold the same live data; the cost in lock waits is small next to a download
+ * (bench/bench-sync.py rows a and c, no change beyond noise). Blocks of 256 KiB and more (a
+ * big report, a download buffer) come from mmap and go back at free: without a fixed
+ * threshold glibc raises it after the first such free, and big buffers then stay in the
+ * arenas. A MALLOC_ARENA_MAX or a GLIBC_TUNABLES the user set wins.
+ */
+#define MAIN_MALLOC_ARENAS	   2
+#define MAIN_MALLOC_MMAP_THRESHOLD (256 * 1024)
+
+static void malloc_setup(void)
+{
+	const char *tun = getenv("GLIBC_TUNABLES");
+
+	if (getenv("MALLOC_ARENA_MAX") == NULL && (tun == NULL || !strstr(tun, "arena_max")))
+		mallopt(M_ARENA_MAX, MAIN_MALLOC_ARENAS);
+	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL &&
+	    (tun == NULL || !strstr(tun, "mmap_threshold")))
+		mallopt(M_MMAP_THRESHOLD, MAIN_MALLOC_MMAP_THRESHOLD);
 }
 
 /* ---- signals ---- */
@@ -366,6 +394,7 @@ static int run(struct jetsamd *j)
 
 	j->sd.lock_fd = -1;
 	log_init(j->h.cfg.log_level);
+	malloc_setup();	     /* before the first thread */
 	threadpool_setup(j); /* before any libuv call that can start the pool */
 	signal(SIGPIPE, SIG_IGN);
 	r = uv_loop_init(&j->loop);
