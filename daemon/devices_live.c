@@ -6,6 +6,7 @@
 #include "config.h"
 #include "devices_impl.h"
 #include "log.h"
+#include "trim.h"
 
 /*
  * A phone that reaches idle (a good sync: attached, trusted) gets a follower
@@ -116,6 +117,8 @@ static void check_ended(struct phone *ph)
 	syslogwatch_thread_done(ph->follow);
 	if (syslogwatch_ended(ph->follow))
 		ended(ph);
+	else if (ph->dv->in_flight == 0)
+		trim_heap_soon(ph->dv->loop); /* its handshake's heap and pages, when all is idle */
 }
 
 static void live_drain_cb(struct mailbox *mb, const struct mailbox_event *v, size_t n, int overflow)
