@@ -162,14 +162,12 @@ static void begin_stop(struct jetsamd *j, const char *why)
  * own, up to 8 per core, and keeps freed memory and per-thread caches in each: with a thread
  * pool, the store thread and the phones' followers, an idle daemon held five to fifteen
  * arenas of 0.2-2 MiB each, mostly free. Two arenas (the main one and one the other threads
- * share) hold the same live data; the cost in lock waits is small next to a download
- * (bench/bench-sync.py rows a and c, no change beyond noise). Blocks of 256 KiB and more (a
- * big report, a download buffer) come from mmap and go back at free: without a fixed
- * threshold glibc raises it after the first such free, and big buffers then stay in the
- * arenas. A MALLOC_ARENA_MAX or a GLIBC_TUNABLES the user set wins.
+ * share) hold the same live data, and the idle trim (trim.c) returns what is free. A fixed
+ * mmap threshold was measured too and left out: it cost about 1 s of system CPU per 3,200
+ * reports (mmap and fresh pages for every big buffer) for nothing the idle trim does not
+ * return. A MALLOC_ARENA_MAX or a GLIBC_TUNABLES arena_max the user set wins.
  */
-#define MAIN_MALLOC_ARENAS	   2
-#define MAIN_MALLOC_MMAP_THRESHOLD (256 * 1024)
+#define MAIN_MALLOC_ARENAS 2
 
 static void malloc_setup(void)
 {
@@ -177,9 +175,6 @@ static void malloc_setup(void)
 
 	if (getenv("MALLOC_ARENA_MAX") == NULL && (tun == NULL || !strstr(tun, "arena_max")))
 		mallopt(M_ARENA_MAX, MAIN_MALLOC_ARENAS);
-	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL &&
-	    (tun == NULL || !strstr(tun, "mmap_threshold")))
-		mallopt(M_MMAP_THRESHOLD, MAIN_MALLOC_MMAP_THRESHOLD);
 }
 
 /* ---- signals ---- */
