@@ -1,9 +1,12 @@
 /* trim.c: give freed heap and idle file page mappings back to the system, off the loop */
+#include <fcntl.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "trim.h"
@@ -12,60 +15,70 @@ static uv_work_t trim_req;
 static int trim_busy;  /* loop thread only */
 static int trim_again; /* loop thread only: asked for while one ran */
 
-/* One mapping of /proc/self/smaps, as far as read. */
-struct trim_vma {
-	unsigned long start, end;
-	int droppable; /* a file, not writable */
-	long rss_kb, anon_kb;
-};
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE	   (1ull << 61) /* a page of the file (or shared), not a private copy */
+#define PM_CHUNK   512
 
-static size_t trim_vma_drop(const struct trim_vma *v)
+/*
+ * Through /proc/self/pagemap, which walks the page tables of this range only (smaps would
+ * walk the whole process, heaps included, under the mmap lock): the bytes resident in
+ * [start, end), or 0 when a page there is a private copy (or swapped out), which a drop
+ * would lose.
+ */
+static size_t trim_range_file_bytes(int pm, unsigned long start, unsigned long end, long pg)
 {
-	if (!v->droppable || v->anon_kb != 0 || v->rss_kb <= 0 || v->end <= v->start)
-		return 0;
-	if (madvise((void *)v->start, v->end - v->start, MADV_DONTNEED) < 0)
-		return 0;
-	return (size_t)v->rss_kb * 1024u;
-}
+	uint64_t e[PM_CHUNK];
+	size_t resident = 0;
 
-/* A mapping's first line: "start-end perms offset dev inode [path]". */
-static void trim_vma_header(struct trim_vma *v, const char *line)
-{
-	char perms[8] = "";
-	int path = 0;
+	for (unsigned long a = start; a < end;) {
+		size_t n = (size_t)((end - a) / (unsigned long)pg);
+		ssize_t got;
 
-	memset(v, 0, sizeof(*v));
-	v->anon_kb = -1; /* unknown until read: never dropped */
-	if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &v->start, &v->end, perms, &path) < 3)
-		return;
-	v->droppable = path > 0 && line[path] == '/' && perms[0] == 'r' && perms[1] != 'w';
+		n = n > PM_CHUNK ? PM_CHUNK : n;
+		got = pread(pm, e, n * sizeof(e[0]), (off_t)(a / (unsigned long)pg * sizeof(e[0])));
+		if (got <= 0)
+			return 0;
+		n = (size_t)got / sizeof(e[0]);
+		for (size_t i = 0; i < n; i++) {
+			if ((e[i] & PM_SWAPPED) || ((e[i] & PM_PRESENT) && !(e[i] & PM_FILE)))
+				return 0;
+			if (e[i] & PM_PRESENT)
+				resident += (size_t)pg;
+		}
+		a += (unsigned long)n * (unsigned long)pg;
+	}
+	return resident;
 }
 
 size_t trim_mappings(void)
 {
-	FILE *f = fopen("/proc/self/smaps", "re");
-	struct trim_vma v = {.anon_kb = -1};
+	FILE *f = fopen("/proc/self/maps", "re");
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	long pg = sysconf(_SC_PAGESIZE);
 	char *line = NULL;
 	size_t cap = 0, dropped = 0;
 
-	if (f == NULL)
-		return 0;
-	while (getline(&line, &cap, f) > 0) {
-		long kb;
+	while (f != NULL && pm >= 0 && pg > 0 && getline(&line, &cap, f) > 0) {
+		unsigned long start, end;
+		char perms[8];
+		int path = 0;
+		size_t bytes;
 
-		if (sscanf(line, "Rss: %ld kB", &kb) == 1)
-			v.rss_kb = kb;
-		else if (sscanf(line, "Anonymous: %ld kB", &kb) == 1)
-			v.anon_kb = kb;
-		else if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) {
-			/* a mapping's first line (its field lines are "Name: value") */
-			dropped += trim_vma_drop(&v);
-			trim_vma_header(&v, line);
-		}
+		/* "start-end perms offset dev inode [path]": a file, readable, not writable */
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path) < 3 ||
+		    path <= 0 || line[path] != '/' || perms[0] != 'r' || perms[1] == 'w' ||
+		    end <= start)
+			continue;
+		bytes = trim_range_file_bytes(pm, start, end, pg);
+		if (bytes > 0 && madvise((void *)start, end - start, MADV_DONTNEED) == 0)
+			dropped += bytes;
 	}
-	dropped += trim_vma_drop(&v);
 	free(line);
-	fclose(f);
+	if (pm >= 0)
+		close(pm);
+	if (f != NULL)
+		fclose(f);
 	return dropped;
 }
 

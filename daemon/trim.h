@@ -14,9 +14,9 @@ void trim_heap_soon(uv_loop_t *loop);
 
 /*
  * Unmap (madvise MADV_DONTNEED) the resident pages of every mapping of a file that is not
- * writable and holds no private (copied-on-write) page: the code and read-only data of the
- * program and its libraries that start-up, a TLS handshake or a sync touched, and SQLite's
- * read-only map of the store. The pages stay in the page cache, shared with other
+ * writable and holds no private (copied-on-write) page, as /proc/self/pagemap tells: the code and
+ * read-only data of the program and its libraries that start-up, a TLS handshake or a sync touched,
+ * and SQLite's read-only map of the store. The pages stay in the page cache, shared with other
  * processes; the next access maps them again (a minor fault), with the same bytes. A
  * mapping with a copied page (a library's relocated read-only data) is left alone. Returns
  * the bytes that were resident in the mappings dropped. Any thread.
