@@ -161,13 +161,15 @@ static void begin_stop(struct jetsamd *j, const char *why)
  * glibc gives each thread that allocates while others hold the arena locks an arena of its
  * own, up to 8 per core, and keeps freed memory and per-thread caches in each: with a thread
  * pool, the store thread and the phones' followers, an idle daemon held five to fifteen
- * arenas of 0.2-2 MiB each, mostly free. Two arenas (the main one and one the other threads
- * share) hold the same live data, and the idle trim (trim.c) returns what is free. A fixed
+ * arenas of 0.2-2 MiB each, mostly free. Four arenas hold the same live data, and the idle
+ * trim (trim.c) returns what is free; with two, the loop shared its arena with more of the
+ * workers and chaos-loop's status p99 rose under 15 MiB reports (with 32 phones idle, 2 and
+ * 4 arenas measured the same: 3.6-3.7 MiB private anonymous memory, 16: 5.1 MiB). A fixed
  * mmap threshold was measured too and left out: it cost about 1 s of system CPU per 3,200
  * reports (mmap and fresh pages for every big buffer) for nothing the idle trim does not
  * return. A MALLOC_ARENA_MAX or a GLIBC_TUNABLES arena_max the user set wins.
  */
-#define MAIN_MALLOC_ARENAS 2
+#define MAIN_MALLOC_ARENAS 4
 
 static void malloc_setup(void)
 {
