@@ -68,7 +68,7 @@ size_t trim_mappings(void)
 		/* "start-end perms offset dev inode [path]": a file, readable, not writable */
 		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path) < 3 ||
 		    path <= 0 || line[path] != '/' || perms[0] != 'r' || perms[1] == 'w' ||
-		    end <= start)
+		    perms[3] != 'p' || end <= start)
 			continue;
 		bytes = trim_range_file_bytes(pm, start, end, pg);
 		if (bytes > 0 && madvise((void *)start, end - start, MADV_DONTNEED) == 0)

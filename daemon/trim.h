@@ -13,13 +13,15 @@
 void trim_heap_soon(uv_loop_t *loop);
 
 /*
- * Unmap (madvise MADV_DONTNEED) the resident pages of every mapping of a file that is not
- * writable and holds no private (copied-on-write) page, as /proc/self/pagemap tells: the code and
- * read-only data of the program and its libraries that start-up, a TLS handshake or a sync touched,
- * and SQLite's read-only map of the store. The pages stay in the page cache, shared with other
+ * Unmap (madvise MADV_DONTNEED) the resident pages of every private mapping of a file that
+ * is not writable and holds no private (copied-on-write) page, as /proc/self/pagemap tells:
+ * the code and read-only data of the program and its libraries that start-up, a TLS
+ * handshake or a sync touched. The pages stay in the page cache, shared with other
  * processes; the next access maps them again (a minor fault), with the same bytes. A
- * mapping with a copied page (a library's relocated read-only data) is left alone. Returns
- * the bytes that were resident in the mappings dropped. Any thread.
+ * mapping with a copied page (a library's relocated read-only data) is left alone, and so
+ * are shared maps (SQLite's map of the store: dropping hundreds of MiB of it while jobs ran
+ * stalled the loop in chaos-loop; the store decides about its map). Returns the bytes that
+ * were resident in the mappings dropped. Any thread.
  */
 size_t trim_mappings(void);
 
