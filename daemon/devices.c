@@ -28,8 +28,9 @@
  * reports (devices_stage.c: archived and parsed beside the downloads, one flush each); a
  * removal job is started only after the commit of every file it may remove, and it makes the
  * store durable (store_sync_durable) in its worker before fetch_remove() touches the phone.
- * Live detection lives in devices_live.c: an idle phone's system log is followed by a
- * thread of its own (syslogwatch.c); a saved-report line queues the phone (debounced).
+ * Live detection lives in devices_live.c: an idle phone's system log is followed
+ * (syslogwatch.c: opened on a thread, read on the loop); a saved-report line queues the phone
+ * (debounced).
  */
 
 const char *const phone_state_names[] = {

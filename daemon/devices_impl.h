@@ -111,7 +111,7 @@ struct devices {
 	struct mailbox live_mb; /* the followers' events */
 	int live_ok;		/* live_mb is initialized */
 	uv_timer_t live_timer;	/* debounce of saved-report lines */
-	unsigned followers;	/* follower threads not yet seen to end */
+	unsigned followers;	/* followers not yet seen to end */
 };
 
 extern const char *const phone_state_names[];

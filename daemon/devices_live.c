@@ -6,17 +6,18 @@
 #include "config.h"
 #include "devices_impl.h"
 #include "log.h"
+#include "trim.h"
 
 /*
  * A phone that reaches idle (a good sync: attached, trusted) gets a follower
- * (syslogwatch.c, a thread of its own) unless live_detection = no. The follower posts
- * MAILBOX_SAVED for each "saved a report" line and MAILBOX_ENDED when it ends; the loop
- * joins it only then (so a join never waits). A saved line marks the phone due and starts
- * the debounce timer: when it fires, every due phone is queued (a sync already running gets
- * one follow-up, phone_enqueue). A follower that could not start is logged once per attach;
- * the periodic re-sync remains, and the next idle state (after the next sync, or a
- * re-attach) tries again. Detach, stop and live_detection = no stop the followers; stop
- * waits for their end (dv->followers) before the handles close.
+ * (syslogwatch.c: a thread connects, the loop reads the stream) unless live_detection = no. The
+ * follower posts MAILBOX_SAVED for each "saved a report" line and MAILBOX_ENDED when it ends; the
+ * loop joins it only then (so a join never waits). A saved line marks the phone due and starts the
+ * debounce timer: when it fires, every due phone is queued (a sync already running gets one
+ * follow-up, phone_enqueue). A follower that could not start is logged once per attach; the
+ * periodic re-sync remains, and the next idle state (after the next sync, or a re-attach) tries
+ * again. Detach, stop and live_detection = no stop the followers; stop waits for their end
+ * (dv->followers) before the handles close.
  */
 
 #define LIVE_MAILBOX_CAP 256
@@ -38,7 +39,7 @@ static void follow(struct phone *ph)
 	if (!dv->live_ok || !dv->cfg->live_detection || dv->stopping || !ph->attached ||
 	    ph->state != PH_IDLE || ph->follow)
 		return;
-	r = syslogwatch_start(&dv->live_mb, ph->udid, ph->network, &ph->follow);
+	r = syslogwatch_start(dv->loop, &dv->live_mb, ph->udid, ph->network, &ph->follow);
 	if (r < 0) {
 		ph->follow = NULL;
 		log_warn("devices", "'%s': live detection: cannot start a thread: %s", ph->udid,
@@ -110,6 +111,16 @@ static void ended(struct phone *ph)
 		follow(ph); /* stopped at a detach, and attached and idle again since */
 }
 
+/* A MAILBOX_ENDED: the thread ended (it may have handed the stream to the loop), or all. */
+static void check_ended(struct phone *ph)
+{
+	syslogwatch_thread_done(ph->follow);
+	if (syslogwatch_ended(ph->follow))
+		ended(ph);
+	else if (ph->dv->in_flight == 0)
+		trim_heap_soon(ph->dv->loop); /* its handshake's heap and pages, when all is idle */
+}
+
 static void live_drain_cb(struct mailbox *mb, const struct mailbox_event *v, size_t n, int overflow)
 {
 	struct devices *dv = mb->data;
@@ -121,14 +132,16 @@ static void live_drain_cb(struct mailbox *mb, const struct mailbox_event *v, siz
 			continue;
 		if (v[i].kind == MAILBOX_SAVED)
 			saved(ph);
-		else if (v[i].kind == MAILBOX_ENDED && syslogwatch_ended(ph->follow))
-			ended(ph);
+		else if (v[i].kind == MAILBOX_ENDED)
+			check_ended(ph);
 	}
 	if (!overflow)
 		return;
 	/* events were dropped: any follower may have saved a report, or ended */
 	log_warn("devices", "live detection: events were dropped; syncing the followed phones");
 	for (struct phone *ph = dv->phones; ph; ph = ph->next) {
+		if (ph->follow)
+			syslogwatch_thread_done(ph->follow);
 		if (ph->follow && syslogwatch_ended(ph->follow))
 			ended(ph);
 		else if (ph->follow)

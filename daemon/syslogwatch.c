@@ -1,4 +1,5 @@
-/* syslogwatch.c: one thread per phone reading com.apple.syslog_relay, posting saved reports */
+/* syslogwatch.c: following a phone's com.apple.syslog_relay: opened on a thread, read on the loop
+ */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,18 +24,34 @@
 #define SW_WAIT_MS	60000u
 #define SW_WAIT_NOFD_MS 1000u
 #define SW_STACK_SIZE	(1024u * 1024u) /* the thread's stack (TLS handshake included) */
+/* reads per loop wake-up at most, so that a chatty phone cannot hold the loop */
+#define SW_LOOP_READS 16
+
+/*
+ * The thread connects (usbmuxd, the lockdown handshake, the service: blocking library
+ * calls) and ends: when the stream is a plain socket whose number is known, the loop reads
+ * it (uv_poll) and an idle follower costs no thread, no stack and no per-thread malloc or
+ * OpenSSL state. Otherwise (a TLS stream, or no socket number) the thread reads it as well.
+ */
 
 struct syslogwatch {
 	struct mailbox *mb;
+	uv_loop_t *loop;
 	char udid[44];
 	int network;
 	uv_thread_t thread;
 	atomic_int stop, ended;
+	atomic_int thread_done;	  /* the thread has finished (before its MAILBOX_ENDED) */
+	int joined;		  /* loop only: the thread was joined */
+	uv_poll_t poll;		  /* loop only: reading the stream once handed over */
+	int polling, closing;	  /* loop only */
 	struct fetch_abort abort; /* its sockets: syslogwatch_stop cuts them */
 	/* written by the thread before it ends, read by the loop after */
 	idevice_t dev;
 	syslog_relay_client_t client;
 	int client_fd;
+	int ssl;     /* the service runs TLS: the thread reads it */
+	int handoff; /* written by the thread before it ends: the loop reads the stream */
 	int streamed;
 	char error[160];
 	/* the line being read (thread only) */
@@ -86,6 +103,7 @@ static int sw_open(struct syslogwatch *w)
 			 (int)le);
 		return -1;
 	}
+	w->ssl = svc->ssl_enabled != 0;
 	se = syslog_relay_client_new(w->dev, svc, &w->client);
 	lockdownd_service_descriptor_free(svc);
 	if (se != SYSLOG_RELAY_E_SUCCESS) {
@@ -136,29 +154,57 @@ static void sw_feed(struct syslogwatch *w, const char *buf, size_t len)
 	}
 }
 
+/* Thread: read the stream until it ends or stop is set. */
+static void sw_read_blocking(struct syslogwatch *w)
+{
+	char buf[SW_READ];
+
+	while (!atomic_load(&w->stop)) {
+		uint32_t got = 0;
+		syslog_relay_error_t e = syslog_relay_receive_with_timeout(
+			w->client, buf, sizeof(buf), &got,
+			w->client_fd >= 0 ? SW_WAIT_MS : SW_WAIT_NOFD_MS);
+
+		if (got > 0)
+			sw_feed(w, buf, got);
+		else if (e != SYSLOG_RELAY_E_SUCCESS && e != SYSLOG_RELAY_E_TIMEOUT) {
+			snprintf(w->error, sizeof(w->error), "stream closed (error %d)", (int)e);
+			break;
+		}
+	}
+}
+
 static void sw_thread(void *arg)
 {
 	struct syslogwatch *w = arg;
-	char buf[SW_READ];
 
 	if (!atomic_load(&w->stop) && sw_open(w) == 0) {
 		w->streamed = 1;
 		log_debug("syslogwatch", "'%s': system log stream open", w->udid);
-		while (!atomic_load(&w->stop)) {
-			uint32_t got = 0;
-			syslog_relay_error_t e = syslog_relay_receive_with_timeout(
-				w->client, buf, sizeof(buf), &got,
-				w->client_fd >= 0 ? SW_WAIT_MS : SW_WAIT_NOFD_MS);
-
-			if (got > 0)
-				sw_feed(w, buf, got);
-			else if (e != SYSLOG_RELAY_E_SUCCESS && e != SYSLOG_RELAY_E_TIMEOUT) {
-				snprintf(w->error, sizeof(w->error), "stream closed (error %d)",
-					 (int)e);
-				break;
-			}
+		if (w->client_fd >= 0 && !w->ssl) {
+			/* the loop reads it from here on (syslogwatch_thread_done) */
+			w->handoff = 1;
+			atomic_store(&w->thread_done, 1);
+			post(w, MAILBOX_ENDED);
+			return;
 		}
+		sw_read_blocking(w);
 	}
+	sw_close(w);
+	if (atomic_load(&w->stop))
+		w->error[0] = '\0';
+	atomic_store(&w->ended, 1);
+	atomic_store(&w->thread_done, 1);
+	post(w, MAILBOX_ENDED);
+}
+
+/* ---- reading on the loop ---- */
+
+static void sw_poll_closed_cb(uv_handle_t *h)
+{
+	struct syslogwatch *w = h->data;
+
+	w->polling = 0;
 	sw_close(w);
 	if (atomic_load(&w->stop))
 		w->error[0] = '\0';
@@ -166,7 +212,83 @@ static void sw_thread(void *arg)
 	post(w, MAILBOX_ENDED);
 }
 
-int syslogwatch_start(struct mailbox *mb, const char *udid, int network, struct syslogwatch **out)
+/* Loop: stop reading; the follower ends (MAILBOX_ENDED) once the handle is closed. */
+static void sw_poll_finish(struct syslogwatch *w)
+{
+	if (w->closing)
+		return;
+	w->closing = 1;
+	uv_close((uv_handle_t *)&w->poll, sw_poll_closed_cb);
+}
+
+static void sw_poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct syslogwatch *w = h->data;
+	char buf[SW_READ];
+
+	(void)events;
+	if (status < 0) {
+		snprintf(w->error, sizeof(w->error), "stream closed (%s)", uv_strerror(status));
+		sw_poll_finish(w);
+		return;
+	}
+	for (int i = 0; i < SW_LOOP_READS && !w->closing; i++) {
+		uint32_t got = 0;
+		/* readable: the 1 ms timeout is never waited for (0 would mean no timeout) */
+		syslog_relay_error_t e =
+			syslog_relay_receive_with_timeout(w->client, buf, sizeof(buf), &got, 1);
+
+		if (got > 0)
+			sw_feed(w, buf, got);
+		if (got == sizeof(buf))
+			continue; /* there may be more */
+		if (got == 0 && e != SYSLOG_RELAY_E_SUCCESS && e != SYSLOG_RELAY_E_TIMEOUT) {
+			snprintf(w->error, sizeof(w->error), "stream closed (error %d)", (int)e);
+			sw_poll_finish(w);
+		}
+		break;
+	}
+}
+
+/* Loop: the thread handed the open stream over: read it with uv_poll. */
+static void sw_poll_start(struct syslogwatch *w)
+{
+	int r = uv_poll_init(w->loop, &w->poll, w->client_fd);
+
+	if (r == 0) {
+		w->poll.data = w;
+		w->polling = 1;
+		r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, sw_poll_cb);
+		if (r == 0)
+			return;
+		snprintf(w->error, sizeof(w->error), "cannot poll the stream: %s", uv_strerror(r));
+		sw_poll_finish(w);
+		return;
+	}
+	snprintf(w->error, sizeof(w->error), "cannot poll the stream: %s", uv_strerror(r));
+	sw_close(w);
+	atomic_store(&w->ended, 1);
+}
+
+void syslogwatch_thread_done(struct syslogwatch *w)
+{
+	if (w->joined || !atomic_load(&w->thread_done))
+		return;
+	uv_thread_join(&w->thread);
+	w->joined = 1;
+	if (!w->handoff)
+		return;
+	if (atomic_load(&w->stop)) {
+		sw_close(w);
+		w->error[0] = '\0';
+		atomic_store(&w->ended, 1);
+		return;
+	}
+	sw_poll_start(w);
+}
+
+int syslogwatch_start(uv_loop_t *loop, struct mailbox *mb, const char *udid, int network,
+		      struct syslogwatch **out)
 {
 	struct syslogwatch *w = calloc(1, sizeof(*w));
 	uv_thread_options_t opt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = SW_STACK_SIZE};
@@ -175,6 +297,7 @@ int syslogwatch_start(struct mailbox *mb, const char *udid, int network, struct 
 	if (!w)
 		return -ENOMEM;
 	w->mb = mb;
+	w->loop = loop;
 	strncpy(w->udid, udid, sizeof(w->udid) - 1);
 	w->network = network;
 	w->client_fd = -1;
@@ -193,6 +316,8 @@ void syslogwatch_stop(struct syslogwatch *w)
 {
 	atomic_store(&w->stop, 1);
 	fetch_abort_now(&w->abort);
+	if (w->polling)
+		sw_poll_finish(w);
 }
 
 int syslogwatch_ended(struct syslogwatch *w)
@@ -211,7 +336,8 @@ void syslogwatch_free(struct syslogwatch *w)
 {
 	if (!w)
 		return;
-	uv_thread_join(&w->thread);
+	if (!w->joined)
+		uv_thread_join(&w->thread);
 	fetch_abort_release(&w->abort);
 	free(w);
 }

@@ -19,18 +19,27 @@
 int syslogwatch_match(const char *line, size_t len, char *name, size_t name_size);
 
 /*
- * One follower: a thread of its own connects to the phone (usbmuxd, lockdown handshake,
- * com.apple.syslog_relay), reads the stream into a fixed line buffer and posts a
- * MAILBOX_SAVED event (udid by value) to mb for each matching line; when it ends for any
- * reason it posts one MAILBOX_ENDED. Memory does not grow with the log rate.
+ * One follower: a thread connects to the phone (usbmuxd, lockdown handshake,
+ * com.apple.syslog_relay) and ends; the loop then reads the stream (uv_poll on its socket;
+ * a TLS stream is read by the thread instead) into a fixed line buffer and posts a
+ * MAILBOX_SAVED event (udid by value) to mb for each matching line. Each time the thread
+ * ends, and when the follower ends for any reason, it posts MAILBOX_ENDED: the owner then
+ * calls syslogwatch_thread_done and looks at syslogwatch_ended. Memory does not grow with
+ * the log rate. Every function but the thread's own runs on the loop.
  */
 struct syslogwatch;
 
 /* Start following udid (network: reach it over the network). 0 or -errno (no thread). */
-int syslogwatch_start(struct mailbox *mb, const char *udid, int network, struct syslogwatch **out);
-/* Any thread, returns at once: the thread stops soon (its sockets are shut down). */
+int syslogwatch_start(uv_loop_t *loop, struct mailbox *mb, const char *udid, int network,
+		      struct syslogwatch **out);
+/* Returns at once: the follower stops soon (its sockets are shut down). */
 void syslogwatch_stop(struct syslogwatch *w);
-/* 1 once the thread has finished (its MAILBOX_ENDED is posted or about to be). */
+/*
+ * At a MAILBOX_ENDED (or when events were dropped): when the thread has finished, join it,
+ * and start reading on the loop if it handed an open stream over. Harmless at any time.
+ */
+void syslogwatch_thread_done(struct syslogwatch *w);
+/* 1 once the follower has finished (thread joined or not; no handle open). */
 int syslogwatch_ended(struct syslogwatch *w);
 /*
  * After it ended: why it ended. 1 when the stream was open (it then closed or was stopped),

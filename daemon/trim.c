@@ -1,32 +1,114 @@
-/* trim.c: give freed heap back to the system from a worker thread, never on the loop */
+/* trim.c: give freed heap and idle file page mappings back to the system, off the loop */
+#include <fcntl.h>
 #include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "trim.h"
 
 static uv_work_t trim_req;
-static int trim_busy; /* loop thread only */
+static int trim_busy;  /* loop thread only */
+static int trim_again; /* loop thread only: asked for while one ran */
+
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE	   (1ull << 61) /* a page of the file (or shared), not a private copy */
+#define PM_CHUNK   512
+
+/*
+ * Through /proc/self/pagemap, which walks the page tables of this range only (smaps would
+ * walk the whole process, heaps included, under the mmap lock): the bytes resident in
+ * [start, end), or 0 when a page there is a private copy (or swapped out), which a drop
+ * would lose.
+ */
+static size_t trim_range_file_bytes(int pm, unsigned long start, unsigned long end, long pg)
+{
+	uint64_t e[PM_CHUNK];
+	size_t resident = 0;
+
+	for (unsigned long a = start; a < end;) {
+		size_t n = (size_t)((end - a) / (unsigned long)pg);
+		ssize_t got;
+
+		n = n > PM_CHUNK ? PM_CHUNK : n;
+		got = pread(pm, e, n * sizeof(e[0]), (off_t)(a / (unsigned long)pg * sizeof(e[0])));
+		if (got <= 0)
+			return 0;
+		n = (size_t)got / sizeof(e[0]);
+		for (size_t i = 0; i < n; i++) {
+			if ((e[i] & PM_SWAPPED) || ((e[i] & PM_PRESENT) && !(e[i] & PM_FILE)))
+				return 0;
+			if (e[i] & PM_PRESENT)
+				resident += (size_t)pg;
+		}
+		a += (unsigned long)n * (unsigned long)pg;
+	}
+	return resident;
+}
+
+size_t trim_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	long pg = sysconf(_SC_PAGESIZE);
+	char *line = NULL;
+	size_t cap = 0, dropped = 0;
+
+	while (f != NULL && pm >= 0 && pg > 0 && getline(&line, &cap, f) > 0) {
+		unsigned long start, end;
+		char perms[8];
+		int path = 0;
+		size_t bytes;
+
+		/* "start-end perms offset dev inode [path]": a file, readable, not writable */
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path) < 3 ||
+		    path <= 0 || line[path] != '/' || perms[0] != 'r' || perms[1] == 'w' ||
+		    perms[3] != 'p' || end <= start)
+			continue;
+		bytes = trim_range_file_bytes(pm, start, end, pg);
+		if (bytes > 0 && madvise((void *)start, end - start, MADV_DONTNEED) == 0)
+			dropped += bytes;
+	}
+	free(line);
+	if (pm >= 0)
+		close(pm);
+	if (f != NULL)
+		fclose(f);
+	return dropped;
+}
 
 static void trim_work_cb(uv_work_t *req)
 {
+	size_t dropped;
+
 	(void)req;
+	dropped = trim_mappings();
 	malloc_trim(0);
+	log_debug("trim", "heap trimmed; %zu KiB of clean file pages unmapped", dropped / 1024);
 }
 
 static void trim_after_cb(uv_work_t *req, int status)
 {
-	(void)req;
-	(void)status;
 	trim_busy = 0;
+	if (status == 0 && trim_again) {
+		trim_again = 0;
+		trim_heap_soon(req->loop);
+	}
 }
 
 void trim_heap_soon(uv_loop_t *loop)
 {
 	int r;
 
-	if (trim_busy)
+	if (trim_busy) {
+		trim_again = 1;
 		return;
+	}
 	r = uv_queue_work(loop, &trim_req, trim_work_cb, trim_after_cb);
 	if (r < 0) {
 		log_debug("trim", "cannot queue a heap trim: %s", uv_strerror(r));

@@ -1,14 +1,28 @@
-/* trim.h: give freed heap back to the system from a worker thread, never on the loop */
+/* trim.h: give freed heap and idle file page mappings back to the system, off the loop */
 #ifndef JETSAMD_TRIM_H
 #define JETSAMD_TRIM_H
 
 #include <uv.h>
 
 /*
- * Run malloc_trim(0) on libuv's thread pool (it walks every malloc arena and can take tens
- * of milliseconds after big reports). At most one runs at a time; a call while one is
- * queued or running does nothing. Loop thread only.
+ * Run trim_mappings() and malloc_trim(0) on libuv's thread pool (malloc_trim walks every
+ * malloc arena and can take tens of milliseconds after big reports). At most one runs at a
+ * time; a call while one is queued or running makes one more run after it. Call it when the
+ * daemon goes idle. Loop thread only.
  */
 void trim_heap_soon(uv_loop_t *loop);
+
+/*
+ * Unmap (madvise MADV_DONTNEED) the resident pages of every private mapping of a file that
+ * is not writable and holds no private (copied-on-write) page, as /proc/self/pagemap tells:
+ * the code and read-only data of the program and its libraries that start-up, a TLS
+ * handshake or a sync touched. The pages stay in the page cache, shared with other
+ * processes; the next access maps them again (a minor fault), with the same bytes. A
+ * mapping with a copied page (a library's relocated read-only data) is left alone, and so
+ * are shared maps (SQLite's map of the store: dropping hundreds of MiB of it while jobs ran
+ * stalled the loop in chaos-loop; the store decides about its map). Returns the bytes that
+ * were resident in the mappings dropped. Any thread.
+ */
+size_t trim_mappings(void);
 
 #endif

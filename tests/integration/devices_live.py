@@ -73,11 +73,20 @@ check(p95 <= P95_MAX_S, "p95 %.3f s <= %.1f s (latencies %s)" % (
     p95, P95_MAX_S, ", ".join("%.2f" % x for x in lat)))
 check_eq(len(keys_of(jd, A)), 2 + TRIALS, "every report collected once")
 
+
+def threads():
+    return len(os.listdir("/proc/%d/task" % jd.pid))
+
+
+threads_following = threads()
+
 # 2. live_detection = no (SIGHUP): the follower stops; a new report waits for the re-sync (1h)
 reload(jd, live_detection="no")
 name, path, inc_off = new_report()
 land(name, path, "pending")
 time.sleep(3.0)
+# the loop reads the stream: a followed idle phone has no thread of its own
+check_eq(threads_following, threads(), "jetsamd's threads while following A vs not following")
 check("incident:" + inc_off not in keys_of(jd, A),
       "with live_detection = no a new report is not collected within 3 s (no syslog path)")
 
