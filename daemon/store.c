@@ -11,6 +11,8 @@
 
 /* the loop's own checkpoint is a safety net: workers checkpoint first (store_checkpoint) */
 #define STORE_LOOP_CHECKPOINT_PAGES "16384"
+/* the database is read through a map of up to this many bytes (PRAGMA mmap_size) */
+#define STORE_MMAP_SIZE "268435456"
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -306,7 +308,7 @@ static int setup(struct store *s, const char *path)
 			"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 			"PRAGMA wal_autocheckpoint=" STORE_LOOP_CHECKPOINT_PAGES ";"
 			"PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
-			"PRAGMA mmap_size=268435456;",
+			"PRAGMA mmap_size=" STORE_MMAP_SIZE ";",
 			"set up") < 0)
 		return -EIO;
 	if ((r = migrate(s, path, &from)) < 0)
@@ -385,6 +387,10 @@ void store_release_memory(struct store *s)
 	/* no malloc_trim() here: it holds every malloc arena while it walks them (the loop
 	 * would wait); returning freed memory to the kernel is the allocator's policy */
 	sqlite3_db_release_memory(s->db);
+	/* a new mmap_size unmaps the database and maps it again untouched: the pages queries
+	 * read through the map leave this process's RSS (they stay in the page cache) */
+	sqlite3_exec(s->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "PRAGMA mmap_size=" STORE_MMAP_SIZE, NULL, NULL, NULL);
 }
 
 /* ---- transactions (loop thread) ---- */

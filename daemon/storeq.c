@@ -1,5 +1,6 @@
 /* storeq.c: the store thread: store jobs in, results back to the loop through a uv_async_t */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -68,6 +69,9 @@ static void thread_main(void *arg)
 				ran = 0; /* a burst of jobs is over: give the memory back */
 				uv_mutex_unlock(&q->lock);
 				store_release_memory(q->store);
+				/* idle: what SQLite freed goes back to the kernel, not to an arena
+				 */
+				malloc_trim(0);
 				uv_mutex_lock(&q->lock);
 			}
 			continue;
