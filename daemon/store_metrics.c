@@ -503,10 +503,13 @@ int store_metrics_collect(struct store *s, struct store_metrics *m,
 		out->kills[out->n_kills++] = m->kills[i].k;
 	for (size_t i = 0; i < m->n_lims; i++)
 		out->limits[out->n_limits++] = m->lims[i].l;
-	memcpy(out->ratios, m->ratios, m->n_ratios * sizeof(*out->ratios));
+	if (m->n_ratios) /* memcpy and qsort take no NULL, even for 0 items */
+		memcpy(out->ratios, m->ratios, m->n_ratios * sizeof(*out->ratios));
 	out->n_ratios = m->n_ratios;
-	qsort(out->kills, out->n_kills, sizeof(*out->kills), cmp_kill);
-	qsort(out->limits, out->n_limits, sizeof(*out->limits), cmp_limit);
+	if (out->n_kills)
+		qsort(out->kills, out->n_kills, sizeof(*out->kills), cmp_kill);
+	if (out->n_limits)
+		qsort(out->limits, out->n_limits, sizeof(*out->limits), cmp_limit);
 	memcpy(out->reports, m->reports, sizeof(out->reports));
 	return 0;
 }
