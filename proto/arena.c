@@ -93,20 +93,29 @@ static void rewind_all(struct arena *a)
 	a->cur = a->first;
 }
 
+static int in_chunk(const struct arena_chunk *c, uintptr_t u)
+{
+	return c != NULL && u >= (uintptr_t)c->data && u < (uintptr_t)c->data + c->cap;
+}
+
 int arena_free(struct arena *a, void *p)
 {
 	uintptr_t u = (uintptr_t)p;
 
 	if (p == NULL)
 		return 0;
-	for (struct arena_chunk *c = a->first; c != NULL; c = c->next) {
-		if (u >= (uintptr_t)c->data && u < (uintptr_t)c->data + c->cap) {
-			if (a->live > 0 && --a->live == 0)
-				rewind_all(a);
-			return 1;
-		}
+	/* the chunk in use first: it is the largest, so most of a tree lies in it */
+	if (!in_chunk(a->cur, u)) {
+		struct arena_chunk *c = a->first;
+
+		while (c != NULL && (c == a->cur || !in_chunk(c, u)))
+			c = c->next;
+		if (c == NULL)
+			return 0;
 	}
-	return 0;
+	if (a->live > 0 && --a->live == 0)
+		rewind_all(a);
+	return 1;
 }
 
 void arena_trim(struct arena *a)
