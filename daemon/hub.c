@@ -81,7 +81,7 @@ static void device_cb(void *arg, const struct store_device *row)
 {
 	struct hub *h = arg;
 
-	if (h->ipc != NULL && !h->stopping)
+	if (h->ipc != NULL && !h->stopping && (ipc_topics(h->ipc) & IPC_TOPIC_DEVICES))
 		publish(h, IPC_TOPIC_DEVICES, PROTO_PUSH_DEVICE, store_device_row_json(row));
 	fleet_kick(h->fleet);
 	hub_notify_status(h);
@@ -154,8 +154,9 @@ static void report_cb(void *arg, const struct ingest_source *src, struct ingest_
 	cJSON *events = it->events;
 
 	fleet_kick(h->fleet); /* committed: ship it now rather than at the next look */
-	if (h->ipc == NULL || h->stopping || !h->pub_idle_init)
-		return;
+	if (h->ipc == NULL || h->stopping || !h->pub_idle_init ||
+	    !(ipc_topics(h->ipc) & IPC_TOPIC_EVENTS))
+		return;	   /* no events subscriber: nothing to render or queue */
 	it->events = NULL; /* taken over */
 	if (events == NULL && (events = ingest_events_json(src, it)) == NULL)
 		return;
@@ -242,11 +243,19 @@ static void gone_cb(void *arg, struct ipc_client *c)
 	api_client_gone(&h->api, c);
 }
 
+/* ipc_ops.topics_cb: EVENT arrays are rendered on the store thread only while they are wanted */
+static void topics_cb(void *arg, unsigned topics)
+{
+	(void)arg;
+	ingest_render_events((topics & IPC_TOPIC_EVENTS) != 0);
+}
+
 static const struct ipc_ops ipc_ops = {
 	.request_cb = request_cb,
 	.raw_cb = raw_cb,
 	.gone_cb = gone_cb,
 	.clients_cb = status_cb,
+	.topics_cb = topics_cb,
 };
 
 void hub_notify_status(struct hub *h)
@@ -356,6 +365,7 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 	h->api.ipc = h->ipc;
 	if (r < 0)
 		return r;
+	ingest_render_events(0); /* no client subscribes yet (topics_cb follows them) */
 	r = devices_new(loop, &h->cfg, h->sq, &devices_ops, h, &h->devices);
 	if (r < 0) {
 		log_err("main", "cannot start watching devices: %s", strerror(-r));

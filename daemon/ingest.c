@@ -1,5 +1,6 @@
 /* ingest.c: the one path of a report into the store: hash, archive, parse; commit; publish */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,13 @@
 #include "archive.h"
 #include "ingest.h"
 #include "log.h"
+
+static atomic_int render_events = 1;
+
+void ingest_render_events(int on)
+{
+	atomic_store_explicit(&render_events, on != 0, memory_order_relaxed);
+}
 
 /* More than max events: keep the first max and say so in the report's error (status kept). */
 static int cap_events(struct report *r, size_t max)
@@ -143,6 +151,8 @@ int ingest_commit(struct store *s, const struct ingest_source *src, struct inges
 	}
 	if (r < 0)
 		return r;
+	if (!atomic_load_explicit(&render_events, memory_order_relaxed))
+		return 0; /* nobody subscribes to events: the loop renders them if one does now */
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].res.duplicate && v[i].events == NULL)
 			v[i].events = ingest_events_json(src, &v[i]);

@@ -67,6 +67,12 @@ void ingest_item_release(struct ingest_item *it);
  */
 int ingest_commit(struct store *s, const struct ingest_source *src, struct ingest_item *v,
 		  size_t n);
+/*
+ * Any thread: whether ingest_commit() renders the EVENT arrays (on by default). The hub turns
+ * it off while no client subscribes to events; v[i].events then stays NULL, and a caller
+ * that finds a subscriber after all renders them itself with ingest_events_json().
+ */
+void ingest_render_events(int on);
 /* Loop: the EVENT objects of a committed item, in file order (a cJSON array; NULL: ENOMEM). */
 struct cJSON *ingest_events_json(const struct ingest_source *src, const struct ingest_item *it);
 

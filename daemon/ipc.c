@@ -54,9 +54,26 @@ int ipc_client_is_open(const struct ipc_client *c)
 	return c->state != CLIENT_CLOSED && c->state != CLIENT_DRAINING;
 }
 
+unsigned ipc_topics(const struct ipc *ipc)
+{
+	unsigned topics = 0;
+
+	for (const struct ipc_client *c = ipc ? ipc->clients : NULL; c; c = c->next)
+		if (ipc_client_is_open(c))
+			topics |= c->topics;
+	return topics;
+}
+
+static void topics_changed(struct ipc *ipc)
+{
+	if (ipc != NULL && ipc->ops->topics_cb)
+		ipc->ops->topics_cb(ipc->arg, ipc_topics(ipc));
+}
+
 void ipc_client_set_topics(struct ipc_client *c, unsigned topics)
 {
 	c->topics = topics;
+	topics_changed(c->ipc);
 }
 
 void **ipc_client_slot(struct ipc_client *c)
@@ -91,6 +108,8 @@ void ipc_client_close_now(struct ipc_client *c)
 	c->state = CLIENT_CLOSED;
 	ipc_out_drop(c); /* its memory is free at once, not when libuv gets to the close */
 	c->ipc->ops->gone_cb(c->ipc->arg, c);
+	if (c->topics)
+		topics_changed(c->ipc);
 	if (!uv_is_closing((uv_handle_t *)&c->pipe))
 		uv_close((uv_handle_t *)&c->pipe, client_closed_cb);
 	if (!uv_is_closing((uv_handle_t *)&c->linger))
@@ -131,6 +150,8 @@ void ipc_client_close_after_flush(struct ipc_client *c)
 		return;
 	c->state = CLIENT_DRAINING;
 	c->ipc->ops->gone_cb(c->ipc->arg, c);
+	if (c->topics)
+		topics_changed(c->ipc);
 	if (c->eof || c->ipc->stopping) {
 		set_reading(c, 0);
 	} else {

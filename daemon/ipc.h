@@ -59,6 +59,8 @@ struct ipc_ops {
 	void (*gone_cb)(void *arg, struct ipc_client *c);
 	/* The number of clients changed (may be NULL). */
 	void (*clients_cb)(void *arg);
+	/* A subscription may have changed: topics is ipc_topics() now (may be NULL). */
+	void (*topics_cb)(void *arg, unsigned topics);
 };
 
 /*
@@ -72,6 +74,8 @@ int ipc_new(uv_loop_t *loop, const struct config *cfg, int fd, const struct ipc_
 void ipc_stop(struct ipc *ipc, void (*done_cb)(void *arg), void *arg);
 void ipc_free(struct ipc *ipc); /* after done_cb; NULL is a no-op */
 unsigned ipc_client_count(const struct ipc *ipc);
+/* The topics (enum ipc_topic bits) at least one open client is subscribed to. */
+unsigned ipc_topics(const struct ipc *ipc);
 /* Send msg (not consumed) to every open client subscribed to topic. */
 void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg);
 

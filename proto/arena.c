@@ -93,20 +93,29 @@ static void rewind_all(struct arena *a)
 	a->cur = a->first;
 }
 
+static int in_chunk(const struct arena_chunk *c, uintptr_t u)
+{
+	return c != NULL && u >= (uintptr_t)c->data && u < (uintptr_t)c->data + c->cap;
+}
+
 int arena_free(struct arena *a, void *p)
 {
 	uintptr_t u = (uintptr_t)p;
 
 	if (p == NULL)
 		return 0;
-	for (struct arena_chunk *c = a->first; c != NULL; c = c->next) {
-		if (u >= (uintptr_t)c->data && u < (uintptr_t)c->data + c->cap) {
-			if (a->live > 0 && --a->live == 0)
-				rewind_all(a);
-			return 1;
-		}
+	/* the chunk in use first: it is the largest, so most of a tree lies in it */
+	if (!in_chunk(a->cur, u)) {
+		struct arena_chunk *c = a->first;
+
+		while (c != NULL && (c == a->cur || !in_chunk(c, u)))
+			c = c->next;
+		if (c == NULL)
+			return 0;
 	}
-	return 0;
+	if (a->live > 0 && --a->live == 0)
+		rewind_all(a);
+	return 1;
 }
 
 void arena_trim(struct arena *a)
@@ -128,6 +137,10 @@ void arena_trim(struct arena *a)
 
 static _Thread_local struct arena *tl_arena;
 static _Thread_local unsigned tl_scope, tl_hold;
+/* since the outermost scope opened: allocations from the arena and from malloc (through the
+ * hooks), and whether the arena held live ones before */
+static _Thread_local size_t tl_scope_taken, tl_scope_malloced;
+static _Thread_local int tl_scope_shared;
 static pthread_key_t tl_key;
 static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 static int tl_key_ok;
@@ -173,7 +186,21 @@ static void thread_trim(void)
 
 void arena_thread_begin(void)
 {
-	tl_scope++;
+	if (tl_scope++ == 0) {
+		tl_scope_taken = tl_scope_malloced = 0;
+		tl_scope_shared = tl_arena != NULL && tl_arena->live != 0;
+	}
+}
+
+int arena_thread_drop(void)
+{
+	/* nothing taken through the hooks: cJSON may not use them (another thread's hooks) */
+	if (tl_scope == 0 || tl_scope_shared || tl_scope_malloced != 0 || tl_scope_taken == 0 ||
+	    tl_arena == NULL)
+		return 0;
+	rewind_all(tl_arena);
+	tl_arena->live = 0;
+	return 1;
 }
 
 void arena_thread_end(void)
@@ -198,10 +225,15 @@ void *arena_thread_malloc(size_t n)
 	struct arena *a;
 	void *p;
 
-	if (tl_scope == 0 || n > ARENA_MAX_ALLOC || (a = thread_arena()) == NULL)
+	if (tl_scope == 0)
 		return malloc(n);
-	p = arena_alloc(a, n);
-	return p != NULL ? p : malloc(n);
+	if (n > ARENA_MAX_ALLOC || (a = thread_arena()) == NULL ||
+	    (p = arena_alloc(a, n)) == NULL) {
+		tl_scope_malloced++;
+		return malloc(n);
+	}
+	tl_scope_taken++;
+	return p;
 }
 
 void arena_thread_free(void *p)

@@ -46,6 +46,14 @@ void arena_trim(struct arena *a);
  */
 void arena_thread_begin(void);
 void arena_thread_end(void);
+/*
+ * Inside a scope: free at once everything the thread's arena handed out since the outermost
+ * arena_thread_begin, when all of it came from the arena (nothing from malloc) and the arena
+ * held nothing live before; returns 1 then, and every such pointer is invalid. Returns 0
+ * and changes nothing otherwise: free as usual. For a scope's last live cJSON tree, instead of
+ * cJSON_Delete() walking it (report_parse).
+ */
+int arena_thread_drop(void);
 void arena_thread_hold(void);
 void arena_thread_unhold(void);
 void *arena_thread_malloc(size_t n);

@@ -75,6 +75,13 @@ int report_role_from_name(const char *name, enum report_role *out)
 
 /* ---- the result object ---- */
 
+/* A parse tree: from the thread's arena, dropped whole at once when it may be (arena.h) */
+static void tree_free(cJSON *t)
+{
+	if (t != NULL && !arena_thread_drop())
+		cJSON_Delete(t);
+}
+
 static struct report *report_new(void)
 {
 	struct report *r = calloc(1, sizeof(*r));
@@ -257,7 +264,7 @@ static int header_from_line(struct report_header *h, const char *p, size_t n, in
 		int rc = header_from_json(h, obj);
 
 		if (rc != 0) {
-			cJSON_Delete(obj);
+			tree_free(obj);
 			free(copy);
 			return rc;
 		}
@@ -266,7 +273,7 @@ static int header_from_line(struct report_header *h, const char *p, size_t n, in
 			obj = NULL;
 		}
 	}
-	cJSON_Delete(obj);
+	tree_free(obj);
 	free(copy);
 	return 0;
 }
@@ -303,11 +310,11 @@ static int parse_json_body(struct report *r, const struct report_header *h, cons
 		return report_fail(r, off, "invalid json in report body");
 	}
 	if (report_skip_ws(pe, end) != end) {
-		cJSON_Delete(root);
+		tree_free(root);
 		return report_fail(r, pe - s, "unexpected data after the report body");
 	}
 	rc = body_from_json(r, h, root);
-	cJSON_Delete(root);
+	tree_free(root);
 	return rc;
 }
 
@@ -338,7 +345,7 @@ static int parse_any(struct report *r, const char *s, size_t len, int max_depth)
 				header_release(&h);
 				memset(&h, 0, sizeof(h));
 			} else {
-				cJSON_Delete(whole);
+				tree_free(whole);
 				whole = NULL;
 			}
 		}
@@ -385,7 +392,7 @@ static int parse_any(struct report *r, const char *s, size_t len, int max_depth)
 	if (rc == 0 && r->status == REPORT_ERROR)
 		rc = report_facts_after_body(r, &h);
 out:
-	cJSON_Delete(whole);
+	tree_free(whole);
 	header_release(&h);
 	return rc;
 }

@@ -123,6 +123,48 @@ static void test_thread_hooks(void)
 	ASSERT_EQ(arena_thread_bytes(), ARENA_FIRST_CHUNK);
 }
 
+/* arena_thread_drop: all of a scope at once, only when all of it is the arena's */
+static void test_thread_drop(void)
+{
+	void *a, *b, *outer, *big;
+
+	ASSERT_EQ(arena_thread_drop(), 0); /* no scope */
+	arena_thread_begin();
+	ASSERT_EQ(arena_thread_drop(), 0); /* nothing taken through the hooks */
+	a = arena_thread_malloc(100);
+	for (int i = 0; i < 200; i++) /* over the first chunk */
+		CHECK(arena_thread_malloc(1000) != NULL);
+	ASSERT_EQ(arena_thread_drop(), 1);
+	b = arena_thread_malloc(100);
+	CHECK(a == b); /* rewound: the same memory again */
+	ASSERT_EQ(arena_thread_drop(), 1);
+	arena_thread_end();
+	/* a malloc'ed allocation in the scope: no drop (it would leak) */
+	arena_thread_begin();
+	a = arena_thread_malloc(100);
+	big = arena_thread_malloc(ARENA_MAX_ALLOC + 1);
+	ASSERT_EQ(arena_thread_drop(), 0);
+	arena_thread_free(big);
+	arena_thread_free(a);
+	arena_thread_end();
+	/* something live from before the scope: no drop (it would be overwritten) */
+	arena_thread_begin();
+	outer = arena_thread_malloc(100);
+	arena_thread_begin(); /* nested: still the outer scope's allocations */
+	a = arena_thread_malloc(100);
+	arena_thread_end();
+	arena_thread_end(); /* outer stays live */
+	arena_thread_begin();
+	b = arena_thread_malloc(100);
+	CHECK(b != outer && b != a);
+	ASSERT_EQ(arena_thread_drop(), 0);
+	arena_thread_free(b);
+	arena_thread_free(a);
+	arena_thread_free(outer);
+	arena_thread_end();
+	ASSERT_EQ(arena_thread_bytes(), ARENA_FIRST_CHUNK); /* nothing live: trimmed */
+}
+
 /* cJSON under the hooks: a tree parsed in a scope, printing (no realloc hook) outside */
 static void *parse_thread_cb(void *arg)
 {
@@ -185,6 +227,7 @@ int main(void)
 	test_bump_and_rewind();
 	test_growth_trim_and_limits();
 	test_thread_hooks();
+	test_thread_drop();
 	test_cjson();
 	return CHECK_DONE();
 }

@@ -29,6 +29,8 @@ struct server {
 	char raw[64];
 	size_t raw_len;
 	unsigned gone, clients_calls, stopped;
+	unsigned topics, topics_seen; /* the last topics_cb, and every topic it ever held */
+	unsigned topics_bad;	      /* topics_cb calls not saying ipc_topics() */
 };
 
 static void reply_word(struct ipc_client *c, const char *key, const char *word)
@@ -140,11 +142,22 @@ static void clients_cb(void *arg)
 	sv->clients_calls++;
 }
 
+static void topics_cb(void *arg, unsigned topics)
+{
+	struct server *sv = arg;
+
+	if (topics != ipc_topics(sv->ipc)) /* counted here, checked by the main thread */
+		sv->topics_bad++;
+	sv->topics = topics;
+	sv->topics_seen |= topics;
+}
+
 static const struct ipc_ops fake_ops = {
 	.request_cb = request_cb,
 	.raw_cb = raw_cb,
 	.gone_cb = gone_cb,
 	.clients_cb = clients_cb,
+	.topics_cb = topics_cb,
 };
 
 static void check_word(struct lineclient *lc, const char *key, const char *want)
@@ -454,6 +467,11 @@ int main(void)
 	ASSERT_EQ(sv.clients_calls, 38);
 	ASSERT_EQ(sv.raw_len, 5);
 	ASSERT_STREQ(sv.raw, "hello");
+	/* topics_cb saw the subscriptions come ("sub": events) and go with their clients */
+	ASSERT_EQ(sv.topics_seen, IPC_TOPIC_EVENTS);
+	ASSERT_EQ(sv.topics, 0);
+	ASSERT_EQ(sv.topics_bad, 0);
+	ASSERT_EQ(ipc_topics(sv.ipc), 0);
 	/* the server saw the lines in order; "echo d" only after "wait c" was answered */
 	ASSERT_STREQ(sv.lines[2], "wait c");
 	ASSERT_STREQ(sv.lines[3], "echo d");

@@ -31,22 +31,16 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* Parse one file: it must not crash or leak, and the result must keep the invariants. */
-static void replay(const char *path)
+/* Parse buf: the result must keep the invariants; returns its JSON text (malloc'ed) or NULL. */
+static char *parse_text(const char *path, const char *buf, size_t len)
 {
 	struct report *r = NULL;
-	size_t len = 0;
-	char *buf = slurp(path, &len);
 	cJSON *obj;
-	char *text;
+	char *text, *copy;
 
-	CHECK(buf != NULL);
-	if (buf == NULL)
-		return;
 	ASSERT_EQ(report_parse(buf, len, NULL, &r), 0);
-	free(buf);
 	if (r == NULL)
-		return;
+		return NULL;
 	if (r->status == REPORT_ERROR)
 		ASSERT_EQ(r->n_events, 0);
 	if (r->status != REPORT_OK)
@@ -55,9 +49,37 @@ static void replay(const char *path)
 	CHECK(obj != NULL);
 	text = cJSON_PrintUnformatted(obj);
 	CHECK(text != NULL);
+	copy = text ? strdup(text) : NULL;
 	cJSON_free(text);
 	cJSON_Delete(obj);
 	report_free(r);
+	return copy;
+}
+
+/*
+ * Parse one file: it must not crash or leak, and the result must keep the invariants; parsed
+ * again with the trees in the thread's arena (report_use_arena, as jetsamd does), the result
+ * is the same.
+ */
+static void replay(const char *path)
+{
+	size_t len = 0;
+	char *buf = slurp(path, &len);
+	char *plain, *arena;
+
+	CHECK(buf != NULL);
+	if (buf == NULL)
+		return;
+	plain = parse_text(path, buf, len);
+	report_use_arena();
+	arena = parse_text(path, buf, len);
+	cJSON_InitHooks(NULL);
+	CHECK((plain == NULL) == (arena == NULL));
+	if (plain != NULL && arena != NULL)
+		ASSERT_STREQ(arena, plain);
+	free(plain);
+	free(arena);
+	free(buf);
 }
 
 /* Replay every regular file under dir (one level of subdirectories too). */
