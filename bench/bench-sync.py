@@ -305,10 +305,24 @@ def icr_path():
     return ENV.get("IDEVICECRASHREPORT") or shutil.which("idevicecrashreport")
 
 
+SETTLE_S = 5.0
+
+
+def settle():
+    """Before each timed run of either tool: ext4 without a journal (as here) will not reuse
+    an inode freed in the last few seconds, and scans past each one for every new file; the
+    previous run's outputs were just deleted, so the next run's file creations would pay
+    for them (about a fifth of jetsamd's CPU in row c, measured with perf). Flush and wait
+    them out, the same for both sides."""
+    os.sync()
+    time.sleep(SETTLE_S)
+
+
 def icr_once(icr, dev, udid, out, n):
     """idevicecrashreport -k of one phone into `out`; returns its wall time"""
     env = dict(ENV, USBMUXD_SOCKET_ADDRESS=f"UNIX:{dev.sock}")
     os.makedirs(out)
+    settle()
     t0 = time.monotonic()
     p = subprocess.run([icr, "-u", udid, "-k", out], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -355,6 +369,7 @@ def rows_ab(work, runs, warmup=True):
                 d.stop()
                 shutil.rmtree(d.dir, ignore_errors=True)
                 dev.control(f"detach {udid}")
+            settle()
             d = Jetsamd(work, dev.sock, tag=f"a{i}")
             d.subscribe()
             t0 = time.monotonic()
@@ -458,6 +473,7 @@ def icr_parallel(icr, dev, udids, work, n):
     outs = [os.path.join(work, f"icr-c-{k:02d}") for k in range(len(udids))]
     for o in outs:
         os.makedirs(o)
+    settle()
     t0 = time.monotonic()
     procs = [subprocess.Popen([icr, "-u", u, "-k", o], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE) for u, o in zip(udids, outs)]
@@ -540,6 +556,7 @@ def rows_cf(work, idle_seconds, runs, with_f=True):
                 icr_times.append(dt)
                 log(f"c: {m} idevicecrashreport -k at once, run {i + 1}: {dt:.3f} s")
                 dev.control(*[f"detach {u}" for u in udids])
+            settle()
             d = Jetsamd(work, dev.sock, tag=f"c{i}")
             d.subscribe()
             c0 = d.cpu_seconds()
