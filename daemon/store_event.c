@@ -138,25 +138,25 @@ static void jb_num(struct jbuf *b, double d)
 	jb_lit(b, buf);
 }
 
-/* an integer column, REPORT_NULL-style: SQL NULL is null */
+/* an integer column, REPORT_NULL-style: SQL NULL (read as 0, then told apart) is null */
 static void jb_col_int(struct jbuf *b, sqlite3_stmt *st, int col)
 {
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		jb_lit(b, "null");
+	int64_t v = sqlite3_column_int64(st, col);
+
+	if (v == 0 && sqlite3_column_type(st, col) == SQLITE_NULL)
+		jb_put(b, "null", 4);
 	else
-		jb_int(b, sqlite3_column_int64(st, col));
+		jb_int(b, v);
 }
 
 /* a key (",\"name\":" written out by the caller, plain ASCII) or other literal text */
 #define jb_key(b, key) jb_put((b), (key), sizeof(key) - 1)
 
-/* a string id column (strs) */
+/* a string id column (strs); SQL NULL reads as id 0, which is no string */
 static void jb_col_str(struct jbuf *b, struct store *s, sqlite3_stmt *st, int col)
 {
 	size_t len;
-	const char *json = sqlite3_column_type(st, col) == SQLITE_NULL
-				   ? NULL
-				   : store_dict_json(s, sqlite3_column_int64(st, col), &len);
+	const char *json = store_dict_json(s, sqlite3_column_int64(st, col), &len);
 
 	if (json)
 		jb_put(b, json, len);
@@ -180,52 +180,85 @@ char *store_json_quote(const char *text, size_t *len)
 /* the parser's footprint: rpages * page_size when both are known and it does not overflow */
 static void jb_footprint(struct jbuf *b, sqlite3_stmt *st)
 {
-	int64_t rp, ps, v;
+	int64_t rp, ps, v = sqlite3_column_int64(st, EC_FOOTPRINT);
 
-	if (sqlite3_column_type(st, EC_FOOTPRINT) != SQLITE_NULL) {
-		v = sqlite3_column_int64(st, EC_FOOTPRINT);
+	if (v != 0 || sqlite3_column_type(st, EC_FOOTPRINT) != SQLITE_NULL) {
 		if (v == REPORT_NULL)
-			jb_lit(b, "null");
+			jb_put(b, "null", 4);
 		else
 			jb_int(b, v);
 		return;
 	}
 	rp = sqlite3_column_int64(st, EC_RPAGES);
-	ps = sqlite3_column_int64(st, EC_PAGE_SIZE);
-	if (sqlite3_column_type(st, EC_RPAGES) == SQLITE_NULL ||
-	    sqlite3_column_type(st, EC_PAGE_SIZE) == SQLITE_NULL || rp < 0 || ps <= 0 ||
+	ps = sqlite3_column_int64(st, EC_PAGE_SIZE); /* NULL reads as 0: null below */
+	if ((rp == 0 && sqlite3_column_type(st, EC_RPAGES) == SQLITE_NULL) || rp < 0 || ps <= 0 ||
 	    __builtin_mul_overflow(rp, ps, &v))
-		jb_lit(b, "null");
+		jb_put(b, "null", 4);
 	else
 		jb_int(b, v);
 }
 
-/* a TIME of the same value as the row before is formatted once (a report's events) */
-static const char *time_text(int64_t t, int slot)
+/* a TIME, quoted; the same value as the row before is formatted once (a report's events) */
+static void jb_time(struct jbuf *b, int64_t t, int slot)
 {
 	static _Thread_local int64_t last[2] = {INT64_MIN, INT64_MIN};
-	static _Thread_local char text[2][32];
+	static _Thread_local char text[2][34];
+	static _Thread_local size_t len[2];
 
 	if (t != last[slot]) {
-		isotime_format(t, text[slot]);
+		text[slot][0] = '"';
+		isotime_format(t, text[slot] + 1);
+		len[slot] = strlen(text[slot]);
+		text[slot][len[slot]++] = '"';
 		last[slot] = t;
 	}
-	return text[slot];
+	jb_put(b, text[slot], len[slot]);
 }
 
-/* products_name() of the row before, when it was the same product (rows come in runs) */
-static const char *product_name_cached(const char *product)
-{
-	static _Thread_local char last[32];
-	static _Thread_local const char *last_name;
+/*
+ * products_name() of a product as JSON, kept by the product's string id (content checked:
+ * ids are per store and may be reused after a rollback); rows come in runs of few products.
+ */
+#define NAME_CACHE 16
+struct name_cached {
+	char product[32];
+	char json[96]; /* the name as JSON (null: no name) */
+	size_t len;    /* 0: an empty entry */
+};
 
-	if (product == NULL)
-		return NULL;
-	if (strcmp(product, last) != 0) {
-		last_name = products_name(product);
-		snprintf(last, sizeof(last), "%s", last_name ? product : "");
+static void jb_product_name(struct jbuf *b, const char *product, int64_t id)
+{
+	static _Thread_local struct name_cached cache[NAME_CACHE];
+	struct name_cached *c = &cache[(uint64_t)id % NAME_CACHE];
+	size_t plen;
+	const char *name;
+	char *q;
+
+	if (product == NULL) {
+		jb_put(b, "null", 4);
+		return;
 	}
-	return last_name;
+	if (c->len && strcmp(product, c->product) == 0) {
+		jb_put(b, c->json, c->len);
+		return;
+	}
+	name = products_name(product);
+	q = name ? store_json_quote(name, &c->len) : NULL;
+	plen = strlen(product);
+	if (name == NULL)
+		jb_put(b, "null", 4);
+	else if (q)
+		jb_put(b, q, c->len);
+	else
+		b->oom = 1;
+	if (plen < sizeof(c->product) && (name == NULL || (q && c->len < sizeof(c->json)))) {
+		memcpy(c->product, product, plen + 1);
+		c->len = q ? c->len : 4;
+		memcpy(c->json, q ? q : "null", c->len);
+	} else {
+		c->len = 0;
+	}
+	free(q);
 }
 
 /* The event's own fields: jetsamctl parse --json's order (report_json_event()). */
@@ -313,7 +346,8 @@ static void jb_fact(struct jbuf *b, const struct store_facts *f, int i)
 static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 {
 	const struct store_facts *f = report_facts(s, sqlite3_column_int64(st, EC_REPORT_ID));
-	const char *product, *name;
+	const char *product;
+	int64_t product_id, t;
 
 	event_fields(b, s, st);
 	jb_key(b, ",\"report_id\":");
@@ -323,10 +357,9 @@ static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 	jb_key(b, ",\"incident\":");
 	jb_fact(b, f, 0);
 	jb_key(b, ",\"product\":");
-	product = sqlite3_column_type(st, EC_PRODUCT) == SQLITE_NULL
-			  ? NULL
-			  : store_dict_text(s, sqlite3_column_int64(st, EC_PRODUCT));
-	jb_str(b, product);
+	product_id = sqlite3_column_int64(st, EC_PRODUCT); /* NULL: 0, no string */
+	product = store_dict_text(s, product_id);
+	jb_col_str(b, s, st, EC_PRODUCT);
 	jb_key(b, ",\"os_version\":");
 	jb_fact(b, f, 1);
 	jb_key(b, ",\"build\":");
@@ -334,21 +367,18 @@ static void event_text(struct jbuf *b, struct store *s, sqlite3_stmt *st)
 	jb_key(b, ",\"timestamp\":");
 	jb_fact(b, f, 2);
 	jb_key(b, ",\"time\":");
-	if (sqlite3_column_type(st, EC_TIME) == SQLITE_NULL) {
-		jb_lit(b, "null");
-	} else {
-		jb_put(b, "\"", 1);
-		jb_lit(b, time_text(sqlite3_column_int64(st, EC_TIME), 0));
-		jb_put(b, "\"", 1);
-	}
+	t = sqlite3_column_int64(st, EC_TIME);
+	if (t == 0 && sqlite3_column_type(st, EC_TIME) == SQLITE_NULL)
+		jb_put(b, "null", 4);
+	else
+		jb_time(b, t, 0);
 	/* the collection facts (store_event_add_collection()) */
-	jb_key(b, ",\"collected_at\":\"");
-	jb_lit(b, time_text(sqlite3_column_int64(st, EC_COLLECTED_AT), 1));
-	jb_key(b, "\",\"seq\":");
+	jb_key(b, ",\"collected_at\":");
+	jb_time(b, sqlite3_column_int64(st, EC_COLLECTED_AT), 1);
+	jb_key(b, ",\"seq\":");
 	jb_int(b, sqlite3_column_int64(st, EC_RSEQ));
 	jb_key(b, ",\"product_name\":");
-	name = product_name_cached(product);
-	jb_str(b, name);
+	jb_product_name(b, product, product_id);
 	jb_put(b, "}", 1);
 }
 
