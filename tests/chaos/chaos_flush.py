@@ -9,6 +9,7 @@ times, each on the next sync of the same state dir; then jetsamd runs without st
 finishes. Every report of the phone must be stored exactly once with its events, the pulled
 files removed from the phone only then, and no temp file left. Skipped without strace or
 ptrace."""
+import fcntl
 import os
 import platform
 import shutil
@@ -34,6 +35,21 @@ STRACE = ["strace", "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trac
 def skip(why):
     print("SKIP: " + why)
     sys.exit(harness.SKIP)
+
+
+def lock_free(state_dir):
+    """The state dir's lock (jetsamd.lock, flock) is free: the killed jetsamd is gone."""
+    try:
+        fd = os.open(os.path.join(state_dir, "jetsamd.lock"), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing drops a lock taken here
 
 
 def daemon_pid(strace_pid):
@@ -133,6 +149,10 @@ def main():
                                what="flush %d of the archive (syncfs) returning" % nth)
             os.kill(pid, signal.SIGKILL)
             jd.kill()
+            # the traced jetsamd ends only once strace has let go of it: until then it still
+            # holds the state dir's lock, and the next start would find it in use
+            harness.wait_until(lambda: lock_free(jd.state_dir), timeout=30, interval=0.05,
+                               what="the killed jetsamd %d to let go of the state lock" % pid)
             n_arch, n_rec = archived(jd.state_dir), recorded(jd.state_dir)
             left = phone_files(phone)
             print("kill %d: %.2f s after READY, in the window: %d archived, %d recorded, "
