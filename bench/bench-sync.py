@@ -24,6 +24,7 @@ import ctypes.util
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -109,6 +110,19 @@ def count_files(root):
     return n
 
 
+def proc_cpu_seconds(pid):
+    """utime + stime of a process (all its threads), from /proc/PID/stat"""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    """utime + stime of this process's waited-for children"""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 class Devsim:
     def __init__(self, work, dirs):
         self.sock = os.path.join(work, "mux.sock")
@@ -120,6 +134,9 @@ class Devsim:
                                      stdout=self.logf, stderr=self.logf)
         wait_for(lambda: os.path.exists(self.sock) and os.path.exists(self.ctl), 20,
                  what="devsim sockets")
+
+    def cpu_seconds(self):
+        return proc_cpu_seconds(self.proc.pid)
 
     def control(self, *lines):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -269,9 +286,7 @@ class Jetsamd:
 
     def cpu_seconds(self):
         """utime + stime of the daemon (all its threads), from /proc/PID/stat"""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return proc_cpu_seconds(self.proc.pid)
 
     def smaps_rollup(self):
         """/proc/PID/smaps_rollup as {field: bytes}"""
@@ -468,24 +483,27 @@ def row_b2(d, udid, syncs=5):
 
 
 def icr_parallel(icr, dev, udids, work, n):
-    """idevicecrashreport -k of every phone at once; returns the wall time until the last ends"""
+    """idevicecrashreport -k of every phone at once; returns the wall time until the last ends
+    and the CPU seconds the idevicecrashreports and devsim used meanwhile"""
     env = dict(ENV, USBMUXD_SOCKET_ADDRESS=f"UNIX:{dev.sock}")
     outs = [os.path.join(work, f"icr-c-{k:02d}") for k in range(len(udids))]
     for o in outs:
         os.makedirs(o)
     settle()
+    c0 = children_cpu_seconds() + dev.cpu_seconds()
     t0 = time.monotonic()
     procs = [subprocess.Popen([icr, "-u", u, "-k", o], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE) for u, o in zip(udids, outs)]
     errs = [p.communicate()[1] for p in procs]
     dt = time.monotonic() - t0
+    cpu = children_cpu_seconds() + dev.cpu_seconds() - c0
     for p, o, e in zip(procs, outs, errs):
         got = count_files(o)
         shutil.rmtree(o)
         if p.returncode != 0 or got < n:
             raise RuntimeError(f"idevicecrashreport exit {p.returncode}, {got} files: "
                                f"{e.decode(errors='replace').strip()[:200]}")
-    return dt
+    return dt, cpu
 
 
 def raw_cjson_per_report(files, rounds=3):
@@ -537,6 +555,7 @@ def rows_cf(work, idle_seconds, runs, with_f=True):
     try:
         icr = icr_path()
         icr_times, jd_times, cpu, raws = [], [], [], []
+        icr_cpu, dev_cpu = [], []  # CPU of the 32 idevicecrashreports + devsim; devsim's in jetsamd's runs
         # c2's reference: raw cJSON on the same generated files (4 of the phones), measured
         # after each daemon run so that both see the same machine load
         files = sorted(os.path.join(p, "CrashReporter", f) for p, _ in many[:4]
@@ -552,20 +571,24 @@ def rows_cf(work, idle_seconds, runs, with_f=True):
                 dev.control(*[f"detach {u}" for u in udids])
             if icr:
                 dev.control(*[f"attach {p}" for p, _ in many])
-                dt = icr_parallel(icr, dev, udids, work, n)
+                dt, icpu = icr_parallel(icr, dev, udids, work, n)
                 icr_times.append(dt)
-                log(f"c: {m} idevicecrashreport -k at once, run {i + 1}: {dt:.3f} s")
+                icr_cpu.append(icpu)
+                log(f"c: {m} idevicecrashreport -k at once, run {i + 1}: {dt:.3f} s, CPU "
+                    f"{icpu:.2f} s (with devsim's)")
                 dev.control(*[f"detach {u}" for u in udids])
             settle()
             d = Jetsamd(work, dev.sock, tag=f"c{i}")
             d.subscribe()
-            c0 = d.cpu_seconds()
+            c0, dc0 = d.cpu_seconds(), dev.cpu_seconds()
             t0 = time.monotonic()
             dev.control(*[f"attach {p}" for p, _ in many])
             dt = d.wait_synced(udids, n, timeout=1800, since=t0)
             cpu.append(d.cpu_seconds() - c0)
+            dev_cpu.append(dev.cpu_seconds() - dc0)
             jd_times.append(dt)
-            log(f"c: jetsamd {m} phones x {n}, run {i + 1}: {dt:.3f} s, CPU {cpu[-1]:.2f} s")
+            log(f"c: jetsamd {m} phones x {n}, run {i + 1}: {dt:.3f} s, CPU {cpu[-1]:.2f} s, "
+                f"devsim CPU {dev_cpu[-1]:.2f} s")
             if why is None:
                 raw, why = raw_cjson_per_report(files, rounds=2)
                 if raw is not None:
@@ -593,6 +616,10 @@ def rows_cf(work, idle_seconds, runs, with_f=True):
                 f"{rmed * 1e3:.2f} ms = {med / rmed:.2f}x (medians; utime+stime / {m * n} "
                 "reports)", "<= 2x", med / rmed <= 2.0)
 
+        # c3: the floor of row c on this machine, from the same runs
+        if icr_times and raws:
+            row_c3(many, icr_times, icr_cpu, cpu, dev_cpu, raws, m * n)
+
         # f: idle with 32 phones attached (resync timer set to 1 h for this row)
         if with_f:
             row_f(d, m, idle_seconds)
@@ -600,6 +627,48 @@ def rows_cf(work, idle_seconds, runs, with_f=True):
         if d is not None:
             d.stop()
         dev.stop()
+
+
+def bus_bytes_per_s():
+    """the emulated shared bus cap (devsim --bus-bandwidth, devsim's units) in bytes/s, or None"""
+    units = {"": 1, "B/s": 1, "kB/s": 1e3, "KiB/s": 1024, "MB/s": 1e6, "MiB/s": 1048576,
+             "GB/s": 1e9, "GiB/s": 1073741824, "bit/s": 0.125, "kbit/s": 125,
+             "Mbit/s": 125000, "Gbit/s": 125e6}
+    g = re.fullmatch(r"([0-9.]+) *(.*)", BUS or "")
+    if not g or g.group(2) not in units or float(g.group(1)) == 0:
+        return None
+    return float(g.group(1)) * units[g.group(2)]
+
+
+def row_c3(many, icr_times, icr_cpu, cpu, dev_cpu, raws, reports):
+    """How fast row c could be here at best. devsim (the phones) runs on the same cores as the
+    daemon, and the daemon must at least parse every report; so no collector can finish in
+    less than (raw cJSON of all reports + devsim's CPU serving them) / cores, nor, on an
+    emulated link, in less than (bytes on the phones) / (shared bus cap). Compared with 0.4x
+    the peer's median wall time, this says whether row c's target is reachable here."""
+    cores = os.cpu_count() or 1
+    floor_cpu = [r * reports + dc for r, dc in zip(raws, dev_cpu)]
+    floor = statistics.median(floor_cpu) / cores
+    goal = 0.4 * statistics.median(icr_times)
+    size = sum(os.path.getsize(os.path.join(r, f)) for p, _ in many
+               for r, _, fs in os.walk(p) for f in fs)
+    bus = bus_bytes_per_s()
+    bus_floor = size / bus if bus else 0.0
+    best = max(floor, bus_floor)
+    log(f"c3: raw cJSON of {reports} reports {statistics.median(raws) * reports:.2f} s CPU, "
+        f"devsim serving jetsamd {fmt_s(dev_cpu)} CPU, jetsamd {fmt_s(cpu)} CPU, "
+        f"{len(icr_times)} x 32 idevicecrashreport + devsim {fmt_s(icr_cpu)} CPU; "
+        f"{size / 1e6:.0f} MB on the phones" + (f", bus cap {BUS}" if bus else ""))
+    fig = (f"{floor:.2f} s = (raw cJSON {statistics.median(raws) * reports:.2f} s + devsim "
+           f"{statistics.median(dev_cpu):.2f} s CPU) / {cores} cores")
+    if bus:
+        fig += f"; bus {size / 1e6:.0f} MB / {BUS} = {bus_floor:.2f} s"
+    fig += (f"; jetsamd's median {statistics.median(cpu) + statistics.median(dev_cpu):.2f} s "
+            f"CPU with devsim's = {(statistics.median(cpu) + statistics.median(dev_cpu)) / cores:.2f} s"
+            f" / {cores}; vs 0.4x the peer = {goal:.2f} s")
+    row("c3", "row c's floor here: no collector can be faster (CPU every collector must spend on "
+        "the shared cores; bytes through the shared bus)", fig,
+        "<= 0.4x the peer (else c's target is out of reach here)", best <= goal)
 
 
 def row_f(d, m, idle_seconds):
@@ -633,11 +702,13 @@ NA_ROWS = {
     "b2": ("sleeps >= 100 ms in the daemon during re-syncs (strace -f)", "0"),
     "c": ("32 phones x 100 reports vs 32 idevicecrashreport -k at once", "<= 0.4x"),
     "c2": ("jetsamd CPU per report during c vs raw cJSON parse+delete", "<= 2x"),
+    "c3": ("row c's floor here: no collector can be faster",
+           "<= 0.4x the peer (else c's target is out of reach here)"),
     "f1": ("jetsamd memory, idle, 32 phones attached: VmRSS; private anon",
            "<= 10 MiB; <= 4 MiB"),
     "f2": ("jetsamd wake-ups when idle", "0 /min"),
 }
-ROW_GROUPS = {"a": ("a",), "b": ("b", "b2"), "c": ("c", "c2"), "f": ("f1", "f2")}
+ROW_GROUPS = {"a": ("a",), "b": ("b", "b2"), "c": ("c", "c2", "c3"), "f": ("f1", "f2")}
 
 
 def rows_na(groups, reason):
