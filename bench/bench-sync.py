@@ -5,11 +5,14 @@
 
 Environment: JETSAMD, DEVSIM, JETSAMGEN (built binaries), IDEVICECRASHREPORT (optional; rows
 a and c compare with it), STRACE (optional, default: strace on PATH; row b2), LIBCJSON
-(optional: the libcjson row c2 calls through ctypes; default: the system's).
+(optional: the libcjson row c2 calls through ctypes; default: the system's),
+BENCH_JETSAMD_CONF (optional: more jetsamd.conf lines, separated by ";", e.g.
+"max_parallel_syncs = 6", for an experiment; bench/run never sets it).
 Rows: a (full sync of 500 reports vs idevicecrashreport -k), b (re-sync of the unchanged
 phone / full sync), b2 (sleeps of >= 100 ms while the daemon re-syncs, by strace), c (32
 phones x 100 reports: jetsamd vs 32 idevicecrashreport -k at once), c2 (jetsamd CPU per
-report during c vs raw cJSON parse of the same files), f1 (VmRSS and private anonymous
+report during c vs raw cJSON parse of the same files), c3 (row c's floor on this machine:
+the CPU any collector must spend, over the cores; bytes over the shared bus cap), f1 (VmRSS and private anonymous
 memory idle with 32 phones), f2 (idle wake-ups). Timed figures are min and median of
 --runs runs; ratios are of medians from this same run.
 Prints progress on stderr and one result line per row on stdout:
@@ -210,6 +213,7 @@ class Jetsamd:
         conf = os.path.join(self.dir, "jetsamd.conf")
         with open(conf, "w") as f:
             f.write(f"resync_interval = {resync}\n")
+            f.write(ENV.get("BENCH_JETSAMD_CONF", "").replace(";", "\n") + "\n")
         self.logf = open(os.path.join(self.dir, "jetsamd.log"), "wb")
         self.proc = subprocess.Popen(
             [ENV["JETSAMD"], "--config", conf, "--socket", self.sock, "--state-dir",
