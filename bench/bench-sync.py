@@ -646,7 +646,8 @@ def bus_bytes_per_s():
 
 def row_c3(many, icr_times, icr_cpu, cpu, dev_cpu, raws, reports):
     """How fast row c could be here at best. devsim (the phones) runs on the same cores as the
-    daemon, and the daemon must at least parse every report; so no collector can finish in
+    daemon, and the daemon must at least parse every report (with cJSON, c2's yardstick); so
+    no such collector can finish in
     less than (raw cJSON of all reports + devsim's CPU serving them) / cores, nor, on an
     emulated link, in less than (bytes on the phones) / (shared bus cap). Compared with 0.4x
     the peer's median wall time, this says whether row c's target is reachable here."""
@@ -670,8 +671,9 @@ def row_c3(many, icr_times, icr_cpu, cpu, dev_cpu, raws, reports):
     fig += (f"; jetsamd's median {statistics.median(cpu) + statistics.median(dev_cpu):.2f} s "
             f"CPU with devsim's = {(statistics.median(cpu) + statistics.median(dev_cpu)) / cores:.2f} s"
             f" / {cores}; vs 0.4x the peer = {goal:.2f} s")
-    row("c3", "row c's floor here: no collector can be faster (CPU every collector must spend on "
-        "the shared cores; bytes through the shared bus)", fig,
+    row("c3", "row c's floor here: no collector that parses every report with cJSON can be "
+        "faster (CPU it must spend on the cores it shares with devsim; bytes through the "
+        "shared bus)", fig,
         "<= 0.4x the peer (else c's target is out of reach here)", best <= goal)
 
 
@@ -706,7 +708,7 @@ NA_ROWS = {
     "b2": ("sleeps >= 100 ms in the daemon during re-syncs (strace -f)", "0"),
     "c": ("32 phones x 100 reports vs 32 idevicecrashreport -k at once", "<= 0.4x"),
     "c2": ("jetsamd CPU per report during c vs raw cJSON parse+delete", "<= 2x"),
-    "c3": ("row c's floor here: no collector can be faster",
+    "c3": ("row c's floor here: no collector that parses with cJSON can be faster",
            "<= 0.4x the peer (else c's target is out of reach here)"),
     "f1": ("jetsamd memory, idle, 32 phones attached: VmRSS; private anon",
            "<= 10 MiB; <= 4 MiB"),
