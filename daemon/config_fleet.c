@@ -3,18 +3,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "config.h"
+#include "pqlib.h"
 
 int config_fleet_check(const struct config *c, char *err, size_t errlen)
 {
 	PQconninfoOption *opts;
-	char *msg = NULL;
+	char *msg = NULL, msgbuf[300];
 	int r = 0;
 
 	if (c->fleet_conninfo[0] == '\0')
 		return 0; /* the fleet is off */
+	if (pqlib_load(msgbuf, sizeof(msgbuf)) < 0) {
+		snprintf(err, errlen, "key 'fleet_conninfo': %s", msgbuf);
+		return -EINVAL;
+	}
 	opts = PQconninfoParse(c->fleet_conninfo, &msg);
 	if (opts == NULL) {
 		size_t n;

@@ -63,6 +63,7 @@ static void sync_work_cb(uv_work_t *req)
 	sync_stage_finish(j);
 	/* keep the log short here, so that the store thread's commits never run a checkpoint */
 	store_checkpoint(j->params.state_dir, DEVICES_CHECKPOINT_BYTES, NULL);
+	trim_thread_cache();
 }
 
 static void job_free(struct phone_job *j)

@@ -4,11 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "fleet_pg.h"
 #include "fleetschema.h"
 #include "log.h"
+#include "pqlib.h"
 
 /* fleet/README.md "Shipping: the SQL jetsamd runs", verbatim (tests/integration runs both) */
 static const char sql_stage[] =
@@ -246,6 +245,8 @@ static int connect_db(struct fleet_pg *p, char *err, size_t errlen)
 	if (fleet_pg_connected(p))
 		return 0;
 	disconnect(p);
+	if (pqlib_load(err, errlen) < 0)
+		return -EIO;
 	fleet_pg_params(&conf, keys, values, 16);
 	p->conn = PQconnectdbParams(keys, values, 1);
 	if (p->conn == NULL) {

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "store.h"
 #include "storeq.h"
+#include "trim.h"
 
 /* idle this long after a job: the store gives its cache back (store_release_memory()) */
 #define STOREQ_IDLE_RELEASE_NS (2000ull * 1000 * 1000)
@@ -71,6 +72,7 @@ static void thread_main(void *arg)
 				store_release_memory(q->store);
 				/* idle: what SQLite freed goes back to the kernel, not to an arena
 				 */
+				trim_thread_cache();
 				malloc_trim(0);
 				uv_mutex_lock(&q->lock);
 			}

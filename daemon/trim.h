@@ -5,10 +5,11 @@
 #include <uv.h>
 
 /*
- * Run trim_mappings() and malloc_trim(0) on libuv's thread pool (malloc_trim walks every
- * malloc arena and can take tens of milliseconds after big reports). At most one runs at a
- * time; a call while one is queued or running makes one more run after it. Call it when the
- * daemon goes idle. Loop thread only.
+ * Give back the malloc caches of the loop thread and of a pool thread (trim_thread_cache()),
+ * then run trim_mappings() and malloc_trim(0), on libuv's thread pool (malloc_trim walks
+ * every malloc arena and can take tens of milliseconds after big reports). At most one runs
+ * at a time; a call while one is queued or running makes one more run after it. Call it
+ * when the daemon goes idle. Loop thread only.
  */
 void trim_heap_soon(uv_loop_t *loop);
 
@@ -24,5 +25,14 @@ void trim_heap_soon(uv_loop_t *loop);
  * were resident in the mappings dropped. Any thread.
  */
 size_t trim_mappings(void);
+
+/*
+ * Give the calling thread's malloc cache back to the arenas: the small freed chunks glibc
+ * keeps per thread (tcache), which malloc_trim() cannot return and which keep their pages
+ * resident. For a thread that lives on after a burst of work (the thread pool's after a
+ * sync, the store's when idle); trim_heap_soon() does it for the loop thread and for the
+ * pool thread it runs on. Takes a thread of its own for a moment (about 0.1 ms). Any thread.
+ */
+void trim_thread_cache(void);
 
 #endif

@@ -47,7 +47,7 @@ LAYERS = [
                  "daemon/metrics_text", "daemon/metrics_http", "daemon/metrics_proc"]),
     # any layer may use these
     ("any", ["daemon/log", "daemon/config", "daemon/config_fleet", "daemon/sd", "daemon/mailbox", "daemon/clock",
-             "daemon/readfile", "daemon/trim"]),
+             "daemon/readfile", "daemon/trim", "daemon/pqlib"]),
 ]
 
 # (directory, directories it must never include)
