@@ -50,6 +50,7 @@ static void conn_handle_close_cb(uv_handle_t *h)
 		conn_wbuf_free(c->held);
 	lockdown_free(c->ld);
 	afc_free(c->afc);
+	svctls_free(c->svc);
 	free(c->in);
 	free(c);
 }
@@ -168,6 +169,20 @@ static void conn_write_cb(uv_write_t *req, int status)
 }
 
 int conn_wbuf_send(struct conn *c, void *wp)
+{
+	struct wreq *w = wp;
+	int r;
+
+	if (c->svc && !c->closing) {
+		/* plaintext of the service: it leaves as TLS records */
+		r = svctls_write(c, w->data, w->len);
+		free(w);
+		return r;
+	}
+	return conn_wbuf_send_raw(c, w);
+}
+
+int conn_wbuf_send_raw(struct conn *c, void *wp)
 {
 	struct wreq *w = wp;
 
@@ -370,6 +385,9 @@ void conn_input(struct conn *c, const char *data, size_t len)
 		return;
 	if (c->kind == CONN_LOCKDOWN) {
 		if (lockdown_feed(c, data, len) < 0)
+			return;
+	} else if (c->svc) {
+		if (svctls_feed(c, data, len) < 0)
 			return;
 	} else if (conn_append(c, data, len) < 0) {
 		return;

@@ -71,7 +71,7 @@ static void ctl_set(struct conn *c, struct phone *p, char **argv, int argc)
 
 	if (argc != 4) {
 		ctl_reply(c, "error: usage: set UDID locked on|off | set UDID trust "
-			     "paired|unpaired|pending|denied");
+			     "paired|unpaired|pending|denied | set UDID service-ssl on|off");
 		return;
 	}
 	if (!strcmp(argv[2], "locked")) {
@@ -81,6 +81,13 @@ static void ctl_set(struct conn *c, struct phone *p, char **argv, int argc)
 		}
 		p->locked = !strcmp(argv[3], "on");
 		log_msg("phone %s: locked %s", p->udid, argv[3]);
+	} else if (!strcmp(argv[2], "service-ssl")) {
+		if (strcmp(argv[3], "on") && strcmp(argv[3], "off")) {
+			ctl_reply(c, "error: service-ssl must be on or off, not '%s'", argv[3]);
+			return;
+		}
+		p->service_ssl = !strcmp(argv[3], "on");
+		log_msg("phone %s: service-ssl %s", p->udid, argv[3]);
 	} else if (!strcmp(argv[2], "trust")) {
 		if (phone_trust_parse(argv[3], &t) < 0) {
 			ctl_reply(c, "error: unknown trust state '%s'", argv[3]);

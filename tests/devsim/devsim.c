@@ -20,7 +20,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: devsim --socket PATH [--control PATH] [--verbose] [--link KIND]\n"
 		"              [--latency DURATION] [--bandwidth RATE] [--bus-bandwidth RATE]\n"
-		"              [--syslog-rate N] [DEVICE_DIR...]\n"
+		"              [--syslog-rate N] [--service-ssl] [DEVICE_DIR...]\n"
 		"\n"
 		"Simulated usbmuxd with simulated iPhones for libimobiledevice clients.\n"
 		"Point clients at it with USBMUXD_SOCKET_ADDRESS=UNIX:PATH.\n"
@@ -34,6 +34,8 @@ static void usage(FILE *f)
 		"      --bandwidth R    per phone, e.g. 30MB/s, 480Mbit/s; 0 = unlimited\n"
 		"      --bus-bandwidth R  all phones together; 0 = unlimited (default)\n"
 		"      --syslog-rate N  background syslog_relay lines per second (default %u)\n"
+		"      --service-ssl    the crash report services ask for TLS (EnableServiceSSL);\n"
+		"                       per phone: control command set UDID service-ssl on|off\n"
 		"  -h, --help           show this help\n"
 		"  -V, --version        show the version\n",
 		DEVSIM_SYSLOG_RATE);
@@ -45,6 +47,7 @@ enum {
 	OPT_BANDWIDTH,
 	OPT_BUS,
 	OPT_SYSLOG_RATE,
+	OPT_SERVICE_SSL,
 };
 
 /* the link and syslog options; --link first, then explicit values override it */
@@ -213,6 +216,7 @@ static int parse_args(struct devsim *ds, int argc, char **argv)
 		{"bandwidth", required_argument, NULL, OPT_BANDWIDTH},
 		{"bus-bandwidth", required_argument, NULL, OPT_BUS},
 		{"syslog-rate", required_argument, NULL, OPT_SYSLOG_RATE},
+		{"service-ssl", no_argument, NULL, OPT_SERVICE_SSL},
 		{NULL, 0, NULL, 0},
 	};
 	const char *lv[OPT_SYSLOG_RATE - OPT_LINK + 1] = {NULL};
@@ -228,6 +232,9 @@ static int parse_args(struct devsim *ds, int argc, char **argv)
 			break;
 		case 'v':
 			ds->verbose = true;
+			break;
+		case OPT_SERVICE_SSL:
+			ds->service_ssl = true;
 			break;
 		case 'h':
 			usage(stdout);

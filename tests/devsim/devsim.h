@@ -14,6 +14,7 @@ struct lockdown;
 struct afc;
 struct linkq;
 struct syslogd;
+struct svctls;
 
 #define DEVSIM_LOCKDOWN_PORT	  62078
 #define DEVSIM_FIRST_SERVICE_PORT 49200
@@ -45,6 +46,7 @@ enum mover_fault {
 struct service_port {
 	uint16_t port;
 	enum service_kind kind;
+	bool ssl; /* StartService answered EnableServiceSSL: TLS first on this connection */
 };
 
 /* one simulated phone: a DEVICE_DIR with device.json, CrashReporter/ and pending/ */
@@ -62,6 +64,7 @@ struct phone {
 	enum trust trust;
 	bool locked;
 	bool network;
+	bool service_ssl; /* EnableServiceSSL for the crash report services */
 	uint32_t device_id;
 	/* usbmuxd side: the host pair record kept for this UDID (XML), or NULL */
 	char *record;
@@ -119,7 +122,8 @@ struct conn {
 	char reason[160];
 	struct lockdown *ld;
 	struct afc *afc;
-	void *held; /* a delayed write (struct wreq) */
+	struct svctls *svc; /* service TLS (EnableServiceSSL), svctls.c */
+	void *held;	    /* a delayed write (struct wreq) */
 	/* link emulation (link.c): bytes on their way to the host / to the phone */
 	struct linkq *link;
 	/* syslog_relay streams of one phone */
@@ -152,6 +156,7 @@ struct devsim {
 	struct link_params link;
 	uint64_t bus_busy;    /* when the shared bus is free again (uv_hrtime ns) */
 	unsigned syslog_rate; /* background syslog lines per second per stream */
+	bool service_ssl;     /* --service-ssl: the default of phones attached */
 };
 
 /* log.c */
@@ -171,6 +176,8 @@ void *conn_wbuf_new(size_t len, char **data);
 void conn_wbuf_free(void *w);
 void conn_wbuf_trim(void *w, size_t len);
 int conn_wbuf_send(struct conn *c, void *w);
+/* send w as it is, past the service TLS (its records) */
+int conn_wbuf_send_raw(struct conn *c, void *w);
 void conn_process(struct conn *c);
 const char *conn_kind_name(enum conn_kind kind);
 void conn_close_phone(struct devsim *ds, struct phone *p);
@@ -202,6 +209,14 @@ size_t usbmux_handle(struct conn *c, const char *data, size_t len);
 void usbmux_broadcast_attached(struct devsim *ds, struct phone *p);
 void usbmux_broadcast_detached(struct devsim *ds, struct phone *p);
 void usbmux_broadcast_paired(struct devsim *ds, struct phone *p);
+/* run the service of a connected service port (after its TLS handshake, if any) */
+void usbmux_service_start(struct conn *c, enum service_kind kind);
+
+/* svctls.c: EnableServiceSSL, a TLS server on a service connection before its protocol */
+int svctls_start(struct conn *c, enum service_kind kind);
+int svctls_feed(struct conn *c, const char *data, size_t len);
+int svctls_write(struct conn *c, const char *data, size_t len);
+void svctls_free(struct svctls *s);
 
 /* lockdown.c */
 void lockdown_start(struct conn *c);
@@ -232,8 +247,8 @@ struct phone *phone_by_udid(struct devsim *ds, const char *udid);
 struct phone *phone_by_id(struct devsim *ds, uint32_t id);
 const char *phone_trust_name(enum trust t);
 int phone_trust_parse(const char *s, enum trust *t);
-int phone_add_port(struct phone *p, enum service_kind kind, uint16_t *port);
-enum service_kind phone_take_port(struct phone *p, uint16_t port);
+int phone_add_port(struct phone *p, enum service_kind kind, bool ssl, uint16_t *port);
+enum service_kind phone_take_port(struct phone *p, uint16_t port, bool *ssl);
 int phone_get_record(struct phone *p, const char **data, size_t *len);
 int phone_save_record(struct phone *p, const char *data, size_t len);
 int phone_delete_record(struct phone *p);
@@ -262,6 +277,8 @@ size_t tls_pending_out(struct tls *t);
 size_t tls_take_out(struct tls *t, char *buf, size_t len);
 int tls_shutdown(struct tls *t);
 size_t tls_take_leftover(struct tls *t, char *buf, size_t len);
+bool tls_handshake_done(struct tls *t);
+const char *tls_version(struct tls *t);
 const char *tls_error(void);
 
 #endif

@@ -20,7 +20,10 @@
  *   StartSession: trust paired and HostID = the stored record's (or the last paired) HostID,
  *                 else InvalidHostID.
  *   StartService: no session -> SessionInactive; crash services of a locked phone ->
- *                 PasswordProtected; unknown service -> InvalidService.
+ *                 PasswordProtected; unknown service -> InvalidService. With service SSL
+ *                 on (--service-ssl, set UDID service-ssl on), the crash services are
+ *                 answered with EnableServiceSSL = true and their connection starts with a
+ *                 TLS handshake (svctls.c); syslog_relay stays plaintext.
  */
 
 struct lockdown {
@@ -371,6 +374,7 @@ static void ld_start_service(struct conn *c, plist_t req)
 	enum service_kind kind;
 	uint16_t port;
 	plist_t d;
+	bool ssl;
 
 	if (!name) {
 		ld_error(c, "StartService", "MissingService");
@@ -396,11 +400,15 @@ static void ld_start_service(struct conn *c, plist_t req)
 		ld_error(c, "StartService", "PasswordProtected");
 		return;
 	}
-	phone_add_port(c->phone, kind, &port);
-	log_msg("conn %u lockdown %s: start service %s port %u", c->id, c->phone->udid, name, port);
+	ssl = c->phone->service_ssl && kind != SERVICE_SYSLOG;
+	phone_add_port(c->phone, kind, ssl, &port);
+	log_msg("conn %u lockdown %s: start service %s port %u%s", c->id, c->phone->udid, name,
+		port, ssl ? " ssl" : "");
 	d = ld_reply("StartService");
 	plist_dict_set_item(d, "Service", plist_new_string(name));
 	plist_dict_set_item(d, "Port", plist_new_uint(port));
+	if (ssl)
+		plist_dict_set_item(d, "EnableServiceSSL", plist_new_bool(1));
 	ld_send(c, d);
 	plist_free(d);
 }

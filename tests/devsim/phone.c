@@ -410,7 +410,7 @@ static void phone_load_record(struct phone *p)
 	p->record_len = len;
 }
 
-int phone_add_port(struct phone *p, enum service_kind kind, uint16_t *port)
+int phone_add_port(struct phone *p, enum service_kind kind, bool ssl, uint16_t *port)
 {
 	if (p->next_port < DEVSIM_FIRST_SERVICE_PORT || p->next_port > 65000)
 		p->next_port = DEVSIM_FIRST_SERVICE_PORT;
@@ -420,17 +420,20 @@ int phone_add_port(struct phone *p, enum service_kind kind, uint16_t *port)
 	}
 	p->ports[p->nports].port = p->next_port;
 	p->ports[p->nports].kind = kind;
+	p->ports[p->nports].ssl = ssl;
 	p->nports++;
 	*port = p->next_port++;
 	return 0;
 }
 
-enum service_kind phone_take_port(struct phone *p, uint16_t port)
+enum service_kind phone_take_port(struct phone *p, uint16_t port, bool *ssl)
 {
+	*ssl = false;
 	for (int i = 0; i < p->nports; i++) {
 		if (p->ports[i].port == port) {
 			enum service_kind k = p->ports[i].kind;
 
+			*ssl = p->ports[i].ssl;
 			memmove(&p->ports[i], &p->ports[i + 1],
 				sizeof(p->ports[0]) * (size_t)(p->nports - i - 1));
 			p->nports--;
@@ -455,6 +458,7 @@ int phone_attach(struct devsim *ds, const char *dir, char *err, size_t errlen)
 	p->trust = TRUST_PAIRED;
 	p->drop_after = -1;
 	p->stall_after = -1;
+	p->service_ssl = ds->service_ssl;
 	p->dir = strdup(dir);
 	json = path_join(dir, "device.json");
 	p->crash_dir = path_join(dir, "CrashReporter");

@@ -130,6 +130,16 @@ int tls_shutdown(struct tls *t)
 	return SSL_shutdown(t->ssl) < 0 ? -EPROTO : 0;
 }
 
+bool tls_handshake_done(struct tls *t)
+{
+	return SSL_is_init_finished(t->ssl);
+}
+
+const char *tls_version(struct tls *t)
+{
+	return SSL_get_version(t->ssl);
+}
+
 /* raw bytes the peer sent after its close_notify (plaintext lockdown frames) */
 size_t tls_take_leftover(struct tls *t, char *buf, size_t len)
 {

@@ -211,6 +211,7 @@ static void mux_connect(struct conn *c, uint32_t tag, plist_t dict)
 	struct phone *p;
 	uint16_t port;
 	enum service_kind kind = SERVICE_NONE;
+	bool ssl = false;
 
 	if (dict_uint(dict, "DeviceID", &id) < 0 || dict_uint(dict, "PortNumber", &pn) < 0 ||
 	    pn > 0xffff) {
@@ -224,7 +225,7 @@ static void mux_connect(struct conn *c, uint32_t tag, plist_t dict)
 	}
 	port = (uint16_t)(((pn & 0xff) << 8) | (pn >> 8));
 	if (port != DEVSIM_LOCKDOWN_PORT) {
-		kind = phone_take_port(p, port);
+		kind = phone_take_port(p, port, &ssl);
 		if (kind == SERVICE_NONE) {
 			if (c->ds->verbose)
 				log_msg("conn %u mux: connect %s port %u refused", c->id, p->udid,
@@ -241,16 +242,25 @@ static void mux_connect(struct conn *c, uint32_t tag, plist_t dict)
 	if (port == DEVSIM_LOCKDOWN_PORT) {
 		c->kind = CONN_LOCKDOWN;
 		lockdown_start(c);
-	} else if (kind == SERVICE_MOVER) {
-		c->kind = CONN_MOVER;
-		mover_start(c);
-	} else if (kind == SERVICE_SYSLOG) {
-		c->kind = CONN_SYSLOG;
-		syslog_start(c);
-	} else {
-		c->kind = CONN_AFC;
-		afc_start(c);
+		return;
 	}
+	c->kind = kind == SERVICE_MOVER	   ? CONN_MOVER
+		  : kind == SERVICE_SYSLOG ? CONN_SYSLOG
+					   : CONN_AFC;
+	if (ssl)
+		svctls_start(c, kind); /* the service starts after the handshake */
+	else
+		usbmux_service_start(c, kind);
+}
+
+void usbmux_service_start(struct conn *c, enum service_kind kind)
+{
+	if (kind == SERVICE_MOVER)
+		mover_start(c);
+	else if (kind == SERVICE_SYSLOG)
+		syslog_start(c);
+	else
+		afc_start(c);
 }
 
 static void mux_read_pair_record(struct conn *c, uint32_t tag, plist_t dict)
