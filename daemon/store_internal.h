@@ -112,20 +112,16 @@ struct store_dict {
 	size_t n_slots, used;
 };
 
-/* a report's incident, os_version, timestamp as JSON text (store_event.c); id 0: unused */
+/*
+ * The EVENT text after an event's own fields, the same for every event of a report: its
+ * report_id ... product_name and the closing brace (store_event.c); id 0: unused.
+ */
 struct store_facts {
-	int64_t id;
-	char *json[3];
-	size_t len[3];
+	int64_t id, rseq;
+	char *tail;
+	size_t len;
 };
 #define STORE_FACTS_CACHE 1024
-
-/* a growing text buffer (store_event.c) */
-struct jbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
 
 struct store {
 	sqlite3 *db;
@@ -133,7 +129,6 @@ struct store {
 	struct store_dict dict;
 	/* store_event.c: facts of reports whose events were rendered, by report id mod size */
 	struct store_facts facts[STORE_FACTS_CACHE];
-	struct jbuf render; /* the row being rendered */
 };
 
 /* The cached statement id (sql: its text, used the first time), reset and unbound; NULL
@@ -187,10 +182,14 @@ int store_event_add_collection(cJSON *o, const char *product, int64_t collected_
 
 /* ---- events (store_event.c): the columns every event query selects, in this order ---- */
 
+/*
+ * An event's own columns and its report's id and seq, in the table's column order. What the
+ * events of a report share (collected_at, time, udid, product, build: ingest writes them all
+ * from one report's facts) is read once per report with the report's own facts, not per row.
+ */
 #define STORE_EVENT_COLS                                                                           \
-	"e.id,e.report_id,e.rseq,e.collected_at,e.time,e.udid,e.product,e.build,e.role,e.process," \
-	"e.reason,e.limit_bytes,e.pid,e.uuid,e.states,e.priority,e.rpages,e.page_size,"            \
-	"e.footprint,e.lifetime_max"
+	"e.id,e.report_id,e.rseq,e.role,e.process,e.reason,e.limit_bytes,e.pid,e.uuid,e.states,"   \
+	"e.priority,e.rpages,e.page_size,e.footprint,e.lifetime_max"
 /* events alone: a sort carries no report columns; their report's facts come in the render */
 #define STORE_EVENT_FROM " FROM events e"
 
@@ -198,11 +197,6 @@ enum store_event_col {
 	EC_ID,
 	EC_REPORT_ID,
 	EC_RSEQ,
-	EC_COLLECTED_AT,
-	EC_TIME,
-	EC_UDID,
-	EC_PRODUCT,
-	EC_BUILD,
 	EC_ROLE,
 	EC_PROCESS,
 	EC_REASON,
