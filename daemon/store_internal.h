@@ -85,6 +85,7 @@ enum stmt_id {
 	ST_LIM_PHONES_INC,
 	ST_LIM_GROUPS_LIST,
 	ST_LIM_VALUES_LIST,
+	ST_LIM_PROCS_LIST,
 	ST_LIM_DIRTY_GET,
 	ST_LIM_DIRTY_SET,
 	ST_LIM_REBUILD, /* + step: the rebuild's statements, in order */
