@@ -293,17 +293,17 @@ static void jb_col_text(struct jbuf *b, sqlite3_stmt *st, int col)
 }
 
 /*
- * The tail of the EVENT text of event_id's report (report_id, rseq: read from its row): the
- * columns its events share, read from that event, and the report's incident, os_version
- * and timestamp; 0, or -EIO / -ENOMEM.
+ * The tail of the EVENT text of event_id's report (report_id): the columns its events
+ * share, read from that event, and the report's incident, os_version and timestamp; 0, or
+ * -EIO / -ENOMEM.
  */
-static int tail_text(struct store *s, struct jbuf *b, int64_t event_id, int64_t report_id,
-		     int64_t rseq)
+static int tail_text(struct store *s, struct jbuf *b, int64_t event_id, int64_t report_id)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_EVENT_REPORT,
-				      "SELECT e.udid,e.product,e.build,e.time,e.collected_at,"
-				      "r.incident,r.os_version,r.timestamp FROM events e "
-				      "LEFT JOIN reports r ON r.id=e.report_id WHERE e.id=?1");
+	sqlite3_stmt *st =
+		store_stmt(s, ST_EVENT_REPORT,
+			   "SELECT e.udid,e.product,e.build,e.time,e.collected_at,e.rseq,"
+			   "r.incident,r.os_version,r.timestamp FROM events e "
+			   "LEFT JOIN reports r ON r.id=e.report_id WHERE e.id=?1");
 	int64_t product_id, t;
 	int rc;
 
@@ -319,15 +319,15 @@ static int tail_text(struct store *s, struct jbuf *b, int64_t event_id, int64_t 
 	jb_key(b, ",\"udid\":");
 	jb_col_str(b, s, st, 0);
 	jb_key(b, ",\"incident\":");
-	jb_col_text(b, st, 5);
+	jb_col_text(b, st, 6);
 	jb_key(b, ",\"product\":");
 	jb_col_str(b, s, st, 1);
 	jb_key(b, ",\"os_version\":");
-	jb_col_text(b, st, 6);
+	jb_col_text(b, st, 7);
 	jb_key(b, ",\"build\":");
 	jb_col_str(b, s, st, 2);
 	jb_key(b, ",\"timestamp\":");
-	jb_col_text(b, st, 7);
+	jb_col_text(b, st, 8);
 	jb_key(b, ",\"time\":");
 	t = sqlite3_column_int64(st, 3);
 	if (t == 0 && sqlite3_column_type(st, 3) == SQLITE_NULL)
@@ -338,7 +338,7 @@ static int tail_text(struct store *s, struct jbuf *b, int64_t event_id, int64_t 
 	jb_key(b, ",\"collected_at\":");
 	jb_time(b, sqlite3_column_int64(st, 4), 1);
 	jb_key(b, ",\"seq\":");
-	jb_int(b, rseq);
+	jb_int(b, sqlite3_column_int64(st, 5));
 	jb_key(b, ",\"product_name\":");
 	product_id = sqlite3_column_int64(st, 1); /* NULL: 0, no string */
 	jb_product_name(b, store_dict_text(s, product_id), product_id);
@@ -347,25 +347,23 @@ static int tail_text(struct store *s, struct jbuf *b, int64_t event_id, int64_t 
 	return b->oom ? -ENOMEM : 0;
 }
 
-/* The tail of the row's EVENT text, kept by report (content checked by its seq too). */
+/* The tail of the row's EVENT text, kept by report. */
 static const struct store_facts *report_facts(struct store *s, sqlite3_stmt *st)
 {
-	int64_t id = sqlite3_column_int64(st, EC_REPORT_ID),
-		rseq = sqlite3_column_int64(st, EC_RSEQ);
+	int64_t id = sqlite3_column_int64(st, EC_REPORT_ID);
 	struct store_facts *f = &s->facts[(uint64_t)id % STORE_FACTS_CACHE];
 	struct jbuf b = {0};
 
-	if (id == f->id && rseq == f->rseq)
+	if (id == f->id)
 		return f;
 	facts_clear(f);
-	if (tail_text(s, &b, sqlite3_column_int64(st, EC_ID), id, rseq) < 0) {
+	if (tail_text(s, &b, sqlite3_column_int64(st, EC_ID), id) < 0) {
 		free(b.p);
 		return NULL;
 	}
 	f->tail = b.p;
 	f->len = b.n;
 	f->id = id;
-	f->rseq = rseq;
 	return f;
 }
 
@@ -438,18 +436,31 @@ enum {
 	EF__N
 };
 
-#define EF_KEY(k)                                                                                  \
-	{                                                                                          \
-		k, sizeof(k) - 1                                                                   \
-	}
-static const struct piece event_keys[EF__N] = {
-	EF_KEY("{\"process\":"),     EF_KEY(",\"pid\":"),
-	EF_KEY(",\"uuid\":"),	     EF_KEY(",\"reason\":"),
-	EF_KEY(",\"role\":"),	     EF_KEY(",\"states\":"),
-	EF_KEY(",\"priority\":"),    EF_KEY(",\"rpages\":"),
-	EF_KEY(",\"page_size\":"),   EF_KEY(",\"footprint_bytes\":"),
-	EF_KEY(",\"limit_bytes\":"), EF_KEY(",\"lifetime_max_pages\":"),
-};
+/* the keys before the fields; EF_KEYS: all of them, for their length */
+#define K_PROCESS   "{\"process\":"
+#define K_PID	    ",\"pid\":"
+#define K_UUID	    ",\"uuid\":"
+#define K_REASON    ",\"reason\":"
+#define K_ROLE	    ",\"role\":"
+#define K_STATES    ",\"states\":"
+#define K_PRIORITY  ",\"priority\":"
+#define K_RPAGES    ",\"rpages\":"
+#define K_PAGE_SIZE ",\"page_size\":"
+#define K_FOOTPRINT ",\"footprint_bytes\":"
+#define K_LIMIT	    ",\"limit_bytes\":"
+#define K_LIFETIME  ",\"lifetime_max_pages\":"
+#define EF_KEYS                                                                                    \
+	K_PROCESS K_PID K_UUID K_REASON K_ROLE K_STATES K_PRIORITY K_RPAGES K_PAGE_SIZE            \
+		K_FOOTPRINT K_LIMIT K_LIFETIME
+
+/* write key (a literal: a copy of constant size), then piece v at w */
+#define EF_PUT(w, key, v)                                                                          \
+	do {                                                                                       \
+		memcpy((w), key, sizeof(key) - 1);                                                 \
+		(w) += sizeof(key) - 1;                                                            \
+		memcpy((w), (v).p, (v).n);                                                         \
+		(w) += (v).n;                                                                      \
+	} while (0)
 
 /*
  * The row's EVENT text: its own fields, then its report's tail (report_facts()). The pieces
@@ -485,20 +496,26 @@ cJSON *store_event_row(struct store *s, sqlite3_stmt *st)
 	v[EF_FOOTPRINT] = footprint_piece(st, nums[EF_FOOTPRINT], rpages, rpages_null, page_size);
 	v[EF_LIMIT] = int_piece(st, EC_LIMIT, nums[EF_LIMIT], &x, &null);
 	v[EF_LIFETIME_MAX] = int_piece(st, EC_LIFETIME_MAX, nums[EF_LIFETIME_MAX], &x, &null);
-	total = f->len;
+	total = sizeof(EF_KEYS) - 1 + f->len;
 	for (int i = 0; i < EF__N; i++)
-		total += event_keys[i].n + v[i].n;
+		total += v[i].n;
 	if ((o = cJSON_malloc(sizeof(*o) + total + 1)) == NULL)
 		return NULL;
 	memset(o, 0, sizeof(*o));
 	o->type = cJSON_Raw | cJSON_IsReference;
 	o->valuestring = w = (char *)(o + 1);
-	for (int i = 0; i < EF__N; i++) {
-		memcpy(w, event_keys[i].p, event_keys[i].n);
-		w += event_keys[i].n;
-		memcpy(w, v[i].p, v[i].n);
-		w += v[i].n;
-	}
+	EF_PUT(w, K_PROCESS, v[EF_PROCESS]);
+	EF_PUT(w, K_PID, v[EF_PID]);
+	EF_PUT(w, K_UUID, v[EF_UUID]);
+	EF_PUT(w, K_REASON, v[EF_REASON]);
+	EF_PUT(w, K_ROLE, v[EF_ROLE]);
+	EF_PUT(w, K_STATES, v[EF_STATES]);
+	EF_PUT(w, K_PRIORITY, v[EF_PRIORITY]);
+	EF_PUT(w, K_RPAGES, v[EF_RPAGES]);
+	EF_PUT(w, K_PAGE_SIZE, v[EF_PAGE_SIZE]);
+	EF_PUT(w, K_FOOTPRINT, v[EF_FOOTPRINT]);
+	EF_PUT(w, K_LIMIT, v[EF_LIMIT]);
+	EF_PUT(w, K_LIFETIME, v[EF_LIFETIME_MAX]);
 	memcpy(w, f->tail, f->len);
 	w[f->len] = '\0';
 	return o;

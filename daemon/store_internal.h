@@ -118,7 +118,7 @@ struct store_dict {
  * report_id ... product_name and the closing brace (store_event.c); id 0: unused.
  */
 struct store_facts {
-	int64_t id, rseq;
+	int64_t id;
 	char *tail;
 	size_t len;
 };
@@ -184,20 +184,21 @@ int store_event_add_collection(cJSON *o, const char *product, int64_t collected_
 /* ---- events (store_event.c): the columns every event query selects, in this order ---- */
 
 /*
- * An event's own columns and its report's id and seq, in the table's column order. What the
- * events of a report share (collected_at, time, udid, product, build: ingest writes them all
+ * An event's own columns and its report's id, in the table's column order. What the events
+ * of a report share (rseq, collected_at, time, udid, product, build: ingest writes them all
  * from one report's facts) is read once per report with the report's own facts, not per row.
+ * Collection order also selects rseq (STORE_EVENT_COLS_RSEQ: a page ends with a report).
  */
 #define STORE_EVENT_COLS                                                                           \
-	"e.id,e.report_id,e.rseq,e.role,e.process,e.reason,e.limit_bytes,e.pid,e.uuid,e.states,"   \
+	"e.id,e.report_id,e.role,e.process,e.reason,e.limit_bytes,e.pid,e.uuid,e.states,"          \
 	"e.priority,e.rpages,e.page_size,e.footprint,e.lifetime_max"
+#define STORE_EVENT_COLS_RSEQ STORE_EVENT_COLS ",e.rseq"
 /* events alone: a sort carries no report columns; their report's facts come in the render */
 #define STORE_EVENT_FROM " FROM events e"
 
 enum store_event_col {
 	EC_ID,
 	EC_REPORT_ID,
-	EC_RSEQ,
 	EC_ROLE,
 	EC_PROCESS,
 	EC_REASON,
@@ -210,6 +211,7 @@ enum store_event_col {
 	EC_PAGE_SIZE,
 	EC_FOOTPRINT,
 	EC_LIFETIME_MAX,
+	EC_RSEQ, /* STORE_EVENT_COLS_RSEQ only */
 };
 
 /* The EVENT of a row of STORE_EVENT_COLS, as a raw JSON item. Its report's facts are read
