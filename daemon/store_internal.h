@@ -85,6 +85,7 @@ enum stmt_id {
 	ST_LIM_PHONES_INC,
 	ST_LIM_GROUPS_LIST,
 	ST_LIM_VALUES_LIST,
+	ST_LIM_PROCS_LIST,
 	ST_LIM_DIRTY_GET,
 	ST_LIM_DIRTY_SET,
 	ST_LIM_REBUILD, /* + step: the rebuild's statements, in order */
@@ -112,20 +113,16 @@ struct store_dict {
 	size_t n_slots, used;
 };
 
-/* a report's incident, os_version, timestamp as JSON text (store_event.c); id 0: unused */
+/*
+ * The EVENT text after an event's own fields, the same for every event of a report: its
+ * report_id ... product_name and the closing brace (store_event.c); id 0: unused.
+ */
 struct store_facts {
 	int64_t id;
-	char *json[3];
-	size_t len[3];
+	char *tail;
+	size_t len;
 };
 #define STORE_FACTS_CACHE 1024
-
-/* a growing text buffer (store_event.c) */
-struct jbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
 
 struct store {
 	sqlite3 *db;
@@ -133,7 +130,6 @@ struct store {
 	struct store_dict dict;
 	/* store_event.c: facts of reports whose events were rendered, by report id mod size */
 	struct store_facts facts[STORE_FACTS_CACHE];
-	struct jbuf render; /* the row being rendered */
 };
 
 /* The cached statement id (sql: its text, used the first time), reset and unbound; NULL
@@ -187,22 +183,22 @@ int store_event_add_collection(cJSON *o, const char *product, int64_t collected_
 
 /* ---- events (store_event.c): the columns every event query selects, in this order ---- */
 
+/*
+ * An event's own columns and its report's id, in the table's column order. What the events
+ * of a report share (rseq, collected_at, time, udid, product, build: ingest writes them all
+ * from one report's facts) is read once per report with the report's own facts, not per row.
+ * Collection order also selects rseq (STORE_EVENT_COLS_RSEQ: a page ends with a report).
+ */
 #define STORE_EVENT_COLS                                                                           \
-	"e.id,e.report_id,e.rseq,e.collected_at,e.time,e.udid,e.product,e.build,e.role,e.process," \
-	"e.reason,e.limit_bytes,e.pid,e.uuid,e.states,e.priority,e.rpages,e.page_size,"            \
-	"e.footprint,e.lifetime_max"
+	"e.id,e.report_id,e.role,e.process,e.reason,e.limit_bytes,e.pid,e.uuid,e.states,"          \
+	"e.priority,e.rpages,e.page_size,e.footprint,e.lifetime_max"
+#define STORE_EVENT_COLS_RSEQ STORE_EVENT_COLS ",e.rseq"
 /* events alone: a sort carries no report columns; their report's facts come in the render */
 #define STORE_EVENT_FROM " FROM events e"
 
 enum store_event_col {
 	EC_ID,
 	EC_REPORT_ID,
-	EC_RSEQ,
-	EC_COLLECTED_AT,
-	EC_TIME,
-	EC_UDID,
-	EC_PRODUCT,
-	EC_BUILD,
 	EC_ROLE,
 	EC_PROCESS,
 	EC_REASON,
@@ -215,6 +211,7 @@ enum store_event_col {
 	EC_PAGE_SIZE,
 	EC_FOOTPRINT,
 	EC_LIFETIME_MAX,
+	EC_RSEQ, /* STORE_EVENT_COLS_RSEQ only */
 };
 
 /* The EVENT of a row of STORE_EVENT_COLS, as a raw JSON item. Its report's facts are read

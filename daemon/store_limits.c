@@ -173,7 +173,8 @@ static int group_cmp_key(const struct lim_row *row, sqlite3_stmt *st)
  * count/min/median/max of every group from the limit_bytes histogram, in one pass: rows
  * and groups both come ordered by (product, build, role) in BINARY order.
  */
-static int lim_fill(struct store *s, const char *product, struct lim_row *v, size_t n)
+static int lim_fill(struct store *s, const char *product, const char *role, struct lim_row *v,
+		    size_t n)
 {
 	sqlite3_stmt *st;
 	size_t g = 0;
@@ -183,10 +184,12 @@ static int lim_fill(struct store *s, const char *product, struct lim_row *v, siz
 
 	st = store_stmt(s, ST_LIM_VALUES_LIST,
 			"SELECT product,build,role,limit_bytes,n FROM lim_values "
-			"WHERE (?1 IS NULL OR product=?1) ORDER BY product,build,role,limit_bytes");
+			"WHERE (?1 IS NULL OR product=?1) AND (?2 IS NULL OR role=?2) "
+			"ORDER BY product,build,role,limit_bytes");
 	if (st == NULL)
 		return -EIO;
 	store_bind_text(st, 1, product);
+	store_bind_text(st, 2, role);
 	rc = sqlite3_step(st);
 	while (g < n) {
 		struct lim_row *row = &v[g];
@@ -299,22 +302,105 @@ static cJSON *lim_json(struct lim_row *row, const struct lim_row *prev)
 	return o;
 }
 
-/* Every group of lim_groups (of product, NULL = any), unsorted; *v and *n: what was read. */
-static int lim_groups_load(struct store *s, const char *product, struct lim_row **v, size_t *n)
+/* text[0..len) as a JSON string, escaped as SQLite's json_group_array() does */
+static int procs_add(char **p, size_t *n, size_t *cap, const unsigned char *text, size_t len)
+{
+	static const char special[32] = {
+		['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r'};
+	char *w;
+
+	if (*n + 6 * len + 4 > *cap) {
+		size_t ncap = *cap ? *cap : 4096;
+		char *np;
+
+		while (ncap < *n + 6 * len + 4)
+			ncap *= 2;
+		if ((np = realloc(*p, ncap)) == NULL)
+			return -ENOMEM;
+		*p = np;
+		*cap = ncap;
+	}
+	w = *p + *n;
+	*w++ = *n == 0 ? '[' : ',';
+	*w++ = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = text[i];
+
+		if (c == '"' || c == '\\') {
+			*w++ = '\\';
+		} else if (c < 32 && special[c]) {
+			*w++ = '\\';
+			c = (unsigned char)special[c];
+		} else if (c < 32) {
+			memcpy(w, "\\u00", 4);
+			w += 4;
+			*w++ = (char)('0' + (c >> 4));
+			c = (unsigned char)"0123456789abcdef"[c & 15];
+		}
+		*w++ = (char)c;
+	}
+	*w++ = '"';
+	*n = (size_t)(w - *p);
+	return 0;
+}
+
+/* Each group's processes, sorted, as the JSON array text json_group_array() gave. */
+static int lim_procs_fill(struct store *s, struct lim_row *v, size_t n)
+{
+	sqlite3_stmt *st;
+	size_t len = 0, cap = 0;
+	char *text = NULL;
+	int rc = SQLITE_DONE, r = 0;
+
+	for (size_t g = 0; g < n && r == 0; g++) {
+		st = store_stmt(s, ST_LIM_PROCS_LIST,
+				"SELECT process FROM lim_procs WHERE product=?1 AND build=?2 "
+				"AND role=?3 ORDER BY process");
+		if (st == NULL)
+			return -EIO;
+		sqlite3_bind_text(st, 1, v[g].product, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, v[g].build, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, v[g].role, -1, SQLITE_STATIC);
+		len = 0;
+		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+			r = procs_add(&text, &len, &cap, sqlite3_column_text(st, 0),
+				      (size_t)sqlite3_column_bytes(st, 0));
+		sqlite3_reset(st);
+		if (r == 0 && rc != SQLITE_DONE)
+			r = store_db_err(s, "limits processes");
+		if (r == 0 && len > 0) {
+			text[len++] = ']';
+			if ((v[g].procs = malloc(len + 1)) == NULL)
+				r = -ENOMEM;
+			else
+				memcpy(v[g].procs, text, len);
+			if (v[g].procs)
+				v[g].procs[len] = '\0';
+		}
+	}
+	free(text);
+	return r;
+}
+
+/*
+ * Every group of lim_groups of product and role (NULL: any), in key order; *v and *n: what
+ * was read. A role's rows alone are enough for drift: it compares foreground rows only.
+ */
+static int lim_groups_load(struct store *s, const char *product, const char *role,
+			   struct lim_row **v, size_t *n)
 {
 	sqlite3_stmt *st =
 		store_stmt(s, ST_LIM_GROUPS_LIST,
-			   "SELECT product,build,role,os_version,first_seen,last_seen,phones,"
-			   "(SELECT json_group_array(process) FROM (SELECT process FROM lim_procs p"
-			   " WHERE p.product=g.product AND p.build=g.build AND p.role=g.role"
-			   " ORDER BY process)) FROM lim_groups g "
-			   "WHERE (?1 IS NULL OR product=?1) ORDER BY product,build,role");
+			   "SELECT product,build,role,os_version,first_seen,last_seen,phones "
+			   "FROM lim_groups WHERE (?1 IS NULL OR product=?1) "
+			   "AND (?2 IS NULL OR role=?2) ORDER BY product,build,role");
 	size_t cap = 0;
 	int rc, r = 0;
 
 	if (st == NULL)
 		return -EIO;
 	store_bind_text(st, 1, product);
+	store_bind_text(st, 2, role);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct lim_row *row;
 
@@ -338,7 +424,6 @@ static int lim_groups_load(struct store *s, const char *product, struct lim_row 
 		row->first = sqlite3_column_int64(st, 4);
 		row->last = sqlite3_column_int64(st, 5);
 		row->phones = sqlite3_column_int64(st, 6);
-		row->procs = store_col_dup(st, 7);
 		if (!row->product || !row->build || !row->role) {
 			r = -ENOMEM;
 			break;
@@ -375,7 +460,8 @@ int store_limits_json(struct store *s, const char *product, const char *build, c
 	int r;
 
 	*out = NULL;
-	if ((r = lim_groups_load(s, product, &v, &n)) < 0 || (r = lim_fill(s, product, v, n)) < 0)
+	if ((r = lim_groups_load(s, product, role, &v, &n)) < 0 ||
+	    (r = lim_fill(s, product, role, v, n)) < 0 || (r = lim_procs_fill(s, v, n)) < 0)
 		goto out;
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_lim);

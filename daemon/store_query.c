@@ -228,7 +228,7 @@ static void events_sql(char *sql, size_t size, unsigned mask, const struct store
 	if (f->by_collection)
 		/* events_rseq: in collection order from the cursor, no sort */
 		n = (size_t)snprintf(sql, size,
-				     "SELECT " STORE_EVENT_COLS STORE_EVENT_FROM
+				     "SELECT " STORE_EVENT_COLS_RSEQ STORE_EVENT_FROM
 				     " WHERE e.rseq>? AND e.collected_at>=?");
 	else
 		n = (size_t)snprintf(sql, size,

@@ -1,7 +1,9 @@
 /* test-isotime.c: unit tests of proto/isotime (format, strict and loose parse, round trips) */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../../proto/isotime.h"
@@ -37,6 +39,61 @@ static void test_format(void)
 	ASSERT_STREQ(buf, "2000-02-29T00:00:00Z");
 	isotime_format(253402300799LL, buf);
 	ASSERT_STREQ(buf, "9999-12-31T23:59:59Z");
+}
+
+/* gmtime_r's fields, as isotime_format() printed them before it did its own arithmetic */
+static void gmtime_text(int64_t epoch, char out[32])
+{
+	time_t t = (time_t)epoch;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+		return;
+	}
+	snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
+		 (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+		 (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+		 (unsigned)tm.tm_sec % 100u);
+}
+
+static int same_as_gmtime(int64_t epoch)
+{
+	char a[32], b[32];
+
+	isotime_format(epoch, a);
+	gmtime_text(epoch, b);
+	if (strcmp(a, b) != 0)
+		fprintf(stderr, "isotime_format(%lld): '%s', gmtime_r: '%s'\n", (long long)epoch, a,
+			b);
+	return strcmp(a, b) == 0;
+}
+
+/* the same text as gmtime_r gives: days over 400 years of leap rules, seconds of days,
+ * the edges of the arithmetic's range and beyond */
+static void test_format_gmtime(void)
+{
+	static const int64_t edges[] = {-86401,
+					-1,
+					0,
+					1,
+					68169600,
+					946684799,
+					946684800,
+					4107542399LL,
+					4107542400LL,
+					253402300799LL,
+					253402300800LL,
+					253402387200LL};
+	int bad = 0;
+
+	for (int64_t t = 0; t < 146097LL * 86400 + 86400; t += 86400 - 7)
+		bad += !same_as_gmtime(t);
+	for (int64_t t = 1700000000; t < 1700000000 + 86400; t += 13)
+		bad += !same_as_gmtime(t);
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		bad += !same_as_gmtime(edges[i]);
+	ASSERT_EQ(bad, 0);
 }
 
 static void test_round_trip(void)
@@ -162,6 +219,7 @@ int main(void)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	test_format();
+	test_format_gmtime();
 	test_round_trip();
 	test_offsets_and_fractions();
 	test_bad_input();

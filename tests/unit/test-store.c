@@ -1038,6 +1038,55 @@ static void test_limits_many_names(const char *top)
 	store_close(s);
 }
 
+/*
+ * A LIMIT's processes are the JSON text SQLite's json_group_array() gives over the group's
+ * names in order (it was built by it), byte for byte: quotes, backslashes, control bytes.
+ */
+static void test_limits_names_text(const char *top)
+{
+	static char *names[] = {
+		"plain",	"quo\"te",	    "back\\slash",	   "tab\there",
+		"ctl\001\037x", "nl\nff\fcr\rbs\b", "del\177utf8\303\251/"};
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	struct report_event ev[N];
+	struct store_ingest_result res;
+	struct store *s = NULL;
+	struct report r;
+	char dir[128], p[256];
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	cJSON *arr = NULL;
+	const cJSON *procs;
+
+	snprintf(dir, sizeof(dir), "%s/names-text", top);
+	CHECK(mkdir(dir, 0700) == 0);
+	ASSERT_EQ(store_open(dir, &s), 0);
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < N; i++)
+		ev[i] = mk_event(names[i], REPORT_ROLE_FOREGROUND, 100 * MB);
+	mk_report(&r, "names-text", "iPhone14,2", "16.0", "20A362", 1700000000, ev, N);
+	ASSERT_EQ(ingest(s, "names-phone", "names-text", "ab", &r, &res), 0);
+	ASSERT_EQ(store_limits_json(s, "iPhone14,2", NULL, "foreground", &arr), 0);
+	ASSERT_EQ(cJSON_GetArraySize(arr), 1);
+	procs = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "processes");
+	CHECK(cJSON_IsRaw(procs));
+	snprintf(p, sizeof(p), "%s/jetsamd.db", dir);
+	CHECK(sqlite3_open(p, &h) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(h,
+				 "SELECT json_group_array(process) FROM (SELECT process FROM "
+				 "lim_procs WHERE product='iPhone14,2' AND role='foreground' "
+				 "ORDER BY process)",
+				 -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW);
+	if (cJSON_IsRaw(procs) && sqlite3_column_text(st, 0))
+		ASSERT_STREQ(procs->valuestring, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	cJSON_Delete(arr);
+	store_close(s);
+}
+
 /* events of store s in collection order after seq after (collected_since 0), at most limit */
 static cJSON *ev_after(struct store *s, int64_t after, size_t limit, struct store_page *pg)
 {
@@ -1259,6 +1308,7 @@ int main(int argc, char **argv)
 	test_durable(dir);
 	test_no_open_reads(dir);
 	test_limits_many_names(dir);
+	test_limits_names_text(dir);
 	test_collection(dir);
 	CHECK(landed_sql != NULL);
 	if (landed_sql) {
