@@ -1,9 +1,11 @@
 # chaos_flush.py: kill -9 between an archive flush and its commit: each report once (#12 must-show 7)
 """jetsamd runs under `strace -f --seccomp-bpf -e trace=syncfs -e inject=syncfs:delay_exit=3s`:
 the one flush of each archive batch (a syncfs) returns 3 s late, so the window between a
-batch's flush and its store commit is wide. The test waits until a thread of jetsamd sits in
-that window (/proc/TID/syscall says syncfs and the thread is in a tracing stop, twice 0.2 s
-apart), kills jetsamd with SIGKILL there and checks that the archive then held reports the
+batch's flush and its store commit is wide. strace writes its line for a flush ("= 0
+(DELAYED)") as the delay begins, so its output counts the windows. The test waits until
+the wanted window has begun and a thread of jetsamd sits in it (/proc/TID/syscall says
+syncfs and the thread is in a tracing stop), kills jetsamd with SIGKILL there and checks
+that the archive then held reports the
 store had not recorded and that no file left the phone (remove_after_pull is on). KILLS
 times, each on the next sync of the same state dir; then jetsamd runs without strace and
 finishes. Every report of the phone must be stored exactly once with its events, the pulled
@@ -28,8 +30,8 @@ UDID = "00008101-00000000000000F7"
 REPORTS = scaled(150, 80)
 KILLS = 3
 SYS_SYNCFS = {"x86_64": 306, "aarch64": 267}.get(platform.machine())
-STRACE = ["strace", "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=syncfs",
-          "-e", "signal=none", "-e", "inject=syncfs:delay_exit=3000000"]
+STRACE = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=syncfs", "-e", "signal=none",
+          "-e", "inject=syncfs:delay_exit=3000000"]
 
 
 def skip(why):
@@ -83,6 +85,16 @@ def in_flush_window(pid):
     return tids
 
 
+def flushes(trace):
+    """The flushes whose delayed return has begun: strace writes a syncfs line (or its
+    "resumed" end) with "(DELAYED)" when the delay starts, not when it ends."""
+    try:
+        with open(trace, errors="replace") as f:
+            return sum(1 for line in f if "syncfs" in line and "= 0 (DELAYED)" in line)
+    except FileNotFoundError:
+        return 0
+
+
 def archived(state_dir):
     n = 0
     for _dp, _dirs, files in os.walk(os.path.join(state_dir, "archive")):
@@ -124,28 +136,22 @@ def main():
                          extra_config={"remove_after_pull": "yes", "resync_interval": "3600s"})
     real = jd.binary
     wrapper = os.path.join(jd.dir, "jetsamd-strace")
-    with open(wrapper, "w") as f:
-        f.write("#!/bin/sh\nexec %s \"%s\" \"$@\"\n" % (" ".join(STRACE), real))
-    os.chmod(wrapper, 0o755)
     try:
         for i in range(KILLS):
+            trace = os.path.join(jd.dir, "strace-%d.out" % (i + 1))
+            with open(wrapper, "w") as f:
+                f.write("#!/bin/sh\nexec %s -o \"%s\" \"%s\" \"$@\"\n"
+                        % (" ".join(STRACE), trace, real))
+            os.chmod(wrapper, 0o755)
             jd.binary = wrapper
             jd.start(timeout=60)
             t0 = time.monotonic()
             pid = harness.wait_until(lambda: daemon_pid(jd.pid), timeout=10, what="jetsamd pid")
-            seen, windows, nth = [[]], [0], 2 if i == 1 else 1
-
-            def window():
-                # in the window: the same thread held twice in a row (not a syscall entry);
-                # the second kill waits for its sync's second window (the first batch of
-                # that sync is committed then)
-                tids = in_flush_window(pid)
-                held = bool(tids) and bool(set(tids) & set(seen[-1]))
-                if held and not (len(seen) > 1 and set(seen[-2]) & set(seen[-1])):
-                    windows[0] += 1
-                seen.append(tids)
-                return held and windows[0] >= nth
-            harness.wait_until(window, timeout=120, interval=0.2,
+            # the second kill waits for its sync's second flush (the sync's first batch is
+            # committed then); the others for the first
+            nth = 2 if i == 1 else 1
+            harness.wait_until(lambda: flushes(trace) >= nth and in_flush_window(pid),
+                               timeout=120, interval=0.05,
                                what="flush %d of the archive (syncfs) returning" % nth)
             os.kill(pid, signal.SIGKILL)
             jd.kill()
@@ -155,9 +161,10 @@ def main():
                                what="the killed jetsamd %d to let go of the state lock" % pid)
             n_arch, n_rec = archived(jd.state_dir), recorded(jd.state_dir)
             left = phone_files(phone)
-            print("kill %d: %.2f s after READY, in the window: %d archived, %d recorded, "
-                  "%d of %d files on the phone" % (i + 1, time.monotonic() - t0, n_arch, n_rec,
-                                                   len(left), len(files0)), flush=True)
+            print("kill %d: %.2f s after READY, in the window of flush %d: %d archived, "
+                  "%d recorded, %d of %d files on the phone" % (
+                      i + 1, time.monotonic() - t0, flushes(trace), n_arch, n_rec, len(left),
+                      len(files0)), flush=True)
             must(n_arch > n_rec, "kill %d: the archive holds flushed reports not yet recorded"
                  % (i + 1), "%d archived, %d recorded" % (n_arch, n_rec))
             must(left == files0, "kill %d: no file left the phone before its commit" % (i + 1),
