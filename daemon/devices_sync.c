@@ -50,6 +50,7 @@ static void sync_work_cb(uv_work_t *req)
 
 	if (j->kind == JOB_REMOVE) {
 		remove_work(j);
+		trim_thread_cache();
 		return;
 	}
 	/* download here; archive, parse and commit on the stage's thread (devices_stage.c) */

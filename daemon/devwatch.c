@@ -11,6 +11,7 @@
 #include "devwatch.h"
 #include "log.h"
 #include "mailbox.h"
+#include "trim.h"
 
 #define DEVWATCH_MAILBOX_CAP	1024
 #define DEVWATCH_DEBOUNCE_MS	100
@@ -312,6 +313,9 @@ static void job_work_cb(uv_work_t *req)
 		j->subscribed = 0;
 		break;
 	}
+	/* the listing's plists: a pool thread that runs no sync afterwards would keep their
+	 * freed chunks cached, and their pages resident, for good (trim.h) */
+	trim_thread_cache();
 }
 
 static void after_check(struct devwatch *w, struct devwatch_job *j)

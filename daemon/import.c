@@ -17,6 +17,7 @@
 #include "../proto/request.h"
 #include "store.h"
 #include "storeq.h"
+#include "trim.h"
 
 struct import_job {
 	struct storeq_job sjob; /* first: the commit on the store thread */
@@ -47,6 +48,7 @@ static void import_work_cb(uv_work_t *w)
 		ingest_prepare(j->state_dir, j->buf, j->len, j->max_size, j->max_events, &j->it);
 	free(j->buf);
 	j->buf = NULL;
+	trim_thread_cache(); /* the parse's small chunks: see trim.h */
 }
 
 static void import_job_free(struct import_job *j)

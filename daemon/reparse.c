@@ -17,6 +17,7 @@
 #include "../proto/request.h"
 #include "store.h"
 #include "storeq.h"
+#include "trim.h"
 
 #define REPARSE_BATCH 64
 
@@ -54,6 +55,7 @@ static void reparse_work_cb(uv_work_t *w)
 		it->err = ingest_reread(j->state_dir, it->archive, j->max_size, j->max_events,
 					&it->report);
 	}
+	trim_thread_cache(); /* the parses' small chunks: see trim.h */
 }
 
 static void reparse_items_release(struct reparse_job *j)

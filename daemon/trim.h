@@ -29,9 +29,11 @@ size_t trim_mappings(void);
 /*
  * Give the calling thread's malloc cache back to the arenas: the small freed chunks glibc
  * keeps per thread (tcache), which malloc_trim() cannot return and which keep their pages
- * resident. For a thread that lives on after a burst of work (the thread pool's after a
- * sync, the store's when idle); trim_heap_soon() does it for the loop thread and for the
- * pool thread it runs on. Takes a thread of its own for a moment (about 0.1 ms). Any thread.
+ * resident. For a thread that lives on after a burst of work: every job jetsamd queues on
+ * the thread pool ends with it (a pool thread whose last job was a usbmuxd listing kept
+ * 2.3 MiB resident at idle in one run of five), and the store thread calls it when idle;
+ * trim_heap_soon() does it for the loop thread and for the pool thread it runs on. Takes a
+ * thread of its own for a moment (about 0.1 ms). Any thread.
  */
 void trim_thread_cache(void);
 
