@@ -136,6 +136,18 @@ def main():
                          extra_config={"remove_after_pull": "yes", "resync_interval": "3600s"})
     real = jd.binary
     wrapper = os.path.join(jd.dir, "jetsamd-strace")
+    traced = [None]  # the traced jetsamd while it may run
+
+    def kill_traced():
+        # it outlives its strace (strace detaches from it when stopped): after a failure it
+        # would run on
+        if traced[0] is not None:
+            try:
+                os.kill(traced[0], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            traced[0] = None
+    harness.on_fail(kill_traced)  # a failed check exits at once, without finally
     try:
         for i in range(KILLS):
             trace = os.path.join(jd.dir, "strace-%d.out" % (i + 1))
@@ -147,6 +159,7 @@ def main():
             jd.start(timeout=60)
             t0 = time.monotonic()
             pid = harness.wait_until(lambda: daemon_pid(jd.pid), timeout=10, what="jetsamd pid")
+            traced[0] = pid
             # the second kill waits for its sync's second flush (the sync's first batch is
             # committed then); the others for the first
             nth = 2 if i == 1 else 1
@@ -159,6 +172,7 @@ def main():
             # holds the state dir's lock, and the next start would find it in use
             harness.wait_until(lambda: lock_free(jd.state_dir), timeout=30, interval=0.05,
                                what="the killed jetsamd %d to let go of the state lock" % pid)
+            traced[0] = None  # gone: its number may be another process's from now on
             n_arch, n_rec = archived(jd.state_dir), recorded(jd.state_dir)
             left = phone_files(phone)
             print("kill %d: %.2f s after READY, in the window of flush %d: %d archived, "
@@ -194,6 +208,7 @@ def main():
     finally:
         if jd.running():
             jd.stop(timeout=30)
+        kill_traced()
         ds.cleanup()
     harness.finish("chaos-flush")
 
