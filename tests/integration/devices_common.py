@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -273,3 +274,35 @@ def reload(jd, **changes):
     jd.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: jd.stderr_text().count("configuration reloaded") > n, timeout=5,
                what="configuration reload")
+
+
+# ---- strace: a handshake's 100 ms sleep (devices-nosleep, devices-service-ssl) ----
+
+SLEEP_RE = re.compile(r"\b(clock_nanosleep|nanosleep)\(.*?\{tv_sec=(\d+), tv_nsec=(\d+)\}")
+
+
+def long_sleeps(trace):
+    """The lines of trace that sleep 100 ms or more."""
+    out = []
+    with open(trace, errors="replace") as f:
+        for line in f:
+            m = SLEEP_RE.search(line)
+            if m and int(m.group(2)) * 1000000000 + int(m.group(3)) >= 100000000:
+                out.append(line.rstrip())
+    return out
+
+
+def strace_argv(trace):
+    return ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve,nanosleep,clock_nanosleep",
+            "-e", "signal=none"]
+
+
+def strace_jetsamd(wrapper, trace):
+    """Write wrapper: a script that runs jetsamd under strace_argv(trace); returns its path."""
+    with open(wrapper, "w") as f:
+        # LeakSanitizer cannot run under ptrace: in a sanitized build, the leak check is off
+        f.write("#!/bin/sh\nASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\"\n"
+                "export ASAN_OPTIONS\nexec %s \"$@\"\n" % " ".join(
+                    "'%s'" % a for a in strace_argv(trace) + [harness.binary("JETSAMD")]))
+    os.chmod(wrapper, 0o755)
+    return wrapper

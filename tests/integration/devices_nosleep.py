@@ -14,26 +14,7 @@ import subprocess
 import sys
 
 from devices_common import (check, check_eq, daemon_reports, fail, gen_phone, harness,
-                            wait_states, wait_until)
-
-SLEEP_RE = re.compile(r"\b(clock_nanosleep|nanosleep)\(.*?\{tv_sec=(\d+), tv_nsec=(\d+)\}")
-
-
-def long_sleeps(trace):
-    """The lines of trace that sleep 100 ms or more."""
-    out = []
-    with open(trace, errors="replace") as f:
-        for line in f:
-            m = SLEEP_RE.search(line)
-            if m and int(m.group(2)) * 1000000000 + int(m.group(3)) >= 100000000:
-                out.append(line.rstrip())
-    return out
-
-
-def strace_argv(trace):
-    return ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve,nanosleep,clock_nanosleep",
-            "-e", "signal=none"]
-
+                            long_sleeps, strace_argv, strace_jetsamd, wait_states, wait_until)
 
 strace = shutil.which("strace")
 if not strace:
@@ -60,13 +41,7 @@ if peer:
     check(long_sleeps(peer_trace), "the trace shows idevicecrashreport's 100 ms handshake sleep")
 
 trace = os.path.join(root, "jetsamd.trace")
-wrapper = os.path.join(root, "jetsamd-strace")
-with open(wrapper, "w") as f:
-    # LeakSanitizer cannot run under ptrace: in a sanitized build, the leak check is off here
-    f.write("#!/bin/sh\nASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\"\n"
-            "export ASAN_OPTIONS\nexec %s \"$@\"\n" % " ".join(
-        "'%s'" % a for a in strace_argv(trace) + [harness.binary("JETSAMD")]))
-os.chmod(wrapper, 0o755)
+wrapper = strace_jetsamd(os.path.join(root, "jetsamd-strace"), trace)
 jd = harness.Jetsamd(binary_path=wrapper, usbmuxd_socket=ds.usbmuxd,
                      extra_config={"resync_interval": "60s", "remove_after_pull": "yes"})
 jd.start(timeout=30)

@@ -19,27 +19,9 @@ import subprocess
 import sys
 
 from devices_common import (check, check_eq, daemon_events, daemon_reports, expected_events,
-                            expected_from_trees, fail, gen_phone, harness, sync_wait,
-                            tree_files, wait_states)
-
-SLEEP_RE = re.compile(r"\b(clock_nanosleep|nanosleep)\(.*?\{tv_sec=(\d+), tv_nsec=(\d+)\}")
-
-
-def long_sleeps(trace):
-    """The lines of trace that sleep 100 ms or more."""
-    out = []
-    with open(trace, errors="replace") as f:
-        for line in f:
-            m = SLEEP_RE.search(line)
-            if m and int(m.group(2)) * 1000000000 + int(m.group(3)) >= 100000000:
-                out.append(line.rstrip())
-    return out
-
-
-def strace_argv(trace):
-    return ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve,nanosleep,clock_nanosleep",
-            "-e", "signal=none"]
-
+                            expected_from_trees, fail, gen_phone, harness, long_sleeps,
+                            strace_argv, strace_jetsamd, sync_wait, tree_files,
+                            wait_states)
 
 def copy_phones(name):
     """Fresh copies of the two phones (the mover changes a tree) under root/name."""
@@ -49,17 +31,6 @@ def copy_phones(name):
         shutil.copytree(src, dst)
         out.append(dst)
     return out
-
-
-def strace_jetsamd(trace):
-    wrapper = os.path.join(root, "jetsamd-strace")
-    with open(wrapper, "w") as f:
-        # LeakSanitizer cannot run under ptrace: in a sanitized build, the leak check is off
-        f.write("#!/bin/sh\nASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\"\n"
-                "export ASAN_OPTIONS\nexec %s \"$@\"\n" % " ".join(
-                    "'%s'" % a for a in strace_argv(trace) + [harness.binary("JETSAMD")]))
-    os.chmod(wrapper, 0o755)
-    return wrapper
 
 
 def sync_phones(dirs, devsim_args, binary_path=None):
@@ -108,7 +79,8 @@ check(" ssl\n" not in ds0.stderr_text() and "service tls" not in ds0.stderr_text
 # with service SSL, jetsamd under strace, a 10 ms round trip
 trace = os.path.join(root, "jetsamd.trace")
 ds, jd, reports, events = sync_phones(copy_phones("ssl"), ["--service-ssl", "--latency", "10ms"],
-                                      binary_path=strace_jetsamd(trace))
+                                      binary_path=strace_jetsamd(
+                                          os.path.join(root, "jetsamd-strace"), trace))
 check_eq(reports, reports0, "reports per phone = without service SSL")
 check_eq(events, events0, "events = without service SSL")
 with open("/proc/%d/task/%d/children" % (jd.pid, jd.pid)) as f:
