@@ -196,6 +196,30 @@ int conn_wbuf_send_raw(struct conn *c, void *wp)
 	return conn_write_now(c, w);
 }
 
+int conn_send_tls(struct conn *c, struct tls *t)
+{
+	size_t n;
+
+	while ((n = tls_pending_out(t)) > 0) {
+		char *p;
+		void *w = conn_wbuf_new(n, &p);
+
+		if (!w) {
+			conn_close(c, "out of memory");
+			return -ENOMEM;
+		}
+		n = tls_take_out(t, p, n);
+		if (n == 0) {
+			conn_wbuf_free(w);
+			return 0;
+		}
+		conn_wbuf_trim(w, n);
+		if (conn_wbuf_send_raw(c, w) < 0)
+			return -EPIPE;
+	}
+	return 0;
+}
+
 int conn_write_now(struct conn *c, void *wp)
 {
 	struct wreq *w = wp;

@@ -178,6 +178,9 @@ void conn_wbuf_trim(void *w, size_t len);
 int conn_wbuf_send(struct conn *c, void *w);
 /* send w as it is, past the service TLS (its records) */
 int conn_wbuf_send_raw(struct conn *c, void *w);
+/* the TLS records t has queued, out as they are (never through the service's TLS); 0 or
+ * -errno (the connection is closed at ENOMEM) */
+int conn_send_tls(struct conn *c, struct tls *t);
 void conn_process(struct conn *c);
 const char *conn_kind_name(enum conn_kind kind);
 void conn_close_phone(struct devsim *ds, struct phone *p);

@@ -52,26 +52,7 @@ void lockdown_start(struct conn *c)
 
 static void ld_flush(struct conn *c)
 {
-	struct lockdown *ld = c->ld;
-	size_t n;
-
-	while ((n = tls_pending_out(ld->tls)) > 0) {
-		char *p;
-		void *w = conn_wbuf_new(n, &p);
-
-		if (!w) {
-			conn_close(c, "out of memory");
-			return;
-		}
-		n = tls_take_out(ld->tls, p, n);
-		if (n == 0) {
-			conn_wbuf_free(w);
-			return;
-		}
-		conn_wbuf_trim(w, n);
-		if (conn_wbuf_send(c, w) < 0)
-			return;
-	}
+	(void)conn_send_tls(c, c->ld->tls); /* a failure closes the connection */
 }
 
 /* leave TLS after the peer's close_notify: answer it and continue in plaintext */

@@ -51,27 +51,7 @@ int svctls_start(struct conn *c, enum service_kind kind)
 /* the TLS records queued by OpenSSL, out */
 static int svc_flush(struct conn *c)
 {
-	struct svctls *s = c->svc;
-	size_t n;
-
-	while ((n = tls_pending_out(s->tls)) > 0) {
-		char *p;
-		void *w = conn_wbuf_new(n, &p);
-
-		if (!w) {
-			conn_close(c, "out of memory");
-			return -ENOMEM;
-		}
-		n = tls_take_out(s->tls, p, n);
-		if (n == 0) {
-			conn_wbuf_free(w);
-			return 0;
-		}
-		conn_wbuf_trim(w, n);
-		if (conn_wbuf_send_raw(c, w) < 0)
-			return -EPIPE;
-	}
-	return 0;
+	return conn_send_tls(c, c->svc->tls);
 }
 
 static int svc_failed(struct conn *c)
