@@ -14,6 +14,7 @@
  *                       devices_live.c: live detection (syslogwatch.c follows a phone's log)
  *         ingest.c      hash, archive, parse (worker); commit (store job), EVENT JSON (loop)
  *         fleet.c       shipping to PostgreSQL: outbox batches (store jobs) to its thread
+ *         notify.c      sd_notify states from the loop: never blocks, STATUS= once a second
  *           fleet_pg.c  libpq on the fleet thread     store_outbox.c the outbox (store)
  *           fetch.c     AFC walk, download, remove (worker); fetch_conn.c connects (L4)
  *                       fetch_abort.c: the loop cuts a job's sockets (stop, deadline)
@@ -56,6 +57,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "sd.h"
 #include "statedir.h"
 #include "store.h"
@@ -269,10 +271,10 @@ void hub_notify_status(struct hub *h)
 	if (h->syncing > 0 && syncing == 0 && h->sq) /* the last sync ended: shrink the store */
 		storeq_release_memory(h->sq);
 	h->syncing = syncing;
-	sd_notify_statef("STATUS=%u phones attached, %u syncing, %u known; %u clients; usbmuxd %s",
-			 attached, syncing, total, ipc_client_count(h->ipc),
-			 h->devices && devices_usbmuxd_connected(h->devices) ? "connected"
-									     : "disconnected");
+	notify_status(
+		&h->notify, "%u phones attached, %u syncing, %u known; %u clients; usbmuxd %s",
+		attached, syncing, total, ipc_client_count(h->ipc),
+		h->devices && devices_usbmuxd_connected(h->devices) ? "connected" : "disconnected");
 }
 
 /* ---- start ---- */
@@ -345,6 +347,9 @@ int hub_start(struct hub *h, uv_loop_t *loop)
 	h->api.started = h->started;
 	h->api.report_cb = report_cb;
 	h->api.report_arg = h;
+	r = notify_init(&h->notify, loop);
+	if (r < 0)
+		return r;
 	r = uv_idle_init(loop, &h->pub_idle);
 	if (r < 0)
 		return r;
@@ -392,6 +397,7 @@ static void storeq_stopped_cb(void *arg)
 
 	h->storeq_stopped = 1;
 	log_debug("main", "store thread ended");
+	notify_release(&h->notify); /* the last STATUS=, then its timer closes */
 	if (h->stopped_cb)
 		h->stopped_cb(h->stopped_arg);
 }

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "notify.h"
 
 struct store;
 struct storeq;
@@ -24,8 +25,9 @@ struct hub {
 	struct ipc *ipc;
 	struct devices *devices;
 	struct api_ctx api;
-	int64_t started;  /* epoch seconds */
-	unsigned syncing; /* phones syncing at the last hub_notify_status() */
+	int64_t started;      /* epoch seconds */
+	unsigned syncing;     /* phones syncing at the last hub_notify_status() */
+	struct notify notify; /* sd_notify: READY=1, STATUS=, WATCHDOG=1 (notify.c) */
 	int stopping;
 	int ipc_stopped, devices_stopped, storeq_stopping, storeq_stopped;
 	struct metrics *metrics; /* GET /metrics (metrics.c); NULL when not configured */
@@ -47,7 +49,7 @@ struct hub {
 int hub_start(struct hub *h, uv_loop_t *loop);
 /* h->cfg was replaced: pass the new values on. */
 void hub_reconfigure(struct hub *h);
-/* Refresh sd_notify STATUS= (device and job counts). */
+/* Refresh sd_notify STATUS= (device and job counts; sent at most once a second). */
 void hub_notify_status(struct hub *h);
 /* Stop the listener, clients and devices; done_cb (may be NULL) runs when all are closed. */
 void hub_stop(struct hub *h, void (*done_cb)(void *arg), void *arg);

@@ -136,7 +136,7 @@ static void begin_stop(struct jetsamd *j, const char *why)
 	if (j->h.stopping)
 		return;
 	log_info("main", "stopping (%s)", why);
-	sd_notify_state("STOPPING=1");
+	notify_state(&j->h.notify, "STOPPING=1");
 	if (j->have_signals) {
 		uv_close((uv_handle_t *)&j->sig_term, handle_closed_cb);
 		uv_close((uv_handle_t *)&j->sig_int, handle_closed_cb);
@@ -238,11 +238,11 @@ static void reload(struct jetsamd *j)
 	struct config c, old;
 	char err[600];
 
-	sd_notify_state("RELOADING=1");
+	notify_state(&j->h.notify, "RELOADING=1");
 	log_info("main", "reloading the configuration");
 	if (load_config(&j->opt, &c, err, sizeof(err)) < 0) {
 		log_err("main", "reload failed, keeping the old configuration: %s", err);
-		sd_notify_state("READY=1");
+		notify_state(&j->h.notify, "READY=1");
 		return;
 	}
 	/* the listener and the store stay where they are until a restart */
@@ -259,7 +259,7 @@ static void reload(struct jetsamd *j)
 	if (c.socket == NULL || c.state_dir == NULL) {
 		log_err("main", "reload failed, keeping the old configuration: out of memory");
 		config_release(&c);
-		sd_notify_state("READY=1");
+		notify_state(&j->h.notify, "READY=1");
 		return;
 	}
 	if (c.max_parallel_syncs + 2 > j->pool_size)
@@ -272,7 +272,7 @@ static void reload(struct jetsamd *j)
 	config_release(&old);
 	log_set_level(j->h.cfg.log_level);
 	log_info("main", "configuration reloaded");
-	sd_notify_state("READY=1");
+	notify_state(&j->h.notify, "READY=1");
 	hub_reconfigure(&j->h);
 }
 
@@ -288,8 +288,9 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 static void watchdog_cb(uv_timer_t *t)
 {
-	(void)t;
-	sd_notify_state("WATCHDOG=1");
+	struct jetsamd *j = t->data;
+
+	notify_watchdog(&j->h.notify);
 }
 
 static void walk_cb(uv_handle_t *h, void *arg)
@@ -332,12 +333,13 @@ static int start(struct jetsamd *j)
 	wd = sd_watchdog_usec();
 	if (wd > 0) {
 		uv_timer_init(&j->loop, &j->watchdog);
+		j->watchdog.data = j;
 		j->have_watchdog = 1;
 		uv_timer_start(&j->watchdog, watchdog_cb, wd / 2000 ? wd / 2000 : 1,
 			       wd / 2000 ? wd / 2000 : 1);
 		log_info("main", "watchdog every %llu ms", (unsigned long long)(wd / 2000));
 	}
-	sd_notify_state("READY=1");
+	notify_state(&j->h.notify, "READY=1");
 	hub_notify_status(&j->h);
 	log_info("main", "jetsamd " JETSAMD_VERSION " ready (pid %ld, state dir '%s')",
 		 (long)getpid(), j->h.cfg.state_dir);

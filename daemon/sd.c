@@ -58,9 +58,58 @@ static int is_unix_listener(int fd)
 	return 1;
 }
 
+/*
+ * Both builds send a state themselves when NOTIFY_SOCKET is a path ("/...") or an abstract
+ * name ("@..."), with MSG_DONTWAIT: libsystemd's sd_notify() sends with a blocking
+ * sendmsg(), and a datagram to a manager whose queue is full (net.unix.max_dgram_qlen
+ * datagrams not read yet) would hold the caller, the event loop, until the manager reads.
+ */
 #if SD_USE_LIBSYSTEMD
+static int notify_other(const char *state);
+#endif
 
 int sd_notify_state(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	socklen_t salen;
+	size_t plen;
+	ssize_t n;
+	int fd, r = 0;
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	plen = strlen(path);
+	if (path[0] != '/' && path[0] != '@') {
+#if SD_USE_LIBSYSTEMD
+		return notify_other(state);
+#else
+		return -EINVAL;
+#endif
+	}
+	if (plen >= sizeof(sa.sun_path))
+		return -EINVAL;
+	memcpy(sa.sun_path, path, plen);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + (path[0] == '/'));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	do
+		n = sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT,
+			   (struct sockaddr *)&sa, salen);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		r = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	close(fd);
+	return r;
+}
+
+#if SD_USE_LIBSYSTEMD
+
+/* NOTIFY_SOCKET forms other than a path (vsock:, since systemd 253): libsystemd's send */
+static int notify_other(const char *state)
 {
 	int r = sd_notify(0, state);
 
@@ -82,36 +131,6 @@ static int listen_fds(char ***names)
 }
 
 #else /* built-in fallback */
-
-int sd_notify_state(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	socklen_t salen;
-	size_t plen;
-	ssize_t n;
-	int fd, r = 0;
-
-	if (path == NULL || path[0] == '\0')
-		return 0;
-	plen = strlen(path);
-	if ((path[0] != '/' && path[0] != '@') || plen >= sizeof(sa.sun_path))
-		return -EINVAL;
-	memcpy(sa.sun_path, path, plen);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0'; /* abstract namespace */
-	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + (path[0] == '/'));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	do
-		n = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
 
 static int pid_is_us(const char *var)
 {

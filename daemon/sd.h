@@ -10,7 +10,13 @@
  * same: nothing happens when the variables are absent.
  */
 
-/* Send one state ("READY=1", "STATUS=...") to the service manager; 0, or -errno. */
+/*
+ * Send one state ("READY=1", "STATUS=...") to the service manager without blocking: 0, or
+ * -errno; -EAGAIN when the manager has not read the datagrams before it (its queue is
+ * full), to be sent again later (daemon/notify.c does so for the loop). A NOTIFY_SOCKET
+ * that is neither a path nor "@name" (systemd 253's vsock:) goes through libsystemd's
+ * sd_notify(), which may wait, or is -EINVAL without libsystemd.
+ */
 int sd_notify_state(const char *state);
 int sd_notify_statef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -37,7 +37,8 @@ LAYERS = [
     ("L0 main", ["daemon/main"]),
     ("L1 hub", ["daemon/hub"]),
     ("L2 commands", ["daemon/api*", "daemon/import", "daemon/reparse"]),
-    ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest", "daemon/fleet", "daemon/metrics"]),
+    ("L3 services", ["daemon/devices*", "daemon/ipc*", "daemon/ingest", "daemon/fleet", "daemon/metrics",
+                      "daemon/notify"]),
     ("L4 workers", ["daemon/storeq", "daemon/fetch*", "daemon/syslogwatch*", "daemon/devwatch", "daemon/store*",
                     "daemon/fleet_pg"]),
     # proto/arena: the per-thread cJSON arena (report_use_arena), pure like the rest of proto/

@@ -24,7 +24,8 @@
     stop_or_kill(jd, timeout)  SIGTERM, then SIGKILL after timeout (cleanup of a wedged daemon)
     bad_utf8_lines(lines)      lines that are not strict UTF-8
     control_bytes(data)        offsets of bytes < 0x20 other than \\n
-    NotifyListener             a private NOTIFY_SOCKET that timestamps every datagram
+    NotifyListener(path, paused)  a private NOTIFY_SOCKET that timestamps every datagram;
+                               paused: read by nobody until .resume()
 """
 import collections
 import json
@@ -214,20 +215,29 @@ class StatusPoller:
 
 
 class NotifyListener:
-    """A NOTIFY_SOCKET of our own: every datagram line with its monotonic time."""
+    """A NOTIFY_SOCKET of our own: every datagram line with its monotonic time. paused: bound
+    but read by nobody until resume(), a service manager that reads nothing."""
 
-    def __init__(self, path):
+    def __init__(self, path, paused=False):
         self.path = path
         self.msgs = []
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
         self.sock.settimeout(0.1)
         self._stop = threading.Event()
+        self._reading = threading.Event()
+        if not paused:
+            self._reading.set()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
+    def resume(self):
+        self._reading.set()
+
     def _run(self):
         while not self._stop.is_set():
+            if not self._reading.wait(0.1):
+                continue
             try:
                 d = self.sock.recv(65536)
             except socket.timeout:

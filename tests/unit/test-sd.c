@@ -47,6 +47,19 @@ static void test_notify(const char *dir)
 	n = recv(fd, buf, sizeof(buf) - 1, 0);
 	buf[n > 0 ? n : 0] = '\0';
 	ASSERT_STREQ(buf, "STATUS=3 phones");
+	/* a manager that reads nothing: the send is refused at once, never waits */
+	{
+		int sent = 0, r;
+
+		while ((r = sd_notify_state("STATUS=filling")) == 0 && sent < 100000)
+			sent++;
+		ASSERT_EQ(r, -EAGAIN);
+		CHECK(sent > 0);
+		n = recv(fd, buf, sizeof(buf) - 1, 0); /* one read: room for one more */
+		CHECK(n == 14);
+		ASSERT_EQ(sd_notify_state("READY=1"), 0);
+		ASSERT_EQ(sd_notify_state("READY=1"), -EAGAIN);
+	}
 	setenv("NOTIFY_SOCKET", "relative", 1);
 	ASSERT_EQ(sd_notify_state("READY=1"), -EINVAL);
 	unsetenv("NOTIFY_SOCKET");
