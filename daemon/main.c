@@ -1,11 +1,13 @@
 /* main.c: jetsamd entry point: options, configuration, start-up, signals, graceful stop */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -346,6 +348,49 @@ static int start(struct jetsamd *j)
 	return 0;
 }
 
+/*
+ * The kernel grows a process's file table by doubling it, and once the process has a
+ * second thread each growth waits for an RCU grace period (expand_files() calls
+ * synchronize_rcu()): with hundreds of clients connecting at once the loop stood 10-20 ms
+ * in accept4() at each of 64, 128, 256 and 512 open files (chaos-clients; perf showed it
+ * in state D in expand_files). Grown here, before the first thread, it costs no wait: a
+ * dup2() onto the highest fd jetsamd expects to use, then close() (the table never
+ * shrinks). That is max_clients plus MAIN_FD_HEADROOM for phones (a few each), the store,
+ * the archive and GET /metrics; within RLIMIT_NOFILE, which is raised to its hard limit
+ * first. Some kernel memory (8 bytes a slot), no process memory.
+ */
+#define MAIN_FD_HEADROOM 1024
+
+static void fdtable_setup(const struct config *c)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)c->max_clients + MAIN_FD_HEADROOM;
+	int fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && want > rl.rlim_cur)
+		want = rl.rlim_cur;
+	if (want <= 3)
+		return;
+	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, (int)want - 1);
+	if (fd < 0)
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fd < (int)want - 1) { /* stderr closed: place /dev/null up there */
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)want - 1);
+
+		close(fd);
+		fd = hi;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Returns -1 to go on, else the exit code (after printing what was asked for). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -412,6 +457,7 @@ static int run(struct jetsamd *j)
 	malloc_setup();	     /* before the first thread */
 	report_use_arena();  /* before any thread uses cJSON: parse trees from per-thread arenas */
 	threadpool_setup(j); /* before any libuv call that can start the pool */
+	fdtable_setup(&j->h.cfg); /* before the first thread */
 	signal(SIGPIPE, SIG_IGN);
 	r = uv_loop_init(&j->loop);
 	if (r < 0) {

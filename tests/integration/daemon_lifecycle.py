@@ -2,6 +2,8 @@
 # daemon_lifecycle.py: jetsamd start/stop, READY/STOPPING via NOTIFY_SOCKET, --check-config,
 # SIGHUP reload, socket activation (LISTEN_FDS), socket and state dir handling
 import os
+import re
+import resource
 import signal
 import socket
 import stat
@@ -70,6 +72,14 @@ def test_start_stop():
         check_eq(res["pid"], j.pid, "pid in status")
         check_eq(res["clients"], 1, "clients in status")
     check(any(n.startswith("STATUS=") for n in j.notifications), "STATUS= sent")
+
+    # the file table was grown before the first thread (main.c, fdtable_setup): to
+    # max_clients (256) + 1024 slots, or RLIMIT_NOFILE's hard limit when that is lower
+    with open("/proc/%d/status" % j.pid) as f:
+        fdsize = int(re.search(r"^FDSize:\s+(\d+)", f.read(), re.M).group(1))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = 256 + 1024 if hard == resource.RLIM_INFINITY else min(256 + 1024, hard)
+    check(fdsize >= want, "file table grown at start: FDSize %d >= %d" % (fdsize, want))
 
     # a second daemon on the same socket refuses to start and leaves the first alone
     j2 = Jetsamd(socket=j.socket, state_dir=os.path.join(j.dir, "state2"))
