@@ -176,16 +176,16 @@ static int devices_run(struct store *s, struct api_query *q)
 	return store_devices_json(s, &q->result);
 }
 
-static void devices_reply(struct api_query *q)
+static cJSON *devices_build(struct api_query *q)
 {
 	cJSON *res = cJSON_CreateObject();
 
 	if (res == NULL)
-		return;
+		return NULL;
 	cJSON_AddItemToObject(res, "devices", q->result);
 	q->result = NULL;
 	cJSON_AddBoolToObject(res, "truncated", 0); /* every phone, always */
-	api_reply_ok(q->c, q->id, res);
+	return res;
 }
 
 static enum ipc_outcome cmd_devices(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -197,23 +197,23 @@ static enum ipc_outcome cmd_devices(struct api_ctx *a, struct ipc_client *c, str
 		return IPC_DONE;
 	}
 	q->run = devices_run;
-	q->reply = devices_reply;
+	q->build = devices_build;
 	return api_query_submit(q, req);
 }
 
 /* {key: arr, "truncated": t, "next": N when truncated} */
-static void reply_list(struct api_query *q, const char *key)
+static cJSON *build_list(struct api_query *q, const char *key)
 {
 	cJSON *res = cJSON_CreateObject();
 
 	if (res == NULL)
-		return;
+		return NULL;
 	cJSON_AddItemToObject(res, key, q->result);
 	q->result = NULL;
 	cJSON_AddBoolToObject(res, "truncated", q->page.truncated);
 	if (q->page.truncated)
 		cJSON_AddNumberToObject(res, "next", (double)q->page.next);
-	api_reply_ok(q->c, q->id, res);
+	return res;
 }
 
 static int reports_run(struct store *s, struct api_query *q)
@@ -221,9 +221,9 @@ static int reports_run(struct store *s, struct api_query *q)
 	return store_reports_json(s, &q->f.reports, &q->result, &q->page);
 }
 
-static void reports_reply(struct api_query *q)
+static cJSON *reports_build(struct api_query *q)
 {
-	reply_list(q, "reports");
+	return build_list(q, "reports");
 }
 
 static int events_run(struct store *s, struct api_query *q)
@@ -231,9 +231,9 @@ static int events_run(struct store *s, struct api_query *q)
 	return store_events_json(s, &q->f.events, &q->result, &q->page);
 }
 
-static void events_reply(struct api_query *q)
+static cJSON *events_build(struct api_query *q)
 {
-	reply_list(q, "events");
+	return build_list(q, "events");
 }
 
 static int limits_run(struct store *s, struct api_query *q)
@@ -242,15 +242,15 @@ static int limits_run(struct store *s, struct api_query *q)
 				 &q->result);
 }
 
-static void limits_reply(struct api_query *q)
+static cJSON *limits_build(struct api_query *q)
 {
 	cJSON *res = cJSON_CreateObject();
 
 	if (res == NULL)
-		return;
+		return NULL;
 	cJSON_AddItemToObject(res, "limits", q->result);
 	q->result = NULL;
-	api_reply_ok(q->c, q->id, res);
+	return res;
 }
 
 /* Submit q (its filter set from req) or reply bad_request; NULL q: out of memory. */
@@ -312,7 +312,7 @@ static enum ipc_outcome cmd_reports(struct api_ctx *a, struct ipc_client *c, str
 	if (q) {
 		q->f.reports = f;
 		q->run = reports_run;
-		q->reply = reports_reply;
+		q->build = reports_build;
 	}
 	return submit_checked(q, c, req, bad);
 }
@@ -346,7 +346,7 @@ static enum ipc_outcome cmd_events(struct api_ctx *a, struct ipc_client *c, stru
 	if (q) {
 		q->f.events = f;
 		q->run = events_run;
-		q->reply = events_reply;
+		q->build = events_build;
 	}
 	return submit_checked(q, c, req, bad);
 }
@@ -367,7 +367,7 @@ static enum ipc_outcome cmd_limits(struct api_ctx *a, struct ipc_client *c, stru
 		q->f.limits.build = build;
 		q->f.limits.role = role;
 		q->run = limits_run;
-		q->reply = limits_reply;
+		q->build = limits_build;
 	}
 	return submit_checked(q, c, req, bad);
 }
@@ -377,14 +377,13 @@ static int cursor_run(struct store *s, struct api_query *q)
 	return store_cursor(s, &q->value);
 }
 
-static void cursor_reply(struct api_query *q)
+static cJSON *cursor_build(struct api_query *q)
 {
 	cJSON *res = cJSON_CreateObject();
 
-	if (res == NULL)
-		return;
-	cJSON_AddNumberToObject(res, "cursor", (double)q->value);
-	api_reply_ok(q->c, q->id, res);
+	if (res != NULL)
+		cJSON_AddNumberToObject(res, "cursor", (double)q->value);
+	return res;
 }
 
 static enum ipc_outcome cmd_cursor(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -393,7 +392,7 @@ static enum ipc_outcome cmd_cursor(struct api_ctx *a, struct ipc_client *c, stru
 
 	if (q) {
 		q->run = cursor_run;
-		q->reply = cursor_reply;
+		q->build = cursor_build;
 	}
 	return submit_checked(q, c, req, 0);
 }

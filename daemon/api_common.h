@@ -44,8 +44,9 @@ struct api_ctx {
 };
 
 /*
- * A list reply (a cJSON tree of up to 100 000 events) can take tens of MiB while the loop
- * turns it into bytes: so few run at once, whatever the number of clients asking.
+ * A list reply (a cJSON tree of up to 100 000 events, then its text) can take tens of MiB
+ * while the store thread turns it into bytes: so few run at once, whatever the number of
+ * clients asking.
  */
 #define API_QUERIES_MAX 1
 
@@ -72,10 +73,12 @@ void api_reply_store_err(struct ipc_client *c, const struct cJSON *id, int r);
 void api_jobs_idle_trim(const struct api_ctx *a);
 
 /*
- * A query answered from the store thread: run fills result (or returns -errno) there, reply
- * answers on the loop from the values the job holds (never reading the store), then the
- * client is resumed. The request's JSON moves into the query, so filter strings taken from
- * it with request_string() stay valid.
+ * A query answered from the store thread: run fills result (or returns -errno) there, then
+ * build turns what the job holds into the reply's "result" object, and the whole reply line
+ * is encoded there too (api_common.c); the loop only queues its bytes, then resumes the
+ * client. A query with reply instead of build answers on the loop (status, from loop
+ * state). The request's JSON moves into the query, so filter strings taken from it with
+ * request_string() stay valid; the store thread reads id and them, the loop leaves them be.
  */
 struct api_query {
 	struct storeq_job job;	/* first */
@@ -84,8 +87,9 @@ struct api_query {
 	struct ipc_client *c; /* referenced */
 	struct cJSON *root;   /* the request, owned */
 	const struct cJSON *id;
-	int (*run)(struct store *s, struct api_query *q);
-	void (*reply)(struct api_query *q);
+	int (*run)(struct store *s, struct api_query *q); /* store thread */
+	struct cJSON *(*build)(struct api_query *q);	  /* store thread, after run */
+	void (*reply)(struct api_query *q);		  /* loop; when build is NULL */
 	union {
 		struct store_event_filter events;
 		struct store_report_filter reports;
@@ -101,6 +105,8 @@ struct api_query {
 	const char *err_code;
 	char err_msg[256];
 	struct cJSON *result;
+	char *text; /* the reply line build's result became (ipc_encode) */
+	size_t text_len;
 	struct store_page page; /* list queries */
 	int64_t value;		/* scalar queries (cursor) */
 };

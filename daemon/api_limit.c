@@ -222,10 +222,12 @@ static int limit_run(struct store *s, struct api_query *q)
 	return r;
 }
 
-static void limit_reply(struct api_query *q)
+static cJSON *limit_build(struct api_query *q)
 {
-	api_reply_ok(q->c, q->id, q->result);
+	cJSON *res = q->result;
+
 	q->result = NULL;
+	return res;
 }
 
 enum ipc_outcome api_cmd_limit(struct api_ctx *a, struct ipc_client *c, struct request *req)
@@ -269,6 +271,6 @@ enum ipc_outcome api_cmd_limit(struct api_ctx *a, struct ipc_client *c, struct r
 	q->f.limit.role = role;
 	q->f.limit.stat = stat;
 	q->run = limit_run;
-	q->reply = limit_reply;
+	q->build = limit_build;
 	return api_query_submit(q, req);
 }

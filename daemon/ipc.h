@@ -81,6 +81,17 @@ void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg);
 
 /* Queue msg (not consumed) as one line. Returns 0, or -EPIPE when the client is gone. */
 int ipc_client_send(struct ipc_client *c, const cJSON *msg);
+/*
+ * msg as one line of valid UTF-8, without the newline (cJSON prints string bytes as given;
+ * invalid sequences are repaired); *len its length. malloc'ed; NULL when out of memory.
+ * Pure: any thread may encode a large reply, so the loop only queues its bytes.
+ */
+char *ipc_encode(const cJSON *msg, size_t *len);
+/*
+ * Queue text from ipc_encode() (taken over) as one line; a line over reply_buffer_max is
+ * answered with a too_large error carrying id instead. 0, or -EPIPE when the client is gone.
+ */
+int ipc_client_send_line(struct ipc_client *c, char *text, size_t len, const cJSON *id);
 /* The pending request is answered: go on with the next buffered request. */
 void ipc_client_resume(struct ipc_client *c);
 /* After the queued replies are written, close (framing is lost). */

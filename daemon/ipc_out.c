@@ -191,11 +191,8 @@ static int client_write(struct ipc_client *c, char *text, size_t len)
 	return c->state == CLIENT_CLOSED ? -EPIPE : 0;
 }
 
-/*
- * msg as one line of valid UTF-8 (cJSON prints string bytes as given). Free it with free():
- * jetsamd installs no cJSON hooks, so cJSON's text is malloc'ed too.
- */
-static char *encode(const cJSON *msg, size_t *len)
+/* jetsamd installs no cJSON hooks, so cJSON's text is malloc'ed: free() frees it. */
+char *ipc_encode(const cJSON *msg, size_t *len)
 {
 	char *text = cJSON_PrintUnformatted(msg), *fixed;
 
@@ -210,7 +207,7 @@ static char *encode(const cJSON *msg, size_t *len)
 }
 
 /* A reply larger than the whole budget is not sent: an error in its place. */
-static void reply_too_big(struct ipc_client *c, const cJSON *msg, size_t len)
+static void reply_too_big(struct ipc_client *c, const cJSON *id, size_t len)
 {
 	char text[160];
 
@@ -219,23 +216,28 @@ static void reply_too_big(struct ipc_client *c, const cJSON *msg, size_t len)
 	snprintf(text, sizeof(text),
 		 "the reply (%zu bytes) is larger than reply_buffer_max (%zu): ask for less", len,
 		 c->ipc->cfg->reply_buffer_max);
-	ipc_client_error(c, cJSON_GetObjectItemCaseSensitive(msg, "id"), PROTO_E_TOO_LARGE, text);
+	ipc_client_error(c, id, PROTO_E_TOO_LARGE, text);
+}
+
+int ipc_client_send_line(struct ipc_client *c, char *text, size_t len, const cJSON *id)
+{
+	int r = client_write(c, text, len);
+
+	if (r == -E2BIG)
+		reply_too_big(c, id, len);
+	return r == -E2BIG ? 0 : r;
 }
 
 int ipc_client_send(struct ipc_client *c, const cJSON *msg)
 {
 	size_t len = 0;
-	char *text = encode(msg, &len);
-	int r;
+	char *text = ipc_encode(msg, &len);
 
 	if (text == NULL) {
 		log_err("ipc", "client %u: cannot encode a reply: out of memory", c->id);
 		return -ENOMEM;
 	}
-	r = client_write(c, text, len);
-	if (r == -E2BIG)
-		reply_too_big(c, msg, len);
-	return r == -E2BIG ? 0 : r;
+	return ipc_client_send_line(c, text, len, cJSON_GetObjectItemCaseSensitive(msg, "id"));
 }
 
 void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg)
@@ -252,7 +254,7 @@ void ipc_broadcast(struct ipc *ipc, unsigned topic, const cJSON *msg)
 		if (!(c->topics & topic) || !ipc_client_is_open(c))
 			continue;
 		if (text == NULL) {
-			text = encode(msg, &len);
+			text = ipc_encode(msg, &len);
 			if (text == NULL)
 				return;
 		}
