@@ -12,7 +12,10 @@ B = "00008030-0000000000000B22"
 pa = gen_phone(root, "a", A, "iPhone13,2", "15.5", "19F77", reports=3, seed=21)
 pb = gen_phone(root, "b", B, "iPhone12,1", "16.1", "20B82", reports=4, pending=2, seed=22)
 
-ds, jd = start([pa], extra_config={"resync_interval": "60s"})
+# live detection off: a report dropped into pending/ makes devsim log it, and a sync that
+# live detection starts could store it before step 2's `sync --wait` asks (new_reports 0).
+# Here the syncs are the ones asked for and the resync timer's; devices-live tests the other.
+ds, jd = start([pa], extra_config={"resync_interval": "60s", "live_detection": "no"})
 wait_states(jd, {A: "idle"})
 check_eq(len(keys_of(jd, A)), 3, "reports of A after start")
 check(B not in devices(jd), "B is unknown before it is attached")
