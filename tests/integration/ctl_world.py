@@ -81,9 +81,12 @@ class World:
             dirs.append(d)
         self.phone_dirs = dirs
         self.devsim = harness.Devsim(phones_dirs=dirs).start()
-        # no periodic resync: the tests decide when phones are synced
+        # no periodic resync and no live detection: the tests decide when phones are synced
+        # (devsim logs a report written into CrashReporter/, and live detection's own sync
+        # could store it before a test's `sync --wait`, which then counts 0 new reports)
         self.jetsamd = harness.Jetsamd(usbmuxd_socket=self.devsim.usbmuxd,
-                                       extra_config={"resync_interval": "3600"}).start()
+                                       extra_config={"resync_interval": "3600",
+                                                     "live_detection": "no"}).start()
         self.socket = self.jetsamd.socket
         # the first sync of both phones, then the drift pair through import
         harness.wait_until(self._synced, 30, what="both phones synced")
