@@ -17,6 +17,7 @@
 #include <config.h> /* JETSAMD_VERSION, JETSAMD_DEFAULT_CONFIG */
 
 #include "hub.h"
+#include "ipc_sock.h"
 #include "log.h"
 #include "report.h"
 #include "sd.h"
@@ -356,39 +357,27 @@ static int start(struct jetsamd *j)
  * in state D in expand_files). Grown here, before the first thread, it costs no wait: a
  * dup2() onto the highest fd jetsamd expects to use, then close() (the table never
  * shrinks). That is max_clients plus MAIN_FD_HEADROOM for phones (a few each), the store,
- * the archive and GET /metrics; within RLIMIT_NOFILE, which is raised to its hard limit
- * first. Some kernel memory (8 bytes a slot), no process memory.
+ * the archive and GET /metrics; within RLIMIT_NOFILE, raised to its hard limit first
+ * (ipc_sock_raise_nofile, as the listener does). Some kernel memory (8 bytes a slot).
  */
 #define MAIN_FD_HEADROOM 1024
 
 static void fdtable_setup(const struct config *c)
 {
-	struct rlimit rl;
 	rlim_t want = (rlim_t)c->max_clients + MAIN_FD_HEADROOM;
-	int fd;
+	struct rlimit rl;
+	int fd, hi;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur != RLIM_INFINITY && want > rl.rlim_cur)
+	ipc_sock_raise_nofile();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    want > rl.rlim_cur)
 		want = rl.rlim_cur;
-	if (want <= 3)
+	if (want <= 3 || (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		return;
-	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, (int)want - 1);
-	if (fd < 0)
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && fd < (int)want - 1) { /* stderr closed: place /dev/null up there */
-		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)want - 1);
-
-		close(fd);
-		fd = hi;
-	}
-	if (fd >= 0)
-		close(fd);
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)want - 1);
+	close(fd);
+	if (hi >= 0)
+		close(hi);
 }
 
 /* Returns -1 to go on, else the exit code (after printing what was asked for). */
