@@ -131,7 +131,6 @@ void notify_release(struct notify *n)
 {
 	if (!n->timer_init)
 		return;
-	uv_timer_stop(&n->timer);
 	n->status_at = 0; /* the last STATUS= goes now, if it can */
 	flush(n);
 	uv_timer_stop(&n->timer);

@@ -1,7 +1,6 @@
 /* sd.c: sd_notify and socket activation through libsystemd, or a built-in fallback */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +24,6 @@
 #endif
 
 #define SD_LISTEN_FDS_START 3
-
-int sd_notify_statef(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return sd_notify_state(buf);
-}
 
 /* A listening AF_UNIX stream socket? */
 static int is_unix_listener(int fd)

@@ -18,7 +18,6 @@
  * sd_notify(), which may wait, or is -EINVAL without libsystemd.
  */
 int sd_notify_state(const char *state);
-int sd_notify_statef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Take the activated listening socket: the fd named "control", or the only one passed.

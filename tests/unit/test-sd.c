@@ -43,7 +43,7 @@ static void test_notify(const char *dir)
 	CHECK(n == 7);
 	buf[n > 0 ? n : 0] = '\0';
 	ASSERT_STREQ(buf, "READY=1");
-	ASSERT_EQ(sd_notify_statef("STATUS=%d phones", 3), 0);
+	ASSERT_EQ(sd_notify_state("STATUS=3 phones"), 0);
 	n = recv(fd, buf, sizeof(buf) - 1, 0);
 	buf[n > 0 ? n : 0] = '\0';
 	ASSERT_STREQ(buf, "STATUS=3 phones");
