@@ -292,6 +292,13 @@ def long_sleeps(trace):
     return out
 
 
+def require_strace():
+    """Skip the test (exit 77) where strace is not installed."""
+    if not shutil.which("strace"):
+        print("SKIP: strace not installed (scripts/deps.sh --test)")
+        sys.exit(harness.SKIP)
+
+
 def strace_argv(trace):
     return ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve,nanosleep,clock_nanosleep",
             "-e", "signal=none"]

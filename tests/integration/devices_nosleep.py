@@ -11,15 +11,12 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 
 from devices_common import (check, check_eq, daemon_reports, fail, gen_phone, harness,
-                            long_sleeps, strace_argv, strace_jetsamd, wait_states, wait_until)
+                            long_sleeps, require_strace, strace_argv, strace_jetsamd,
+                            wait_states, wait_until)
 
-strace = shutil.which("strace")
-if not strace:
-    print("SKIP: strace not installed (scripts/deps.sh --test)")
-    sys.exit(harness.SKIP)
+require_strace()
 root = harness.tmpdir("jt-dvns-")
 A = "00008101-0000000000000C71"
 pa = gen_phone(root, "a", A, "iPhone13,2", "16.7.2", "20H115", reports=6, retired=True,

@@ -20,7 +20,7 @@ import sys
 
 from devices_common import (check, check_eq, daemon_events, daemon_reports, expected_events,
                             expected_from_trees, fail, gen_phone, harness, long_sleeps,
-                            strace_argv, strace_jetsamd, sync_wait, tree_files,
+                            require_strace, strace_argv, strace_jetsamd, sync_wait, tree_files,
                             wait_states)
 
 def copy_phones(name):
@@ -55,10 +55,7 @@ def sync_phones(dirs, devsim_args, binary_path=None):
     return ds, jd, reports, events
 
 
-strace = shutil.which("strace")
-if not strace:
-    print("SKIP: strace not installed (scripts/deps.sh --test)")
-    sys.exit(harness.SKIP)
+require_strace()
 root = harness.tmpdir("jt-dvssl-")
 A = "00008101-0000000000000E51"
 B = "4e9b3a1c0000000000000000000000000000e052"
